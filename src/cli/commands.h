@@ -1,0 +1,15 @@
+/*
+** commands.h — one entry point per subcommand of the sqlassist CLI.
+**
+** main.c only dispatches on argv[1]; each cmd_* parses its own flags (see
+** cli_args.h), prints `--help`, and returns the process exit status.
+*/
+#ifndef SA_COMMANDS_H
+#define SA_COMMANDS_H
+
+int cmd_generate(int argc, char **argv);   /* cmd_generate.c */
+int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
+int cmd_logits(int argc, char **argv);     /* cmd_generate.c */
+int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
+
+#endif
