@@ -11,5 +11,6 @@ int cmd_generate(int argc, char **argv);   /* cmd_generate.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_logits(int argc, char **argv);     /* cmd_generate.c */
 int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
+int cmd_schema(int argc, char **argv);     /* cmd_sql.c */
 
 #endif

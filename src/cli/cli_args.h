@@ -1,0 +1,38 @@
+/*
+** cli_args.h — the flag parser every subcommand uses, so that `--help`,
+** unknown flags and missing values behave the same everywhere.
+**
+** Flags are described by a table; values are stored as strings (the
+** command converts and validates them with cli_int/cli_float, which name
+** the flag in their error). Both `--flag value` and `--flag=value` work.
+*/
+#ifndef SA_CLI_ARGS_H
+#define SA_CLI_ARGS_H
+
+typedef struct cli_opt {
+    const char *name;          /* "--model" */
+    const char *alias;         /* "-n" or NULL */
+    int takes_value;           /* 0: boolean flag */
+    const char **value;        /* set when takes_value (last one wins) */
+    int *flag;                 /* set to 1 when a boolean flag is present */
+    const char *help;
+    /* repeatable value flags: every value is appended here (may be NULL) */
+    const char **multi;
+    int *n_multi;
+    int max_multi;
+} cli_opt;
+
+enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = 2 };
+
+/* Parses argv[1..argc) (argv[0] is the subcommand name). Non-flag words go
+** to positional[] (at most max_pos; more is an error). On CLI_HELP the help
+** text has been printed to stdout; on CLI_ERROR a message and the usage
+** line went to stderr. */
+int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage, const char *summary,
+              const char **positional, int max_pos, int *n_pos);
+
+/* Converts a flag's value; prints "sqlassist: --flag: ..." and returns -1 when invalid. */
+int cli_int(const char *flag, const char *value, long lo, long hi, long *out);
+int cli_float(const char *flag, const char *value, double lo, double hi, double *out);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+** kernels.c — portable C kernels, conversions and the run-time dispatcher
+** (see kernels.h). The SIMD versions live in kernels_x86.c.
+*/
+#include "kernels.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "gguf.h"
+
+float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) u = sign;
+        else {                                   /* subnormal: normalize */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) { man <<= 1; exp--; }
+            u = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else {
+        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t f32_to_f16(float f) {
+    /* Round to nearest even using float arithmetic: scaling by 2^112 then
+    ** 2^-110 makes the FPU round the mantissa at the f16 position, and the
+    ** bias term moves subnormals into place. Matches F16C's VCVTPS2PH. */
+    const float to_inf = 0x1.0p+112f, to_zero = 0x1.0p-110f;
+    uint32_t w;
+    memcpy(&w, &f, 4);
+    float base = (fabsf(f) * to_inf) * to_zero;
+    uint32_t shl1 = w + w, sign = w & 0x80000000u;
+    uint32_t bias = shl1 & 0xff000000u;
+    if (bias < 0x71000000u) bias = 0x71000000u;
+    uint32_t bb = (bias >> 1) + 0x07800000u;
+    float fb;
+    memcpy(&fb, &bb, 4);
+    base = fb + base;
+    uint32_t bits;
+    memcpy(&bits, &base, 4);
+    uint32_t nonsign = ((bits >> 13) & 0x7c00u) + (bits & 0x0fffu);
+    return (uint16_t)((sign >> 16) | (shl1 > 0xff000000u ? 0x7e00u : nonsign));
+}
+
+uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40);   /* quiet NaN */
+    u += 0x7fff + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+/* ---- portable kernels ---------------------------------------------------- */
+
+static float dot_f32_c(const float *w, const float *x, int n) {
+    /* 8 independent partial sums: both for speed and so the rounding pattern
+    ** resembles the SIMD versions. */
+    float s[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += w[i + j] * x[i + j];
+    float r = 0;
+    for (; i < n; i++) r += w[i] * x[i];
+    return r + ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float dot_f16_c(const uint16_t *w, const float *x, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += f16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+static float dot_bf16_c(const uint16_t *w, const float *x, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += bf16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+static float dot_q8_0_c(const block_q8_0 *b, const float *x, int n) {
+    float s = 0;
+    for (int i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        float bs = 0;
+        for (int j = 0; j < QK8_0; j++) bs += (float)b[i].qs[j] * x[j];
+        s += f16_to_f32(b[i].d) * bs;
+    }
+    return s;
+}
+
+static float dot_q4_0_c(const block_q4_0 *b, const float *x, int n) {
+    float s = 0;
+    for (int i = 0; i < n / QK4_0; i++, x += QK4_0) {
+        float bs = 0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            bs += (float)((b[i].qs[j] & 0x0f) - 8) * x[j];
+            bs += (float)((b[i].qs[j] >> 4) - 8) * x[j + QK4_0 / 2];
+        }
+        s += f16_to_f32(b[i].d) * bs;
+    }
+    return s;
+}
+
+float kern_dot_portable(uint32_t type, const void *row, const float *x, int n) {
+    switch (type) {
+    case GGML_TYPE_F32: return dot_f32_c(row, x, n);
+    case GGML_TYPE_F16: return dot_f16_c(row, x, n);
+    case GGML_TYPE_BF16: return dot_bf16_c(row, x, n);
+    case GGML_TYPE_Q8_0: return dot_q8_0_c(row, x, n);
+    case GGML_TYPE_Q4_0: return dot_q4_0_c(row, x, n);
+    }
+    assert(!"kern_dot: unsupported type");
+    return 0;
+}
+
+void kern_dequant_row(uint32_t type, const void *row, float *dst, int n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(dst, row, (size_t)n * 4); return;
+    case GGML_TYPE_F16: for (int i = 0; i < n; i++) dst[i] = f16_to_f32(((const uint16_t *)row)[i]); return;
+    case GGML_TYPE_BF16: for (int i = 0; i < n; i++) dst[i] = bf16_to_f32(((const uint16_t *)row)[i]); return;
+    case GGML_TYPE_Q8_0: {
+        const block_q8_0 *b = row;
+        for (int i = 0; i < n / QK8_0; i++) {
+            float d = f16_to_f32(b[i].d);
+            for (int j = 0; j < QK8_0; j++) dst[i * QK8_0 + j] = d * (float)b[i].qs[j];
+        }
+        return;
+    }
+    case GGML_TYPE_Q4_0: {
+        const block_q4_0 *b = row;
+        for (int i = 0; i < n / QK4_0; i++) {
+            float d = f16_to_f32(b[i].d);
+            for (int j = 0; j < QK4_0 / 2; j++) {
+                dst[i * QK4_0 + j] = d * (float)((b[i].qs[j] & 0x0f) - 8);
+                dst[i * QK4_0 + j + QK4_0 / 2] = d * (float)((b[i].qs[j] >> 4) - 8);
+            }
+        }
+        return;
+    }
+    }
+    assert(!"kern_dequant_row: unsupported type");
+}
+
+void quantize_row_q8_0(const float *x, block_q8_0 *y, int n) {
+    assert(n % QK8_0 == 0);
+    for (int i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        float amax = 0;
+        for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        y[i].d = f32_to_f16(d);
+        for (int j = 0; j < QK8_0; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+void quantize_row_q4_0(const float *x, block_q4_0 *y, int n) {
+    assert(n % QK4_0 == 0);
+    for (int i = 0; i < n / QK4_0; i++, x += QK4_0) {
+        float amax = 0, max = 0;               /* the signed value of largest magnitude */
+        for (int j = 0; j < QK4_0; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+        float d = max / -8.0f, id = d ? 1.0f / d : 0.0f;
+        y[i].d = f32_to_f16(d);
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            int a = (int)(x[j] * id + 8.5f), b = (int)(x[j + QK4_0 / 2] * id + 8.5f);
+            if (a > 15) a = 15;
+            if (b > 15) b = 15;
+            y[i].qs[j] = (uint8_t)(a | (b << 4));
+        }
+    }
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+typedef float (*dot_fn)(uint32_t, const void *, const float *, int);
+float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);   /* kernels_x86.c */
+float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
+
+static dot_fn g_dot = kern_dot_portable;
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+/* CPUID plus XGETBV: the instructions must exist and the OS must save the
+** wider registers on context switch. */
+static void cpu_features(int *avx2, int *avx512) {
+    unsigned a, b, c, d;
+    *avx2 = *avx512 = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, f16c = (c >> 29) & 1;
+    if (!osxsave) return;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    int ymm_os = (xlo & 0x6) == 0x6, zmm_os = (xlo & 0xe6) == 0xe6;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    int has_avx2 = (b >> 5) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+    *avx2 = ymm_os && has_avx2 && fma && f16c;
+    *avx512 = *avx2 && zmm_os && f && bw && vl;
+}
+#endif
+static const char *g_isa = "portable";
+static int g_ready;
+
+void kernels_init(const char *force) {
+    if (g_ready && !force) return;
+    g_dot = kern_dot_portable;
+    g_isa = "portable";
+#if defined(__x86_64__)
+    int has2 = 0, has512 = 0;
+    cpu_features(&has2, &has512);
+    int want512 = !force || strcmp(force, "avx512") == 0;
+    int want2 = !force || strcmp(force, "avx2") == 0 || strcmp(force, "avx512") == 0;
+    if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_isa = "avx512"; }
+    else if (has2 && want2) { g_dot = kern_dot_avx2; g_isa = "avx2"; }
+#endif
+    g_ready = 1;
+}
+
+const char *kernels_isa(void) { return g_isa; }
+
+float kern_dot(uint32_t type, const void *row, const float *x, int n) {
+    return g_dot(type, row, x, n);
+}

@@ -1,0 +1,52 @@
+/*
+** kernels.h — the numeric inner loops of the engine: number-format
+** conversion, dot products of a stored weight row (f32, f16, bf16, q8_0,
+** q4_0) with an f32 activation vector, and row dequantization.
+**
+** Owns: the choice of instruction set. kernels_init() reads CPUID once and
+** points each kernel at the AVX-512, AVX2 or portable C version; every SIMD
+** version is tested against the portable one (tests/test_kernels.c).
+*/
+#ifndef SA_KERNELS_H
+#define SA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* q8_0: 32 weights share one f16 scale (34 bytes), as in ggml. */
+#define QK8_0 32
+typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;
+/* q4_0: 32 weights, f16 scale, 4-bit values stored as two nibbles, offset 8. */
+#define QK4_0 32
+typedef struct { uint16_t d; uint8_t qs[QK4_0 / 2]; } block_q4_0;
+
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+static inline float bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = { .u = (uint32_t)h << 16 };
+    return v.f;
+}
+uint16_t f32_to_bf16(float f);           /* round to nearest even, NaN kept */
+
+/* Which implementation kernels_init() selected: "avx512", "avx2" or "portable". */
+const char *kernels_isa(void);
+/* Selects kernels from CPUID. `force` may be NULL, "portable", "avx2" or
+** "avx512" (the latter two only if the CPU has them). Idempotent. */
+void kernels_init(const char *force);
+
+/* dot(row, x) over n elements, where row is stored in ggml type `type`.
+** n must be a multiple of the type's block size. */
+float kern_dot(uint32_t type, const void *row, const float *x, int n);
+
+/* Converts n elements of a row in ggml type `type` to f32. */
+void kern_dequant_row(uint32_t type, const void *row, float *dst, int n);
+
+/* Quantizes n f32 values (multiple of 32) into q8_0 / q4_0 blocks, as
+** ggml's reference quantizers do. */
+void quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
+void quantize_row_q4_0(const float *x, block_q4_0 *y, int n);
+
+/* Portable reference versions, exported for tests. */
+float kern_dot_portable(uint32_t type, const void *row, const float *x, int n);
+
+#endif

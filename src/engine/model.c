@@ -1,0 +1,713 @@
+/*
+** model.c — Qwen2 weights and forward pass (see model.h).
+**
+** Loading builds the same `model` from either source: GGUF tensors are used
+** in place from the mmap; safetensors tensors are used in place when their
+** dtype is the one asked for and the data is aligned, converted otherwise.
+** The forward pass follows Hugging Face's Qwen2 (and llama.cpp's NEOX rope):
+**   x = embed[token]
+**   per layer: h = x + Wo·attn(rope(Wq·n(x)+bq), rope(Wk·n(x)+bk), Wv·n(x)+bv)
+**              x = h + Wdown·(silu(Wgate·n(h)) ⊙ Wup·n(h))
+**   logits = Wout·n(x)
+*/
+#include "model.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "kernels.h"
+
+/* ---- storage helpers ----------------------------------------------------- */
+
+static void *own(model *m, size_t bytes) {
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 64;
+        void **p = realloc(m->owned, (size_t)cap * sizeof *p);
+        if (!p) return NULL;
+        m->owned = p;
+        m->cap_owned = cap;
+    }
+    void *b = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (b) m->owned[m->n_owned++] = b;
+    return b;
+}
+
+static size_t type_row_bytes(uint32_t type, int cols) {
+    uint32_t be, bb;
+    if (ggml_type_block(type, &be, &bb)) return 0;
+    return (size_t)cols / be * bb;
+}
+
+static int matmul_type_ok(uint32_t t) {
+    return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
+           t == GGML_TYPE_Q4_0;
+}
+
+static int parse_dtype(const char *s, uint32_t *t) {
+    if (!s) return -1;
+    if (!strcmp(s, "f32")) *t = GGML_TYPE_F32;
+    else if (!strcmp(s, "f16")) *t = GGML_TYPE_F16;
+    else if (!strcmp(s, "bf16")) *t = GGML_TYPE_BF16;
+    else if (!strcmp(s, "q8_0")) *t = GGML_TYPE_Q8_0;
+    else if (!strcmp(s, "q4_0")) *t = GGML_TYPE_Q4_0;
+    else return -1;
+    return 0;
+}
+
+/* Encodes one f32 row into `type`. */
+static void encode_row(uint32_t type, const float *src, void *dst, int n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); break;
+    case GGML_TYPE_F16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_f16(src[i]); break;
+    case GGML_TYPE_BF16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_bf16(src[i]); break;
+    case GGML_TYPE_Q8_0: quantize_row_q8_0(src, dst, n); break;
+    case GGML_TYPE_Q4_0: quantize_row_q4_0(src, dst, n); break;
+    default: assert(0);
+    }
+}
+
+/* Re-encodes w into `type` in an owned buffer (w->data is replaced). */
+static int convert_mat(model *m, wmat *w, uint32_t type, const char *name, sa_err *err) {
+    if (w->type == type) return 0;
+    uint32_t be;
+    ggml_type_block(type, &be, NULL);
+    if (w->cols % (int)be)
+        return sa_fail(err, "%s: tensor '%s': %d columns cannot be stored as %s (block size %u)", m->path, name,
+                       w->cols, ggml_type_name(type), be);
+    size_t rb = type_row_bytes(type, w->cols);
+    uint8_t *dst = own(m, rb * (size_t)w->rows);
+    float *tmp = malloc((size_t)w->cols * sizeof *tmp);
+    if (!dst || !tmp) { free(tmp); return sa_fail(err, "out of memory converting '%s'", name); }
+    for (int r = 0; r < w->rows; r++) {
+        kern_dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, tmp, w->cols);
+        encode_row(type, tmp, dst + (size_t)r * rb, w->cols);
+    }
+    free(tmp);
+    w->type = type;
+    w->data = dst;
+    w->row_bytes = rb;
+    return 0;
+}
+
+/* ---- GGUF source --------------------------------------------------------- */
+
+static int gguf_mat(model *m, const char *name, int rows, int cols, wmat *w, sa_err *err) {
+    const gguf_tensor *t = gguf_find_tensor(m->gguf, name);
+    if (!t) return sa_fail(err, "%s: missing tensor '%s'", m->path, name);
+    if (t->n_dims != 2 || t->ne[0] != (uint64_t)cols || t->ne[1] != (uint64_t)rows)
+        return sa_fail(err, "%s: tensor '%s': shape [%llu, %llu] (n_dims %u), expected [%d, %d] (ne0 = inputs)",
+                       m->path, name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], t->n_dims, cols, rows);
+    if (!matmul_type_ok(t->type))
+        return sa_fail(err, "%s: tensor '%s': unsupported tensor type %s", m->path, name, ggml_type_name(t->type));
+    w->type = t->type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = type_row_bytes(t->type, cols);
+    w->data = t->data;
+    return 0;
+}
+
+static int gguf_vec(model *m, const char *name, int n, const float **out, sa_err *err) {
+    const gguf_tensor *t = gguf_find_tensor(m->gguf, name);
+    if (!t) return sa_fail(err, "%s: missing tensor '%s'", m->path, name);
+    if (t->n_dims != 1 || t->ne[0] != (uint64_t)n)
+        return sa_fail(err, "%s: tensor '%s': shape [%llu] (n_dims %u), expected [%d]", m->path, name,
+                       (unsigned long long)t->ne[0], t->n_dims, n);
+    if (t->type == GGML_TYPE_F32) { *out = t->data; return 0; }
+    if (t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16)
+        return sa_fail(err, "%s: tensor '%s': unsupported type %s for a vector", m->path, name, ggml_type_name(t->type));
+    float *v = own(m, (size_t)n * 4);
+    if (!v) return sa_fail(err, "out of memory");
+    kern_dequant_row(t->type, t->data, v, n);
+    *out = v;
+    return 0;
+}
+
+static int load_gguf(model *m, sa_err *err) {
+    m->gguf = gguf_open(m->path, err);
+    if (!m->gguf) return -1;
+    gguf_file *g = m->gguf;
+    char *arch = NULL;
+    if (gguf_get_str(g, "general.architecture", 1, &arch, err)) return -1;
+    int ok = strcmp(arch, "qwen2") == 0;
+    if (!ok) sa_fail(err, "%s: key 'general.architecture': '%s' is not supported (expected 'qwen2')", m->path, arch);
+    free(arch);
+    if (!ok) return -1;
+    qwen2_config *c = &m->cfg;
+    uint32_t u;
+    u = 0; if (gguf_get_u32(g, "qwen2.embedding_length", 1, &u, err)) return -1; c->n_embd = (int)u;
+    u = 0; if (gguf_get_u32(g, "qwen2.feed_forward_length", 1, &u, err)) return -1; c->n_ff = (int)u;
+    u = 0; if (gguf_get_u32(g, "qwen2.block_count", 1, &u, err)) return -1; c->n_layer = (int)u;
+    u = 0; if (gguf_get_u32(g, "qwen2.attention.head_count", 1, &u, err)) return -1; c->n_head = (int)u;
+    u = (uint32_t)c->n_head; if (gguf_get_u32(g, "qwen2.attention.head_count_kv", 0, &u, err)) return -1; c->n_head_kv = (int)u;
+    u = 32768; if (gguf_get_u32(g, "qwen2.context_length", 0, &u, err)) return -1; c->n_ctx_train = (int)u;
+    c->rope_theta = 10000.0f;
+    if (gguf_get_f32(g, "qwen2.rope.freq_base", 0, &c->rope_theta, err)) return -1;
+    c->rms_eps = 1e-6f;
+    if (gguf_get_f32(g, "qwen2.attention.layer_norm_rms_epsilon", 0, &c->rms_eps, err)) return -1;
+    const gguf_tensor *emb = gguf_find_tensor(g, "token_embd.weight");
+    if (!emb) return sa_fail(err, "%s: missing tensor 'token_embd.weight'", m->path);
+    if (emb->n_dims != 2 || emb->ne[1] > (1u << 24))
+        return sa_fail(err, "%s: tensor 'token_embd.weight': bad shape", m->path);
+    c->n_vocab = (int)emb->ne[1];
+    c->tied = gguf_find_tensor(g, "output.weight") == NULL;
+    return 0;
+}
+
+/* ---- Hugging Face source ------------------------------------------------- */
+
+static char *path_join(const char *dir, const char *file) {
+    size_t n = strlen(dir) + strlen(file) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, file);
+    return p;
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int json_int_field(json_t *root, const char *file, const char *key, int required, int *out, sa_err *err) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return required ? sa_fail(err, "%s: missing key '%s'", file, key) : 0;
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > (1 << 24))
+        return sa_fail(err, "%s: key '%s': expected a positive integer", file, key);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int json_num_field(json_t *root, const char *file, const char *key, float *out, sa_err *err) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_number(v) || !(json_number_value(v) > 0))
+        return sa_fail(err, "%s: key '%s': expected a positive number", file, key);
+    *out = (float)json_number_value(v);
+    return 0;
+}
+
+static int load_hf_config(model *m, sa_err *err) {
+    char *cfg_path = path_join(m->path, "config.json");
+    json_error_t je;
+    json_t *root = json_load_file(cfg_path, 0, &je);
+    int rc = -1;
+    if (!root) { sa_fail(err, "%s: %s (line %d, column %d)", cfg_path, je.text, je.line, je.column); goto out; }
+    if (!json_is_object(root)) { sa_fail(err, "%s: not a JSON object", cfg_path); goto out; }
+    json_t *mt = json_object_get(root, "model_type");
+    if (!json_is_string(mt) || strcmp(json_string_value(mt), "qwen2") != 0) {
+        sa_fail(err, "%s: key 'model_type': %s%s%s is not supported (expected \"qwen2\")", cfg_path,
+                json_is_string(mt) ? "\"" : "", json_is_string(mt) ? json_string_value(mt) : "missing",
+                json_is_string(mt) ? "\"" : "");
+        goto out;
+    }
+    qwen2_config *c = &m->cfg;
+    if (json_int_field(root, cfg_path, "hidden_size", 1, &c->n_embd, err) ||
+        json_int_field(root, cfg_path, "intermediate_size", 1, &c->n_ff, err) ||
+        json_int_field(root, cfg_path, "num_hidden_layers", 1, &c->n_layer, err) ||
+        json_int_field(root, cfg_path, "num_attention_heads", 1, &c->n_head, err) ||
+        json_int_field(root, cfg_path, "vocab_size", 1, &c->n_vocab, err))
+        goto out;
+    c->n_head_kv = c->n_head;
+    c->n_ctx_train = 32768;
+    c->rope_theta = 10000.0f;
+    c->rms_eps = 1e-6f;
+    if (json_int_field(root, cfg_path, "num_key_value_heads", 0, &c->n_head_kv, err) ||
+        json_int_field(root, cfg_path, "max_position_embeddings", 0, &c->n_ctx_train, err) ||
+        json_num_field(root, cfg_path, "rope_theta", &c->rope_theta, err) ||
+        json_num_field(root, cfg_path, "rms_norm_eps", &c->rms_eps, err))
+        goto out;
+    json_t *tie = json_object_get(root, "tie_word_embeddings");
+    c->tied = json_is_true(tie);
+    rc = 0;
+out:
+    json_decref(root);
+    free(cfg_path);
+    return rc;
+}
+
+static int open_shards(model *m, sa_err *err) {
+    char *single = path_join(m->path, "model.safetensors");
+    char *index = path_join(m->path, "model.safetensors.index.json");
+    int rc = -1;
+    json_t *root = NULL;
+    if (file_exists(single)) {
+        m->shards = calloc(1, sizeof *m->shards);
+        if (!m->shards || !(m->shards[0] = st_open(single, err))) goto out;
+        m->n_shards = 1;
+        rc = 0;
+        goto out;
+    }
+    if (!file_exists(index)) {
+        sa_fail(err, "%s: neither model.safetensors nor model.safetensors.index.json found", m->path);
+        goto out;
+    }
+    json_error_t je;
+    root = json_load_file(index, 0, &je);
+    if (!root) { sa_fail(err, "%s: %s (line %d, column %d)", index, je.text, je.line, je.column); goto out; }
+    json_t *wm = json_object_get(root, "weight_map");
+    if (!json_is_object(wm)) { sa_fail(err, "%s: missing object 'weight_map'", index); goto out; }
+    /* distinct file names, in first-seen order */
+    const char *key;
+    json_t *v;
+    size_t cap = json_object_size(wm);
+    const char **names = calloc(cap ? cap : 1, sizeof *names);
+    int n = 0;
+    json_object_foreach(wm, key, v) {
+        if (!json_is_string(v)) { free(names); sa_fail(err, "%s: weight_map['%s'] is not a string", index, key); goto out; }
+        const char *fn = json_string_value(v);
+        if (strchr(fn, '/') || strcmp(fn, "..") == 0) { free(names); sa_fail(err, "%s: weight_map['%s']: shard name '%s' must be a plain file name", index, key, fn); goto out; }
+        int seen = 0;
+        for (int i = 0; i < n; i++) seen |= strcmp(names[i], fn) == 0;
+        if (!seen) names[n++] = fn;
+    }
+    m->shards = calloc((size_t)(n ? n : 1), sizeof *m->shards);
+    for (int i = 0; i < n; i++) {
+        char *p = path_join(m->path, names[i]);
+        m->shards[i] = st_open(p, err);
+        free(p);
+        if (!m->shards[i]) { free(names); goto out; }
+        m->n_shards = i + 1;
+    }
+    free(names);
+    rc = 0;
+out:
+    json_decref(root);
+    free(single);
+    free(index);
+    return rc;
+}
+
+static const st_tensor *hf_find(model *m, const char *name) {
+    for (int i = 0; i < m->n_shards; i++) {
+        const st_tensor *t = st_find(m->shards[i], name);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+static const char *hf_file_of(model *m, const st_tensor *t) {
+    for (int i = 0; i < m->n_shards; i++)
+        if (t >= m->shards[i]->tensors && t < m->shards[i]->tensors + m->shards[i]->n_tensors) return m->shards[i]->path;
+    return m->path;
+}
+
+static int st_type_to_ggml(int dt, uint32_t *t) {
+    if (dt == ST_F32) *t = GGML_TYPE_F32;
+    else if (dt == ST_F16) *t = GGML_TYPE_F16;
+    else if (dt == ST_BF16) *t = GGML_TYPE_BF16;
+    else return -1;
+    return 0;
+}
+
+static int hf_mat(model *m, const char *name, int rows, int cols, wmat *w, sa_err *err) {
+    const st_tensor *t = hf_find(m, name);
+    if (!t) return sa_fail(err, "%s: missing tensor '%s'", m->path, name);
+    if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
+        return sa_fail(err, "%s: tensor '%s': shape [%lld, %lld] (%d dims), expected [%d, %d]", hf_file_of(m, t), name,
+                       (long long)t->shape[0], (long long)(t->n_dims > 1 ? t->shape[1] : 0), t->n_dims, rows, cols);
+    uint32_t type;
+    if (st_type_to_ggml(t->dtype, &type))
+        return sa_fail(err, "%s: tensor '%s': unsupported dtype %s (F32, F16, BF16 are)", hf_file_of(m, t), name, t->dtype_name);
+    w->type = type;
+    w->rows = rows;
+    w->cols = cols;
+    w->row_bytes = type_row_bytes(type, cols);
+    size_t align = type == GGML_TYPE_F32 ? 4 : 2;
+    if ((uintptr_t)t->data % align == 0) { w->data = t->data; return 0; }
+    void *copy = own(m, t->nbytes);
+    if (!copy) return sa_fail(err, "out of memory");
+    memcpy(copy, t->data, t->nbytes);
+    w->data = copy;
+    return 0;
+}
+
+static int hf_vec(model *m, const char *name, int n, const float **out, sa_err *err) {
+    const st_tensor *t = hf_find(m, name);
+    if (!t) return sa_fail(err, "%s: missing tensor '%s'", m->path, name);
+    if (t->n_dims != 1 || t->shape[0] != n)
+        return sa_fail(err, "%s: tensor '%s': shape [%lld] (%d dims), expected [%d]", hf_file_of(m, t), name,
+                       (long long)(t->n_dims ? t->shape[0] : 0), t->n_dims, n);
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+        return sa_fail(err, "%s: tensor '%s': unsupported dtype %s", hf_file_of(m, t), name, t->dtype_name);
+    float *v = own(m, (size_t)n * 4);
+    if (!v) return sa_fail(err, "out of memory");
+    for (int i = 0; i < n; i++) v[i] = st_get_f32(t, (uint64_t)i);
+    *out = v;
+    return 0;
+}
+
+/* ---- common -------------------------------------------------------------- */
+
+static int check_config(model *m, sa_err *err) {
+    qwen2_config *c = &m->cfg;
+    if (c->n_embd <= 0 || c->n_ff <= 0 || c->n_layer <= 0 || c->n_layer > 1024 || c->n_head <= 0 ||
+        c->n_head_kv <= 0 || c->n_vocab <= 0)
+        return sa_fail(err, "%s: model config has a zero or absurd size", m->path);
+    if (c->n_embd % c->n_head)
+        return sa_fail(err, "%s: hidden size %d is not a multiple of the head count %d", m->path, c->n_embd, c->n_head);
+    if (c->n_head % c->n_head_kv)
+        return sa_fail(err, "%s: head count %d is not a multiple of the KV head count %d", m->path, c->n_head, c->n_head_kv);
+    c->head_dim = c->n_embd / c->n_head;
+    if (c->head_dim % 2) return sa_fail(err, "%s: head dim %d is odd", m->path, c->head_dim);
+    if (!(c->rms_eps > 0) || !(c->rope_theta > 0)) return sa_fail(err, "%s: bad rms eps or rope theta", m->path);
+    return 0;
+}
+
+typedef int (*mat_loader)(model *, const char *, int, int, wmat *, sa_err *);
+typedef int (*vec_loader)(model *, const char *, int, const float **, sa_err *);
+
+static int load_tensors(model *m, int hf, sa_err *err) {
+    qwen2_config *c = &m->cfg;
+    mat_loader mat = hf ? hf_mat : gguf_mat;
+    vec_loader vec = hf ? hf_vec : gguf_vec;
+    int C = c->n_embd, F = c->n_ff, KV = c->n_head_kv * c->head_dim, V = c->n_vocab;
+    if (mat(m, hf ? "model.embed_tokens.weight" : "token_embd.weight", V, C, &m->tok_embd, err)) return -1;
+    if (vec(m, hf ? "model.norm.weight" : "output_norm.weight", C, &m->out_norm, err)) return -1;
+    if (c->tied) m->output = m->tok_embd;
+    else if (mat(m, hf ? "lm_head.weight" : "output.weight", V, C, &m->output, err)) return -1;
+    m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+    if (!m->layers) return sa_fail(err, "out of memory");
+    char name[128];
+    for (int l = 0; l < c->n_layer; l++) {
+        qwen2_layer *L = &m->layers[l];
+#define NM(hfname, gname) (snprintf(name, sizeof name, hf ? "model.layers.%d." hfname : "blk.%d." gname, l), name)
+        if (vec(m, NM("input_layernorm.weight", "attn_norm.weight"), C, &L->attn_norm, err) ||
+            mat(m, NM("self_attn.q_proj.weight", "attn_q.weight"), C, C, &L->wq, err) ||
+            mat(m, NM("self_attn.k_proj.weight", "attn_k.weight"), KV, C, &L->wk, err) ||
+            mat(m, NM("self_attn.v_proj.weight", "attn_v.weight"), KV, C, &L->wv, err) ||
+            vec(m, NM("self_attn.q_proj.bias", "attn_q.bias"), C, &L->bq, err) ||
+            vec(m, NM("self_attn.k_proj.bias", "attn_k.bias"), KV, &L->bk, err) ||
+            vec(m, NM("self_attn.v_proj.bias", "attn_v.bias"), KV, &L->bv, err) ||
+            mat(m, NM("self_attn.o_proj.weight", "attn_output.weight"), C, C, &L->wo, err) ||
+            vec(m, NM("post_attention_layernorm.weight", "ffn_norm.weight"), C, &L->ffn_norm, err) ||
+            mat(m, NM("mlp.gate_proj.weight", "ffn_gate.weight"), F, C, &L->w_gate, err) ||
+            mat(m, NM("mlp.up_proj.weight", "ffn_up.weight"), F, C, &L->w_up, err) ||
+            mat(m, NM("mlp.down_proj.weight", "ffn_down.weight"), C, F, &L->w_down, err))
+            return -1;
+#undef NM
+    }
+    return 0;
+}
+
+static int convert_all(model *m, uint32_t type, sa_err *err) {
+    int tied_same = m->output.data == m->tok_embd.data;
+    if (convert_mat(m, &m->tok_embd, type, "token_embd", err)) return -1;
+    if (tied_same) m->output = m->tok_embd;
+    else if (convert_mat(m, &m->output, type, "output", err)) return -1;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        qwen2_layer *L = &m->layers[l];
+        wmat *mats[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "layer %d matrix %zu", l, i);
+            if (convert_mat(m, mats[i], type, nm, err)) return -1;
+        }
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+model *model_load(const char *path, const model_opts *opts, sa_err *err) {
+    double t0 = now_s();
+    model_opts dflt = {0};
+    if (!opts) opts = &dflt;
+    kernels_init(getenv("SQLASSIST_ISA"));
+    uint32_t want_type = 0;
+    if (opts->dtype && parse_dtype(opts->dtype, &want_type)) {
+        sa_fail(err, "--dtype '%s': unknown type (f32, bf16, f16, q8_0, q4_0)", opts->dtype);
+        return NULL;
+    }
+    model *m = calloc(1, sizeof *m);
+    if (!m) { sa_fail(err, "out of memory"); return NULL; }
+    m->path = strdup(path);
+    int hf = is_dir(path);
+    snprintf(m->source, sizeof m->source, "%s", hf ? "hf" : "gguf");
+    if (hf) {
+        if (load_hf_config(m, err) || check_config(m, err) || open_shards(m, err) || load_tensors(m, 1, err))
+            goto fail;
+        m->tok = tok_load(path, err);
+    } else {
+        if (load_gguf(m, err) || check_config(m, err) || load_tensors(m, 0, err)) goto fail;
+        m->tok = tok_load_gguf(m->gguf, err);
+    }
+    if (!m->tok) { sa_err_prefix(err, "%s: tokenizer", path); goto fail; }
+    if (opts->dtype && convert_all(m, want_type, err)) goto fail;
+    m->tp = tp_create(opts->n_threads > 0 ? opts->n_threads : tp_default_threads());
+    if (!m->tp) { sa_fail(err, "cannot start threads"); goto fail; }
+    m->load_seconds = now_s() - t0;
+    return m;
+fail:
+    model_free(m);
+    return NULL;
+}
+
+void model_free(model *m) {
+    if (!m) return;
+    tp_destroy(m->tp);
+    if (m->tok) tok_free(m->tok);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    for (int i = 0; i < m->n_shards; i++) st_close(m->shards[i]);
+    free(m->shards);
+    gguf_close(m->gguf);
+    free(m->path);
+    free(m);
+}
+
+size_t model_weight_bytes(const model *m) {
+    size_t b = m->tok_embd.row_bytes * (size_t)m->tok_embd.rows;
+    if (m->output.data != m->tok_embd.data) b += m->output.row_bytes * (size_t)m->output.rows;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        const qwen2_layer *L = &m->layers[l];
+        const wmat *mats[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < 7; i++) b += mats[i]->row_bytes * (size_t)mats[i]->rows;
+    }
+    return b;
+}
+
+/* ---- inference state ----------------------------------------------------- */
+
+#define MAX_BATCH 64
+
+struct infer_state {
+    const model *m;
+    int n_ctx, n_past;
+    float *k_cache, *v_cache;   /* [L][N][KV] */
+    float *x;                   /* [T][C] residual stream */
+    float *xn;                  /* [T][C] normed input */
+    float *q;                   /* [T][C] */
+    float *k, *v;               /* [T][KV] */
+    float *att;                 /* [T][C] attention output (before Wo) */
+    float *proj;                /* [T][C] */
+    float *gate, *up;           /* [T][F] */
+    float *scores;              /* [threads][N] */
+    int n_threads;
+};
+
+infer_state *infer_new(const model *m, int n_ctx, sa_err *err) {
+    const qwen2_config *c = &m->cfg;
+    if (n_ctx <= 0) n_ctx = c->n_ctx_train < 4096 ? c->n_ctx_train : 4096;
+    if (n_ctx > (1 << 20)) { sa_fail(err, "--ctx %d is too large", n_ctx); return NULL; }
+    infer_state *s = calloc(1, sizeof *s);
+    if (!s) { sa_fail(err, "out of memory"); return NULL; }
+    s->m = m;
+    s->n_ctx = n_ctx;
+    s->n_threads = tp_size(m->tp);
+    size_t KV = (size_t)c->n_head_kv * c->head_dim, C = (size_t)c->n_embd, F = (size_t)c->n_ff, T = MAX_BATCH;
+    size_t cache = (size_t)c->n_layer * (size_t)n_ctx * KV;
+    s->k_cache = malloc(cache * sizeof(float));
+    s->v_cache = malloc(cache * sizeof(float));
+    s->x = malloc(T * C * 4); s->xn = malloc(T * C * 4); s->q = malloc(T * C * 4);
+    s->k = malloc(T * KV * 4); s->v = malloc(T * KV * 4);
+    s->att = malloc(T * C * 4); s->proj = malloc(T * C * 4);
+    s->gate = malloc(T * F * 4); s->up = malloc(T * F * 4);
+    s->scores = malloc((size_t)s->n_threads * (size_t)n_ctx * 4);
+    if (!s->k_cache || !s->v_cache || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj ||
+        !s->gate || !s->up || !s->scores) {
+        infer_free(s);
+        sa_fail(err, "out of memory for a KV cache of %d positions", n_ctx);
+        return NULL;
+    }
+    return s;
+}
+
+void infer_free(infer_state *s) {
+    if (!s) return;
+    free(s->k_cache); free(s->v_cache); free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v);
+    free(s->att); free(s->proj); free(s->gate); free(s->up); free(s->scores);
+    free(s);
+}
+
+int infer_n_past(const infer_state *s) { return s->n_past; }
+int infer_n_ctx(const infer_state *s) { return s->n_ctx; }
+
+void infer_truncate(infer_state *s, int n) {
+    assert(n >= 0 && n <= s->n_past);
+    s->n_past = n;
+}
+
+int infer_copy_prefix(infer_state *dst, const infer_state *src, int n, sa_err *err) {
+    if (dst->m != src->m) return sa_fail(err, "KV cache copy between different models");
+    if (n > src->n_past || n > dst->n_ctx) return sa_fail(err, "KV cache copy of %d positions does not fit", n);
+    const qwen2_config *c = &src->m->cfg;
+    size_t KV = (size_t)c->n_head_kv * c->head_dim;
+    for (int l = 0; l < c->n_layer; l++) {
+        memcpy(dst->k_cache + (size_t)l * dst->n_ctx * KV, src->k_cache + (size_t)l * src->n_ctx * KV, (size_t)n * KV * 4);
+        memcpy(dst->v_cache + (size_t)l * dst->n_ctx * KV, src->v_cache + (size_t)l * src->n_ctx * KV, (size_t)n * KV * 4);
+    }
+    dst->n_past = n;
+    return 0;
+}
+
+/* ---- forward pieces ------------------------------------------------------ */
+
+/* out[t] = x[t] / rms(x[t]) * w, for each of T rows of n. */
+static void rmsnorm(float *out, const float *x, const float *w, int T, int n, float eps) {
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * n;
+        float *o = out + (size_t)t * n;
+        float ss = 0;
+        for (int i = 0; i < n; i++) ss += xr[i] * xr[i];
+        float inv = 1.0f / sqrtf(ss / (float)n + eps);
+        for (int i = 0; i < n; i++) o[i] = w[i] * (xr[i] * inv);
+    }
+}
+
+typedef struct matmul_job {
+    const wmat *w;
+    const float *x;      /* [T][cols] */
+    float *out;          /* [T][rows] */
+    const float *bias;   /* [rows] or NULL */
+    int T;
+} matmul_job;
+
+static void matmul_rows(void *ctx, int begin, int end, int ith) {
+    const matmul_job *j = ctx;
+    const wmat *w = j->w;
+    for (int r = begin; r < end; r++) {
+        const void *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        float b = j->bias ? j->bias[r] : 0.0f;
+        for (int t = 0; t < j->T; t++)
+            j->out[(size_t)t * w->rows + r] = kern_dot(w->type, row, j->x + (size_t)t * w->cols, w->cols) + b;
+    }
+}
+
+/* out[T][rows] = x[T][cols] · Wᵀ (+ bias) */
+static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T) {
+    matmul_job j = { w, x, out, bias, T };
+    tp_run(m->tp, w->rows, matmul_rows, &j);
+}
+
+/* Rotates pairs (i, i + D/2) of each head of vec[n_heads][D] by pos·θ^(-2i/D):
+** the rotate-half layout of Hugging Face's Qwen2 and llama.cpp's NEOX mode. */
+static void rope(float *vec, int n_heads, int D, int pos, float theta) {
+    int half = D / 2;
+    for (int i = 0; i < half; i++) {
+        float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)D);
+        float ang = (float)pos * inv_freq;
+        float cs = cosf(ang), sn = sinf(ang);
+        for (int h = 0; h < n_heads; h++) {
+            float *p = vec + (size_t)h * D;
+            float a = p[i], b = p[i + half];
+            p[i] = a * cs - b * sn;
+            p[i + half] = b * cs + a * sn;
+        }
+    }
+}
+
+typedef struct attn_job {
+    const model *m;
+    infer_state *s;
+    int layer, T, pos0;
+} attn_job;
+
+/* One (token, head) pair per item: causal softmax attention over the cache. */
+static void attn_items(void *ctx, int begin, int end, int ith) {
+    const attn_job *j = ctx;
+    const qwen2_config *c = &j->m->cfg;
+    infer_state *s = j->s;
+    int H = c->n_head, D = c->head_dim, KV = c->n_head_kv * D, group = c->n_head / c->n_head_kv;
+    const float *kc = s->k_cache + (size_t)j->layer * s->n_ctx * KV;
+    const float *vc = s->v_cache + (size_t)j->layer * s->n_ctx * KV;
+    float *sc = s->scores + (size_t)ith * s->n_ctx;
+    float scale = 1.0f / sqrtf((float)D);
+    for (int it = begin; it < end; it++) {
+        int t = it / H, h = it % H, kvh = h / group, pos = j->pos0 + t;
+        const float *q = s->q + (size_t)t * c->n_embd + (size_t)h * D;
+        float mx = -INFINITY;
+        for (int p = 0; p <= pos; p++) {
+            sc[p] = kern_dot(GGML_TYPE_F32, kc + (size_t)p * KV + (size_t)kvh * D, q, D) * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        float sum = 0;
+        for (int p = 0; p <= pos; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
+        float inv = 1.0f / sum;
+        float *o = s->att + (size_t)t * c->n_embd + (size_t)h * D;
+        memset(o, 0, (size_t)D * sizeof *o);
+        for (int p = 0; p <= pos; p++) {
+            float a = sc[p] * inv;
+            const float *vv = vc + (size_t)p * KV + (size_t)kvh * D;
+            for (int d = 0; d < D; d++) o[d] += a * vv[d];
+        }
+    }
+}
+
+/* Runs one chunk of at most MAX_BATCH tokens through every layer. */
+static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens, int T) {
+    const qwen2_config *c = &m->cfg;
+    int C = c->n_embd, F = c->n_ff, D = c->head_dim, KV = c->n_head_kv * D, pos0 = s->n_past;
+    for (int t = 0; t < T; t++)
+        kern_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
+                         s->x + (size_t)t * C, C);
+    for (int l = 0; l < c->n_layer; l++) {
+        const qwen2_layer *L = &m->layers[l];
+        rmsnorm(s->xn, s->x, L->attn_norm, T, C, c->rms_eps);
+        matmul(m, s->q, s->xn, &L->wq, L->bq, T);
+        matmul(m, s->k, s->xn, &L->wk, L->bk, T);
+        matmul(m, s->v, s->xn, &L->wv, L->bv, T);
+        float *kc = s->k_cache + (size_t)l * s->n_ctx * KV, *vc = s->v_cache + (size_t)l * s->n_ctx * KV;
+        for (int t = 0; t < T; t++) {
+            rope(s->q + (size_t)t * C, c->n_head, D, pos0 + t, c->rope_theta);
+            rope(s->k + (size_t)t * KV, c->n_head_kv, D, pos0 + t, c->rope_theta);
+            memcpy(kc + (size_t)(pos0 + t) * KV, s->k + (size_t)t * KV, (size_t)KV * 4);
+            memcpy(vc + (size_t)(pos0 + t) * KV, s->v + (size_t)t * KV, (size_t)KV * 4);
+        }
+        attn_job aj = { m, s, l, T, pos0 };
+        tp_run(m->tp, T * c->n_head, attn_items, &aj);
+        matmul(m, s->proj, s->att, &L->wo, NULL, T);
+        for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
+
+        rmsnorm(s->xn, s->x, L->ffn_norm, T, C, c->rms_eps);
+        matmul(m, s->gate, s->xn, &L->w_gate, NULL, T);
+        matmul(m, s->up, s->xn, &L->w_up, NULL, T);
+        for (size_t i = 0; i < (size_t)T * F; i++) {
+            float g = s->gate[i];
+            s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
+        }
+        matmul(m, s->proj, s->gate, &L->w_down, NULL, T);
+        for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
+    }
+    s->n_past += T;
+}
+
+int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, int want, float *logits, sa_err *err) {
+    const qwen2_config *c = &m->cfg;
+    if (T <= 0) return sa_fail(err, "no tokens to process");
+    if (s->n_past + T > s->n_ctx)
+        return sa_fail(err, "context full: %d cached + %d new tokens exceed --ctx %d", s->n_past, T, s->n_ctx);
+    for (int i = 0; i < T; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
+            return sa_fail(err, "token id %d at position %d is out of range [0, %d)", tokens[i], i, c->n_vocab);
+    int C = c->n_embd;
+    for (int done = 0; done < T;) {
+        int n = T - done < MAX_BATCH ? T - done : MAX_BATCH;
+        forward_chunk(m, s, tokens + done, n);
+        if (want == LOGITS_ALL) {
+            rmsnorm(s->xn, s->x, m->out_norm, n, C, c->rms_eps);
+            matmul(m, logits + (size_t)done * c->n_vocab, s->xn, &m->output, NULL, n);
+        } else if (want == LOGITS_LAST && done + n == T) {
+            rmsnorm(s->xn, s->x + (size_t)(n - 1) * C, m->out_norm, 1, C, c->rms_eps);
+            matmul(m, logits, s->xn, &m->output, NULL, 1);
+        }
+        done += n;
+    }
+    return 0;
+}

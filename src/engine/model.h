@@ -1,0 +1,112 @@
+/*
+** model.h — the Qwen2 architecture: loading weights (GGUF or a Hugging Face
+** directory) into one in-memory form, and the forward pass with a KV cache.
+**
+** Owns: the weights (pointers into read-only mmaps where they can be used
+** in place, owned buffers where a conversion was asked for), the tokenizer
+** that came with the model, and the thread pool. An infer_state owns one
+** sequence's KV cache and scratch buffers, so several states can share one
+** model (one forward at a time per model: the thread pool is shared).
+**
+** Shapes, named as in the comments below: V vocab, C hidden size, F MLP
+** size, L layers, H query heads, G KV heads, D head dim (C = H*D, KV = G*D),
+** T tokens in the batch, N context length.
+*/
+#ifndef SA_MODEL_H
+#define SA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/err.h"
+#include "gguf.h"
+#include "safetensors.h"
+#include "threadpool.h"
+#include "tokenizer.h"
+
+typedef struct qwen2_config {
+    int n_vocab;        /* V */
+    int n_embd;         /* C */
+    int n_ff;           /* F */
+    int n_layer;        /* L */
+    int n_head;         /* H */
+    int n_head_kv;      /* G */
+    int head_dim;       /* D */
+    int n_ctx_train;
+    float rope_theta;
+    float rms_eps;
+    int tied;           /* output head shares the token embedding */
+} qwen2_config;
+
+/* A weight matrix W[rows][cols] stored row-major in ggml type `type`; one
+** row is the `cols` inputs of one output. */
+typedef struct wmat {
+    uint32_t type;
+    int rows, cols;
+    size_t row_bytes;
+    const void *data;
+} wmat;
+
+typedef struct qwen2_layer {
+    const float *attn_norm;              /* [C] */
+    wmat wq, wk, wv, wo;                 /* [C][C], [KV][C], [KV][C], [C][C] */
+    const float *bq, *bk, *bv;           /* [C], [KV], [KV] */
+    const float *ffn_norm;               /* [C] */
+    wmat w_gate, w_up, w_down;           /* [F][C], [F][C], [C][F] */
+} qwen2_layer;
+
+typedef struct model_opts {
+    const char *dtype;     /* NULL: keep stored types; else "f32","bf16","f16","q8_0","q4_0" */
+    int n_threads;         /* 0: all cores */
+    int verbose;
+} model_opts;
+
+typedef struct model {
+    qwen2_config cfg;
+    wmat tok_embd;                       /* [V][C] */
+    const float *out_norm;               /* [C] */
+    wmat output;                         /* [V][C]; same data as tok_embd when tied */
+    qwen2_layer *layers;                 /* [L] */
+    tokenizer *tok;
+    threadpool *tp;
+    char *path;
+    char source[16];                     /* "gguf" or "hf" */
+    double load_seconds;
+    /* storage */
+    gguf_file *gguf;
+    st_file **shards;
+    int n_shards;
+    void **owned;
+    int n_owned, cap_owned;
+} model;
+
+/* Loads PATH: a .gguf file or a Hugging Face model directory (config.json +
+** model.safetensors or sharded model-*-of-*.safetensors with
+** model.safetensors.index.json). Errors name the file and the key/tensor. */
+model *model_load(const char *path, const model_opts *opts, sa_err *err);
+void model_free(model *m);
+
+/* Total bytes of weights as stored (for reports). */
+size_t model_weight_bytes(const model *m);
+
+/* One sequence's KV cache and scratch. */
+typedef struct infer_state infer_state;
+infer_state *infer_new(const model *m, int n_ctx, sa_err *err);
+void infer_free(infer_state *s);
+int infer_n_past(const infer_state *s);
+int infer_n_ctx(const infer_state *s);
+/* Forgets positions >= n (n <= n_past): the cache prefix stays valid. */
+void infer_truncate(infer_state *s, int n);
+/* Copies the first n cached positions of src into dst (same model). */
+int infer_copy_prefix(infer_state *dst, const infer_state *src, int n, sa_err *err);
+
+enum { LOGITS_NONE = 0, LOGITS_LAST = 1, LOGITS_ALL = 2 };
+
+/* Runs tokens[0..T) at positions n_past.. n_past+T-1, appending to the KV
+** cache. logits receives [T][V] (LOGITS_ALL) or [V] for the last token
+** (LOGITS_LAST). Fails if the context would overflow or an id is out of
+** range. */
+int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T,
+                  int want, float *logits, sa_err *err);
+
+#endif

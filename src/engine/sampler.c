@@ -1,0 +1,89 @@
+/*
+** sampler.c — see sampler.h. Filters apply in llama.cpp's usual order:
+** top-k, then softmax at the temperature, then top-p, then min-p, then a
+** draw from what is left.
+*/
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct cand { int id; float p; } cand;
+
+struct sampler {
+    int n_vocab;
+    sampler_params p;
+    uint64_t rng;
+    cand *c;
+};
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rand_unit(uint64_t *s) { return (float)(splitmix64(s) >> 40) / (float)(1ull << 24); }
+
+sampler *sampler_new(int n_vocab, const sampler_params *p) {
+    sampler *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->n_vocab = n_vocab;
+    s->p = *p;
+    s->rng = p->seed;
+    s->c = malloc((size_t)n_vocab * sizeof *s->c);
+    if (!s->c) { free(s); return NULL; }
+    return s;
+}
+
+void sampler_free(sampler *s) {
+    if (!s) return;
+    free(s->c);
+    free(s);
+}
+
+int argmax(const float *v, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+static int by_p_desc(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->id - y->id;
+}
+
+int sampler_sample(sampler *s, const float *logits) {
+    if (s->p.temperature <= 0) return argmax(logits, s->n_vocab);
+    int n = s->n_vocab;
+    for (int i = 0; i < n; i++) { s->c[i].id = i; s->c[i].p = logits[i]; }
+    qsort(s->c, (size_t)n, sizeof *s->c, by_p_desc);
+    if (s->p.top_k > 0 && s->p.top_k < n) n = s->p.top_k;
+    float mx = s->c[0].p, sum = 0;
+    for (int i = 0; i < n; i++) { s->c[i].p = expf((s->c[i].p - mx) / s->p.temperature); sum += s->c[i].p; }
+    for (int i = 0; i < n; i++) s->c[i].p /= sum;
+    if (s->p.top_p > 0 && s->p.top_p < 1) {
+        float cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += s->c[i].p;
+            if (cum >= s->p.top_p) { n = i + 1; break; }
+        }
+    }
+    if (s->p.min_p > 0) {
+        float thr = s->p.min_p * s->c[0].p;
+        int k = 1;
+        while (k < n && s->c[k].p >= thr) k++;
+        n = k;
+    }
+    sum = 0;
+    for (int i = 0; i < n; i++) sum += s->c[i].p;
+    float r = rand_unit(&s->rng) * sum, acc = 0;
+    for (int i = 0; i < n; i++) {
+        acc += s->c[i].p;
+        if (r < acc) return s->c[i].id;
+    }
+    return s->c[n - 1].id;
+}
