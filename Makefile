@@ -7,9 +7,9 @@
 
 CC      ?= gcc
 SAN     ?= 0
-PKGS    := libpcre2-8 libutf8proc jansson sqlite3
+PKGS    := libpcre2-8 libutf8proc jansson sqlite3 libedit
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc -ljansson -lsqlite3)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc -ljansson -lsqlite3 -ledit)
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -22,7 +22,7 @@ BUILD   ?= build
 OPT     := -O2 -g
 LDSAN   :=
 endif
-CFLAGS  += $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) -pthread -MMD -MP
+CFLAGS  += $(CSTD) $(OPT) $(WARN) -Isrc $(PKG_CFLAGS) -pthread -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lm -pthread $(LDSAN)
 
 LIB_SRC := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))

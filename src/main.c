@@ -17,6 +17,7 @@ static const struct {
     {"generate", cmd_generate, "generate text from a prompt (or one chat turn)"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "write the logits of a token sequence (float32)"},
+    {"ask", cmd_ask, "answer a question about a SQLite database with SQL"},
     {"sql", cmd_sql, "run one SQL statement through the read-only sandbox"},
     {"schema", cmd_schema, "print a database's schema as the model sees it"},
 };

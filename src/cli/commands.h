@@ -10,6 +10,7 @@
 int cmd_generate(int argc, char **argv);   /* cmd_generate.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_logits(int argc, char **argv);     /* cmd_generate.c */
+int cmd_ask(int argc, char **argv);        /* cmd_ask.c */
 int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
 int cmd_schema(int argc, char **argv);     /* cmd_sql.c */
 

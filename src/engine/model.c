@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "kernels.h"
+#include "lora.h"
 
 /* ---- storage helpers ----------------------------------------------------- */
 
@@ -500,7 +501,14 @@ struct infer_state {
     float *gate, *up;           /* [T][F] */
     float *scores;              /* [threads][N] */
     int n_threads;
+    const lora_adapter *lora;   /* this sequence's adapter, or NULL */
+    float lora_scale;
 };
+
+void infer_set_lora(infer_state *s, const lora_adapter *a, float scale) {
+    s->lora = a;
+    s->lora_scale = scale;
+}
 
 infer_state *infer_new(const model *m, int n_ctx, sa_err *err) {
     const qwen2_config *c = &m->cfg;
@@ -663,6 +671,11 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
         matmul(m, s->q, s->xn, &L->wq, L->bq, T);
         matmul(m, s->k, s->xn, &L->wk, L->bk, T);
         matmul(m, s->v, s->xn, &L->wv, L->bv, T);
+        if (s->lora) {
+            lora_apply(s->lora, s->lora_scale, l, LORA_Q, s->xn, s->q, T, m->tp);
+            lora_apply(s->lora, s->lora_scale, l, LORA_K, s->xn, s->k, T, m->tp);
+            lora_apply(s->lora, s->lora_scale, l, LORA_V, s->xn, s->v, T, m->tp);
+        }
         float *kc = s->k_cache + (size_t)l * s->n_ctx * KV, *vc = s->v_cache + (size_t)l * s->n_ctx * KV;
         for (int t = 0; t < T; t++) {
             rope(s->q + (size_t)t * C, c->n_head, D, pos0 + t, c->rope_theta);
@@ -673,16 +686,22 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
         attn_job aj = { m, s, l, T, pos0 };
         tp_run(m->tp, T * c->n_head, attn_items, &aj);
         matmul(m, s->proj, s->att, &L->wo, NULL, T);
+        if (s->lora) lora_apply(s->lora, s->lora_scale, l, LORA_O, s->att, s->proj, T, m->tp);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
 
         rmsnorm(s->xn, s->x, L->ffn_norm, T, C, c->rms_eps);
         matmul(m, s->gate, s->xn, &L->w_gate, NULL, T);
         matmul(m, s->up, s->xn, &L->w_up, NULL, T);
+        if (s->lora) {
+            lora_apply(s->lora, s->lora_scale, l, LORA_GATE, s->xn, s->gate, T, m->tp);
+            lora_apply(s->lora, s->lora_scale, l, LORA_UP, s->xn, s->up, T, m->tp);
+        }
         for (size_t i = 0; i < (size_t)T * F; i++) {
             float g = s->gate[i];
             s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
         }
         matmul(m, s->proj, s->gate, &L->w_down, NULL, T);
+        if (s->lora) lora_apply(s->lora, s->lora_scale, l, LORA_DOWN, s->gate, s->proj, T, m->tp);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
     }
     s->n_past += T;

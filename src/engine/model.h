@@ -100,6 +100,12 @@ void infer_truncate(infer_state *s, int n);
 /* Copies the first n cached positions of src into dst (same model). */
 int infer_copy_prefix(infer_state *dst, const infer_state *src, int n, sa_err *err);
 
+/* Chooses the LoRA adapter (NULL: none) and scale for this sequence's
+** following forward calls. The adapter must stay loaded while in use, and a
+** KV cache computed under one adapter is only valid for that adapter. */
+struct lora_adapter;
+void infer_set_lora(infer_state *s, const struct lora_adapter *a, float scale);
+
 enum { LOGITS_NONE = 0, LOGITS_LAST = 1, LOGITS_ALL = 2 };
 
 /* Runs tokens[0..T) at positions n_past.. n_past+T-1, appending to the KV

@@ -1,0 +1,309 @@
+/*
+** agent.c — the generate → execute → repair loop (see agent.h).
+*/
+#include "agent.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../engine/generate.h"
+#include "../engine/lora.h"
+#include "../util/strbuf.h"
+
+void agent_conversation_init(agent_conversation *c) { memset(c, 0, sizeof *c); }
+
+void agent_conversation_free(agent_conversation *c) {
+    for (int i = 0; i < c->n; i++) { free(c->questions[i]); free(c->sqls[i]); }
+    free(c->questions);
+    free(c->sqls);
+    memset(c, 0, sizeof *c);
+}
+
+void agent_conversation_add(agent_conversation *c, const char *question, const char *sql) {
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 8;
+        char **q = realloc(c->questions, (size_t)cap * sizeof *q);
+        if (!q) return;
+        c->questions = q;
+        char **s = realloc(c->sqls, (size_t)cap * sizeof *s);
+        if (!s) return;
+        c->sqls = s;
+        c->cap = cap;
+    }
+    c->questions[c->n] = strdup(question);
+    c->sqls[c->n] = strdup(sql);
+    if (c->questions[c->n] && c->sqls[c->n]) c->n++;
+}
+
+/* ---- streaming stop rule ------------------------------------------------- */
+
+typedef struct gen_watch {
+    const agent_config *cfg;
+    int attempt;
+    strbuf text;
+    int cancelled;
+} gen_watch;
+
+/* Stops generation once the reply holds a complete SQL statement or the
+** code fence closes: the model has nothing more to say that we would use. */
+static int watch_text(void *ud, const char *text, int len) {
+    gen_watch *w = ud;
+    strbuf_append(&w->text, text, (size_t)len);
+    if (w->cfg->on_token && w->cfg->on_token(w->cfg->ud, w->attempt, text, len)) { w->cancelled = 1; return 1; }
+    if (!w->text.p) return 0;
+    if (strstr(w->text.p, "```")) return 1;
+    const char *semi = strrchr(w->text.p, ';');
+    if (semi && semi[1] == 0 && sqlite3_complete(w->text.p)) return 1;
+    if (semi && sqlite3_complete(w->text.p)) return 1;
+    return 0;
+}
+
+static int watch_token(void *ud, int id) {
+    gen_watch *w = ud;
+    if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static double ms_since(double t0) { return (gen_now() - t0) * 1000.0; }
+
+/* A template may end with the start of the SQL ("### SQL:\nSELECT"): that
+** last line is then the beginning of the model's reply. */
+static const char *reply_prefix(const char *prompt) {
+    const char *end = prompt + strlen(prompt);
+    while (end > prompt && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) end--;
+    const char *last = end;
+    while (last > prompt && last[-1] != '\n') last--;
+    if (!strncasecmp(last, "SELECT", 6) || !strncasecmp(last, "WITH", 4)) return last;
+    return "";
+}
+
+int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
+              agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err) {
+    memset(ans, 0, sizeof *ans);
+    double t_start = gen_now();
+    const model *m = cfg->m;
+    int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 3;
+    int max_new = cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 256;
+    int hist_budget = cfg->history_budget_tokens > 0 ? cfg->history_budget_tokens : 512;
+    ans->question = strdup(question);
+    ans->adapter = cfg->adapter_name ? strdup(cfg->adapter_name) : NULL;
+    ans->schema_note = schema_note ? strdup(schema_note) : NULL;
+    ans->attempts = calloc((size_t)max_attempts, sizeof *ans->attempts);
+    prompt_failure *fails = calloc((size_t)max_attempts, sizeof *fails);
+    if (!ans->question || !ans->attempts || !fails) { free(fails); return sa_fail(err, "out of memory"); }
+
+    /* Follow-ups: the most recent exchanges that fit the history budget
+    ** (about 3 bytes per token for English and SQL). */
+    prompt_turn *hist = NULL;
+    int nh = 0;
+    if (conv && conv->n) {
+        hist = calloc((size_t)conv->n, sizeof *hist);
+        size_t used = 0;
+        int first = conv->n;
+        while (first > 0) {
+            size_t cost = (strlen(conv->questions[first - 1]) + strlen(conv->sqls[first - 1])) / 3 + 16;
+            if (used + cost > (size_t)hist_budget) break;
+            used += cost;
+            first--;
+        }
+        for (int i = first; i < conv->n && hist; i++) {
+            hist[nh].question = conv->questions[i];
+            hist[nh].sql = conv->sqls[i];
+            nh++;
+        }
+    }
+
+    char key[160];
+    snprintf(key, sizeof key, "%s@%g", cfg->adapter_name ? cfg->adapter_name : "", cfg->lora ? cfg->lora_scale : 0.0);
+    int rc = 0;
+    for (int a = 0; a < max_attempts; a++) {
+        agent_attempt *at = &ans->attempts[a];
+        ans->n_attempts = a + 1;
+        char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, a);
+        if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
+        double t0 = gen_now();
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        if (tok_encode(m->tok, prompt, strlen(prompt), &ids, &n_ids, err)) { free(prompt); rc = -1; break; }
+        char *prompt_copy = prompt;
+        ans->tokenize_ms += ms_since(t0);
+        int n_cached = 0;
+        infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
+        infer_set_lora(st, cfg->lora, cfg->lora_scale);
+        gen_watch w = { .cfg = cfg, .attempt = a + 1 };
+        strbuf_init(&w.text);
+        char *prefix = strdup(reply_prefix(prompt_copy));
+        free(prompt_copy);
+        strbuf_puts(&w.text, prefix ? prefix : "");
+        gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token, .ud = &w };
+        gen_result res;
+        if (generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err)) {
+            pc_release(cfg->pc, st, NULL, 0);
+            free(ids);
+            free(prefix);
+            strbuf_free(&w.text);
+            rc = -1;
+            break;
+        }
+        /* the cache now holds the prompt and all generated ids but possibly the last */
+        int n_past = infer_n_past(st);
+        int32_t *held = malloc((size_t)(n_ids + (size_t)res.n_ids) * sizeof *held);
+        if (held) {
+            memcpy(held, ids, n_ids * sizeof *held);
+            memcpy(held + n_ids, res.ids, (size_t)res.n_ids * sizeof *held);
+        }
+        pc_release(cfg->pc, st, held, held && n_past <= (int)n_ids + res.n_ids ? n_past : 0);
+        free(held);
+        free(ids);
+        strbuf_free(&w.text);
+        at->prompt_tokens = (int)n_ids;
+        at->cached_tokens = n_cached;
+        at->generated_tokens = res.n_ids;
+        at->prefill_ms = res.prefill_s * 1000.0;
+        at->decode_ms = res.decode_s * 1000.0;
+        strbuf reply;
+        strbuf_init(&reply);
+        strbuf_puts(&reply, prefix ? prefix : "");
+        strbuf_puts(&reply, res.text ? res.text : "");
+        free(prefix);
+        at->raw = strbuf_take(&reply);
+        gen_result_free(&res);
+        ans->prompt_tokens += at->prompt_tokens;
+        ans->cached_tokens += at->cached_tokens;
+        ans->generated_tokens += at->generated_tokens;
+        ans->prefill_ms += at->prefill_ms;
+        ans->decode_ms += at->decode_ms;
+        if (w.cancelled) { ans->cancelled = true; break; }
+
+        at->sql = prompt_extract_sql(at->raw ? at->raw : "");
+        if (!at->sql) { rc = sa_fail(err, "out of memory"); break; }
+        t0 = gen_now();
+        if (!at->sql[0]) {
+            at->error = strdup("the reply contained no SQL query");
+        } else {
+            sb_result r;
+            sa_err serr = {{0}};
+            if (sb_run(sb, at->sql, &r, &serr) == 0) {
+                ans->result = r;
+                ans->ok = true;
+            } else {
+                sb_result_free(&r);
+                at->error = strdup(serr.msg);
+            }
+        }
+        at->execute_ms = ms_since(t0);
+        ans->execute_ms += at->execute_ms;
+        if (cfg->on_attempt && cfg->on_attempt(cfg->ud, a + 1, at->sql, at->error)) { ans->cancelled = true; break; }
+        if (ans->ok) break;
+        fails[a].sql = at->sql;
+        fails[a].error = at->error;
+    }
+    if (ans->n_attempts > 0 && ans->attempts[ans->n_attempts - 1].sql)
+        ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
+    if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
+    free(hist);
+    free(fails);
+    ans->total_ms = ms_since(t_start);
+    return rc;
+}
+
+void agent_answer_free(agent_answer *a) {
+    for (int i = 0; i < a->n_attempts; i++) {
+        free(a->attempts[i].raw);
+        free(a->attempts[i].sql);
+        free(a->attempts[i].error);
+    }
+    free(a->attempts);
+    free(a->question);
+    free(a->sql);
+    free(a->adapter);
+    free(a->schema_note);
+    sb_result_free(&a->result);
+    memset(a, 0, sizeof *a);
+}
+
+/* A JSON string of s; bytes that are not valid UTF-8 become U+FFFD (jansson
+** refuses invalid UTF-8, and a model can emit stray bytes). */
+static json_t *jstr(const char *s) {
+    if (!s) return json_null();
+    size_t n = strlen(s);
+    if (sb_utf8_valid(s, n, NULL)) return json_stringn(s, n);
+    strbuf b;
+    strbuf_init(&b);
+    for (size_t i = 0; i < n;) {
+        int k = sb_utf8_decode(s + i, n - i, NULL);
+        if (k > 0) { strbuf_append(&b, s + i, (size_t)k); i += (size_t)k; }
+        else { strbuf_puts(&b, "\xEF\xBF\xBD"); i++; }
+    }
+    char *c = strbuf_take(&b);
+    json_t *j = c ? json_string(c) : json_null();
+    free(c);
+    return j ? j : json_null();
+}
+
+char *agent_answer_to_json(const agent_answer *a) {
+    json_t *o = json_object();
+    json_object_set_new(o, "question", jstr(a->question));
+    json_object_set_new(o, "sql", jstr(a->sql));
+    json_object_set_new(o, "ok", json_boolean(a->ok));
+    if (a->cancelled) json_object_set_new(o, "cancelled", json_true());
+    json_object_set_new(o, "adapter", jstr(a->adapter));
+    if (a->schema_note) json_object_set_new(o, "schema_note", json_string(a->schema_note));
+    json_t *result = json_null();
+    if (a->ok) {
+        char *rj = sb_result_to_json(&a->result);
+        if (rj) {
+            json_t *parsed = json_loads(rj, 0, NULL);
+            if (parsed) result = parsed;
+            free(rj);
+        }
+    }
+    json_object_set_new(o, "result", result);
+    if (json_is_object(result)) {
+        json_object_set(o, "columns", json_object_get(result, "columns"));
+        json_object_set(o, "rows", json_object_get(result, "rows"));
+        json_object_set(o, "row_count", json_object_get(result, "total_rows"));
+    } else {
+        json_object_set_new(o, "columns", json_array());
+        json_object_set_new(o, "rows", json_array());
+        json_object_set_new(o, "row_count", json_integer(0));
+    }
+    json_t *atts = json_array();
+    for (int i = 0; i < a->n_attempts; i++) {
+        const agent_attempt *t = &a->attempts[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "attempt", json_integer(i + 1));
+        json_object_set_new(x, "sql", jstr(t->sql));
+        json_object_set_new(x, "error", jstr(t->error));
+        json_object_set_new(x, "reply", jstr(t->raw));
+        json_object_set_new(x, "prompt_tokens", json_integer(t->prompt_tokens));
+        json_object_set_new(x, "cached_tokens", json_integer(t->cached_tokens));
+        json_object_set_new(x, "generated_tokens", json_integer(t->generated_tokens));
+        json_object_set_new(x, "prefill_ms", json_real(t->prefill_ms));
+        json_object_set_new(x, "decode_ms", json_real(t->decode_ms));
+        json_object_set_new(x, "execute_ms", json_real(t->execute_ms));
+        json_array_append_new(atts, x);
+    }
+    json_object_set_new(o, "attempts", atts);
+    json_t *tok = json_object();
+    json_object_set_new(tok, "prompt", json_integer(a->prompt_tokens));
+    json_object_set_new(tok, "cached", json_integer(a->cached_tokens));
+    json_object_set_new(tok, "generated", json_integer(a->generated_tokens));
+    json_object_set_new(o, "tokens", tok);
+    json_t *tm = json_object();
+    json_object_set_new(tm, "tokenize_ms", json_real(a->tokenize_ms));
+    json_object_set_new(tm, "prefill_ms", json_real(a->prefill_ms));
+    json_object_set_new(tm, "decode_ms", json_real(a->decode_ms));
+    json_object_set_new(tm, "execute_ms", json_real(a->execute_ms));
+    json_object_set_new(tm, "total_ms", json_real(a->total_ms));
+    json_object_set_new(o, "timings", tm);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    return s;
+}

@@ -1,0 +1,86 @@
+/*
+** agent.h — the SQL agent: question → prompt → generate → extract SQL →
+** run it in the sandbox → on an error, feed the error back and try again.
+**
+** Owns: the answer it builds (SQL, rows, every attempt, token counts and
+** timings) and the conversation history used for follow-up questions. It
+** borrows the model, the prefix cache, the adapter and the sandbox; one
+** agent_ask runs on one thread, and several may run at once on different
+** prefix-cache slots (the model's forward is serialized by the caller).
+*/
+#ifndef SA_AGENT_H
+#define SA_AGENT_H
+
+#include <stdbool.h>
+
+#include "../engine/model.h"
+#include "../engine/prefix_cache.h"
+#include "../engine/sampler.h"
+#include "../sql/sandbox.h"
+#include "prompt.h"
+
+typedef struct agent_config {
+    const model *m;
+    prefix_cache *pc;                 /* KV reuse across questions */
+    const prompt_template *tpl;
+    int max_attempts;                 /* default 3 */
+    int max_new_tokens;               /* per attempt; default 256 */
+    sampler_params sp;                /* default greedy */
+    const struct lora_adapter *lora;  /* NULL: base model */
+    float lora_scale;
+    const char *adapter_name;         /* for the prefix-cache key and the answer */
+    int history_budget_tokens;        /* tokens of earlier turns kept; default 512 */
+    /* Streaming (all optional): the SQL text as it is generated, and each
+    ** finished attempt. Returning nonzero cancels the request. */
+    int (*on_token)(void *ud, int attempt, const char *text, int len);
+    int (*on_attempt)(void *ud, int attempt, const char *sql, const char *error);
+    /* Polled between tokens: nonzero cancels (client gone, timeout). */
+    int (*cancelled)(void *ud);
+    void *ud;
+} agent_config;
+
+typedef struct agent_attempt {
+    char *raw;              /* the model's reply */
+    char *sql;              /* what was extracted and run */
+    char *error;            /* NULL when it ran */
+    int prompt_tokens, cached_tokens, generated_tokens;
+    double prefill_ms, decode_ms, execute_ms;
+} agent_attempt;
+
+typedef struct agent_answer {
+    char *question;
+    char *sql;              /* the final SQL (of the last attempt) */
+    bool ok;                /* the final SQL ran */
+    bool cancelled;
+    sb_result result;       /* rows of the final SQL when ok */
+    agent_attempt *attempts;
+    int n_attempts;
+    int prompt_tokens, cached_tokens, generated_tokens;
+    double tokenize_ms, prefill_ms, decode_ms, execute_ms, total_ms;
+    char *adapter;          /* adapter name or NULL */
+    char *schema_note;      /* e.g. tables left out of the prompt; NULL if none */
+} agent_answer;
+
+/* A conversation: earlier questions and their final SQL, for follow-ups. */
+typedef struct agent_conversation {
+    char **questions, **sqls;
+    int n, cap;
+} agent_conversation;
+
+void agent_conversation_init(agent_conversation *c);
+void agent_conversation_free(agent_conversation *c);
+/* Records a successful exchange (copies the strings). */
+void agent_conversation_add(agent_conversation *c, const char *question, const char *sql);
+
+/* Answers `question` on the database behind sb, whose schema the prompt
+** shows as `schema_text`. conv may be NULL. Fills *ans (free it with
+** agent_answer_free) and returns 0 — also when no attempt produced working
+** SQL (ans->ok is false then); -1 only for engine failures. */
+int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
+              agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err);
+void agent_answer_free(agent_answer *a);
+
+/* The whole answer as one JSON object (malloc'd). */
+char *agent_answer_to_json(const agent_answer *a);
+
+#endif
