@@ -179,11 +179,13 @@ static int word_at(const char *s, const char *start, const char *kw) {
     return !(isalnum((unsigned char)s[n]) || s[n] == '_');
 }
 
+/* The first SELECT or WITH keyword; VALUES only when there is neither,
+** since "values" is also a common word in prose. */
 static const char *find_sql_start(const char *s) {
-    static const char *const KW[] = { "SELECT", "WITH", "VALUES" };
     for (const char *p = s; *p; p++)
-        for (size_t k = 0; k < sizeof KW / sizeof KW[0]; k++)
-            if (word_at(p, s, KW[k])) return p;
+        if (word_at(p, s, "SELECT") || word_at(p, s, "WITH")) return p;
+    for (const char *p = s; *p; p++)
+        if (word_at(p, s, "VALUES")) return p;
     return NULL;
 }
 
@@ -201,8 +203,6 @@ char *prompt_extract_sql(const char *reply) {
     const char *body = reply, *end = NULL;
     const char *fence = strstr(reply, "```");
     if (fence) {
-        const char *before = reply;
-        while (before < fence && isspace((unsigned char)*before)) before++;
         const char *sql_before = find_sql_start(reply);
         if (sql_before && sql_before < fence) {
             body = reply;           /* SQL came first: the fence closes it */
