@@ -18,6 +18,8 @@ static const struct {
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"logits", cmd_logits, "write the logits of a token sequence (float32)"},
     {"ask", cmd_ask, "answer a question about a SQLite database with SQL"},
+    {"quantize", cmd_quantize, "rewrite a GGUF model with quantized weights"},
+    {"bench-model", cmd_bench_model, "measure prompt and generation speed (like llama-bench)"},
     {"sql", cmd_sql, "run one SQL statement through the read-only sandbox"},
     {"schema", cmd_schema, "print a database's schema as the model sees it"},
 };

@@ -11,6 +11,7 @@
 
 #include "engine/gguf.h"
 #include "engine/kernels.h"
+#include "engine/quant.h"
 
 static int failures;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
@@ -47,15 +48,16 @@ static void test_conversions(void) {
 static void test_dots(const char *isa) {
     kernels_init(isa);
     if (strcmp(kernels_isa(), isa) != 0) { printf("skip %s: not available on this CPU\n", isa); return; }
-    const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
-    const int sizes[] = { 32, 64, 96, 160, 256, 800, 896, 1536, 4864 + 32, 8960 };
+    const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                               GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+    const int sizes[] = { 32, 64, 96, 160, 256, 512, 800, 896, 1536, 4864 + 32, 4864, 8960 };
     const int odd_sizes[] = { 1, 3, 7, 15, 17, 31, 33, 63, 65, 127, 1000, 1537 };
     float *x = malloc(9000 * 4), *w = malloc(9000 * 4);
     void *row = malloc(9000 * 4);
     int checked = 0;
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         uint32_t t = types[ti];
-        int block = (t == GGML_TYPE_Q8_0 || t == GGML_TYPE_Q4_0) ? 32 : 1;
+        int block = (t == GGML_TYPE_Q8_0 || t == GGML_TYPE_Q4_0) ? 32 : (t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K) ? 256 : 1;
         for (int pass = 0; pass < 2; pass++) {
             const int *sz = pass ? odd_sizes : sizes;
             int nsz = pass ? (int)(sizeof odd_sizes / sizeof odd_sizes[0]) : (int)(sizeof sizes / sizeof sizes[0]);
@@ -70,6 +72,9 @@ static void test_dots(const char *isa) {
                 case GGML_TYPE_BF16: for (int i = 0; i < n; i++) ((uint16_t *)row)[i] = f32_to_bf16(w[i]); break;
                 case GGML_TYPE_Q8_0: quantize_row_q8_0(w, row, n); break;
                 case GGML_TYPE_Q4_0: quantize_row_q4_0(w, row, n); break;
+                case GGML_TYPE_Q4_K: quantize_row_q4_K(w, row, n); break;
+                case GGML_TYPE_Q5_K: quantize_row_q5_K(w, row, n); break;
+                case GGML_TYPE_Q6_K: quantize_row_q6_K(w, row, n); break;
                 }
                 float *deq = malloc((size_t)n * 4);
                 kern_dequant_row(t, row, deq, n);
@@ -85,6 +90,13 @@ static void test_dots(const char *isa) {
                     double maxerr = 0;
                     for (int i = 0; i < n; i++) maxerr = fmax(maxerr, fabs(deq[i] - w[i]));
                     CHECK(maxerr <= (t == GGML_TYPE_Q8_0 ? 1.0 / 127 : 1.0 / 7) * 1.01, "%s n=%d quant error %g", ggml_type_name(t), n, maxerr);
+                }
+                if (t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K) {
+                    /* weights are uniform in [-1, 1]: RMS error well under one quantization step */
+                    double se = 0;
+                    for (int i = 0; i < n; i++) se += (deq[i] - w[i]) * (deq[i] - w[i]);
+                    double rms = sqrt(se / n), lim = t == GGML_TYPE_Q4_K ? 0.08 : t == GGML_TYPE_Q5_K ? 0.04 : 0.02;
+                    CHECK(rms < lim, "%s n=%d rms error %g (limit %g)", ggml_type_name(t), n, rms, lim);
                 }
                 free(deq);
                 checked++;

@@ -11,6 +11,8 @@ int cmd_generate(int argc, char **argv);   /* cmd_generate.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_logits(int argc, char **argv);     /* cmd_generate.c */
 int cmd_ask(int argc, char **argv);        /* cmd_ask.c */
+int cmd_quantize(int argc, char **argv);   /* cmd_quantize.c */
+int cmd_bench_model(int argc, char **argv); /* cmd_bench_model.c */
 int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
 int cmd_schema(int argc, char **argv);     /* cmd_sql.c */
 

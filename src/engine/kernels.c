@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "quant.h"
 
 float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -108,8 +109,25 @@ static float dot_q4_0_c(const block_q4_0 *b, const float *x, int n) {
     return s;
 }
 
+/* k-quants: dequantize one super-block at a time, then an f32 dot. */
+float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int));
+float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int)) {
+    float tmp[QK_K], s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        switch (type) {
+        case GGML_TYPE_Q4_K: dequant_row_q4_K((const block_q4_K *)row + i, tmp, QK_K); break;
+        case GGML_TYPE_Q5_K: dequant_row_q5_K((const block_q5_K *)row + i, tmp, QK_K); break;
+        case GGML_TYPE_Q6_K: dequant_row_q6_K((const block_q6_K *)row + i, tmp, QK_K); break;
+        default: assert(0);
+        }
+        s += dot32(tmp, x + (size_t)i * QK_K, QK_K);
+    }
+    return s;
+}
+
 float kern_dot_portable(uint32_t type, const void *row, const float *x, int n) {
     switch (type) {
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return kern_dot_kquant(type, row, x, n, dot_f32_c);
     case GGML_TYPE_F32: return dot_f32_c(row, x, n);
     case GGML_TYPE_F16: return dot_f16_c(row, x, n);
     case GGML_TYPE_BF16: return dot_bf16_c(row, x, n);
@@ -122,6 +140,9 @@ float kern_dot_portable(uint32_t type, const void *row, const float *x, int n) {
 
 void kern_dequant_row(uint32_t type, const void *row, float *dst, int n) {
     switch (type) {
+    case GGML_TYPE_Q4_K: dequant_row_q4_K(row, dst, n); return;
+    case GGML_TYPE_Q5_K: dequant_row_q5_K(row, dst, n); return;
+    case GGML_TYPE_Q6_K: dequant_row_q6_K(row, dst, n); return;
     case GGML_TYPE_F32: memcpy(dst, row, (size_t)n * 4); return;
     case GGML_TYPE_F16: for (int i = 0; i < n; i++) dst[i] = f16_to_f32(((const uint16_t *)row)[i]); return;
     case GGML_TYPE_BF16: for (int i = 0; i < n; i++) dst[i] = bf16_to_f32(((const uint16_t *)row)[i]); return;
@@ -146,6 +167,20 @@ void kern_dequant_row(uint32_t type, const void *row, float *dst, int n) {
     }
     }
     assert(!"kern_dequant_row: unsupported type");
+}
+
+void kern_quantize_row(uint32_t type, const float *src, void *dst, int n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); return;
+    case GGML_TYPE_F16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_f16(src[i]); return;
+    case GGML_TYPE_BF16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_bf16(src[i]); return;
+    case GGML_TYPE_Q8_0: quantize_row_q8_0(src, dst, n); return;
+    case GGML_TYPE_Q4_0: quantize_row_q4_0(src, dst, n); return;
+    case GGML_TYPE_Q4_K: quantize_row_q4_K(src, dst, n); return;
+    case GGML_TYPE_Q5_K: quantize_row_q5_K(src, dst, n); return;
+    case GGML_TYPE_Q6_K: quantize_row_q6_K(src, dst, n); return;
+    }
+    assert(!"kern_quantize_row: unsupported type");
 }
 
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int n) {

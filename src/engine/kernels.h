@@ -41,6 +41,10 @@ float kern_dot(uint32_t type, const void *row, const float *x, int n);
 /* Converts n elements of a row in ggml type `type` to f32. */
 void kern_dequant_row(uint32_t type, const void *row, float *dst, int n);
 
+/* Encodes n f32 values as one row of `type` (f32, f16, bf16, q8_0, q4_0,
+** q4_K, q5_K, q6_K); n must be a multiple of the block size. */
+void kern_quantize_row(uint32_t type, const float *src, void *dst, int n);
+
 /* Quantizes n f32 values (multiple of 32) into q8_0 / q4_0 blocks, as
 ** ggml's reference quantizers do. */
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int n);

@@ -88,9 +88,12 @@ T512 static float dot_q4_0_512(const block_q4_0 *b, const float *x, int n) {
     return hsum512(acc);
 }
 
+float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int));
+
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) {
     switch (type) {
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return kern_dot_kquant(type, row, x, n, dot_f32_512);
     case GGML_TYPE_F32: return dot_f32_512(row, x, n);
     case GGML_TYPE_F16: return dot_f16_512(row, x, n);
     case GGML_TYPE_BF16: return dot_bf16_512(row, x, n);
@@ -175,6 +178,7 @@ T256 static float dot_q4_0_256(const block_q4_0 *b, const float *x, int n) {
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n) {
     switch (type) {
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return kern_dot_kquant(type, row, x, n, dot_f32_256);
     case GGML_TYPE_F32: return dot_f32_256(row, x, n);
     case GGML_TYPE_F16: return dot_f16_256(row, x, n);
     case GGML_TYPE_BF16: return dot_bf16_256(row, x, n);

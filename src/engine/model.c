@@ -24,6 +24,7 @@
 
 #include "kernels.h"
 #include "lora.h"
+#include "quant.h"
 
 /* ---- storage helpers ----------------------------------------------------- */
 
@@ -48,7 +49,7 @@ static size_t type_row_bytes(uint32_t type, int cols) {
 
 static int matmul_type_ok(uint32_t t) {
     return t == GGML_TYPE_F32 || t == GGML_TYPE_F16 || t == GGML_TYPE_BF16 || t == GGML_TYPE_Q8_0 ||
-           t == GGML_TYPE_Q4_0;
+           t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_K || t == GGML_TYPE_Q5_K || t == GGML_TYPE_Q6_K;
 }
 
 static int parse_dtype(const char *s, uint32_t *t) {
@@ -58,20 +59,11 @@ static int parse_dtype(const char *s, uint32_t *t) {
     else if (!strcmp(s, "bf16")) *t = GGML_TYPE_BF16;
     else if (!strcmp(s, "q8_0")) *t = GGML_TYPE_Q8_0;
     else if (!strcmp(s, "q4_0")) *t = GGML_TYPE_Q4_0;
+    else if (!strcmp(s, "q4_K") || !strcmp(s, "q4_k")) *t = GGML_TYPE_Q4_K;
+    else if (!strcmp(s, "q5_K") || !strcmp(s, "q5_k")) *t = GGML_TYPE_Q5_K;
+    else if (!strcmp(s, "q6_K") || !strcmp(s, "q6_k")) *t = GGML_TYPE_Q6_K;
     else return -1;
     return 0;
-}
-
-/* Encodes one f32 row into `type`. */
-static void encode_row(uint32_t type, const float *src, void *dst, int n) {
-    switch (type) {
-    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); break;
-    case GGML_TYPE_F16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_f16(src[i]); break;
-    case GGML_TYPE_BF16: for (int i = 0; i < n; i++) ((uint16_t *)dst)[i] = f32_to_bf16(src[i]); break;
-    case GGML_TYPE_Q8_0: quantize_row_q8_0(src, dst, n); break;
-    case GGML_TYPE_Q4_0: quantize_row_q4_0(src, dst, n); break;
-    default: assert(0);
-    }
 }
 
 /* Re-encodes w into `type` in an owned buffer (w->data is replaced). */
@@ -88,7 +80,7 @@ static int convert_mat(model *m, wmat *w, uint32_t type, const char *name, sa_er
     if (!dst || !tmp) { free(tmp); return sa_fail(err, "out of memory converting '%s'", name); }
     for (int r = 0; r < w->rows; r++) {
         kern_dequant_row(w->type, (const uint8_t *)w->data + (size_t)r * w->row_bytes, tmp, w->cols);
-        encode_row(type, tmp, dst + (size_t)r * rb, w->cols);
+        kern_quantize_row(type, tmp, dst + (size_t)r * rb, w->cols);
     }
     free(tmp);
     w->type = type;
@@ -432,7 +424,7 @@ model *model_load(const char *path, const model_opts *opts, sa_err *err) {
     kernels_init(getenv("SQLASSIST_ISA"));
     uint32_t want_type = 0;
     if (opts->dtype && parse_dtype(opts->dtype, &want_type)) {
-        sa_fail(err, "--dtype '%s': unknown type (f32, bf16, f16, q8_0, q4_0)", opts->dtype);
+        sa_fail(err, "--dtype '%s': unknown type (f32, bf16, f16, q8_0, q4_0, q4_K, q5_K, q6_K)", opts->dtype);
         return NULL;
     }
     model *m = calloc(1, sizeof *m);
