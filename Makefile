@@ -7,9 +7,9 @@
 
 CC      ?= gcc
 SAN     ?= 0
-PKGS    := libpcre2-8 libutf8proc jansson sqlite3 libedit
+PKGS    := libpcre2-8 libutf8proc jansson sqlite3 libedit libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc -ljansson -lsqlite3 -ledit)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcre2-8 -lutf8proc -ljansson -lsqlite3 -ledit -lmicrohttpd)
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes -Wmissing-prototypes
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -33,7 +33,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 .PHONY: all test clean fuzz
 all: $(BUILD)/sqlassist $(TEST_BIN)
 ifeq ($(SAN),0)
-	@cp $(BUILD)/sqlassist ./sqlassist
+	@rm -f ./sqlassist && cp $(BUILD)/sqlassist ./sqlassist
 endif
 
 $(BUILD)/%.o: %.c

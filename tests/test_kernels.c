@@ -107,11 +107,61 @@ static void test_dots(const char *isa) {
     free(x); free(w); free(row);
 }
 
+/* kern_gemm (blocked, transposed panels) against exact sums, for odd row
+** counts, token counts that are not multiples of the micro-kernel, and
+** K that is not a multiple of the K-chunk. */
+static void test_gemm(const char *isa) {
+    kernels_init(isa);
+    if (strcmp(kernels_isa(), isa) != 0) return;
+    const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K };
+    const int rows_list[] = { 1, 15, 64, 100, 130 }, T_list[] = { 1, 4, 6, 7, 13 }, K_list[] = { 256, 288, 768 };
+    float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
+    int cases = 0;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t ri = 0; ri < 5; ri++)
+            for (size_t ki = 0; ki < 3; ki++)
+                for (size_t xi = 0; xi < 5; xi++) {
+                    uint32_t t = types[ti];
+                    int R = rows_list[ri], K = K_list[ki], T = T_list[xi];
+                    uint32_t be, bb;
+                    ggml_type_block(t, &be, &bb);
+                    if (K % (int)be) continue;
+                    size_t rb = (size_t)K / be * bb;
+                    uint8_t *W = malloc(rb * (size_t)R);
+                    float *row = malloc((size_t)K * 4), *deq = malloc((size_t)R * K * 4), *x = malloc((size_t)T * K * 4);
+                    float *out = malloc((size_t)T * R * 4);
+                    for (int r = 0; r < R; r++) {
+                        for (int k = 0; k < K; k++) row[k] = frand();
+                        kern_quantize_row(t, row, W + (size_t)r * rb, K);
+                        kern_dequant_row(t, W + (size_t)r * rb, deq + (size_t)r * K, K);
+                    }
+                    for (int i = 0; i < T * K; i++) x[i] = frand();
+                    for (int i = 0; i < T * R; i++) out[i] = (float)i * 0.25f;    /* gemm accumulates */
+                    kern_gemm(t, W, rb, 0, R, K, x, T, out, R, scratch);
+                    double maxerr = 0;
+                    for (int tt = 0; tt < T; tt++)
+                        for (int r = 0; r < R; r++) {
+                            double e = (double)(tt * R + r) * 0.25, mag = 0;
+                            for (int k = 0; k < K; k++) { e += (double)deq[(size_t)r * K + k] * x[(size_t)tt * K + k]; mag += fabs((double)deq[(size_t)r * K + k] * x[(size_t)tt * K + k]); }
+                            double err = fabs(out[(size_t)tt * R + r] - e) / (mag + 1.0);
+                            if (err > maxerr) maxerr = err;
+                        }
+                    CHECK(maxerr < 1e-5, "%s gemm %s R=%d K=%d T=%d: relative error %g", isa, ggml_type_name(t), R, K, T, maxerr);
+                    free(W); free(row); free(deq); free(x); free(out);
+                    cases++;
+                }
+    free(scratch);
+    printf("%s: %d gemm cases checked\n", isa, cases);
+}
+
 int main(void) {
     test_conversions();
     test_dots("portable");
     test_dots("avx2");
     test_dots("avx512");
+    test_gemm("portable");
+    test_gemm("avx2");
+    test_gemm("avx512");
     /* q8_0 block layout is ggml's: 2-byte f16 scale then 32 int8 */
     CHECK(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18, "block sizes");
     float v[32];

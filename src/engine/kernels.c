@@ -258,6 +258,30 @@ void kernels_init(const char *force) {
 
 const char *kernels_isa(void) { return g_isa; }
 
+void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
+                      float *out, int ldo, float *scratch);
+
+void kern_axpy_avx512(float *y, float a, const float *x, int n);
+
+void kern_axpy(float *y, float a, const float *x, int n) {
+    if (g_dot == kern_dot_avx512) { kern_axpy_avx512(y, a, x, n); return; }
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+int kern_has_gemm(void) { return g_dot == kern_dot_avx512; }
+
+void kern_gemm(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
+               float *out, int ldo, float *scratch) {
+    if (g_dot == kern_dot_avx512) {
+        kern_gemm_avx512(type, w, row_bytes, r0, r1, K, x, T, out, ldo, scratch);
+        return;
+    }
+    for (int r = r0; r < r1; r++) {
+        const void *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        for (int t = 0; t < T; t++) out[(size_t)t * ldo + r] += g_dot(type, row, x + (size_t)t * K, K);
+    }
+}
+
 float kern_dot(uint32_t type, const void *row, const float *x, int n) {
     return g_dot(type, row, x, n);
 }

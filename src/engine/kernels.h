@@ -38,6 +38,9 @@ void kernels_init(const char *force);
 ** n must be a multiple of the type's block size. */
 float kern_dot(uint32_t type, const void *row, const float *x, int n);
 
+/* y[0..n) += a · x[0..n) (f32). */
+void kern_axpy(float *y, float a, const float *x, int n);
+
 /* Converts n elements of a row in ggml type `type` to f32. */
 void kern_dequant_row(uint32_t type, const void *row, float *dst, int n);
 
@@ -49,6 +52,18 @@ void kern_quantize_row(uint32_t type, const float *src, void *dst, int n);
 ** ggml's reference quantizers do. */
 void quantize_row_q8_0(const float *x, block_q8_0 *y, int n);
 void quantize_row_q4_0(const float *x, block_q4_0 *y, int n);
+
+/* Batched product for prompt processing: out[t·ldo + r] += Σ_k x[t·K + k]·W[r][k]
+** for rows r in [r0, r1) and tokens t in [0, T); W's rows are row_bytes
+** apart in ggml type `type`; K a multiple of the type's block size.
+** scratch: KERN_GEMM_SCRATCH floats, 64-byte aligned, private to the caller.
+** Falls back to kern_dot per (row, token) where no SIMD GEMM exists. */
+#define KERN_GEMM_SCRATCH (128 * 256)
+#define KERN_GEMM_ROWS 64    /* rows per GEMM block: callers split work in multiples of it */
+void kern_gemm(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
+               float *out, int ldo, float *scratch);
+/* 1 when kern_gemm has a blocked implementation on this CPU. */
+int kern_has_gemm(void);
 
 /* Portable reference versions, exported for tests. */
 float kern_dot_portable(uint32_t type, const void *row, const float *x, int n);

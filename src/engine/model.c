@@ -349,7 +349,12 @@ static int check_config(model *m, sa_err *err) {
         return sa_fail(err, "%s: head count %d is not a multiple of the KV head count %d", m->path, c->n_head, c->n_head_kv);
     c->head_dim = c->n_embd / c->n_head;
     if (c->head_dim % 2) return sa_fail(err, "%s: head dim %d is odd", m->path, c->head_dim);
-    if (!(c->rms_eps > 0) || !(c->rope_theta > 0)) return sa_fail(err, "%s: bad rms eps or rope theta", m->path);
+    if (!(c->rms_eps > 0) || !(c->rms_eps < 1)) return sa_fail(err, "%s: rms norm epsilon %g is not in (0, 1)", m->path, c->rms_eps);
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta)) return sa_fail(err, "%s: rope theta %g is not a positive number", m->path, c->rope_theta);
+    if (c->n_ctx_train <= 0 || c->n_ctx_train > (1 << 24))
+        return sa_fail(err, "%s: context length %d is zero or absurd (key qwen2.context_length / max_position_embeddings)", m->path, c->n_ctx_train);
+    if (c->n_embd > (1 << 16) || c->n_ff > (1 << 18) || c->n_head > 1024 || c->n_vocab > (1 << 22))
+        return sa_fail(err, "%s: model dimensions are absurd (hidden %d, ffn %d, heads %d, vocab %d)", m->path, c->n_embd, c->n_ff, c->n_head, c->n_vocab);
     return 0;
 }
 
@@ -444,6 +449,10 @@ model *model_load(const char *path, const model_opts *opts, sa_err *err) {
     if (opts->dtype && convert_all(m, want_type, err)) goto fail;
     m->tp = tp_create(opts->n_threads > 0 ? opts->n_threads : tp_default_threads());
     if (!m->tp) { sa_fail(err, "cannot start threads"); goto fail; }
+    m->gemm_scratch = calloc((size_t)tp_size(m->tp), sizeof *m->gemm_scratch);
+    if (!m->gemm_scratch) { sa_fail(err, "out of memory"); goto fail; }
+    for (int i = 0; i < tp_size(m->tp); i++)
+        if (!(m->gemm_scratch[i] = own(m, KERN_GEMM_SCRATCH * sizeof(float)))) { sa_fail(err, "out of memory"); goto fail; }
     m->load_seconds = now_s() - t0;
     return m;
 fail:
@@ -454,6 +463,7 @@ fail:
 void model_free(model *m) {
     if (!m) return;
     tp_destroy(m->tp);
+    free(m->gemm_scratch);
     if (m->tok) tok_free(m->tok);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
@@ -577,11 +587,20 @@ typedef struct matmul_job {
     float *out;          /* [T][rows] */
     const float *bias;   /* [rows] or NULL */
     int T;
+    float **scratch;     /* per thread, KERN_GEMM_SCRATCH floats */
 } matmul_job;
 
 static void matmul_rows(void *ctx, int begin, int end, int ith) {
     const matmul_job *j = ctx;
     const wmat *w = j->w;
+    if (j->T >= 4 && kern_has_gemm()) {
+        /* rows are handed out in blocks of KERN_GEMM_ROWS (see matmul) */
+        int r0 = begin * KERN_GEMM_ROWS, r1 = end * KERN_GEMM_ROWS < w->rows ? end * KERN_GEMM_ROWS : w->rows;
+        for (int t = 0; t < j->T; t++)
+            for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] = j->bias ? j->bias[r] : 0.0f;
+        kern_gemm(w->type, w->data, w->row_bytes, r0, r1, w->cols, j->x, j->T, j->out, w->rows, j->scratch[ith]);
+        return;
+    }
     for (int r = begin; r < end; r++) {
         const void *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         float b = j->bias ? j->bias[r] : 0.0f;
@@ -592,8 +611,9 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
 
 /* out[T][rows] = x[T][cols] · Wᵀ (+ bias) */
 static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T) {
-    matmul_job j = { w, x, out, bias, T };
-    tp_run(m->tp, w->rows, matmul_rows, &j);
+    matmul_job j = { w, x, out, bias, T, m->gemm_scratch };
+    if (T >= 4 && kern_has_gemm()) tp_run(m->tp, (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS, matmul_rows, &j);
+    else tp_run(m->tp, w->rows, matmul_rows, &j);
 }
 
 /* Rotates pairs (i, i + D/2) of each head of vec[n_heads][D] by pos·θ^(-2i/D):
@@ -642,11 +662,8 @@ static void attn_items(void *ctx, int begin, int end, int ith) {
         float inv = 1.0f / sum;
         float *o = s->att + (size_t)t * c->n_embd + (size_t)h * D;
         memset(o, 0, (size_t)D * sizeof *o);
-        for (int p = 0; p <= pos; p++) {
-            float a = sc[p] * inv;
-            const float *vv = vc + (size_t)p * KV + (size_t)kvh * D;
-            for (int d = 0; d < D; d++) o[d] += a * vv[d];
-        }
+        for (int p = 0; p <= pos; p++)
+            kern_axpy(o, sc[p] * inv, vc + (size_t)p * KV + (size_t)kvh * D, D);
     }
 }
 

@@ -69,6 +69,7 @@ typedef struct model {
     qwen2_layer *layers;                 /* [L] */
     tokenizer *tok;
     threadpool *tp;
+    float **gemm_scratch;                /* [threads][KERN_GEMM_SCRATCH] */
     char *path;
     char source[16];                     /* "gguf" or "hf" */
     double load_seconds;
