@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# test_forward_torch.sh — the C engine's forward pass against an independent
+# PyTorch implementation (tests/torch_ref.py), on the random-weight models of
+# tests/gen_models.py in every stored layout and dtype.
+#
+# For each case (model x variant, see `compare_logits.py cases`):
+#   - `$SQLASSIST logits --model P [--dtype bf16] --tokens "..." --out F` on a
+#     fixed 64-token sequence; max|diff| / max|logit| against the oracle's
+#     logits on the same file must be <= the class tolerance
+#     (tests/compare_logits.py TOL, docs/testing.md);
+#   - `$SQLASSIST generate --model P [--dtype bf16] --prompt-tokens "..." -n 64
+#     --temp 0 --print-ids`: the greedy ids must equal the oracle's for the
+#     f32 variants (a split at an oracle near-tie within the tolerance is
+#     accepted); for the others the agreement is reported.
+# And: the engine's logits for the GGUF f32 file and for the HF f32 directory
+# of the same model must be bit-identical (compared by sha256).
+#
+# Needs: $SQLASSIST, /usr/bin/python3 with torch + numpy, the models made by
+# tests/fixtures.sh in $OUT/models. Exit 0 = pass, 77 = skipped, else fail.
+set -u
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+SQLASSIST="${SQLASSIST:-$PWD/build/sqlassist}"
+OUT="${OUT:-$PWD/tests/out}"
+MODELS="${MODELS:-$OUT/models}"
+CMP="$PY tests/compare_logits.py"
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ -x "$SQLASSIST" ] || skip "no sqlassist binary at $SQLASSIST"
+$PY -c 'import torch, numpy' 2>/dev/null || skip "$PY lacks torch/numpy"
+[ -f "$MODELS/manifest.json" ] || { echo "no $MODELS/manifest.json (tests/fixtures.sh makes it)"; exit 1; }
+"$SQLASSIST" logits --help >/dev/null 2>&1 || skip "this sqlassist has no 'logits' subcommand"
+
+TMP="$OUT/forward_torch.tmp"
+rm -rf "$TMP"; mkdir -p "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+
+echo "== oracle self-check"
+if ! $CMP selfcheck "$MODELS"; then
+    echo "the oracle itself is inconsistent; not testing the engine"; exit 1
+fi
+
+TOKENS="$($CMP tokens)"
+fails=0; n=0
+declare -A LOGITS     # label -> sha256 of the engine's logits (files are 39 MB each)
+
+echo "== engine vs oracle ($(echo $TOKENS | wc -w) tokens; greedy 64)"
+while IFS=$'\t' read -r -u 3 label path dtype opath oround cls strict; do
+    n=$((n+1))
+    f="$TMP/$(echo "$label" | tr '/+' '__').bin"
+    dflag=(); [ "$dtype" != "-" ] && dflag=(--dtype "$dtype")
+    rflag=(); [ "$oround" != "-" ] && rflag=(--round "$oround")
+    if ! "$SQLASSIST" logits --model "$path" "${dflag[@]}" --tokens "$TOKENS" --out "$f" \
+            < /dev/null 2> "$TMP/err"; then
+        echo "$label: sqlassist logits failed:"; sed 's/^/    /' "$TMP/err" | tail -5
+        fails=$((fails+1)); continue
+    fi
+    LOGITS[$label]="$(sha256sum < "$f" | cut -c1-64)"
+    if ! ids="$("$SQLASSIST" generate --model "$path" "${dflag[@]}" --prompt-tokens "$TOKENS" \
+                 -n 64 --temp 0 --print-ids < /dev/null 2> "$TMP/err")"; then
+        echo "$label: sqlassist generate failed:"; sed 's/^/    /' "$TMP/err" | tail -5
+        fails=$((fails+1)); continue
+    fi
+    sflag=(); [ "$strict" = 1 ] && sflag=(--strict-greedy)
+    $CMP check --model "$opath" "${rflag[@]}" --tokens "$TOKENS" --got "$f" --class "$cls" \
+        --greedy-got "$ids" --greedy-n 64 "${sflag[@]}" --label "$label" < /dev/null || fails=$((fails+1))
+    rm -f "$f"
+done 3< <($CMP cases "$MODELS/manifest.json")
+[ "$n" -gt 0 ] || { echo "no cases"; exit 1; }
+
+echo "== bit-identical engine logits across layouts"
+while IFS=$'\t' read -r -u 3 a b must; do
+    ha="${LOGITS[$a]:-}"; hb="${LOGITS[$b]:-}"
+    [ -n "$ha" ] && [ -n "$hb" ] || { echo "$a vs $b: missing logits (failed above)"; continue; }
+    if [ "$ha" = "$hb" ]; then echo "$a == $b: identical (sha256 ${ha:0:16})"
+    elif [ "$must" = 1 ]; then echo "$a vs $b: DIFFER (must be bit-identical)  FAIL"; fails=$((fails+1))
+    else echo "$a vs $b: differ (reported only)"
+    fi
+done 3< <($CMP identity "$MODELS/manifest.json")
+
+echo "== $n cases, $fails failed"
+[ "$fails" -eq 0 ]
