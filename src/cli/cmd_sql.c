@@ -1,0 +1,219 @@
+/*
+** cmd_sql.c — the `sqlassist sql` subcommand (run one statement in the
+** sandbox and print its rows) and `sqlassist schema` (print a database's
+** tables as prompt-ready CREATE TABLE text).
+**
+** Exit status: 0 success, 1 the sandbox refused or stopped the statement (or
+** the database could not be read), 2 bad usage.
+*/
+#include "cli/commands.h"
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_args.h"
+#include "sql/sandbox.h"
+#include "sql/schema.h"
+
+/* Reads all of standard input (up to limit bytes, so that a runaway pipe
+** cannot exhaust memory; longer input is cut and then refused by the SQL
+** length limit). Returns a malloc'd buffer and its length, or NULL. */
+static char *read_stdin(size_t limit, size_t *len_out) {
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    for (;;) {
+        if (len == cap) {
+            if (cap > limit) break;
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                return NULL;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, stdin);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return NULL;
+    }
+    *len_out = len;
+    return buf;
+}
+
+static const char sql_usage[] =
+    "sqlassist sql (--db PATH | --context SQL) [--json] [--timeout-ms N] [--max-rows N] [--max-bytes N] STATEMENT";
+static const char sql_summary[] =
+    "Runs one read-only SQL statement in the sandbox and prints its rows as a table with a\n"
+    "\"(N rows)\" footer, or as JSON. STATEMENT - reads it from standard input.\n"
+    "Exit status: 0 rows printed, 1 the sandbox refused or stopped the statement, 2 usage error.";
+
+int cmd_sql(int argc, char **argv) {
+    const char *db_path = NULL, *context = NULL, *timeout = NULL, *max_rows = NULL, *max_bytes = NULL;
+    int json = 0;
+    cli_opt opts[] = {
+        {"--db", NULL, 1, &db_path, NULL, "SQLite database to read (opened read-only)"},
+        {"--context", NULL, 1, &context, NULL, "CREATE TABLE (and INSERT) statements to load into memory instead"},
+        {"--json", NULL, 0, NULL, &json, "print {\"columns\",\"rows\",\"row_count\",\"truncated\",\"elapsed_ms\",...}"},
+        {"--timeout-ms", NULL, 1, &timeout, NULL, "wall-time limit in milliseconds (default 5000)"},
+        {"--max-rows", NULL, 1, &max_rows, NULL, "rows kept and printed (default 1000; more are counted)"},
+        {"--max-bytes", NULL, 1, &max_bytes, NULL, "bytes of values kept (default 4194304)"},
+        {NULL},
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, opts, sql_usage, sql_summary, pos, 1, &n_pos);
+    if (r == CLI_HELP) return 0;
+    if (r == CLI_ERROR) return 2;
+    if (!db_path == !context) {
+        fprintf(stderr, "sqlassist: give exactly one of --db and --context\nusage: %s\n", sql_usage);
+        return 2;
+    }
+    if (n_pos != 1) {
+        fprintf(stderr, "sqlassist: STATEMENT is required\nusage: %s\n", sql_usage);
+        return 2;
+    }
+    sb_limits lim;
+    sb_limits_default(&lim);
+    long v;
+    if (timeout) {
+        if (cli_int("--timeout-ms", timeout, 1, 3600000, &v) < 0) return 2;
+        lim.timeout_ms = v;
+    }
+    if (max_rows) {
+        if (cli_int("--max-rows", max_rows, 0, 10000000, &v) < 0) return 2;
+        lim.max_rows = v;
+        if (lim.count_cap < v) lim.count_cap = v;
+    }
+    if (max_bytes) {
+        if (cli_int("--max-bytes", max_bytes, 1, INT32_MAX, &v) < 0) return 2;
+        lim.max_result_bytes = v;
+    }
+
+    const char *statement = pos[0];
+    char *from_stdin = NULL;
+    size_t len = strlen(statement);
+    if (strcmp(statement, "-") == 0) {
+        from_stdin = read_stdin((size_t)lim.max_sql_bytes + 1, &len);
+        if (!from_stdin) {
+            fprintf(stderr, "sqlassist: cannot read the statement from standard input\n");
+            return 1;
+        }
+        statement = from_stdin;
+    }
+    sa_err err = {{0}};
+    sandbox *sb = db_path ? sb_open_db(db_path, &lim, &err) : sb_open_context(context, &lim, &err);
+    if (!sb) {
+        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        free(from_stdin);
+        return 1;
+    }
+    sb_result res;
+    int rc = sb_run_len(sb, statement, len, &res, &err);
+    free(from_stdin);
+    int status = 0;
+    if (rc < 0) {
+        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        status = 1;
+    } else {
+        char *text = json ? sb_result_to_json(&res) : sb_result_to_table(&res, 0);
+        if (!text) {
+            fprintf(stderr, "sqlassist: out of memory while printing the result\n");
+            status = 1;
+        } else {
+            fputs(text, stdout);
+            if (json) fputc('\n', stdout);
+            free(text);
+        }
+    }
+    sb_result_free(&res);
+    sb_close(sb);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "sqlassist: cannot write the result\n");
+        status = 1;
+    }
+    return status;
+}
+
+static const char schema_usage[] = "sqlassist schema --db PATH [--samples N] [--budget CHARS [--question TEXT]]";
+static const char schema_summary[] =
+    "Prints the tables of a database as CREATE TABLE statements, as the model sees them.\n"
+    "With --budget, only what fits in CHARS characters, keeping the tables most related to\n"
+    "--question; the tables left out are named on standard error.";
+
+int cmd_schema(int argc, char **argv) {
+    const char *db_path = NULL, *question = NULL, *samples_arg = NULL, *budget_arg = NULL;
+    cli_opt opts[] = {
+        {"--db", NULL, 1, &db_path, NULL, "SQLite database to read (opened read-only)"},
+        {"--samples", NULL, 1, &samples_arg, NULL, "add up to N sample rows per table, in a comment (default 0)"},
+        {"--budget", NULL, 1, &budget_arg, NULL, "print only what fits in this many characters"},
+        {"--question", NULL, 1, &question, NULL, "the question that decides which tables --budget keeps"},
+        {NULL},
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = cli_parse(argc, argv, opts, schema_usage, schema_summary, pos, 0, &n_pos);
+    if (r == CLI_HELP) return 0;
+    if (r == CLI_ERROR) return 2;
+    if (!db_path) {
+        fprintf(stderr, "sqlassist: --db is required\nusage: %s\n", schema_usage);
+        return 2;
+    }
+    long samples = 0, budget = -1;
+    if (samples_arg && cli_int("--samples", samples_arg, 0, 100, &samples) < 0) return 2;
+    if (budget_arg && cli_int("--budget", budget_arg, 0, INT32_MAX, &budget) < 0) return 2;
+    if (question && budget < 0) {
+        fprintf(stderr, "sqlassist: --question needs --budget\nusage: %s\n", schema_usage);
+        return 2;
+    }
+
+    sa_err err = {{0}};
+    sandbox *sb = sb_open_db(db_path, NULL, &err);
+    if (!sb) {
+        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        return 1;
+    }
+    sc_schema schema;
+    if (sc_introspect(sb, (int)samples, &schema, &err) < 0) {
+        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        sb_close(sb);
+        return 1;
+    }
+    int status = 0;
+    char *text;
+    sc_budget_report report = {0};
+    if (budget >= 0)
+        text = sc_render_budget(&schema, question, samples > 0, (size_t)budget, NULL, NULL, &report, &err);
+    else
+        text = sc_render(&schema, samples > 0);
+    if (!text) {
+        fprintf(stderr, "sqlassist: %s\n", budget >= 0 ? err.msg : "out of memory");
+        status = 1;
+    } else {
+        fputs(text, stdout);
+        free(text);
+        if (report.ndropped > 0) {
+            fprintf(stderr, "sqlassist: %d of %d tables left out to fit %ld characters:", report.ndropped,
+                    schema.ntables, budget);
+            for (int i = 0; i < report.ndropped; i++) fprintf(stderr, "%s %s", i ? "," : "", report.dropped[i]);
+            fputc('\n', stderr);
+        }
+        if (report.nsamples_dropped > 0)
+            fprintf(stderr, "sqlassist: sample rows of %d tables left out to fit\n", report.nsamples_dropped);
+    }
+    sc_budget_report_free(&report);
+    sc_free(&schema);
+    sb_close(sb);
+    if (fflush(stdout) != 0 && status == 0) {
+        fprintf(stderr, "sqlassist: cannot write the schema\n");
+        status = 1;
+    }
+    return status;
+}

@@ -1,0 +1,103 @@
+/*
+** schema.h — what a database contains (tables, columns, keys, a few sample
+** rows), read through a sandbox, and its rendering as compact CREATE TABLE
+** text for a model's prompt, optionally cut to a budget by relevance to the
+** question.
+**
+** Introspection runs ordinary statements through sb_run (sqlite_schema via
+** pragma_table_list, pragma_table_info, pragma_foreign_key_list, SELECT ...
+** LIMIT n), so it needs nothing the sandbox does not allow anyway.
+**
+** Rendering never copies the database's own CREATE text (which may carry
+** comments or odd tokens); it writes fresh statements: identifiers are
+** quoted when they are not plain words, declared types are kept only when
+** they are plain, and sample rows sit inside one comment block marked as
+** data, with every value escaped and cut so that no value can close the
+** comment or span lines.
+*/
+#ifndef SA_SCHEMA_H
+#define SA_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sql/sandbox.h"
+#include "util/err.h"
+
+typedef struct sc_column {
+    char *name;
+    char *decl_type;   /* as declared, "" when none */
+    bool  not_null;
+    int   pk_position; /* 0: not in the primary key; else 1-based position in it */
+} sc_column;
+
+typedef struct sc_fkey {
+    int    ncols;
+    char **from_cols;  /* columns of this table */
+    char  *to_table;
+    char **to_cols;    /* entries NULL when the reference names no column (its primary key) */
+} sc_fkey;
+
+typedef struct sc_table {
+    char      *name;
+    bool       is_virtual;
+    sc_column *cols;
+    int        ncols;
+    sc_fkey   *fkeys;
+    int        nfkeys;
+    sb_result  samples;   /* up to the requested number of rows; zeroed when none */
+} sc_table;
+
+typedef struct sc_schema {
+    sc_table *tables;     /* in the database's order */
+    int       ntables;
+} sc_schema;
+
+/* Reads every table of sb's main database except SQLite's internal ones and
+** virtual tables' shadow tables (views are left out), with up to
+** sample_rows rows each (0: none). Each listing is one sb_run, so at most
+** the sandbox's max_rows tables, and columns per table, are read.
+** Fills *out (free with sc_free) and returns 0, or -1 with the reason. */
+int sc_introspect(sandbox *sb, int sample_rows, sc_schema *out, sa_err *err);
+
+/* Frees what sc_introspect put into s and zeroes it; safe on a zeroed schema. */
+void sc_free(sc_schema *s);
+
+/* The table called name (case-insensitive), or NULL. */
+const sc_table *sc_find_table(const sc_schema *s, const char *name);
+
+/* One CREATE TABLE statement for t, followed, when with_samples and t has
+** sample rows, by a comment block of them. Returns a malloc'd string ending
+** in a newline, or NULL when out of memory. */
+char *sc_render_table(const sc_table *t, bool with_samples);
+
+/* Every table, one statement each, in order. Returns a malloc'd string, or
+** NULL when out of memory. */
+char *sc_render(const sc_schema *s, bool with_samples);
+
+/* Measures the cost of text (len bytes) in the caller's unit, e.g. tokens. */
+typedef size_t (*sc_measure_fn)(const char *text, size_t len, void *ctx);
+
+typedef struct sc_budget_report {
+    char **dropped;       /* names of the tables left out, most relevant first */
+    int    ndropped;
+    int    nkept;
+    int    nsamples_dropped; /* kept tables rendered without their sample rows */
+    size_t cost;          /* measure of the returned text */
+} sc_budget_report;
+
+/* Renders as much of s as fits in budget units of measure (NULL: bytes),
+** keeping the tables most related to question: tables whose name words
+** match question words (plural 's' stemmed) first, then those whose column
+** names match, then tables linked by foreign keys to kept ones, then the
+** rest while room is left. Tables are first kept without samples; sample
+** blocks are added back, most relevant table first, while they fit. Output
+** keeps the database's table order. report (optional) tells what was left
+** out; free it with sc_budget_report_free. Returns a malloc'd string (maybe
+** empty when not even one table fits), or NULL with the reason. */
+char *sc_render_budget(const sc_schema *s, const char *question, bool with_samples, size_t budget,
+                       sc_measure_fn measure, void *measure_ctx, sc_budget_report *report, sa_err *err);
+
+void sc_budget_report_free(sc_budget_report *r);
+
+#endif
