@@ -123,6 +123,16 @@ static int gguf_vec(model *m, const char *name, int n, const float **out, sa_err
     return 0;
 }
 
+/* Reads a size key into *out, bounded to [1, max]; dflt when absent and optional. */
+static int gguf_size(const gguf_file *g, const char *key, int required, int dflt, int max, int *out, sa_err *err) {
+    uint64_t v = (uint64_t)dflt;
+    if (gguf_get_u64(g, key, required, &v, err)) return -1;
+    if (v < 1 || v > (uint64_t)max)
+        return sa_fail(err, "%s: key '%s': %llu is out of range [1, %d]", g->path, key, (unsigned long long)v, max);
+    *out = (int)v;
+    return 0;
+}
+
 static int load_gguf(model *m, sa_err *err) {
     m->gguf = gguf_open(m->path, err);
     if (!m->gguf) return -1;
@@ -134,13 +144,13 @@ static int load_gguf(model *m, sa_err *err) {
     free(arch);
     if (!ok) return -1;
     qwen2_config *c = &m->cfg;
-    uint32_t u;
-    u = 0; if (gguf_get_u32(g, "qwen2.embedding_length", 1, &u, err)) return -1; c->n_embd = (int)u;
-    u = 0; if (gguf_get_u32(g, "qwen2.feed_forward_length", 1, &u, err)) return -1; c->n_ff = (int)u;
-    u = 0; if (gguf_get_u32(g, "qwen2.block_count", 1, &u, err)) return -1; c->n_layer = (int)u;
-    u = 0; if (gguf_get_u32(g, "qwen2.attention.head_count", 1, &u, err)) return -1; c->n_head = (int)u;
-    u = (uint32_t)c->n_head; if (gguf_get_u32(g, "qwen2.attention.head_count_kv", 0, &u, err)) return -1; c->n_head_kv = (int)u;
-    u = 32768; if (gguf_get_u32(g, "qwen2.context_length", 0, &u, err)) return -1; c->n_ctx_train = (int)u;
+    if (gguf_size(g, "qwen2.embedding_length", 1, 0, 1 << 16, &c->n_embd, err) ||
+        gguf_size(g, "qwen2.feed_forward_length", 1, 0, 1 << 18, &c->n_ff, err) ||
+        gguf_size(g, "qwen2.block_count", 1, 0, 1024, &c->n_layer, err) ||
+        gguf_size(g, "qwen2.attention.head_count", 1, 0, 1024, &c->n_head, err) ||
+        gguf_size(g, "qwen2.attention.head_count_kv", 0, c->n_head, 1024, &c->n_head_kv, err) ||
+        gguf_size(g, "qwen2.context_length", 0, 32768, 1 << 24, &c->n_ctx_train, err))
+        return -1;
     c->rope_theta = 10000.0f;
     if (gguf_get_f32(g, "qwen2.rope.freq_base", 0, &c->rope_theta, err)) return -1;
     c->rms_eps = 1e-6f;
@@ -189,11 +199,14 @@ static int json_num_field(json_t *root, const char *file, const char *key, float
 static int load_hf_config(model *m, sa_err *err) {
     char *cfg_path = path_join(m->path, "config.json");
     json_error_t je;
-    json_t *root = json_load_file(cfg_path, 0, &je);
+    json_t *root = NULL;
     int rc = -1;
+    if (!file_exists(cfg_path)) { sa_fail(err, "%s: no config.json: not a Hugging Face model directory", m->path); goto out; }
+    root = json_load_file(cfg_path, 0, &je);
     if (!root) { sa_fail(err, "%s: %s (line %d, column %d)", cfg_path, je.text, je.line, je.column); goto out; }
     if (!json_is_object(root)) { sa_fail(err, "%s: not a JSON object", cfg_path); goto out; }
     json_t *mt = json_object_get(root, "model_type");
+    if (!mt) { sa_fail(err, "%s: missing key 'model_type'", cfg_path); goto out; }
     if (!json_is_string(mt) || strcmp(json_string_value(mt), "qwen2") != 0) {
         sa_fail(err, "%s: key 'model_type': %s%s%s is not supported (expected \"qwen2\")", cfg_path,
                 json_is_string(mt) ? "\"" : "", json_is_string(mt) ? json_string_value(mt) : "missing",
@@ -255,7 +268,7 @@ static int open_shards(model *m, sa_err *err) {
     json_object_foreach(wm, key, v) {
         if (!json_is_string(v)) { free(names); sa_fail(err, "%s: weight_map['%s'] is not a string", index, key); goto out; }
         const char *fn = json_string_value(v);
-        if (strchr(fn, '/') || strcmp(fn, "..") == 0) { free(names); sa_fail(err, "%s: weight_map['%s']: shard name '%s' must be a plain file name", index, key, fn); goto out; }
+        if (!*fn || !strcmp(fn, ".") || !strcmp(fn, "..") || strchr(fn, '/')) { free(names); sa_fail(err, "%s: weight_map['%s']: shard name '%s' must be a plain file name", index, key, fn); goto out; }
         int seen = 0;
         for (int i = 0; i < n; i++) seen |= strcmp(names[i], fn) == 0;
         if (!seen) names[n++] = fn;
@@ -445,7 +458,7 @@ model *model_load(const char *path, const model_opts *opts, sa_err *err) {
         if (load_gguf(m, err) || check_config(m, err) || load_tensors(m, 0, err)) goto fail;
         m->tok = tok_load_gguf(m->gguf, err);
     }
-    if (!m->tok) { sa_err_prefix(err, "%s: tokenizer", path); goto fail; }
+    if (!m->tok) { sa_err_prefix(err, "tokenizer"); goto fail; }
     if (opts->dtype && convert_all(m, want_type, err)) goto fail;
     m->tp = tp_create(opts->n_threads > 0 ? opts->n_threads : tp_default_threads());
     if (!m->tp) { sa_fail(err, "cannot start threads"); goto fail; }
@@ -588,6 +601,7 @@ typedef struct matmul_job {
     const float *bias;   /* [rows] or NULL */
     int T;
     float **scratch;     /* per thread, KERN_GEMM_SCRATCH floats */
+    const kern_gemm_act *xq;   /* x quantized once for the int8 GEMM, or NULL */
 } matmul_job;
 
 static void matmul_rows(void *ctx, int begin, int end, int ith) {
@@ -598,7 +612,8 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
         int r0 = begin * KERN_GEMM_ROWS, r1 = end * KERN_GEMM_ROWS < w->rows ? end * KERN_GEMM_ROWS : w->rows;
         for (int t = 0; t < j->T; t++)
             for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] = j->bias ? j->bias[r] : 0.0f;
-        kern_gemm(w->type, w->data, w->row_bytes, r0, r1, w->cols, j->x, j->T, j->out, w->rows, j->scratch[ith]);
+        if (j->xq) kern_gemm_prepared(w->type, w->data, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
+        else kern_gemm(w->type, w->data, w->row_bytes, r0, r1, w->cols, j->x, j->T, j->out, w->rows, j->scratch[ith]);
         return;
     }
     for (int r = begin; r < end; r++) {
@@ -611,9 +626,15 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
 
 /* out[T][rows] = x[T][cols] · Wᵀ (+ bias) */
 static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T) {
-    matmul_job j = { w, x, out, bias, T, m->gemm_scratch };
-    if (T >= 4 && kern_has_gemm()) tp_run(m->tp, (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS, matmul_rows, &j);
-    else tp_run(m->tp, w->rows, matmul_rows, &j);
+    matmul_job j = { w, x, out, bias, T, m->gemm_scratch, NULL };
+    if (T >= 4 && kern_has_gemm()) {
+        /* int8 GEMM: quantize x once here rather than in every thread */
+        size_t xq_bytes = kern_gemm_prepare_bytes(w->type, T, w->cols);
+        void *xq = xq_bytes ? aligned_alloc(64, xq_bytes) : NULL;
+        if (xq) j.xq = kern_gemm_prepare(w->type, x, T, w->cols, xq);
+        tp_run(m->tp, (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS, matmul_rows, &j);
+        free(xq);
+    } else tp_run(m->tp, w->rows, matmul_rows, &j);
 }
 
 /* Rotates pairs (i, i + D/2) of each head of vec[n_heads][D] by pos·θ^(-2i/D):
