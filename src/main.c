@@ -19,9 +19,11 @@ static const struct {
     {"logits", cmd_logits, "write the logits of a token sequence (float32)"},
     {"ask", cmd_ask, "answer a question about a SQLite database with SQL"},
     {"quantize", cmd_quantize, "rewrite a GGUF model with quantized weights"},
+    {"bench", cmd_bench, "text-to-SQL benchmark: accuracy, latency, throughput, cold start"},
     {"bench-model", cmd_bench_model, "measure prompt and generation speed (like llama-bench)"},
     {"sql", cmd_sql, "run one SQL statement through the read-only sandbox"},
     {"schema", cmd_schema, "print a database's schema as the model sees it"},
+    {"serve", cmd_serve, "serve the assistant over HTTP (web page, JSON API, OpenAI-compatible API)"},
 };
 
 static void usage(FILE *f) {

@@ -12,8 +12,10 @@ int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_logits(int argc, char **argv);     /* cmd_generate.c */
 int cmd_ask(int argc, char **argv);        /* cmd_ask.c */
 int cmd_quantize(int argc, char **argv);   /* cmd_quantize.c */
+int cmd_bench(int argc, char **argv);       /* cmd_bench.c */
 int cmd_bench_model(int argc, char **argv); /* cmd_bench_model.c */
 int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
 int cmd_schema(int argc, char **argv);     /* cmd_sql.c */
+int cmd_serve(int argc, char **argv);      /* cmd_serve.c */
 
 #endif

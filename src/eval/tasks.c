@@ -1,0 +1,113 @@
+/*
+** tasks.c — task file parsing (see tasks.h).
+*/
+#include "tasks.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sql/sandbox.h"
+
+static const char *str_field(json_t *o, const char *const *names, int n) {
+    for (int i = 0; i < n; i++) {
+        json_t *v = json_object_get(o, names[i]);
+        if (json_is_string(v)) return json_string_value(v);
+    }
+    return NULL;
+}
+
+/* Adds the task in object o; returns NULL on success or the reason it was rejected. */
+static const char *add_task(ev_tasks *ts, json_t *o, int line) {
+    if (!json_is_object(o)) return "not a JSON object";
+    static const char *const Q[] = { "question" }, *const G[] = { "answer", "query", "sql", "gold" },
+                             *const C[] = { "context" }, *const D[] = { "db_id" };
+    const char *q = str_field(o, Q, 1), *g = str_field(o, G, 4), *c = str_field(o, C, 1), *d = str_field(o, D, 1);
+    if (!q) return "missing string field 'question'";
+    if (!*q) return "empty 'question'";
+    if (!c && !d) return "needs 'context' (CREATE TABLE text) or 'db_id'";
+    if (strlen(q) > 4096 || (g && strlen(g) > 65536) || (c && strlen(c) > (1 << 20))) return "over-long field";
+    if (d && (strchr(d, '/') || strstr(d, "..") || !*d)) return "'db_id' must be a plain name";
+    if (!sb_utf8_valid(q, strlen(q), NULL) || (g && !sb_utf8_valid(g, strlen(g), NULL))) return "invalid UTF-8";
+    if (ts->n == ts->cap) {
+        int cap = ts->cap ? 2 * ts->cap : 64;
+        ev_task *p = realloc(ts->t, (size_t)cap * sizeof *p);
+        if (!p) return "out of memory";
+        ts->t = p;
+        ts->cap = cap;
+    }
+    ev_task *t = &ts->t[ts->n++];
+    t->line = line;
+    t->question = strdup(q);
+    t->gold = g ? strdup(g) : NULL;
+    t->context = c ? strdup(c) : NULL;
+    t->db_id = d ? strdup(d) : NULL;
+    return NULL;
+}
+
+int ev_tasks_load(const char *path, ev_tasks *ts, FILE *warn, sa_err *err) {
+    memset(ts, 0, sizeof *ts);
+    FILE *f = fopen(path, "rb");
+    if (!f) return sa_fail(err, "%s: cannot open task file", path);
+    int first = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;)
+        if (!isspace(ch)) { first = ch; break; }
+    rewind(f);
+    if (first == '[') {
+        json_error_t je;
+        json_t *arr = json_loadf(f, 0, &je);
+        fclose(f);
+        if (!arr || !json_is_array(arr)) {
+            json_decref(arr);
+            return sa_fail(err, "%s:%d:%d: %s", path, je.line, je.column, arr ? "expected a JSON array of tasks" : je.text);
+        }
+        size_t i;
+        json_t *o;
+        json_array_foreach(arr, i, o) {
+            const char *why = add_task(ts, o, (int)i + 1);
+            if (why) { ts->n_bad++; if (warn) fprintf(warn, "%s: element %zu: %s (skipped)\n", path, i + 1, why); }
+        }
+        json_decref(arr);
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        int lineno = 0;
+        while ((len = getline(&line, &cap, f)) >= 0) {
+            lineno++;
+            size_t k = (size_t)len;
+            while (k && isspace((unsigned char)line[k - 1])) k--;
+            if (!k) continue;
+            json_error_t je;
+            json_t *o = json_loadb(line, k, 0, &je);
+            const char *why = o ? add_task(ts, o, lineno) : je.text;
+            if (why) { ts->n_bad++; if (warn) fprintf(warn, "%s:%d: %s (skipped)\n", path, lineno, why); }
+            json_decref(o);
+        }
+        free(line);
+        fclose(f);
+    }
+    if (ts->n == 0) return sa_fail(err, "%s: no valid task (%d malformed)", path, ts->n_bad);
+    return 0;
+}
+
+void ev_tasks_free(ev_tasks *ts) {
+    for (int i = 0; i < ts->n; i++) {
+        free(ts->t[i].question);
+        free(ts->t[i].context);
+        free(ts->t[i].db_id);
+        free(ts->t[i].gold);
+    }
+    free(ts->t);
+    memset(ts, 0, sizeof *ts);
+}
+
+int ev_task_schema_only(const ev_task *t) {
+    if (!t->context) return 0;
+    for (const char *p = t->context; *p; p++)
+        if ((p == t->context || !isalnum((unsigned char)p[-1])) && !strncasecmp(p, "INSERT", 6) && !isalnum((unsigned char)p[6]))
+            return 0;
+    return 1;
+}
