@@ -13,6 +13,7 @@
 #include "sql/schema.h"
 #include "cli_args.h"
 #include "commands.h"
+#include "lora_cli.h"
 
 typedef struct ask_ctx {
     int stream;            /* print the SQL as it is generated */
@@ -65,6 +66,7 @@ int cmd_ask(int argc, char **argv) {
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
                *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0";
     int json = 0, verbose = 0;
+    lora_cli lc = {0};
     cli_opt opts[] = {
         {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (required)"},
         {"--db", NULL, 1, &db, NULL, "SQLite database to question (opened read-only)"},
@@ -82,6 +84,7 @@ int cmd_ask(int argc, char **argv) {
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default 4096)"},
         {"--verbose", "-v", 0, NULL, &verbose, "stream the SQL to stderr as it is generated"},
+        LORA_CLI_OPTS(&lc),
         {NULL},
     };
     const char *pos[1];
@@ -101,7 +104,7 @@ int cmd_ask(int argc, char **argv) {
         cli_int("--samples", samples, 0, 20, &n_samples) || cli_int("-n", n_predict, 1, 8192, &n_pred) ||
         cli_float("--temp", temp, 0, 100, &t_temp) || cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) ||
         (max_rows && cli_int("--max-rows", max_rows, 1, 1000000, &rows)) ||
-        (timeout && cli_int("--timeout-ms", timeout, 1, 3600000, &tmo)))
+        (timeout && cli_int("--timeout-ms", timeout, 1, 3600000, &tmo)) || lora_cli_check(&lc))
         return 2;
     if (n_pos == 0 && !isatty(0)) {
         fprintf(stderr, "sqlassist: no QUESTION given and standard input is not a terminal\nusage: %s\n", usage);
@@ -130,6 +133,8 @@ int cmd_ask(int argc, char **argv) {
         mo.n_threads = (int)t;
     }
     if (!(m = model_load(model_path, &mo, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
+    if ((rc = lora_cli_setup(&lc, m)) != 0) goto out;
+    rc = 1;
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); goto out; }
 
@@ -140,6 +145,7 @@ int cmd_ask(int argc, char **argv) {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
+        .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     /* the schema gets what the context leaves after the answer and some history */
     size_t budget = (size_t)(n_ctx - n_pred * n_att - 768 > 256 ? n_ctx - n_pred * n_att - 768 : 256);
@@ -189,6 +195,7 @@ out:
     free(schema_note);
     sc_free(&schema);
     pc_free(pc);
+    lora_cli_free(&lc);
     model_free(m);
     sb_close(sb);
     prompt_template_free(&tpl);

@@ -203,7 +203,7 @@ int cmd_bench(int argc, char **argv) {
 
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
-        .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lc.adapter : NULL,
+        .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     char path[4096];
     snprintf(path, sizeof path, "%s/results.jsonl", o.out_dir);
