@@ -1,0 +1,770 @@
+/*
+** api.c — see api.h. Handlers run on connection threads and only check
+** and package requests; everything that touches the model or the --db
+** sandbox runs on the worker (run_* functions).
+*/
+#include "api.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/agent.h"
+#include "engine/generate.h"
+#include "metrics.h"
+#include "openai.h"
+#include "util.h"
+#include "util/strbuf.h"
+#include "web_page.h"
+#include "worker.h"
+
+/* Longest question accepted: a question is a sentence or two, and the
+** prompt must leave the context to the schema and the answer. */
+#define MAX_QUESTION_BYTES 4096
+#define MAX_ATTEMPTS_LIMIT 10
+/* Conversations kept for follow-ups (least recently used dropped first),
+** and exchanges kept per conversation (the agent only shows the latest
+** that fit its history budget anyway). */
+#define MAX_CONVERSATIONS 256
+#define MAX_EXCHANGES 32
+
+/* ---- conversations (worker thread only) ------------------------------------------- */
+
+typedef struct conv_entry {
+    char id[72];
+    agent_conversation c;
+    unsigned long last_used;
+} conv_entry;
+
+typedef struct conv_store {
+    conv_entry e[MAX_CONVERSATIONS];
+    int n;
+    unsigned long clock;
+} conv_store;
+
+static agent_conversation *conv_get(conv_store *cs, const char *id) {
+    conv_entry *lru = NULL;
+    for (int i = 0; i < cs->n; i++) {
+        if (!strcmp(cs->e[i].id, id)) { cs->e[i].last_used = ++cs->clock; return &cs->e[i].c; }
+        if (!lru || cs->e[i].last_used < lru->last_used) lru = &cs->e[i];
+    }
+    conv_entry *e;
+    if (cs->n < MAX_CONVERSATIONS) e = &cs->e[cs->n++];
+    else {
+        assert(lru);   /* the store is full, so it has a least recently used entry */
+        e = lru;
+        agent_conversation_free(&e->c);
+    }
+    snprintf(e->id, sizeof e->id, "%s", id);
+    agent_conversation_init(&e->c);
+    e->last_used = ++cs->clock;
+    return &e->c;
+}
+
+/* Drops the oldest exchanges beyond MAX_EXCHANGES. */
+static void conv_trim(agent_conversation *c) {
+    int drop = c->n - MAX_EXCHANGES;
+    if (drop <= 0) return;
+    for (int i = 0; i < drop; i++) { free(c->questions[i]); free(c->sqls[i]); }
+    memmove(c->questions, c->questions + drop, (size_t)(c->n - drop) * sizeof *c->questions);
+    memmove(c->sqls, c->sqls + drop, (size_t)(c->n - drop) * sizeof *c->sqls);
+    c->n -= drop;
+}
+
+static int valid_conv_id(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- shared pieces ------------------------------------------------------------------- */
+
+int server_ready(server *s) { return atomic_load_explicit(&s->ready, memory_order_acquire); }
+
+int api_require_ready(server *s, http_req *r) {
+    if (server_ready(s)) return 1;
+    http_add_header(r, "Retry-After", "2");
+    http_send_error(r, 503, NULL, "the model is still loading; retry shortly (GET /health says when it is ready)");
+    return 0;
+}
+
+void api_submit(server *s, http_req *r, job *j) {
+    if (j->sse == SSE_EVENTS) {
+        /* first event at once: the client learns its request was taken (the
+        ** headers go out with it) even while the job waits in the queue */
+        char d[160];
+        snprintf(d, sizeof d, "{\"id\":\"%s\",\"queue_depth\":%d}", j->id, wq_depth(s->wq));
+        job_emit(j, "queued", d);
+    }
+    int rc = wq_submit(s->wq, j);
+    if (rc) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", rc == -1 ? wq_retry_after(s->wq) : 1);
+        http_add_header(r, "Retry-After", ra);
+        if (rc == -1)
+            http_send_error(r, 503, NULL, "the server is busy: %d requests are already waiting (--queue); retry later",
+                            wq_capacity(s->wq));
+        else
+            http_send_error(r, 503, NULL, "the server is shutting down");
+        job_release(j);
+        return;
+    }
+    http_attach_job(r, j);
+    if (j->sse != SSE_NONE) http_stream_job(r, j);
+    else if (http_wait_job(r, j) == 0) http_send_job(r, j);
+    job_release(j);
+}
+
+/* ---- adapter instances ------------------------------------------------------------- */
+
+/* name -> id of the instance loaded under it. Changed together with the
+** registry under mu (unload) or right after it (load), and read together
+** with it under mu (api_adapter), so a request never pairs one instance
+** with another's id. */
+typedef struct adapter_id { char name[LORA_NAME_MAX + 1]; unsigned long id; } adapter_id;
+typedef struct adapter_ids {
+    pthread_mutex_t mu;
+    adapter_id *v;
+    int n, cap;
+    unsigned long next;
+} adapter_ids;
+
+static int aid_find(const adapter_ids *t, const char *name) {
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->v[i].name, name)) return i;
+    return -1;
+}
+
+/* Records a freshly loaded instance of name (caller holds mu). */
+static int aid_add_locked(adapter_ids *t, const char *name) {
+    int i = aid_find(t, name);
+    if (i < 0) {
+        if (t->n == t->cap) {
+            int cap = t->cap ? 2 * t->cap : 8;
+            adapter_id *v = realloc(t->v, (size_t)cap * sizeof *v);
+            if (!v) return -1;
+            t->v = v;
+            t->cap = cap;
+        }
+        i = t->n++;
+        snprintf(t->v[i].name, sizeof t->v[i].name, "%s", name);
+    }
+    t->v[i].id = ++t->next;
+    return 0;
+}
+
+/* Loads into the registry, then records the instance. */
+static int adapter_load(server *s, const char *name, const char *path, float scale, sa_err *err) {
+    if (lora_registry_load(s->reg, name, path, scale, err)) return -1;
+    pthread_mutex_lock(&s->aids->mu);
+    int rc = aid_add_locked(s->aids, name);
+    pthread_mutex_unlock(&s->aids->mu);
+    if (rc) {
+        lora_registry_unload(s->reg, name, NULL);
+        return sa_fail(err, "out of memory");
+    }
+    return 0;
+}
+
+static int adapter_unload(server *s, const char *name, sa_err *err) {
+    pthread_mutex_lock(&s->aids->mu);
+    int rc = lora_registry_unload(s->reg, name, err);
+    int i = aid_find(s->aids, name);
+    if (i >= 0) s->aids->v[i] = s->aids->v[--s->aids->n];
+    pthread_mutex_unlock(&s->aids->mu);
+    return rc;
+}
+
+int api_adapter(server *s, const char *name, const lora_adapter **a, float *scale, char *key, size_t cap) {
+    *a = NULL;
+    *scale = 0;
+    if (cap) key[0] = 0;
+    if (!name || !name[0] || !strcmp(name, "none")) return 0;
+    pthread_mutex_lock(&s->aids->mu);
+    int i = aid_find(s->aids, name);
+    /* an instance still being recorded by its loader counts as not loaded yet */
+    if (i >= 0 && (*a = lora_registry_acquire(s->reg, name, scale))) snprintf(key, cap, "%s#%lu", name, s->aids->v[i].id);
+    pthread_mutex_unlock(&s->aids->mu);
+    return *a ? 0 : -1;
+}
+
+int api_load_flag_adapter(server *s, const char *spec, sa_err *err) {
+    const char *eq = strchr(spec, '=');
+    char name[LORA_NAME_MAX + 1];
+    const char *path = spec;
+    if (eq && !memchr(spec, '/', (size_t)(eq - spec))) {
+        size_t n = (size_t)(eq - spec);
+        if (n > LORA_NAME_MAX) return sa_fail(err, "--lora %s: the name is longer than %d characters", spec, LORA_NAME_MAX);
+        memcpy(name, spec, n);
+        name[n] = 0;
+        path = eq + 1;
+        if (lora_check_name(name, err)) { sa_err_prefix(err, "--lora %s", spec); return -1; }
+    } else {
+        lora_default_name(path, name);
+    }
+    if (adapter_load(s, name, path, 1.0f, err)) { sa_err_prefix(err, "--lora %s", spec); return -1; }
+    return 0;
+}
+
+static size_t count_tokens(const char *text, size_t len, void *ctx) {
+    int32_t *ids;
+    size_t n;
+    if (tok_encode(ctx, text, len, &ids, &n, NULL)) return len;   /* invalid UTF-8: bytes bound tokens */
+    free(ids);
+    return n;
+}
+
+static void observe_answer(server *s, job *j, const agent_answer *a) {
+    for (int i = 0; i < a->n_attempts; i++) {
+        const agent_attempt *t = &a->attempts[i];
+        metrics_observe(s->mx, MX_PREFILL, t->prefill_ms / 1000.0);
+        metrics_observe(s->mx, MX_DECODE, t->decode_ms / 1000.0);
+        if (t->sql && t->sql[0]) metrics_observe(s->mx, MX_SQL_EXEC, t->execute_ms / 1000.0);
+    }
+    metrics_tokens(s->mx, a->prompt_tokens, a->cached_tokens, a->generated_tokens, a->decode_ms / 1000.0);
+    j->st.prefill_s = a->prefill_ms / 1000.0;
+    j->st.decode_s = a->decode_ms / 1000.0;
+    j->st.execute_s = a->execute_ms / 1000.0;
+    j->st.prompt_tokens = a->prompt_tokens;
+    j->st.cached_tokens = a->cached_tokens;
+    j->st.gen_tokens = a->generated_tokens;
+    j->st.attempts = a->n_attempts;
+    j->st.ok = a->ok;
+}
+
+/* ---- POST /api/ask ------------------------------------------------------------------ */
+
+typedef struct ask_in {
+    char *question, *adapter, *conv_id;
+    char cache_key[LORA_NAME_MAX + 24];   /* api_adapter's key: the agent's adapter_name */
+    sandbox *ctx;                 /* context mode: the request's own database */
+    const lora_adapter *lora;
+    float scale;
+    int max_attempts;
+} ask_in;
+
+static void ask_in_free(void *p) {
+    ask_in *in = p;
+    if (!in) return;
+    free(in->question);
+    free(in->adapter);
+    free(in->conv_id);
+    sb_close(in->ctx);
+    lora_release(in->lora);
+    free(in);
+}
+
+static int ask_token(void *ud, int attempt, const char *text, int len) {
+    job *j = ud;
+    if (j->sse == SSE_NONE) return 0;
+    json_t *o = json_object();
+    json_object_set_new(o, "attempt", json_integer(attempt));
+    json_object_set_new(o, "text", sj_strn(text, (size_t)len));
+    char *d = sj_dump_take(o);
+    if (d) job_emit(j, "token", d);
+    free(d);
+    return 0;
+}
+
+static int ask_attempt(void *ud, int attempt, const char *sql, const char *error) {
+    job *j = ud;
+    if (j->sse == SSE_NONE) return 0;
+    json_t *o = json_object();
+    json_object_set_new(o, "attempt", json_integer(attempt));
+    json_object_set_new(o, "sql", sj_str(sql));
+    json_object_set_new(o, "error", sj_str(error));
+    char *d = sj_dump_take(o);
+    if (d) job_emit(j, "attempt", d);
+    free(d);
+    return 0;
+}
+
+static int ask_cancelled(void *ud) { return job_should_stop(ud) != JOB_GO; }
+
+static void run_ask(server *s, job *j) {
+    ask_in *in = j->in;
+    const server_config *c = &s->cfg;
+    sa_err err = {{0}};
+    sc_schema own = {0};
+    const sc_schema *sc = &s->schema;
+    if (in->ctx) {
+        if (sc_introspect(in->ctx, c->samples, &own, &err)) { job_fail(j, 400, "context", err.msg); return; }
+        sc = &own;
+    }
+    long budget = (long)c->n_ctx - (long)c->n_predict * in->max_attempts - 768;
+    if (budget < 256) budget = 256;
+    sc_budget_report rep = {0};
+    char *schema_text = sc_render_budget(sc, in->question, c->samples > 0, (size_t)budget, count_tokens, s->m->tok, &rep, &err);
+    char *note = NULL;
+    if (schema_text && rep.ndropped) {
+        strbuf b;
+        strbuf_init(&b);
+        strbuf_printf(&b, "the schema is too large for the context; left out %d table%s:", rep.ndropped,
+                      rep.ndropped == 1 ? "" : "s");
+        for (int i = 0; i < rep.ndropped && b.len < 900; i++) strbuf_printf(&b, " %s", rep.dropped[i]);
+        note = strbuf_take(&b);
+    }
+    sc_budget_report_free(&rep);
+    if (!schema_text) {
+        job_fail(j, 500, NULL, err.msg);
+        sc_free(&own);
+        return;
+    }
+    agent_conversation *conv = in->conv_id ? conv_get(s->convs, in->conv_id) : NULL;
+    agent_config cfg = {
+        .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = in->max_attempts, .max_new_tokens = c->n_predict,
+        .lora = in->lora, .lora_scale = in->scale, .adapter_name = in->lora ? in->cache_key : NULL,
+        .on_token = ask_token, .on_attempt = ask_attempt, .cancelled = ask_cancelled, .ud = j,
+    };
+    agent_answer ans;
+    int rc = agent_ask(&cfg, in->ctx ? in->ctx : s->db, schema_text, note, conv, in->question, &ans, &err);
+    observe_answer(s, j, &ans);
+    if (conv) conv_trim(conv);
+    int stop = atomic_load(&j->stop);
+    if (rc) {
+        job_fail(j, 500, NULL, err.msg);
+    } else if (ans.cancelled && stop != JOB_GO) {
+        job_fail_stopped(j, stop);
+    } else {
+        char *aj = agent_answer_to_json(&ans);
+        json_t *o = aj ? json_loads(aj, 0, NULL) : NULL;
+        free(aj);
+        if (!o) {
+            job_fail(j, 500, NULL, "out of memory");
+        } else {
+            json_object_set_new(o, "adapter", in->lora ? json_string(lora_name(in->lora)) : json_null());
+            json_object_set_new(o, "id", json_string(j->id));
+            json_object_set_new(o, "conversation_id", sj_str(in->conv_id));
+            json_object_set_new(o, "queue_ms", json_real(j->st.queue_s * 1000.0));
+            char *body = sj_dump_take(o);
+            if (!body) job_fail(j, 500, NULL, "out of memory");
+            else if (j->sse == SSE_NONE) job_finish(j, 200, body);
+            else {
+                job_emit(j, "answer", body);
+                free(body);
+                job_finish(j, 200, NULL);
+            }
+        }
+    }
+    agent_answer_free(&ans);
+    free(schema_text);
+    free(note);
+    sc_free(&own);
+}
+
+static void h_ask(server *s, http_req *r) {
+    if (!api_require_ready(s, r)) return;
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    const char *question = NULL, *context = NULL, *adapter = NULL, *conv_id = NULL;
+    long attempts = s->cfg.max_attempts;
+    int stream = http_wants_sse(r);
+    ask_in *in = NULL;
+    if (http_json_string(r, b, "question", 1, &question) || http_json_string(r, b, "context", 0, &context) ||
+        http_json_string(r, b, "adapter", 0, &adapter) || http_json_string(r, b, "conversation_id", 0, &conv_id) ||
+        http_json_int(r, b, "max_attempts", 1, MAX_ATTEMPTS_LIMIT, &attempts) || http_json_bool(r, b, "stream", &stream))
+        goto out;
+    if (!question[strspn(question, " \t\r\n")]) { http_send_error(r, 400, "question", "field 'question' is empty"); goto out; }
+    if (strlen(question) > MAX_QUESTION_BYTES) {
+        http_send_error(r, 400, "question", "field 'question' is longer than %d bytes", MAX_QUESTION_BYTES);
+        goto out;
+    }
+    if (conv_id && !valid_conv_id(conv_id)) {
+        http_send_error(r, 400, "conversation_id", "field 'conversation_id' must be 1-64 characters of A-Z a-z 0-9 _ -");
+        goto out;
+    }
+    in = calloc(1, sizeof *in);
+    if (!in) { http_send_error(r, 500, NULL, "out of memory"); goto out; }
+    in->max_attempts = (int)attempts;
+    in->question = strdup(question);
+    in->adapter = adapter ? strdup(adapter) : NULL;
+    in->conv_id = conv_id ? strdup(conv_id) : NULL;
+    if (!in->question || (adapter && !in->adapter) || (conv_id && !in->conv_id)) {
+        http_send_error(r, 500, NULL, "out of memory");
+        goto out;
+    }
+    if (api_adapter(s, adapter, &in->lora, &in->scale, in->cache_key, sizeof in->cache_key)) {
+        http_send_error(r, 400, "adapter", "no adapter named '%.80s' is loaded (GET /api/adapters lists them)", adapter);
+        goto out;
+    }
+    if (context) {
+        sa_err err = {{0}};
+        if (!(in->ctx = sb_open_context(context, &s->limits, &err))) {
+            http_send_error(r, 400, "context", "field 'context': %s", err.msg);
+            goto out;
+        }
+    }
+    job *j = job_new(http_id(r), stream ? SSE_EVENTS : SSE_NONE, s->cfg.request_timeout_ms);
+    if (!j) { http_send_error(r, 500, NULL, "out of memory"); goto out; }
+    j->run = run_ask;
+    j->in = in;
+    j->in_free = ask_in_free;
+    in = NULL;
+    api_submit(s, r, j);
+out:
+    ask_in_free(in);
+    json_decref(b);
+}
+
+/* ---- POST /api/sql ------------------------------------------------------------------ */
+
+typedef struct sql_in {
+    char *sql;
+    sandbox *ctx;
+} sql_in;
+
+static void sql_in_free(void *p) {
+    sql_in *in = p;
+    if (!in) return;
+    free(in->sql);
+    sb_close(in->ctx);
+    free(in);
+}
+
+static void run_sql(server *s, job *j) {
+    sql_in *in = j->in;
+    sb_result res;
+    memset(&res, 0, sizeof res);
+    sa_err err = {{0}};
+    double t0 = gen_now();
+    int rc = sb_run(in->ctx ? in->ctx : s->db, in->sql, &res, &err);
+    j->st.execute_s = gen_now() - t0;
+    metrics_observe(s->mx, MX_SQL_EXEC, j->st.execute_s);
+    j->st.ok = rc == 0;
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(j->id));
+    json_object_set_new(o, "sql", sj_str(in->sql));
+    json_object_set_new(o, "ok", json_boolean(rc == 0));
+    if (rc == 0) {
+        char *rj = sb_result_to_json(&res);
+        json_t *result = rj ? json_loads(rj, 0, NULL) : NULL;
+        free(rj);
+        json_object_set_new(o, "result", result ? result : json_null());
+        json_object_set_new(o, "error", json_null());
+    } else {
+        json_object_set_new(o, "result", json_null());
+        json_object_set_new(o, "error", sj_str(err.msg));
+    }
+    sb_result_free(&res);
+    char *body = sj_dump_take(o);
+    if (body) job_finish(j, 200, body);
+    else job_fail(j, 500, NULL, "out of memory");
+}
+
+static void h_sql(server *s, http_req *r) {
+    if (!api_require_ready(s, r)) return;
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    const char *sql = NULL, *context = NULL;
+    sql_in *in = NULL;
+    if (http_json_string(r, b, "sql", 1, &sql) || http_json_string(r, b, "context", 0, &context)) goto out;
+    in = calloc(1, sizeof *in);
+    if (!in || !(in->sql = strdup(sql))) { http_send_error(r, 500, NULL, "out of memory"); goto out; }
+    if (context) {
+        sa_err err = {{0}};
+        if (!(in->ctx = sb_open_context(context, &s->limits, &err))) {
+            http_send_error(r, 400, "context", "field 'context': %s", err.msg);
+            goto out;
+        }
+    }
+    job *j = job_new(http_id(r), SSE_NONE, s->cfg.request_timeout_ms);
+    if (!j) { http_send_error(r, 500, NULL, "out of memory"); goto out; }
+    j->run = run_sql;
+    j->in = in;
+    j->in_free = sql_in_free;
+    in = NULL;
+    api_submit(s, r, j);
+out:
+    sql_in_free(in);
+    json_decref(b);
+}
+
+/* ---- GET /api/schema ---------------------------------------------------------------- */
+
+static json_t *strings(char **v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(a, sj_str(v[i]));
+    return a;
+}
+
+static char *schema_body(const server *s) {
+    json_t *o = json_object(), *tables = json_array();
+    const char *db = strrchr(s->cfg.db_path, '/');
+    json_object_set_new(o, "database", sj_str(db ? db + 1 : s->cfg.db_path));
+    for (int i = 0; i < s->schema.ntables; i++) {
+        const sc_table *t = &s->schema.tables[i];
+        json_t *tj = json_object(), *cols = json_array(), *fks = json_array();
+        json_object_set_new(tj, "name", sj_str(t->name));
+        json_object_set_new(tj, "virtual", json_boolean(t->is_virtual));
+        for (int k = 0; k < t->ncols; k++) {
+            json_t *cj = json_object();
+            json_object_set_new(cj, "name", sj_str(t->cols[k].name));
+            json_object_set_new(cj, "type", sj_str(t->cols[k].decl_type));
+            json_object_set_new(cj, "not_null", json_boolean(t->cols[k].not_null));
+            json_object_set_new(cj, "pk", json_integer(t->cols[k].pk_position));
+            json_array_append_new(cols, cj);
+        }
+        for (int k = 0; k < t->nfkeys; k++) {
+            const sc_fkey *f = &t->fkeys[k];
+            json_t *fj = json_object(), *to = json_array();
+            json_object_set_new(fj, "from", strings(f->from_cols, f->ncols));
+            json_object_set_new(fj, "table", sj_str(f->to_table));
+            for (int c = 0; c < f->ncols; c++) json_array_append_new(to, sj_str(f->to_cols[c]));
+            json_object_set_new(fj, "to", to);
+            json_array_append_new(fks, fj);
+        }
+        json_object_set_new(tj, "columns", cols);
+        json_object_set_new(tj, "foreign_keys", fks);
+        json_array_append_new(tables, tj);
+    }
+    json_object_set_new(o, "tables", tables);
+    char *create = sc_render(&s->schema, false);
+    json_object_set_new(o, "create", sj_str(create ? create : ""));
+    free(create);
+    return sj_dump_take(o);
+}
+
+static void h_schema(server *s, http_req *r) {
+    http_send_static(r, 200, "application/json", s->schema_json, strlen(s->schema_json));
+}
+
+/* ---- adapters ------------------------------------------------------------------------ */
+
+static json_t *listing_json(const lora_listing *l) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", sj_str(l->name));
+    json_object_set_new(o, "format", sj_str(l->format));
+    json_object_set_new(o, "path", sj_str(l->path));
+    json_object_set_new(o, "scale", json_real(l->scale));
+    json_object_set_new(o, "matrices", json_integer(l->n_mats));
+    json_object_set_new(o, "max_rank", json_integer(l->max_rank));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)l->bytes));
+    json_object_set_new(o, "users", json_integer(l->users));
+    return o;
+}
+
+static void h_adapters_list(server *s, http_req *r) {
+    json_t *o = json_object(), *arr = json_array();
+    int ready = server_ready(s);
+    json_object_set_new(o, "base", ready ? json_string(s->model_id) : json_null());
+    json_object_set_new(o, "runtime_loading", json_boolean(s->lora_dir_real[0] != 0));
+    if (ready) {
+        lora_listing *l = NULL;
+        int n = 0;
+        sa_err err = {{0}};
+        if (lora_registry_list(s->reg, &l, &n, &err)) {
+            json_decref(o);
+            json_decref(arr);
+            http_send_error(r, 500, NULL, "%s", err.msg);
+            return;
+        }
+        for (int i = 0; i < n; i++) json_array_append_new(arr, listing_json(&l[i]));
+        lora_listing_free(l, n);
+    }
+    json_object_set_new(o, "adapters", arr);
+    http_send_json(r, 200, o);
+}
+
+/* Whether real (a resolved path) lies strictly inside the resolved dir. */
+static int inside(const char *real, const char *dir) {
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/') return real[1] != 0;
+    return strncmp(real, dir, n) == 0 && real[n] == '/' && real[n + 1] != 0;
+}
+
+/* Resolves the request's path against --lora-dir; every file the loader
+** may open must resolve inside it too (a symbolic link in an adapter
+** directory must not lead out). Sends the error and returns -1. */
+static int resolve_adapter_path(server *s, http_req *r, const char *path, char *out) {
+    char joined[PATH_MAX * 2];
+    if (path[0] == '/') snprintf(joined, sizeof joined, "%s", path);
+    else snprintf(joined, sizeof joined, "%s/%s", s->lora_dir_real, path);
+    if (strlen(joined) >= PATH_MAX) { http_send_error(r, 400, "path", "field 'path' is too long"); return -1; }
+    if (!realpath(joined, out)) {
+        if (errno == ENOENT || errno == ENOTDIR) http_send_error(r, 404, "path", "no adapter at '%.200s' in --lora-dir", path);
+        else http_send_error(r, 400, "path", "field 'path': %.200s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!inside(out, s->lora_dir_real)) {
+        http_send_error(r, 403, "path", "field 'path': '%.200s' is outside --lora-dir", path);
+        return -1;
+    }
+    struct stat st;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        static const char *const FILES[] = { "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin" };
+        for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
+            char f[PATH_MAX + 64], rf[PATH_MAX];
+            snprintf(f, sizeof f, "%s/%s", out, FILES[i]);
+            if (!realpath(f, rf)) continue;   /* missing: the loader reports it */
+            if (!inside(rf, s->lora_dir_real)) {
+                http_send_error(r, 403, "path", "field 'path': '%.200s/%s' leads outside --lora-dir", path, FILES[i]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void h_adapters_load(server *s, http_req *r) {
+    if (!s->lora_dir_real[0]) {
+        http_send_error(r, 403, NULL, "adapters cannot be loaded at run time: the server was started without --lora-dir");
+        return;
+    }
+    if (!api_require_ready(s, r)) return;
+    json_t *b = http_body_json(r);
+    if (!b) return;
+    const char *name = NULL, *path = NULL;
+    double scale = 1.0;
+    char real[PATH_MAX], nm[LORA_NAME_MAX + 1];
+    sa_err err = {{0}};
+    if (http_json_string(r, b, "path", 1, &path) || http_json_string(r, b, "name", 0, &name) ||
+        http_json_number(r, b, "scale", -1e4, 1e4, &scale))
+        goto out;
+    if (name && lora_check_name(name, &err)) { http_send_error(r, 400, "name", "field 'name': %s", err.msg); goto out; }
+    if (!path[0]) { http_send_error(r, 400, "path", "field 'path' is empty"); goto out; }
+    if (resolve_adapter_path(s, r, path, real)) goto out;
+    if (name) snprintf(nm, sizeof nm, "%s", name);
+    else lora_default_name(real, nm);
+    float sc;
+    const lora_adapter *have = lora_registry_acquire(s->reg, nm, &sc);
+    if (have) {
+        lora_release(have);
+        http_send_error(r, 409, "name", "an adapter named '%s' is already loaded (DELETE /api/adapters/%s first)", nm, nm);
+        goto out;
+    }
+    if (adapter_load(s, nm, real, (float)scale, &err)) {
+        if ((have = lora_registry_acquire(s->reg, nm, &sc))) {   /* lost a race with another load */
+            lora_release(have);
+            http_send_error(r, 409, "name", "an adapter named '%s' is already loaded", nm);
+        } else {
+            http_send_error(r, 400, "path", "cannot load the adapter: %s", err.msg);
+        }
+        goto out;
+    }
+    slog_event("adapter_loaded", "%s from %s", nm, real);
+    lora_listing *l = NULL;
+    int n = 0;
+    json_t *entry = NULL;
+    if (lora_registry_list(s->reg, &l, &n, &err) == 0) {
+        for (int i = 0; i < n; i++)
+            if (!strcmp(l[i].name, nm)) entry = listing_json(&l[i]);
+        lora_listing_free(l, n);
+    }
+    if (!entry) {   /* unloaded again between the two calls */
+        entry = json_object();
+        json_object_set_new(entry, "name", json_string(nm));
+    }
+    http_send_json(r, 201, entry);
+out:
+    json_decref(b);
+}
+
+static void h_adapters_unload(server *s, http_req *r) {
+    if (!s->lora_dir_real[0]) {
+        http_send_error(r, 403, NULL, "adapters cannot be unloaded at run time: the server was started without --lora-dir");
+        return;
+    }
+    if (!api_require_ready(s, r)) return;
+    const char *name = http_path(r) + strlen("/api/adapters/");
+    sa_err err = {{0}};
+    if (lora_check_name(name, &err)) { http_send_error(r, 400, "name", "%s", err.msg); return; }
+    if (adapter_unload(s, name, &err)) { http_send_error(r, 404, "name", "%s", err.msg); return; }
+    slog_event("adapter_unloaded", "%s", name);
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "unloaded", json_true());
+    http_send_json(r, 200, o);
+}
+
+/* ---- page, health, metrics ---------------------------------------------------------- */
+
+static void h_page(server *s, http_req *r) {
+    /* inline script and style only, no outside sources, no framing */
+    http_add_header(r, "Content-Security-Policy",
+                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+                    "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    http_add_header(r, "X-Frame-Options", "DENY");
+    http_add_header(r, "Referrer-Policy", "no-referrer");
+    http_send_static(r, 200, "text/html; charset=utf-8", web_page_html, web_page_html_len);
+}
+
+static void h_health(server *s, http_req *r) {
+    json_t *o = json_object();
+    int ready = server_ready(s);
+    int stopping = atomic_load(&s->stopping);
+    json_object_set_new(o, "status", json_string(stopping ? "stopping" : ready ? "ready" : "loading"));
+    json_object_set_new(o, "model", ready ? json_string(s->model_id) : json_null());
+    json_object_set_new(o, "auth_required", json_boolean(s->cfg.api_key != NULL));
+    json_object_set_new(o, "queue_depth", json_integer(wq_depth(s->wq)));
+    /* 503 until ready, so that a readiness probe or a load balancer waits */
+    http_send_json(r, ready && !stopping ? 200 : 503, o);
+}
+
+static void h_metrics(server *s, http_req *r) {
+    mx_gauges g = { 0 };
+    g.ready = server_ready(s);
+    g.queue_depth = wq_depth(s->wq);
+    g.queue_capacity = wq_capacity(s->wq);
+    g.jobs_running = wq_running(s->wq);
+    g.resident_bytes = metrics_resident_bytes();
+    if (g.ready) {
+        g.model_load_seconds = s->m->load_seconds;
+        g.adapters_loaded = lora_registry_count(s->reg);
+        g.have_pc = 1;
+        g.pc = pc_get_stats(s->pc);
+    }
+    char *t = metrics_render(s->mx, &g);
+    if (!t) { http_send_error(r, 500, NULL, "out of memory"); return; }
+    http_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", t, strlen(t));
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+const http_route api_routes[] = {
+    { "GET", "/", 0, "/", h_page },
+    { "GET", "/health", 0, "/health", h_health },
+    { "GET", "/metrics", 0, "/metrics", h_metrics },
+    { "POST", "/api/ask", 1, "/api/ask", h_ask },
+    { "POST", "/api/sql", 1, "/api/sql", h_sql },
+    { "GET", "/api/schema", 1, "/api/schema", h_schema },
+    { "GET", "/api/adapters", 1, "/api/adapters", h_adapters_list },
+    { "POST", "/api/adapters", 1, "/api/adapters", h_adapters_load },
+    { "DELETE", "/api/adapters/", 1, "/api/adapters/{name}", h_adapters_unload },
+    { "POST", "/v1/chat/completions", 1, "/v1/chat/completions", oa_chat_completions },
+    { "GET", "/v1/models", 1, "/v1/models", oa_models },
+};
+const int api_n_routes = (int)(sizeof api_routes / sizeof api_routes[0]);
+
+int api_init(server *s, sa_err *err) {
+    s->schema_json = schema_body(s);
+    s->convs = calloc(1, sizeof *s->convs);
+    s->aids = calloc(1, sizeof *s->aids);
+    if (!s->schema_json || !s->convs || !s->aids) return sa_fail(err, "out of memory");
+    pthread_mutex_init(&s->aids->mu, NULL);
+    return 0;
+}
+
+void api_free(server *s) {
+    if (s->convs)
+        for (int i = 0; i < s->convs->n; i++) agent_conversation_free(&s->convs->e[i].c);
+    free(s->convs);
+    s->convs = NULL;
+    if (s->aids) {
+        pthread_mutex_destroy(&s->aids->mu);
+        free(s->aids->v);
+        free(s->aids);
+        s->aids = NULL;
+    }
+    free(s->schema_json);
+    s->schema_json = NULL;
+}

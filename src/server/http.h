@@ -1,0 +1,103 @@
+/*
+** http.h — the HTTP layer of `sqlassist serve`, on libmicrohttpd: one
+** thread per connection, request bodies gathered up to --max-body, routes
+** matched by method and path, Bearer authentication, CORS, one response per
+** request (plain or server-sent events fed by a model job), a structured
+** log line and metrics for every request.
+**
+** What it decides before a route's handler runs (in this order):
+**   shutting down                              503 (Connection: close)
+**   OPTIONS with --cors                        204 preflight
+**   /api/... or /v1/... without the key       401 (when a key is set)
+**   no route has the path                      404
+**   no route has the path and the method       405 with Allow
+**   Content-Length over --max-body             413 (chunked: once over)
+** Handlers run on the connection's thread once the whole body is in, and
+** may block (waiting for a model job).
+*/
+#ifndef SA_SERVER_HTTP_H
+#define SA_SERVER_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "server.h"
+#include "util/err.h"
+#include "worker.h"
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+typedef void (*http_handler)(server *s, http_req *r);
+
+typedef struct http_route {
+    const char *method;       /* "GET", "POST", "DELETE" (GET also answers HEAD) */
+    const char *path;         /* exact path, or a prefix when it ends in '/' */
+    int auth;                 /* needs the API key when one is set */
+    const char *endpoint;     /* label for metrics and logs */
+    http_handler fn;
+} http_route;
+
+/* Binds cfg.host:cfg.port and starts serving routes[0..n) (which must
+** outlive the server). Fails with a message naming the address. */
+http_server *http_start(server *s, const http_route *routes, int n_routes, sa_err *err);
+/* The port actually bound (useful with port 0). */
+int http_port(const http_server *h);
+/* Stops accepting connections; those open go on (they get 503 from now
+** on if the server is stopping). */
+void http_quiesce(http_server *h);
+/* Closes every connection and joins the threads; then frees h. */
+void http_stop(http_server *h);
+
+/* ---- inside a handler --------------------------------------------------------- */
+
+const char *http_method(const http_req *r);
+const char *http_path(const http_req *r);
+/* The request body (NUL-terminated; len may be NULL). Never NULL. */
+const char *http_body(const http_req *r, size_t *len);
+/* A request header (case-insensitive name), or NULL. */
+const char *http_header(const http_req *r, const char *name);
+/* The request id: the client's X-Request-Id when it is a plain token,
+** else a fresh one. Echoed in X-Request-Id and in the log. */
+const char *http_id(const http_req *r);
+/* True when the client asks for server-sent events (Accept). */
+int http_wants_sse(const http_req *r);
+
+/* Adds a header to the response about to be sent. */
+void http_add_header(http_req *r, const char *name, const char *value);
+/* Sends the response (exactly one per request). body is malloc'd and
+** owned from here on (NULL: empty). */
+void http_send(http_req *r, int status, const char *content_type, char *body, size_t len);
+/* As http_send for a body that outlives the server (not copied). */
+void http_send_static(http_req *r, int status, const char *content_type, const char *body, size_t len);
+/* JSON body; steals o. */
+void http_send_json(http_req *r, int status, json_t *o);
+/* The error body of util.h, naming the field `param` (NULL: none). */
+void http_send_error(http_req *r, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The body as a JSON object; on failure sends 400 naming "body" and
+** returns NULL. The caller owns the result. */
+json_t *http_body_json(http_req *r);
+
+/* Typed fields of a JSON body. A missing optional field (or JSON null)
+** leaves *out alone and returns 0; a missing required field, a wrong type
+** or a value out of range sends 400 naming the field and returns -1.
+** Strings must be valid UTF-8 (jansson ensures it) without NUL bytes. */
+int http_json_string(http_req *r, json_t *o, const char *key, int required, const char **out);
+int http_json_int(http_req *r, json_t *o, const char *key, long lo, long hi, long *out);
+int http_json_number(http_req *r, json_t *o, const char *key, double lo, double hi, double *out);
+int http_json_bool(http_req *r, json_t *o, const char *key, int *out);
+
+/* Ties a model job to the request: its timings go to the log line. */
+void http_attach_job(http_req *r, job *j);
+/* Blocks until j is done. 0; or -1 when the client went away first (j
+** has then been cancelled, and nothing should be sent). */
+int http_wait_job(http_req *r, job *j);
+/* Sends a finished plain job's status and body. */
+void http_send_job(http_req *r, job *j);
+/* Answers 200 with a text/event-stream fed by j's events until j is done;
+** a client that leaves cancels j. */
+void http_stream_job(http_req *r, job *j);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+** server.h — `sqlassist serve`: the state one server process shares
+** between its HTTP threads and its model worker, and its life cycle.
+**
+** Threads:
+**   - libmicrohttpd's listener and one thread per connection (http.c):
+**     they parse and check requests, answer everything that needs no model
+**     (page, schema, adapters, health, metrics) themselves, and wait for
+**     model jobs;
+**   - one worker thread (worker.c) that runs the model jobs one at a time
+**     from a bounded queue, because model_forward is not reentrant (the
+**     thread pool is shared). It alone uses the --db sandbox and the
+**     conversation store;
+**   - the main thread: loads the model, then waits for SIGINT/SIGTERM.
+**
+** Publication: everything set during loading (m, pc, reg, model_id) is
+** written before `ready` is stored (release) and read only after `ready`
+** was seen set (acquire); it stays unchanged until the worker and the
+** HTTP threads have been stopped.
+*/
+#ifndef SA_SERVER_H
+#define SA_SERVER_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "agent/prompt.h"
+#include "engine/lora.h"
+#include "engine/model.h"
+#include "engine/prefix_cache.h"
+#include "sql/sandbox.h"
+#include "sql/schema.h"
+
+struct metrics;
+struct work_queue;
+struct http_server;
+struct conv_store;
+struct adapter_ids;
+
+#define SERVE_MAX_LORA 16
+
+typedef struct server_config {
+    const char *model_path, *db_path;
+    const char *lora[SERVE_MAX_LORA];   /* NAME=PATH or PATH */
+    int n_lora;
+    const char *lora_dir;               /* NULL: adapters cannot be loaded at run time */
+    const char *host;                   /* default 127.0.0.1 */
+    int port;                           /* 0: any free port (logged) */
+    const char *api_key;                /* NULL: no authentication */
+    const char *cors_origin;            /* NULL: no CORS headers */
+    int n_threads;                      /* 0: all cores */
+    int n_ctx;
+    int queue_max;                      /* jobs waiting, beyond the running one */
+    int slots;                          /* prefix-cache slots */
+    long request_timeout_ms;
+    size_t max_body;
+    int max_connections;
+    /* the agent */
+    const char *template_file, *format;
+    int samples, max_attempts, n_predict;
+    long max_rows, query_timeout_ms;
+} server_config;
+
+typedef struct server {
+    server_config cfg;
+    char lora_dir_real[PATH_MAX];       /* realpath of cfg.lora_dir, "" when none */
+    /* set before the HTTP daemon starts, then read-only */
+    prompt_template tpl;
+    sb_limits limits;
+    sandbox *db;                        /* the worker's only */
+    sc_schema schema;
+    char *schema_json;                  /* body of GET /api/schema */
+    struct metrics *mx;
+    struct work_queue *wq;
+    struct http_server *http;
+    struct conv_store *convs;           /* the worker's only */
+    struct adapter_ids *aids;           /* instance ids of loaded adapters (api.c) */
+    /* set while loading, published by `ready` */
+    model *m;
+    prefix_cache *pc;
+    lora_registry *reg;
+    char model_id[128];                 /* the base model's name in /v1/models */
+    long long created;                  /* Unix time the model was ready ("created" in /v1/models) */
+    atomic_int ready;
+    atomic_int stopping;
+} server;
+
+/* Runs a server until SIGINT or SIGTERM; returns the process exit status
+** (0 after a clean shutdown, 1 when something could not be set up). */
+int server_main(const server_config *cfg);
+
+/* Whether the model is loaded (acquire: after 1, m/pc/reg are usable). */
+int server_ready(server *s);
+
+#endif

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test_server_openai.sh — the OpenAI-compatible routes of `sqlassist serve`
+# checked with the official `openai` npm client (tests/web/openai_client.mjs):
+# plain and streamed chat completions, usage, stop, errors as the client's
+# error classes, an API key, an adapter as the model. Loopback only.
+set -u
+cd "$(dirname "$0")/.."
+SQLASSIST="${SQLASSIST:-./sqlassist}"
+OUT="${OUT:-tests/out}"
+MODEL="$OUT/models/m64/m64-q8_0.gguf"
+W="$OUT/server-openai"
+rm -rf "$W"; mkdir -p "$W"
+[ -f "$MODEL" ] || { echo "missing $MODEL (tests/fixtures.sh makes it)"; exit 1; }
+bash tests/web/setup.sh; rc=$?
+[ $rc -eq 0 ] || exit $rc
+
+/usr/bin/python3 -c "
+import sqlite3, sys; db = sqlite3.connect(sys.argv[1])
+db.execute('CREATE TABLE t (a INTEGER)'); db.commit()" "$W/db.sqlite"
+# test adapters: the shared fixtures when tests/fixtures.sh made them, else
+# made here (tests/gen_adapters.py), reused while the generator is unchanged
+find_adapters() {
+    if [ -f "$OUT/adapters/m64/all-r8.gguf" ]; then echo "$OUT/adapters"; return; fi
+    [ -f tests/gen_adapters.py ] || return 0
+    local d="$OUT/server-adapters" s
+    s=$(sha256sum tests/gen_adapters.py | cut -c1-16)
+    if [ "$(cat "$d/stamp" 2>/dev/null)" != "$s" ]; then
+        rm -rf "$d"
+        /usr/bin/python3 tests/gen_adapters.py --models "$OUT/models" --out "$d" > /dev/null 2>&1 && echo "$s" > "$d/stamp"
+    fi
+    [ -f "$d/m64/all-r8.gguf" ] && echo "$d"
+}
+ADAPTER=""
+LORA=()
+AD=$(find_adapters)
+[ -n "$AD" ] && { ADAPTER=r8; LORA=(--lora "r8=$AD/m64/all-r8.gguf"); }
+[ -n "$ADAPTER" ] || echo "NOTE: no generated adapters: the adapter-as-model check is skipped"
+
+"$SQLASSIST" serve --model "$MODEL" --db "$W/db.sqlite" --port 0 --threads 2 --api-key k3y "${LORA[@]}" 2> "$W/server.log" &
+pid=$!
+trap 'kill -9 $pid 2>/dev/null' EXIT
+for _ in $(seq 600); do grep -q '"event":"ready"' "$W/server.log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+grep -q '"event":"ready"' "$W/server.log" || { echo "server did not start"; cat "$W/server.log"; exit 1; }
+port=$(grep -o '"port":[0-9]*' "$W/server.log" | head -1 | cut -d: -f2)
+
+fail=0
+timeout 300 node tests/web/openai_client.mjs "http://127.0.0.1:$port/v1" k3y $ADAPTER || fail=1
+kill -TERM $pid
+timeout 30 tail --pid=$pid -f /dev/null
+wait $pid; rc=$?
+[ $rc -eq 0 ] && echo "PASS server exits 0 on SIGTERM" || { echo "FAIL server exit status $rc"; fail=1; }
+trap - EXIT
+exit $fail
