@@ -29,3 +29,12 @@ if [ -f tests/gen_models.py ]; then
         echo "$s" > "$OUT/models.stamp"
     fi
 fi
+
+# random LoRA adapters for the small models (tests/gen_adapters.py); same stamp as test_lora.sh
+if [ -f tests/gen_adapters.py ]; then
+    s=$(cat tests/gen_adapters.py "$OUT/models.stamp" | sha256sum | cut -c1-16)
+    if [ "$(cat "$OUT/adapters.stamp" 2>/dev/null)" != "$s" ]; then
+        /usr/bin/python3 tests/gen_adapters.py --models "$OUT/models" --out "$OUT/adapters"
+        echo "$s" > "$OUT/adapters.stamp"
+    fi
+fi

@@ -11,6 +11,7 @@
 #include "../engine/kernels.h"
 #include "cli_args.h"
 #include "commands.h"
+#include "lora_cli.h"
 
 #define MAX_STOP 16
 
@@ -65,6 +66,7 @@ int cmd_generate(int argc, char **argv) {
                *threads = NULL, *ctx = NULL;
     const char *stops[MAX_STOP];
     int n_stops = 0, chat = 0, print_ids = 0;
+    lora_cli lc = { .verbose = 1 };
     cli_opt opts[] = {
         {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (required)"},
         {"--dtype", NULL, 1, &dtype, NULL, "convert weights at load: f32, bf16, f16, q8_0, q4_0"},
@@ -82,11 +84,12 @@ int cmd_generate(int argc, char **argv) {
         {"--print-ids", NULL, 0, NULL, &print_ids, "print generated token ids instead of text"},
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default: min(4096, trained))"},
+        LORA_CLI_OPTS(&lc),
         {NULL},
     };
     const char *pos[1];
     int n_pos;
-    const char *usage = "sqlassist generate --model PATH [--dtype T] [--chat] [--system TEXT] --prompt TEXT [-n N] [--temp X] [--seed S]";
+    const char *usage = "sqlassist generate --model PATH [--dtype T] [--chat] [--system TEXT] --prompt TEXT [-n N] [--temp X] [--seed S] [--lora NAME=PATH ...] [--adapter NAME]";
     int r = cli_parse(argc, argv, opts, usage, "Generates a continuation of a prompt (or one chat reply) and prints it.", pos, 0, &n_pos);
     if (r == CLI_HELP) return 0;
     if (r == CLI_ERROR) return 2;
@@ -97,7 +100,7 @@ int cmd_generate(int argc, char **argv) {
     if (cli_int("-n", n_str, 0, 1 << 20, &n_predict) || cli_float("--temp", temp, 0, 100, &t_temp) ||
         cli_int("--top-k", top_k, 0, 1 << 24, &tk) || cli_float("--top-p", top_p, 0, 1, &t_top_p) ||
         cli_float("--min-p", min_p, 0, 1, &t_min_p) || cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) ||
-        (ctx && cli_int("--ctx", ctx, 16, 1 << 20, &nctx)))
+        (ctx && cli_int("--ctx", ctx, 16, 1 << 20, &nctx)) || lora_cli_check(&lc))
         return 2;
     int rc = 0;
     model *m = load_model_or_die(model_path, dtype, threads, &rc);
@@ -108,6 +111,7 @@ int cmd_generate(int argc, char **argv) {
     char *text = NULL;
     infer_state *st = NULL;
     gen_result res = {0};
+    if ((rc = lora_cli_setup(&lc, m))) goto out;
     if (prompt_tokens) {
         if (parse_ids(prompt_tokens, &ids, &n_ids)) { rc = 2; goto out; }
     } else {
@@ -122,6 +126,7 @@ int cmd_generate(int argc, char **argv) {
     }
     if (n_ids == 0) { fprintf(stderr, "sqlassist: the prompt is empty\n"); rc = 2; goto out; }
     if (!(st = infer_new(m, (int)nctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; goto out; }
+    lora_cli_use(&lc, st);
     gen_opts go = {
         .n_predict = (int)n_predict,
         .sp = { .temperature = (float)t_temp, .top_k = (int)tk, .top_p = (float)t_top_p, .min_p = (float)t_min_p, .seed = (uint64_t)sd },
@@ -141,6 +146,7 @@ int cmd_generate(int argc, char **argv) {
 out:
     gen_result_free(&res);
     infer_free(st);
+    lora_cli_free(&lc);
     free(ids);
     free(text);
     model_free(m);
@@ -149,17 +155,19 @@ out:
 
 int cmd_logits(int argc, char **argv) {
     const char *model_path = NULL, *dtype = NULL, *tokens = NULL, *out_path = NULL, *threads = NULL;
+    lora_cli lc = {0};
     cli_opt opts[] = {
         {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (required)"},
         {"--dtype", NULL, 1, &dtype, NULL, "convert weights at load: f32, bf16, f16, q8_0, q4_0"},
         {"--tokens", NULL, 1, &tokens, NULL, "token ids \"ID ID ...\" (required)"},
         {"--out", "-o", 1, &out_path, NULL, "output file: float32 LE [n_tokens][vocab] (required)"},
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
+        LORA_CLI_OPTS(&lc),
         {NULL},
     };
     const char *pos[1];
     int n_pos;
-    const char *usage = "sqlassist logits --model PATH [--dtype T] --tokens \"ID ID ...\" --out FILE";
+    const char *usage = "sqlassist logits --model PATH [--dtype T] --tokens \"ID ID ...\" --out FILE [--lora NAME=PATH ...] [--adapter NAME]";
     int r = cli_parse(argc, argv, opts, usage, "Writes the logits of every position of a token sequence.", pos, 0, &n_pos);
     if (r == CLI_HELP) return 0;
     if (r == CLI_ERROR) return 2;
@@ -167,6 +175,7 @@ int cmd_logits(int argc, char **argv) {
         fprintf(stderr, "sqlassist: --model, --tokens and --out are required\nusage: %s\n", usage);
         return 2;
     }
+    if (lora_cli_check(&lc)) return 2;
     int32_t *ids;
     int n;
     if (parse_ids(tokens, &ids, &n)) return 2;
@@ -175,10 +184,14 @@ int cmd_logits(int argc, char **argv) {
     model *m = load_model_or_die(model_path, dtype, threads, &rc);
     if (!m) { free(ids); return rc; }
     sa_err err = {{0}};
-    infer_state *st = infer_new(m, n, &err);
-    float *logits = malloc((size_t)n * (size_t)m->cfg.n_vocab * sizeof *logits);
+    infer_state *st = NULL;
+    float *logits = NULL;
     FILE *f = NULL;
+    if ((rc = lora_cli_setup(&lc, m))) goto out;
+    st = infer_new(m, n, &err);
+    logits = malloc((size_t)n * (size_t)m->cfg.n_vocab * sizeof *logits);
     if (!st || !logits) { fprintf(stderr, "sqlassist: %s\n", st ? "out of memory" : err.msg); rc = 1; goto out; }
+    lora_cli_use(&lc, st);
     if (model_forward(m, st, ids, n, LOGITS_ALL, logits, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; goto out; }
     if (!(f = fopen(out_path, "wb")) ||
         fwrite(logits, sizeof *logits, (size_t)n * m->cfg.n_vocab, f) != (size_t)n * m->cfg.n_vocab) {
@@ -189,6 +202,7 @@ out:
     if (f && fclose(f)) rc = 1;
     free(logits);
     infer_free(st);
+    lora_cli_free(&lc);
     model_free(m);
     free(ids);
     return rc;
