@@ -113,6 +113,7 @@ static void test_dots(const char *isa) {
 static void test_gemm(const char *isa) {
     kernels_init(isa);
     if (strcmp(kernels_isa(), isa) != 0) return;
+    kern_gemm_select("f32");     /* the f32 panels for every type; the int8 paths are checked below */
     const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K };
     const int rows_list[] = { 1, 15, 64, 100, 130 }, T_list[] = { 1, 4, 6, 7, 13 }, K_list[] = { 256, 288, 768 };
     float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
@@ -154,6 +155,157 @@ static void test_gemm(const char *isa) {
     printf("%s: %d gemm cases checked\n", isa, cases);
 }
 
+/* The activation quantization the int8 GEMM promises (kernels.h): per
+** token and 32-block, d = amax/127 and q = round(x/d), ties to even. */
+static void ref_quant_act(const float *x, int K, int8_t *q, float *d) {
+    for (int b = 0; b < K / 32; b++) {
+        float amax = 0;
+        for (int k = 0; k < 32; k++) amax = fmaxf(amax, fabsf(x[32 * b + k]));
+        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        for (int k = 0; k < 32; k++) q[32 * b + k] = (int8_t)nearbyintf(x[32 * b + k] * id);
+        d[b] = db;
+    }
+}
+
+/* Integer weights and scale of one q8_0 / q4_0 block. */
+static float ref_block(uint32_t t, const uint8_t *blk, int8_t w[32]) {
+    uint16_t h;
+    memcpy(&h, blk, 2);
+    for (int k = 0; k < 32; k++)
+        w[k] = t == GGML_TYPE_Q8_0 ? (int8_t)blk[2 + k] : (int8_t)(((blk[2 + k % 16] >> (k < 16 ? 0 : 4)) & 15) - 8);
+    return f16_to_f32(h);
+}
+
+/* One int8 GEMM case: W (R rows × K, type t) against T random tokens, out
+** pre-filled (kern_gemm accumulates), compared with an exact (double) sum of
+** d_w·d_x·Σ q_w·q_x — or, on the "f32" path, with Σ w·x — relative to Σ of
+** the terms' magnitudes. Runs both kern_gemm and the prepared API split at
+** row 64 as two threads would, and checks they agree bit for bit. Returns
+** the relative error. */
+static double gemm_int8_case(const char *path, uint32_t t, int R, int K, int T, int zero_rows) {
+    uint32_t be, bb;
+    ggml_type_block(t, &be, &bb);
+    size_t rb = (size_t)K / be * bb;
+    uint8_t *W = malloc(rb * (size_t)R);
+    float *row = malloc((size_t)K * 4), *x = malloc((size_t)T * K * 4), *d = malloc((size_t)T * (K / 32) * 4);
+    float *out = malloc((size_t)T * R * 4), *out2 = malloc((size_t)T * R * 4);
+    int8_t *q = malloc((size_t)T * K), w[32];
+    float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
+    for (int r = 0; r < R; r++) {
+        float scale = (r % 7 == 3) ? 1e-3f : 1.0f;          /* rows of different magnitude */
+        for (int k = 0; k < K; k++) row[k] = frand() * scale;
+        kern_quantize_row(t, row, W + (size_t)r * rb, K);
+    }
+    for (int i = 0; i < T * K; i++) x[i] = frand() * (i % 97 == 5 ? 20.0f : 1.0f);   /* outliers */
+    if (zero_rows) memset(x, 0, (size_t)K * 4);                                        /* an all-zero token */
+    for (int i = 0; i < T * R; i++) out[i] = out2[i] = (float)(i % 13) * 0.25f;
+    for (int i = 0; i < T; i++) ref_quant_act(x + (size_t)i * K, K, q + (size_t)i * K, d + (size_t)i * (K / 32));
+    kern_gemm(t, W, rb, 0, R, K, x, T, out, R, scratch);
+    size_t nb = kern_gemm_prepare_bytes(t, T, K);
+    int f32 = strcmp(path, "f32") == 0;
+    CHECK(f32 ? nb == 0 : nb > 0, "%s: prepare_bytes %zu", path, nb);
+    if (nb) {
+        void *buf = aligned_alloc(64, nb);
+        const kern_gemm_act *a = kern_gemm_prepare(t, x, T, K, buf);
+        int split = R < 64 ? R : 64;
+        kern_gemm_prepared(t, W, rb, split, R, a, out2, R, scratch);
+        kern_gemm_prepared(t, W, rb, 0, split, a, out2, R, scratch);
+        CHECK(memcmp(out, out2, (size_t)T * R * 4) == 0, "%s %s R=%d K=%d T=%d: prepared and unprepared differ", path,
+              ggml_type_name(t), R, K, T);
+        free(buf);
+    }
+    double maxerr = 0;
+    for (int tt = 0; tt < T; tt++)
+        for (int r = 0; r < R; r++) {
+            double e = (double)((tt * R + r) % 13) * 0.25, mag = 0;
+            for (int b = 0; b < K / 32; b++) {
+                float dw = ref_block(t, W + (size_t)r * rb + (size_t)b * bb, w);
+                if (f32) {
+                    for (int k = 0; k < 32; k++) {
+                        double p = (double)dw * w[k] * x[(size_t)tt * K + 32 * b + k];
+                        e += p;
+                        mag += fabs(p);
+                    }
+                } else {
+                    long isum = 0;
+                    for (int k = 0; k < 32; k++) isum += (long)w[k] * q[(size_t)tt * K + 32 * b + k];
+                    double p = (double)dw * d[(size_t)tt * (K / 32) + b] * (double)isum;
+                    e += p;
+                    mag += fabs(p);
+                }
+            }
+            double err = fabs(out[(size_t)tt * R + r] - e) / (mag + 1.0);
+            if (!(err <= maxerr)) maxerr = err;        /* NaN counts as an error */
+        }
+    free(W); free(row); free(x); free(d); free(out); free(out2); free(q); free(scratch);
+    return maxerr;
+}
+
+/* The q8_0/q4_0 GEMM on each path (kern_gemm_select): odd row counts, rows
+** not a multiple of 16, T from 1 to 70 (not multiples of the 3-token VNNI
+** or 16-token AMX tiles), K of one block, several K-chunks, and a tail. */
+static void test_gemm_int8(const char *path) {
+    kernels_init("avx512");
+    if (strcmp(kernels_isa(), "avx512") != 0 || kern_gemm_select(path) != 0) {
+        /* the emulated tile path runs wherever VNNI does: refusing it means its
+        ** self-test against VNNI (kern_gemm_select) failed */
+        CHECK(strcmp(path, "amx-emulated") != 0 || strcmp(kernels_isa(), "avx512") != 0 || kern_gemm_select("vnni") != 0,
+              "amx-emulated refused although vnni is available: the AMX code disagrees with VNNI");
+        printf("skip int8 gemm %s: not available on this CPU\n", path);
+        kernels_init(NULL);
+        return;
+    }
+    CHECK(strcmp(kern_gemm_name(), path) == 0, "kern_gemm_name %s, selected %s", kern_gemm_name(), path);
+    const uint32_t types[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
+    const int rows_list[] = { 1, 15, 17, 64, 100, 130 }, K_list[] = { 32, 288, 544, 1056 }, T_list[] = { 1, 3, 4, 5, 16, 17, 33 };
+    int cases = 0, emu = strcmp(path, "amx-emulated") == 0;
+    for (size_t ti = 0; ti < 2; ti++) {
+        uint32_t t = types[ti];
+        for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+            for (size_t ki = 0; ki < sizeof K_list / sizeof K_list[0]; ki++)
+                for (size_t xi = 0; xi < sizeof T_list / sizeof T_list[0]; xi++) {
+                    int R = rows_list[ri], K = K_list[ki], T = T_list[xi];
+                    if (emu && K > 544) continue;                      /* the emulator is slow */
+                    double err = gemm_int8_case(path, t, R, K, T, xi == 2);
+                    CHECK(err < 1e-5, "int8 gemm %s %s R=%d K=%d T=%d: relative error %g", path, ggml_type_name(t), R, K, T, err);
+                    cases++;
+                }
+        for (int T = 4; T <= 70; T += emu ? 11 : 1) {
+            double err = gemm_int8_case(path, t, 77, 320, T, 0);
+            CHECK(err < 1e-5, "int8 gemm %s %s R=77 K=320 T=%d: relative error %g", path, ggml_type_name(t), T, err);
+            cases++;
+        }
+    }
+    printf("int8 gemm %s: %d cases checked\n", path, cases);
+    kernels_init(NULL);
+}
+
+/* How far the int8 GEMM's activation rounding moves a product from the f32
+** one: at most Σ_b |d_w|·Σ|w|·d_x/2 per output, printed for the record. */
+static void test_gemm_int8_vs_f32(void) {
+    kernels_init("avx512");
+    if (strcmp(kernels_isa(), "avx512") != 0 || kern_gemm_select(NULL) != 0 || strcmp(kern_gemm_name(), "f32") == 0) return;
+    int R = 64, K = 1536, T = 8;
+    size_t rb = (size_t)K / 32 * sizeof(block_q8_0);
+    uint8_t *W = malloc(rb * R);
+    float *x = malloc((size_t)T * K * 4), *o8 = calloc((size_t)T * R, 4), *o32 = calloc((size_t)T * R, 4), *row = malloc((size_t)K * 4);
+    float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
+    for (int r = 0; r < R; r++) {
+        for (int k = 0; k < K; k++) row[k] = frand();
+        quantize_row_q8_0(row, (block_q8_0 *)(W + (size_t)r * rb), K);
+    }
+    for (int i = 0; i < T * K; i++) x[i] = frand();
+    kern_gemm(GGML_TYPE_Q8_0, W, rb, 0, R, K, x, T, o8, R, scratch);
+    kern_gemm_select("f32");
+    kern_gemm(GGML_TYPE_Q8_0, W, rb, 0, R, K, x, T, o32, R, scratch);
+    double se = 0, ss = 0;
+    for (int i = 0; i < T * R; i++) { se += (o8[i] - o32[i]) * (double)(o8[i] - o32[i]); ss += (double)o32[i] * o32[i]; }
+    printf("int8 vs f32 activations, q8_0 K=%d: relative RMS difference %.2e\n", K, sqrt(se / ss));
+    CHECK(sqrt(se / ss) < 2e-2, "int8 vs f32: relative RMS difference %g", sqrt(se / ss));
+    free(W); free(x); free(o8); free(o32); free(row); free(scratch);
+    kernels_init(NULL);
+}
+
 int main(void) {
     test_conversions();
     test_dots("portable");
@@ -162,6 +314,11 @@ int main(void) {
     test_gemm("portable");
     test_gemm("avx2");
     test_gemm("avx512");
+    test_gemm_int8("f32");
+    test_gemm_int8("vnni");
+    test_gemm_int8("amx");
+    test_gemm_int8("amx-emulated");
+    test_gemm_int8_vs_f32();
     /* q8_0 block layout is ggml's: 2-byte f16 scale then 32 int8 */
     CHECK(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18, "block sizes");
     float v[32];

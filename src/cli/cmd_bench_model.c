@@ -87,6 +87,7 @@ int cmd_bench_model(int argc, char **argv) {
     if (!json) {
         printf("model: %s (%s, %.1f MiB of weights), kernels: %s, threads: %d\n", model_path, m->source,
                model_weight_bytes(m) / 1048576.0, kernels_isa(), tp_size(m->tp));
+        if (kern_has_gemm()) printf("q8_0/q4_0 prompt GEMM: %s (SQLASSIST_GEMM=f32|vnni|amx to force)\n", kern_gemm_name());
         printf("| %-8s | %7s | %12s | %8s |\n", "test", "threads", "tokens/s", "stddev");
         printf("|----------|---------|--------------|----------|\n");
     }

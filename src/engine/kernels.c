@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gguf.h"
@@ -253,6 +254,9 @@ void kernels_init(const char *force) {
     if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_isa = "avx512"; }
     else if (has2 && want2) { g_dot = kern_dot_avx2; g_isa = "avx2"; }
 #endif
+    /* the int8 GEMM needs AVX-512; an unavailable $SQLASSIST_GEMM keeps the fastest path */
+    if (g_dot != kern_dot_avx512) kern_gemm_select("f32");
+    else if (kern_gemm_select(getenv("SQLASSIST_GEMM"))) kern_gemm_select(NULL);
     g_ready = 1;
 }
 
@@ -262,6 +266,9 @@ void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, in
                       float *out, int ldo, float *scratch);
 
 void kern_axpy_avx512(float *y, float a, const float *x, int n);
+/* kernels_int8.c: kern_gemm for q8_0/q4_0 on the int8 path; 0 when not taken */
+int kern_gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
+                   float *out, int ldo, float *scratch);
 
 void kern_axpy(float *y, float a, const float *x, int n) {
     if (g_dot == kern_dot_avx512) { kern_axpy_avx512(y, a, x, n); return; }
@@ -273,6 +280,7 @@ int kern_has_gemm(void) { return g_dot == kern_dot_avx512; }
 void kern_gemm(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                float *out, int ldo, float *scratch) {
     if (g_dot == kern_dot_avx512) {
+        if (kern_gemm_int8(type, w, row_bytes, r0, r1, K, x, T, out, ldo, scratch)) return;
         kern_gemm_avx512(type, w, row_bytes, r0, r1, K, x, T, out, ldo, scratch);
         return;
     }

@@ -57,13 +57,50 @@ void quantize_row_q4_0(const float *x, block_q4_0 *y, int n);
 ** for rows r in [r0, r1) and tokens t in [0, T); W's rows are row_bytes
 ** apart in ggml type `type`; K a multiple of the type's block size.
 ** scratch: KERN_GEMM_SCRATCH floats, 64-byte aligned, private to the caller.
-** Falls back to kern_dot per (row, token) where no SIMD GEMM exists. */
+** Falls back to kern_dot per (row, token) where no SIMD GEMM exists. With
+** q8_0/q4_0 weights on an int8 path (below), x is first rounded to int8. */
 #define KERN_GEMM_SCRATCH (128 * 256)
 #define KERN_GEMM_ROWS 64    /* rows per GEMM block: callers split work in multiples of it */
 void kern_gemm(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                float *out, int ldo, float *scratch);
 /* 1 when kern_gemm has a blocked implementation on this CPU. */
 int kern_has_gemm(void);
+
+/* ---- int8 GEMM for q8_0 / q4_0 weights (kernels_int8.c) ------------------
+** With q8_0 or q4_0 weights, kern_gemm quantizes the activations per token
+** and 32-block to int8 with an f32 scale (d = amax/127, q = round(x/d), as
+** llama.cpp does) and multiplies in integers: with AMX tiles where the CPU
+** and OS allow, else AVX-512 VNNI, else the f32 panels. Results differ from
+** the f32 path by the activation rounding (at most d/2 per element).
+** Other weight types always take the f32 panels. */
+
+/* The path for q8_0/q4_0: "amx", "vnni", "amx-emulated" or "f32". Only
+** meaningful while kern_has_gemm(). */
+const char *kern_gemm_name(void);
+/* Selects that path: "amx", "vnni", "f32", "amx-emulated" (a slow software
+** model of the tile instructions, so tests can check the AMX code on any
+** CPU), or NULL / "" for the fastest available. An AMX path is first run
+** once on a small product and must match VNNI bit for bit, else it counts
+** as unavailable. Returns 0, or -1 when the name is unknown or the CPU/OS
+** lacks it (the selection is then unchanged). kernels_init() calls it with
+** $SQLASSIST_GEMM (falling back to the fastest); not thread-safe. */
+int kern_gemm_select(const char *name);
+
+/* Activations quantized once per matmul and then read by every thread:
+**   size_t n = kern_gemm_prepare_bytes(type, T, K);         // 0: use kern_gemm
+**   buf = aligned_alloc(64, n);
+**   const kern_gemm_act *a = kern_gemm_prepare(type, x, T, K, buf);
+**   per thread: kern_gemm_prepared(type, w, row_bytes, r0, r1, a, out, ldo, scratch);
+** kern_gemm_prepared adds the same products to out as kern_gemm would, for
+** the T tokens and K inputs given to kern_gemm_prepare. The handle lives in
+** buf and is valid until buf is freed or the path is reselected. */
+typedef struct kern_gemm_act kern_gemm_act;
+/* Bytes (a multiple of 64) kern_gemm_prepare needs, or 0 when the active
+** path does not quantize activations for `type`. */
+size_t kern_gemm_prepare_bytes(uint32_t type, int T, int K);
+const kern_gemm_act *kern_gemm_prepare(uint32_t type, const float *x, int T, int K, void *buf);
+void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
+                        float *out, int ldo, float *scratch);
 
 /* Portable reference versions, exported for tests. */
 float kern_dot_portable(uint32_t type, const void *row, const float *x, int n);
