@@ -21,6 +21,11 @@ set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 SQLASSIST="${SQLASSIST:-$PWD/build/sqlassist}"
+# The oracle multiplies dequantized weights by f32 activations; so does the
+# engine's f32 GEMM path. The default int8 path for q8_0/q4_0 prompt
+# processing rounds activations to 8 bits (as llama.cpp does): it is checked
+# against exact sums in test_kernels and against llama.cpp in test_llamacpp.
+export SQLASSIST_GEMM=f32
 OUT="${OUT:-$PWD/tests/out}"
 MODELS="${MODELS:-$OUT/models}"
 CMP="$PY tests/compare_logits.py"
