@@ -501,7 +501,7 @@ size_t model_weight_bytes(const model *m) {
 
 /* ---- inference state ----------------------------------------------------- */
 
-#define MAX_BATCH 64
+#define MAX_BATCH 256
 
 struct infer_state {
     const model *m;
