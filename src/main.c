@@ -24,6 +24,7 @@ static const struct {
     {"sql", cmd_sql, "run one SQL statement through the read-only sandbox"},
     {"schema", cmd_schema, "print a database's schema as the model sees it"},
     {"serve", cmd_serve, "serve the assistant over HTTP (web page, JSON API, OpenAI-compatible API)"},
+    {"train", cmd_train, "train LoRA adapters or a small model from scratch on text-to-SQL data"},
 };
 
 static void usage(FILE *f) {

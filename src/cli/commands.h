@@ -17,5 +17,6 @@ int cmd_bench_model(int argc, char **argv); /* cmd_bench_model.c */
 int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
 int cmd_schema(int argc, char **argv);     /* cmd_sql.c */
 int cmd_serve(int argc, char **argv);      /* cmd_serve.c */
+int cmd_train(int argc, char **argv);      /* cmd_train.c */
 
 #endif

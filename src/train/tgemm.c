@@ -1,0 +1,410 @@
+/*
+** tgemm.c — training matrix products (see tgemm.h).
+**
+** One micro-kernel shape serves all three products of a linear layer:
+** C[MR][NR] += A(MR, kc)·B[kc][NR], with A read through two strides
+** (broadcast one element per row per k) and B read as rows (NR wide
+** vectors). The forward product packs Wᵀ into a [256][64] panel so the
+** weights become B; dx = dy·W reads W's rows directly as B (after
+** dequantizing a block of them when W is not f32); dW += dyᵀ·x reads dy
+** through transposed strides as A and x as B. No product ever needs more
+** than a 256-row slice of W in f32 at once, so quantized base models stay
+** quantized in memory.
+*/
+#include "tgemm.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/gguf.h"
+#include "../engine/kernels.h"
+
+#define MR 6             /* rows of C per micro-kernel call */
+#define KC 256           /* reduction block: B's slice stays in L1/L2 */
+#define FWD_ROWS 64      /* W rows per forward panel (= its column count) */
+#define TOK_BLOCK 192    /* tokens per work item (a multiple of MR) */
+#define WG_ROWS 48       /* dW rows per work item (a multiple of MR) */
+#define WG_COLS 256      /* dW columns per work item */
+#define TG_SCRATCH_FLOATS (KC * 256)
+
+typedef void (*ukr_fn)(int mr, int nr, int kc, const float *A, size_t as, size_t ak, const float *B, size_t ldb,
+                       float *C, size_t ldc);
+
+/* ---- portable micro-kernel -------------------------------------------------- */
+
+#define NR_C 16
+static void ukr_portable(int mr, int nr, int kc, const float *A, size_t as, size_t ak, const float *B, size_t ldb,
+                         float *C, size_t ldc) {
+    for (int i = 0; i < mr; i++) {
+        float acc[NR_C];
+        float *c = C + (size_t)i * ldc;
+        for (int j = 0; j < nr; j++) acc[j] = c[j];
+        for (int k = 0; k < kc; k++) {
+            float a = A[(size_t)i * as + (size_t)k * ak];
+            const float *b = B + (size_t)k * ldb;
+            for (int j = 0; j < nr; j++) acc[j] += a * b[j];
+        }
+        for (int j = 0; j < nr; j++) c[j] = acc[j];
+    }
+}
+
+/* ---- x86 micro-kernels -------------------------------------------------------- */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx2,fma")))
+#define T256 __attribute__((target("avx2,fma")))
+
+/* 6 rows × 64 columns: 24 zmm accumulators; each k costs 4 B loads and 6
+** broadcasts for 24 FMAs. Rows past mr repeat the last valid row (computed,
+** never stored); columns past nr are masked out of every load and store. */
+#define NR_512 64
+T512 static void ukr_512(int mr, int nr, int kc, const float *A, size_t as, size_t ak, const float *B, size_t ldb,
+                         float *C, size_t ldc) {
+    __mmask16 m[4];
+    for (int q = 0; q < 4; q++) {
+        int valid = nr - 16 * q;
+        m[q] = valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+    }
+    const float *ar[MR];
+    for (int j = 0; j < MR; j++) ar[j] = A + (size_t)(j < mr ? j : mr - 1) * as;
+    __m512 acc[MR][4];
+    for (int j = 0; j < MR; j++)
+        for (int q = 0; q < 4; q++)
+            acc[j][q] = j < mr ? _mm512_maskz_loadu_ps(m[q], C + (size_t)j * ldc + 16 * q) : _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        const float *bk = B + (size_t)k * ldb;
+        size_t ko = (size_t)k * ak;
+        __m512 p0 = _mm512_maskz_loadu_ps(m[0], bk), p1 = _mm512_maskz_loadu_ps(m[1], bk + 16),
+               p2 = _mm512_maskz_loadu_ps(m[2], bk + 32), p3 = _mm512_maskz_loadu_ps(m[3], bk + 48);
+#define ROW512(j) do { __m512 b = _mm512_set1_ps(ar[j][ko]); \
+        acc[j][0] = _mm512_fmadd_ps(b, p0, acc[j][0]); acc[j][1] = _mm512_fmadd_ps(b, p1, acc[j][1]); \
+        acc[j][2] = _mm512_fmadd_ps(b, p2, acc[j][2]); acc[j][3] = _mm512_fmadd_ps(b, p3, acc[j][3]); } while (0)
+        ROW512(0); ROW512(1); ROW512(2); ROW512(3); ROW512(4); ROW512(5);
+#undef ROW512
+    }
+    for (int j = 0; j < mr; j++)
+        for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(C + (size_t)j * ldc + 16 * q, m[q], acc[j][q]);
+}
+
+/* 6 rows × 16 columns: 12 ymm accumulators + 2 B vectors + 1 broadcast. */
+#define NR_256 16
+T256 static __m256i mask256(int valid) {
+    static const int32_t lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    if (valid <= 0) return _mm256_setzero_si256();
+    if (valid >= 8) return _mm256_set1_epi32(-1);
+    return _mm256_loadu_si256((const __m256i *)(lanes + 8 - valid));
+}
+
+T256 static void ukr_256(int mr, int nr, int kc, const float *A, size_t as, size_t ak, const float *B, size_t ldb,
+                         float *C, size_t ldc) {
+    __m256i m0 = mask256(nr), m1 = mask256(nr - 8);
+    const float *ar[MR];
+    for (int j = 0; j < MR; j++) ar[j] = A + (size_t)(j < mr ? j : mr - 1) * as;
+    __m256 acc[MR][2];
+    for (int j = 0; j < MR; j++) {
+        acc[j][0] = j < mr ? _mm256_maskload_ps(C + (size_t)j * ldc, m0) : _mm256_setzero_ps();
+        acc[j][1] = j < mr ? _mm256_maskload_ps(C + (size_t)j * ldc + 8, m1) : _mm256_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++) {
+        const float *bk = B + (size_t)k * ldb;
+        size_t ko = (size_t)k * ak;
+        __m256 p0 = _mm256_maskload_ps(bk, m0), p1 = _mm256_maskload_ps(bk + 8, m1);
+#define ROW256(j) do { __m256 b = _mm256_broadcast_ss(ar[j] + ko); \
+        acc[j][0] = _mm256_fmadd_ps(b, p0, acc[j][0]); acc[j][1] = _mm256_fmadd_ps(b, p1, acc[j][1]); } while (0)
+        ROW256(0); ROW256(1); ROW256(2); ROW256(3); ROW256(4); ROW256(5);
+#undef ROW256
+    }
+    for (int j = 0; j < mr; j++) {
+        _mm256_maskstore_ps(C + (size_t)j * ldc, m0, acc[j][0]);
+        _mm256_maskstore_ps(C + (size_t)j * ldc + 8, m1, acc[j][1]);
+    }
+}
+#endif
+
+/* ---- selection ----------------------------------------------------------------- */
+
+static ukr_fn g_ukr = ukr_portable;
+static int g_nr = NR_C;
+static const char *g_isa = "portable";
+
+const char *tg_isa(void) { return g_isa; }
+
+int tg_init(tg_ctx *g, threadpool *tp) {
+    memset(g, 0, sizeof *g);
+    g_ukr = ukr_portable;
+    g_nr = NR_C;
+    g_isa = "portable";
+#if defined(__x86_64__)
+    /* follow the engine's choice (SQLASSIST_ISA can force a lesser one) */
+    if (!strcmp(kernels_isa(), "avx512")) { g_ukr = ukr_512; g_nr = NR_512; g_isa = "avx512"; }
+    else if (!strcmp(kernels_isa(), "avx2")) { g_ukr = ukr_256; g_nr = NR_256; g_isa = "avx2"; }
+#endif
+    g->tp = tp;
+    g->n_threads = tp_size(tp);
+    g->scratch = calloc((size_t)g->n_threads, sizeof *g->scratch);
+    if (!g->scratch) return -1;
+    for (int i = 0; i < g->n_threads; i++)
+        if (!(g->scratch[i] = aligned_alloc(64, TG_SCRATCH_FLOATS * sizeof(float)))) { tg_free(g); return -1; }
+    return 0;
+}
+
+void tg_free(tg_ctx *g) {
+    if (g->scratch)
+        for (int i = 0; i < g->n_threads; i++) free(g->scratch[i]);
+    free(g->scratch);
+    g->scratch = NULL;
+    free(g->xt);
+    g->xt = NULL;
+    g->xt_cap = 0;
+}
+
+wmat tg_f32_mat(const float *data, int rows, int cols) {
+    wmat w = { GGML_TYPE_F32, rows, cols, (size_t)cols * sizeof(float), data };
+    return w;
+}
+
+/* ---- the driver ------------------------------------------------------------------- */
+
+void tg_gemm(int M, int N, int K, const float *A, size_t as, size_t ak, const float *B, size_t ldb, float *C,
+             size_t ldc) {
+    int nr = g_nr;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int j0 = 0; j0 < N; j0 += nr) {
+            int n = N - j0 < nr ? N - j0 : nr;
+            for (int i0 = 0; i0 < M; i0 += MR) {
+                int m = M - i0 < MR ? M - i0 : MR;
+                g_ukr(m, n, kc, A + (size_t)i0 * as + (size_t)k0 * ak, as, ak, B + (size_t)k0 * ldb + j0, ldb,
+                      C + (size_t)i0 * ldc + j0, ldc);
+            }
+        }
+    }
+}
+
+static int type_block(uint32_t type, uint32_t *bytes) {
+    uint32_t be = 1, bb = 4;
+    ggml_type_block(type, &be, &bb);
+    if (bytes) *bytes = bb;
+    return (int)be;
+}
+
+/* n elements of row `row` of w starting at column k0 (a multiple of the
+** type's block size), as f32: a pointer into w itself when w is f32,
+** otherwise dequantized into buf. */
+static const float *row_slice(const wmat *w, int row, int k0, int n, float *buf) {
+    const uint8_t *r = (const uint8_t *)w->data + (size_t)row * w->row_bytes;
+    if (w->type == GGML_TYPE_F32) return (const float *)r + k0;
+    uint32_t bb;
+    int be = type_block(w->type, &bb);
+    assert(k0 % be == 0 && n % be == 0);
+    kern_dequant_row(w->type, r + (size_t)(k0 / be) * bb, buf, n);
+    return buf;
+}
+
+static int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+/* ---- forward: y = x·Wᵀ + b ----------------------------------------------------------- */
+
+typedef struct fwd_job {
+    tg_ctx *g;
+    float *y;
+    const float *x, *bias;
+    const wmat *w;
+    int N, n_tb;
+} fwd_job;
+
+static void fwd_items(void *ctx, int begin, int end, int ith) {
+    const fwd_job *j = ctx;
+    const wmat *w = j->w;
+    int R = w->rows, K = w->cols;
+    float *rows = j->g->scratch[ith];            /* [FWD_ROWS][KC] dequantized slices */
+    float *panel = rows + FWD_ROWS * KC;          /* [KC][FWD_ROWS] = Wᵀ slice */
+    for (int it = begin; it < end; it++) {
+        int r0 = (it / j->n_tb) * FWD_ROWS, t0 = (it % j->n_tb) * TOK_BLOCK;
+        int nr = R - r0 < FWD_ROWS ? R - r0 : FWD_ROWS, nt = j->N - t0 < TOK_BLOCK ? j->N - t0 : TOK_BLOCK;
+        for (int t = t0; t < t0 + nt; t++) {
+            float *yr = j->y + (size_t)t * R + r0;
+            if (j->bias) memcpy(yr, j->bias + r0, (size_t)nr * sizeof *yr);
+            else memset(yr, 0, (size_t)nr * sizeof *yr);
+        }
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            const float *src[FWD_ROWS];
+            for (int i = 0; i < nr; i++) src[i] = row_slice(w, r0 + i, k0, kc, rows + (size_t)i * KC);
+            /* transposed in 16-wide column strips so the writes stay in a
+            ** few cache lines at a time */
+            for (int kb = 0; kb < kc; kb += 16) {
+                int ke = kb + 16 < kc ? kb + 16 : kc;
+                for (int i = 0; i < nr; i++)
+                    for (int k = kb; k < ke; k++) panel[(size_t)k * FWD_ROWS + i] = src[i][k];
+            }
+            tg_gemm(nt, nr, kc, j->x + (size_t)t0 * K + k0, (size_t)K, 1, panel, FWD_ROWS, j->y + (size_t)t0 * R + r0,
+                    (size_t)R);
+        }
+    }
+}
+
+/* Few tokens (the output head on a chunk of answer tokens, decode-sized
+** batches): packing Wᵀ would cost more than the product, so the roles
+** swap: yᵀ = W·xᵀ with W's rows broadcast and the tokens as the vector
+** dimension, xᵀ transposed once per call, each item's output tile
+** transposed back into y. Sums run in the same order as fwd_items'. */
+typedef struct fwdt_job {
+    tg_ctx *g;
+    float *y;
+    const float *xt, *bias;    /* xt: [K][N] */
+    const wmat *w;
+    int N;
+} fwdt_job;
+
+static void fwdt_items(void *ctx, int begin, int end, int ith) {
+    const fwdt_job *j = ctx;
+    const wmat *w = j->w;
+    int R = w->rows, K = w->cols, N = j->N;
+    float *rows = j->g->scratch[ith];            /* [FWD_ROWS][KC] dequantized slices */
+    float *tile = rows + FWD_ROWS * KC;           /* [FWD_ROWS][N] = yᵀ block */
+    for (int it = begin; it < end; it++) {
+        int r0 = it * FWD_ROWS, nr = R - r0 < FWD_ROWS ? R - r0 : FWD_ROWS;
+        for (int i = 0; i < nr; i++)
+            for (int t = 0; t < N; t++) tile[(size_t)i * N + t] = j->bias ? j->bias[r0 + i] : 0.0f;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            const float *A;
+            size_t as;
+            if (w->type == GGML_TYPE_F32) {
+                A = (const float *)w->data + (size_t)r0 * (w->row_bytes / 4) + k0;
+                as = w->row_bytes / 4;
+            } else {
+                for (int i = 0; i < nr; i++) row_slice(w, r0 + i, k0, kc, rows + (size_t)i * KC);
+                A = rows;
+                as = KC;
+            }
+            tg_gemm(nr, N, kc, A, as, 1, j->xt + (size_t)k0 * N, (size_t)N, tile, (size_t)N);
+        }
+        for (int t = 0; t < N; t++)
+            for (int i = 0; i < nr; i++) j->y[(size_t)t * R + r0 + i] = tile[(size_t)i * N + t];
+    }
+}
+
+#define FEW_TOKENS 64
+
+void tg_linear_fwd(tg_ctx *g, float *y, const float *x, int N, const wmat *w, const float *bias) {
+    if (N <= 0) return;
+    int K = w->cols;
+    if (N <= FEW_TOKENS && (size_t)K * N <= (size_t)KC * 256 * 4) {
+        if (g->xt_cap < (size_t)K * N) {
+            float *p = realloc(g->xt, (size_t)K * N * sizeof *p);
+            if (p) { g->xt = p; g->xt_cap = (size_t)K * N; }
+        }
+        if (g->xt_cap >= (size_t)K * N) {
+            for (int t = 0; t < N; t++)
+                for (int k = 0; k < K; k++) g->xt[(size_t)k * N + t] = x[(size_t)t * K + k];
+            fwdt_job j = { g, y, g->xt, bias, w, N };
+            tp_run(g->tp, cdiv(w->rows, FWD_ROWS), fwdt_items, &j);
+            return;
+        }
+    }
+    fwd_job j = { g, y, x, bias, w, N, cdiv(N, TOK_BLOCK) };
+    tp_run(g->tp, cdiv(w->rows, FWD_ROWS) * j.n_tb, fwd_items, &j);
+}
+
+/* ---- backward to the input: dx = dy·W ---------------------------------------------------- */
+
+typedef struct bx_job {
+    tg_ctx *g;
+    float *dx;
+    const float *dy;
+    const wmat *w;
+    int N, n_tb, nb, accumulate;
+} bx_job;
+
+static void bx_items(void *ctx, int begin, int end, int ith) {
+    const bx_job *j = ctx;
+    const wmat *w = j->w;
+    int R = w->rows, K = w->cols;
+    float *buf = j->g->scratch[ith];              /* [KC][nb] dequantized W slice */
+    for (int it = begin; it < end; it++) {
+        int k0 = (it / j->n_tb) * j->nb, t0 = (it % j->n_tb) * TOK_BLOCK;
+        int nk = K - k0 < j->nb ? K - k0 : j->nb, nt = j->N - t0 < TOK_BLOCK ? j->N - t0 : TOK_BLOCK;
+        if (!j->accumulate)
+            for (int t = t0; t < t0 + nt; t++) memset(j->dx + (size_t)t * K + k0, 0, (size_t)nk * sizeof(float));
+        for (int r0 = 0; r0 < R; r0 += KC) {
+            int rc = R - r0 < KC ? R - r0 : KC;
+            const float *B;
+            size_t ldb;
+            if (w->type == GGML_TYPE_F32) {
+                B = (const float *)w->data + (size_t)r0 * (w->row_bytes / 4) + k0;
+                ldb = w->row_bytes / 4;
+            } else {
+                for (int i = 0; i < rc; i++) row_slice(w, r0 + i, k0, nk, buf + (size_t)i * j->nb);
+                B = buf;
+                ldb = (size_t)j->nb;
+            }
+            tg_gemm(nt, nk, rc, j->dy + (size_t)t0 * R + r0, (size_t)R, 1, B, ldb, j->dx + (size_t)t0 * K + k0, (size_t)K);
+        }
+    }
+}
+
+void tg_linear_bwd_x(tg_ctx *g, float *dx, const float *dy, int N, const wmat *w, int accumulate) {
+    if (N <= 0) return;
+    int be = type_block(w->type, NULL);
+    int nb = be > 64 ? be : 64;
+    assert(nb * KC <= TG_SCRATCH_FLOATS);
+    bx_job j = { g, dx, dy, w, N, cdiv(N, TOK_BLOCK), nb, accumulate };
+    tp_run(g->tp, cdiv(w->cols, nb) * j.n_tb, bx_items, &j);
+}
+
+/* ---- backward to the weights: dW += dyᵀ·x ------------------------------------------------- */
+
+typedef struct bw_job {
+    float *dW;
+    const float *dy, *x;
+    int N, R, K, n_kb;
+} bw_job;
+
+static void bw_items(void *ctx, int begin, int end, int ith) {
+    const bw_job *j = ctx;
+    for (int it = begin; it < end; it++) {
+        int r0 = (it / j->n_kb) * WG_ROWS, k0 = (it % j->n_kb) * WG_COLS;
+        int nr = j->R - r0 < WG_ROWS ? j->R - r0 : WG_ROWS, nk = j->K - k0 < WG_COLS ? j->K - k0 : WG_COLS;
+        /* A(i, t) = dy[t][r0 + i]: dy read through transposed strides */
+        tg_gemm(nr, nk, j->N, j->dy + r0, 1, (size_t)j->R, j->x + k0, (size_t)j->K, j->dW + (size_t)r0 * j->K + k0,
+                (size_t)j->K);
+    }
+}
+
+void tg_linear_bwd_w(tg_ctx *g, float *dW, const float *dy, const float *x, int N, int R, int K) {
+    if (N <= 0) return;
+    bw_job j = { dW, dy, x, N, R, K, cdiv(K, WG_COLS) };
+    tp_run(g->tp, cdiv(R, WG_ROWS) * j.n_kb, bw_items, &j);
+}
+
+/* ---- bias ----------------------------------------------------------------------------------- */
+
+typedef struct bb_job {
+    float *db;
+    const float *dy;
+    int N, R;
+} bb_job;
+
+static void bb_items(void *ctx, int begin, int end, int ith) {
+    const bb_job *j = ctx;
+    for (int it = begin; it < end; it++) {
+        int r0 = it * 64, nr = j->R - r0 < 64 ? j->R - r0 : 64;
+        float acc[64] = {0};
+        for (int t = 0; t < j->N; t++) {
+            const float *d = j->dy + (size_t)t * j->R + r0;
+            for (int i = 0; i < nr; i++) acc[i] += d[i];
+        }
+        for (int i = 0; i < nr; i++) j->db[r0 + i] += acc[i];
+    }
+}
+
+void tg_bias_bwd(tg_ctx *g, float *db, const float *dy, int N, int R) {
+    if (N <= 0) return;
+    bb_job j = { db, dy, N, R };
+    tp_run(g->tp, cdiv(R, 64), bb_items, &j);
+}

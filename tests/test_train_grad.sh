@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# test_train_grad.sh — `sqlassist train` against PyTorch autograd
+# (tests/torch_train_ref.py): the gradient of every parameter of every layer
+# type (embedding, RMSNorm, q/k/v weights and biases, o_proj, gate/up/down,
+# final norm, tied or untied head, LoRA A/B) for whole models, and whole
+# AdamW runs (clipping, warm-up + cosine schedule, accumulation) against
+# torch.optim.AdamW.
+#
+# Models: tiny from-scratch configs with a 512-token vocabulary cut from the
+# Qwen2.5 tokenizer (GQA 2:1 and 3:1, plain MHA, tied and untied heads, odd
+# sizes so every kernel edge runs) and LoRA over tests/gen_models.py's m64
+# (f32 and q8_0 GGUF: the base is dequantized on the fly) and m64u (HF,
+# untied, 3 layers). Data: the first rows of sql-create-context.
+#
+# Norms (see torch_train_ref.py): gradients max|g_c - g_t| / max|g_t| <= 1e-4
+# per tensor, against float64 autograd (observed ~1e-6 full, ~1e-5 LoRA);
+# AdamW with C's own gradients max|p_c - p_t| / max|p_t - p_0| <= 2e-5 per
+# tensor (the optimizer, clipping and schedule alone; 1 ulp of a weight near
+# 1 is 1.2e-5 of a 1e-2 step); the whole run replayed with torch's own
+# gradients ||p_c - p_t||_2 / ||p_t - p_0||_2 <= 1e-3 over all parameters
+# (Adam's per-element normalization turns float32 noise in near-zero
+# gradients into visible per-element differences; see the script).
+# Also: the gradients do not depend on the thread count (bitwise), and the
+# AVX2 and portable micro-kernels give correct gradients too.
+# Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
+set -u
+cd "$(dirname "$0")/.."
+SQLASSIST="${SQLASSIST:-./sqlassist}"
+OUT="${OUT:-tests/out}"
+SHARED="${SHARED:-../shared}"
+PY=/usr/bin/python3
+W="$OUT/train_grad"
+DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
+TOK="$OUT/qwen-tokenizer.gguf"
+M="$OUT/models"
+rm -rf "$W"; mkdir -p "$W"
+fail=0; npass=0
+ok() { echo "PASS $1"; npass=$((npass + 1)); }
+bad() { echo "FAIL $1"; fail=1; }
+
+[ -f "$DATA" ] || { echo "no sql-create-context data at $DATA"; exit 77; }
+[ -f "$TOK" ] && [ -f "$M/manifest.json" ] || { echo "no fixtures (tests/fixtures.sh)"; exit 77; }
+$PY -c "import torch" 2>/dev/null || { echo "no torch in $PY"; exit 77; }
+head -60 "$DATA" > "$W/data.jsonl"
+
+# train NAME [flags...]: a short run dumping every step to $W/NAME.dump
+train() {
+    local name="$1"; shift
+    if env ${ISA:+SQLASSIST_ISA=$ISA} "$SQLASSIST" train --data "$W/data.jsonl" --out "$W/$name" \
+        --dump-grads "$W/$name.dump" --quiet --seq-len 160 --val-max 4 "$@" > "$W/$name.log" 2>&1; then return 0; fi
+    bad "$name: sqlassist train failed: $(tail -3 "$W/$name.log")"
+    return 1
+}
+# check NAME WHAT [ref flags...]: runs torch_train_ref.py WHAT on the dump
+check() {
+    local name="$1" what="$2"; shift 2
+    if $PY tests/torch_train_ref.py "$what" --dump "$W/$name.dump" "$@" > "$W/$name.$what.txt" 2>&1; then
+        ok "$name $what: $(tail -1 "$W/$name.$what.txt")"
+    else
+        sed 's/^/    /' "$W/$name.$what.txt" | grep -v "^     " | tail -15
+        bad "$name $what"
+    fi
+}
+
+FULL=(--mode full --tokenizer "$TOK" --vocab 512 --steps 3 --lr 1e-2 --warmup 1 --clip 0.5 --weight-decay 0.1)
+
+# 1. full model, GQA 2:1, tied head, accumulation over 2 micro-batches
+if train gqa "${FULL[@]}" --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 2 --batch 3 --accum 2 --threads 2; then
+    check gqa grads
+    grep -q "lm_head" "$W/gqa.grads.txt" && bad "gqa: a tied model has no lm_head" || true
+    check gqa adamw --c-grads --tol 2e-5
+    check gqa adamw --l2 --tol 1e-3
+fi
+# the same run on one thread: bit-identical dumps
+if train gqa1 "${FULL[@]}" --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 2 --batch 3 --accum 2 --threads 1; then
+    same=1
+    for f in "$W"/gqa.dump/*.safetensors; do cmp -s "$f" "$W/gqa1.dump/$(basename "$f")" || same=0; done
+    [ $same = 1 ] && ok "gradients and updates bitwise equal with 1 and 2 threads" || bad "1 vs 2 threads differ"
+fi
+# 2. full model, plain multi-head attention, untied head, 3 layers, rope theta 1e6
+if train mha "${FULL[@]}" --hidden 32 --heads 2 --kv-heads 2 --ffn 40 --layers 3 --untied --rope-theta 1000000 \
+        --batch 2 --accum 1 --threads 2; then
+    check mha grads
+    grep -q "output head" "$W/mha.grads.txt" || bad "mha: untied head gradient not checked"
+    check mha adamw --c-grads --tol 2e-5
+fi
+# 3. odd sizes: head dim 16 with 3 query heads per KV head, hidden 48, ffn 72
+if train odd "${FULL[@]}" --hidden 48 --heads 3 --kv-heads 1 --ffn 72 --layers 2 --batch 4 --threads 2; then
+    check odd grads
+fi
+# the same on the AVX2 and portable micro-kernels (where the CPU has AVX-512, the default is that one)
+for isa in avx2 portable; do
+    if ISA=$isa train "odd-$isa" "${FULL[@]}" --hidden 48 --heads 3 --kv-heads 1 --ffn 72 --layers 2 --batch 4 --threads 2; then
+        check "odd-$isa" grads
+    fi
+done
+# 4. wider: hidden 160 (several 64-column blocks with a remainder), 5 query heads on 1 KV head
+if train wide "${FULL[@]}" --hidden 160 --heads 5 --kv-heads 1 --ffn 96 --layers 1 --batch 2 --threads 2; then
+    check wide grads
+fi
+# 5. LoRA on m64 (f32 GGUF, GQA, tied), every projection, rsLoRA, accumulation
+LORA=(--mode lora --rank 4 --alpha 8 --lr 1e-2 --warmup 1 --clip 1.0 --weight-decay 0.01 --threads 2)
+if train lora "${LORA[@]}" --model "$M/m64/m64-f32.gguf" --rslora --steps 3 --batch 2 --accum 2; then
+    check lora grads --base "$M/m64/m64-f32.gguf"
+    check lora adamw --base "$M/m64/m64-f32.gguf" --c-grads --tol 2e-5
+    check lora adamw --base "$M/m64/m64-f32.gguf" --l2 --tol 1e-3
+fi
+# 6. LoRA on a quantized base (q8_0 rows dequantized on the fly), q and v only
+if train lora-q8 "${LORA[@]}" --model "$M/m64/m64-q8_0.gguf" --targets q_proj,v_proj --steps 2 --batch 2; then
+    check lora-q8 grads --base "$M/m64/m64-q8_0.gguf"
+fi
+# 7. LoRA on an HF directory with an untied head and 3 layers, MLP targets, rank 2
+if train lora-u "${LORA[@]}" --model "$M/m64u/hf-f32" --targets gate,up,down,o --rank 2 --steps 2 --batch 3; then
+    check lora-u grads --base "$M/m64u/hf-f32"
+fi
+
+echo "$npass passed"
+[ $fail = 0 ]
