@@ -12,6 +12,7 @@
 
 #include "../engine/generate.h"
 #include "../engine/lora.h"
+#include "../util/jsonstr.h"
 #include "../util/strbuf.h"
 
 void agent_conversation_init(agent_conversation *c) { memset(c, 0, sizeof *c); }
@@ -228,24 +229,7 @@ void agent_answer_free(agent_answer *a) {
     memset(a, 0, sizeof *a);
 }
 
-/* A JSON string of s; bytes that are not valid UTF-8 become U+FFFD (jansson
-** refuses invalid UTF-8, and a model can emit stray bytes). */
-static json_t *jstr(const char *s) {
-    if (!s) return json_null();
-    size_t n = strlen(s);
-    if (sb_utf8_valid(s, n, NULL)) return json_stringn(s, n);
-    strbuf b;
-    strbuf_init(&b);
-    for (size_t i = 0; i < n;) {
-        int k = sb_utf8_decode(s + i, n - i, NULL);
-        if (k > 0) { strbuf_append(&b, s + i, (size_t)k); i += (size_t)k; }
-        else { strbuf_puts(&b, "\xEF\xBF\xBD"); i++; }
-    }
-    char *c = strbuf_take(&b);
-    json_t *j = c ? json_string(c) : json_null();
-    free(c);
-    return j ? j : json_null();
-}
+static json_t *jstr(const char *s) { return s ? json_text(s, strlen(s)) : json_null(); }
 
 char *agent_answer_to_json(const agent_answer *a) {
     json_t *o = json_object();

@@ -24,5 +24,13 @@ void sa_err_prefix(sa_err *e, const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    /* both parts may be long: cut deliberately rather than leave it to snprintf */
+    size_t n = strlen(pre);
+    if (n > sizeof e->msg - 3) n = sizeof e->msg - 3;
+    memcpy(e->msg, pre, n);
+    memcpy(e->msg + n, ": ", 2);
+    size_t room = sizeof e->msg - n - 3, m = strlen(old);
+    if (m > room) m = room;
+    memcpy(e->msg + n + 2, old, m);
+    e->msg[n + 2 + m] = 0;
 }
