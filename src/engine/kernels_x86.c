@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "quant.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -92,12 +93,77 @@ T512 static float dot_q4_0_512(const block_q4_0 *b, const float *x, int n) {
     return hsum512(acc);
 }
 
+
+/* ---- AVX-512 k-quant unpacking ------------------------------------------ */
+/* One q4_K super-block (256 weights) to f32: per 64-chunk, 32 bytes give the
+** low nibbles (sub-block 2c) and high nibbles (sub-block 2c+1). */
+T512 static void dequant_q4_K_block_512(const block_q4_K *b, float *y) {
+    float d = H2F(b->d), dmin = H2F(b->dmin);
+    const uint8_t *q = b->qs, *s = b->scales;
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
+        uint8_t sc[2], m[2];
+        for (int k = 0; k < 2; k++) {
+            int jj = is + k;
+            if (jj < 4) { sc[k] = s[jj] & 63; m[k] = s[jj + 4] & 63; }
+            else { sc[k] = (uint8_t)((s[jj + 4] & 0xF) | ((s[jj - 4] >> 6) << 4)); m[k] = (uint8_t)((s[jj + 4] >> 4) | ((s[jj] >> 6) << 4)); }
+        }
+        __m256i raw = _mm256_loadu_si256((const __m256i *)q);
+        __m256i lo = _mm256_and_si256(raw, mask), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+        __m512 d1 = _mm512_set1_ps(d * sc[0]), m1 = _mm512_set1_ps(dmin * m[0]);
+        __m512 d2 = _mm512_set1_ps(d * sc[1]), m2 = _mm512_set1_ps(dmin * m[1]);
+        _mm512_storeu_ps(y + j, _mm512_fmsub_ps(d1, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(lo))), m1));
+        _mm512_storeu_ps(y + j + 16, _mm512_fmsub_ps(d1, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(lo, 1))), m1));
+        _mm512_storeu_ps(y + j + 32, _mm512_fmsub_ps(d2, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(hi))), m2));
+        _mm512_storeu_ps(y + j + 48, _mm512_fmsub_ps(d2, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(hi, 1))), m2));
+    }
+}
+
+/* One q6_K super-block to f32: 16 lanes of l at a time share one scale. */
+T512 static void dequant_q6_K_block_512(const block_q6_K *b, float *y) {
+    float d = H2F(b->d);
+    const uint8_t *ql = b->ql, *qh = b->qh;
+    const int8_t *sc = b->scales;
+    const __m512i m4 = _mm512_set1_epi32(0xF), m3 = _mm512_set1_epi32(3), k32 = _mm512_set1_epi32(32);
+    for (int h = 0; h < QK_K; h += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+        for (int l0 = 0; l0 < 32; l0 += 16) {
+            int is = l0 / 16;
+            __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l0)));
+            __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l0 + 32)));
+            __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + l0)));
+            __m512i q1 = _mm512_sub_epi32(_mm512_or_si512(_mm512_and_si512(a, m4), _mm512_slli_epi32(_mm512_and_si512(e, m3), 4)), k32);
+            __m512i q2 = _mm512_sub_epi32(_mm512_or_si512(_mm512_and_si512(c, m4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 2), m3), 4)), k32);
+            __m512i q3 = _mm512_sub_epi32(_mm512_or_si512(_mm512_srli_epi32(a, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 4), m3), 4)), k32);
+            __m512i q4 = _mm512_sub_epi32(_mm512_or_si512(_mm512_srli_epi32(c, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(e, 6), m3), 4)), k32);
+            _mm512_storeu_ps(y + l0, _mm512_mul_ps(_mm512_set1_ps(d * sc[is]), _mm512_cvtepi32_ps(q1)));
+            _mm512_storeu_ps(y + l0 + 32, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 2]), _mm512_cvtepi32_ps(q2)));
+            _mm512_storeu_ps(y + l0 + 64, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 4]), _mm512_cvtepi32_ps(q3)));
+            _mm512_storeu_ps(y + l0 + 96, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 6]), _mm512_cvtepi32_ps(q4)));
+        }
+    }
+}
+
+/* k-quant dot: unpack one super-block with SIMD, then an f32 dot. */
+T512 static float dot_kquant_512(uint32_t type, const void *row, const float *x, int n) {
+    float tmp[QK_K] __attribute__((aligned(64)));
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+        switch (type) {
+        case GGML_TYPE_Q4_K: dequant_q4_K_block_512((const block_q4_K *)row + i, tmp); break;
+        case GGML_TYPE_Q6_K: dequant_q6_K_block_512((const block_q6_K *)row + i, tmp); break;
+        default: dequant_row_q5_K((const block_q5_K *)row + i, tmp, QK_K); break;
+        }
+        for (int k = 0; k < QK_K; k += 16) acc = _mm512_fmadd_ps(_mm512_load_ps(tmp + k), _mm512_loadu_ps(x + k), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
 float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int));
 
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) {
     switch (type) {
-    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return kern_dot_kquant(type, row, x, n, dot_f32_512);
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return dot_kquant_512(type, row, x, n);
     case GGML_TYPE_F32: return dot_f32_512(row, x, n);
     case GGML_TYPE_F16: return dot_f16_512(row, x, n);
     case GGML_TYPE_BF16: return dot_bf16_512(row, x, n);
@@ -168,6 +234,12 @@ T512 static void dequant_slice_512(uint32_t type, const void *src, float *dst, i
         }
         return;
     }
+    case GGML_TYPE_Q4_K:
+        for (int i = 0; i < n / QK_K; i++) dequant_q4_K_block_512((const block_q4_K *)src + i, dst + (size_t)i * QK_K);
+        return;
+    case GGML_TYPE_Q6_K:
+        for (int i = 0; i < n / QK_K; i++) dequant_q6_K_block_512((const block_q6_K *)src + i, dst + (size_t)i * QK_K);
+        return;
     default: kern_dequant_row(type, src, dst, n); return;
     }
 }
