@@ -624,17 +624,51 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
     }
 }
 
+/* Several products dispatched as one pool job: item ranges are laid end to
+** end (rows, or blocks of KERN_GEMM_ROWS rows on the GEMM path) so the
+** threads split their sum. Products that read the same input (q/k/v,
+** gate/up) go together: each dispatch wakes the pool, which costs more than
+** the small K/V products themselves during decode. */
+#define MAX_GROUP 4
+typedef struct mm_group {
+    const matmul_job *jobs;
+    int n;
+    int start[MAX_GROUP + 1];   /* item offsets of each product */
+} mm_group;
+
+static void group_rows(void *ctx, int begin, int end, int ith) {
+    const mm_group *g = ctx;
+    for (int k = 0; k < g->n; k++) {
+        int b = begin > g->start[k] ? begin : g->start[k], e = end < g->start[k + 1] ? end : g->start[k + 1];
+        if (b < e) matmul_rows((void *)&g->jobs[k], b - g->start[k], e - g->start[k], ith);
+    }
+}
+
+static void matmul_n(const model *m, matmul_job *jobs, int n) {
+    assert(n >= 1 && n <= MAX_GROUP);
+    int gemm = jobs[0].T >= 4 && kern_has_gemm();
+    void *xq[MAX_GROUP] = {0};
+    mm_group g = { jobs, n, {0} };
+    for (int k = 0; k < n; k++) {
+        const wmat *w = jobs[k].w;
+        jobs[k].scratch = m->gemm_scratch;
+        jobs[k].xq = NULL;
+        if (gemm) {
+            /* int8 GEMM: quantize x once here rather than in every thread */
+            size_t bytes = kern_gemm_prepare_bytes(w->type, jobs[k].T, w->cols);
+            xq[k] = bytes ? aligned_alloc(64, bytes) : NULL;
+            if (xq[k]) jobs[k].xq = kern_gemm_prepare(w->type, jobs[k].x, jobs[k].T, w->cols, xq[k]);
+        }
+        g.start[k + 1] = g.start[k] + (gemm ? (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS : w->rows);
+    }
+    tp_run(m->tp, g.start[n], group_rows, &g);
+    for (int k = 0; k < n; k++) free(xq[k]);
+}
+
 /* out[T][rows] = x[T][cols] · Wᵀ (+ bias) */
 static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T) {
-    matmul_job j = { w, x, out, bias, T, m->gemm_scratch, NULL };
-    if (T >= 4 && kern_has_gemm()) {
-        /* int8 GEMM: quantize x once here rather than in every thread */
-        size_t xq_bytes = kern_gemm_prepare_bytes(w->type, T, w->cols);
-        void *xq = xq_bytes ? aligned_alloc(64, xq_bytes) : NULL;
-        if (xq) j.xq = kern_gemm_prepare(w->type, x, T, w->cols, xq);
-        tp_run(m->tp, (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS, matmul_rows, &j);
-        free(xq);
-    } else tp_run(m->tp, w->rows, matmul_rows, &j);
+    matmul_job j = { w, x, out, bias, T, NULL, NULL };
+    matmul_n(m, &j, 1);
 }
 
 /* Rotates pairs (i, i + D/2) of each head of vec[n_heads][D] by pos·θ^(-2i/D):
@@ -698,9 +732,10 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
     for (int l = 0; l < c->n_layer; l++) {
         const qwen2_layer *L = &m->layers[l];
         rmsnorm(s->xn, s->x, L->attn_norm, T, C, c->rms_eps);
-        matmul(m, s->q, s->xn, &L->wq, L->bq, T);
-        matmul(m, s->k, s->xn, &L->wk, L->bk, T);
-        matmul(m, s->v, s->xn, &L->wv, L->bv, T);
+        matmul_job qkv[3] = { { &L->wq, s->xn, s->q, L->bq, T, NULL, NULL },
+                              { &L->wk, s->xn, s->k, L->bk, T, NULL, NULL },
+                              { &L->wv, s->xn, s->v, L->bv, T, NULL, NULL } };
+        matmul_n(m, qkv, 3);
         if (s->lora) {
             lora_apply(s->lora, s->lora_scale, l, LORA_Q, s->xn, s->q, T, m->tp);
             lora_apply(s->lora, s->lora_scale, l, LORA_K, s->xn, s->k, T, m->tp);
@@ -720,8 +755,9 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
 
         rmsnorm(s->xn, s->x, L->ffn_norm, T, C, c->rms_eps);
-        matmul(m, s->gate, s->xn, &L->w_gate, NULL, T);
-        matmul(m, s->up, s->xn, &L->w_up, NULL, T);
+        matmul_job gu[2] = { { &L->w_gate, s->xn, s->gate, NULL, T, NULL, NULL },
+                             { &L->w_up, s->xn, s->up, NULL, T, NULL, NULL } };
+        matmul_n(m, gu, 2);
         if (s->lora) {
             lora_apply(s->lora, s->lora_scale, l, LORA_GATE, s->xn, s->gate, T, m->tp);
             lora_apply(s->lora, s->lora_scale, l, LORA_UP, s->xn, s->up, T, m->tp);
