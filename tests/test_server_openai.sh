@@ -17,19 +17,7 @@ bash tests/web/setup.sh; rc=$?
 /usr/bin/python3 -c "
 import sqlite3, sys; db = sqlite3.connect(sys.argv[1])
 db.execute('CREATE TABLE t (a INTEGER)'); db.commit()" "$W/db.sqlite"
-# test adapters: the shared fixtures when tests/fixtures.sh made them, else
-# made here (tests/gen_adapters.py), reused while the generator is unchanged
-find_adapters() {
-    if [ -f "$OUT/adapters/m64/all-r8.gguf" ]; then echo "$OUT/adapters"; return; fi
-    [ -f tests/gen_adapters.py ] || return 0
-    local d="$OUT/server-adapters" s
-    s=$(sha256sum tests/gen_adapters.py | cut -c1-16)
-    if [ "$(cat "$d/stamp" 2>/dev/null)" != "$s" ]; then
-        rm -rf "$d"
-        /usr/bin/python3 tests/gen_adapters.py --models "$OUT/models" --out "$d" > /dev/null 2>&1 && echo "$s" > "$d/stamp"
-    fi
-    [ -f "$d/m64/all-r8.gguf" ] && echo "$d"
-}
+. tests/lib_adapters.sh
 ADAPTER=""
 LORA=()
 AD=$(find_adapters)
