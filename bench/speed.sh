@@ -253,42 +253,12 @@ bandwidth before
 
 # ---- GGUF files ----
 gguf_info() {   # prints "bytes_per_token file_bytes" of a GGUF file
-    $PY - "$1" <<'EOF'
-import os, struct, sys
+    PYTHONPATH="$ROOT/tests/llama" $PY - "$1" <<'EOF'
+import os, sys
+from gguf_layout import read_layout, tensor_bytes
 path = sys.argv[1]
-buf = open(path, "rb").read(16 << 20)
-pos = 4
-def rd(fmt):
-    global pos
-    v = struct.unpack_from(fmt, buf, pos); pos += struct.calcsize(fmt)
-    return v[0] if len(v) == 1 else v
-def rstr():
-    global pos
-    n = rd("<Q"); pos += n
-    return buf[pos - n:pos].decode()
-SZ = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-def skipval(t):
-    global pos
-    if t == 8: rstr()
-    elif t == 9:
-        at, n = rd("<I"), rd("<Q")
-        if at == 8:
-            for _ in range(n): rstr()
-        else: pos += SZ[at] * n
-    else: pos += SZ[t]
-_, n_t, n_kv = rd("<I"), rd("<Q"), rd("<Q")
-for _ in range(n_kv):
-    rstr(); skipval(rd("<I"))
-# ggml type: (block size, bytes per block)
-BS = {0: (1, 4), 1: (1, 2), 30: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
-      8: (32, 34), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210)}
-total, names = 0, {}
-for _ in range(n_t):
-    name = rstr(); nd = rd("<I"); ne = [rd("<Q") for _ in range(nd)]; typ = rd("<I"); rd("<Q")
-    n = 1
-    for x in ne: n *= x
-    bs, bb = BS[typ]
-    names[name] = n // bs * bb
+_, tensors, _ = read_layout(path, 16 << 20)
+names = {name: tensor_bytes(ne, typ) for name, (ne, typ, _) in tensors.items()}
 tied = "output.weight" not in names
 per_token = sum(v for k, v in names.items() if k != "token_embd.weight" or tied)
 print(per_token, os.path.getsize(path))

@@ -100,38 +100,13 @@ done
 
 # negative controls: corrupted copies for sqlassist only
 corrupt() {   # corrupt IN OUT MODE
-    $PY - "$@" <<'EOF'
-import struct, sys
+    PYTHONPATH=tests/llama $PY - "$@" <<'EOF'
+import sys
 import numpy as np
+from gguf_layout import read_layout
 src, dst, mode = sys.argv[1:4]
-buf = open(src, "rb").read()
-pos = 4
-def rd(fmt):
-    global pos
-    v = struct.unpack_from(fmt, buf, pos); pos += struct.calcsize(fmt)
-    return v[0] if len(v) == 1 else v
-def rstr():
-    global pos
-    n = rd("<Q"); pos += n
-    return buf[pos - n:pos].decode()
-SZ = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-def skipval(t):
-    global pos
-    if t == 8: rstr()
-    elif t == 9:
-        at, n = rd("<I"), rd("<Q")
-        if at == 8:
-            for _ in range(n): rstr()
-        else: pos += SZ[at] * n
-    else: pos += SZ[t]
-_, n_t, n_kv = rd("<I"), rd("<Q"), rd("<Q")
-for _ in range(n_kv):
-    rstr(); skipval(rd("<I"))
-tensors = {}
-for _ in range(n_t):
-    name = rstr(); nd = rd("<I"); ne = [rd("<Q") for _ in range(nd)]
-    tensors[name] = (int(np.prod(ne)), rd("<I"), rd("<Q"))
-data0 = (pos + 31) // 32 * 32
+buf, layout, data0 = read_layout(src)
+tensors = {name: (int(np.prod(ne)), typ, off) for name, (ne, typ, off) in layout.items()}
 out = bytearray(buf)
 hit = 0
 if mode == "q4k-hibits":      # ggml type 12, 144-byte blocks: d, dmin, scales[12], qs[128]
