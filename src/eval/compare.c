@@ -81,11 +81,9 @@ static void free_rows(char **rows, int64_t n) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static bool rows_equal(char **g, char **p, int64_t n, bool ordered) {
-    if (!ordered) {
-        qsort(g, (size_t)n, sizeof *g, cmp_str);
-        qsort(p, (size_t)n, sizeof *p, cmp_str);
-    }
+/* g and p hold n canonical rows each; for an unordered comparison both are
+** already sorted. */
+static bool rows_equal(char **g, char **p, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         if (strcmp(g[i], p[i])) return false;
     return true;
@@ -109,23 +107,19 @@ bool ev_results_match(const sb_result *gold, const sb_result *pred, bool order_m
     if (gold->ncols != pred->ncols) { snprintf(why, why_cap, "%d columns, expected %d", pred->ncols, gold->ncols); return false; }
     if (gold->nrows != pred->nrows) { snprintf(why, why_cap, "%lld rows, expected %lld", (long long)pred->nrows, (long long)gold->nrows); return false; }
     if (gold->truncated || pred->truncated) { snprintf(why, why_cap, "result truncated by a sandbox limit"); return false; }
+    /* gold's canonical rows are made (and sorted) once; each column
+    ** permutation of the prediction is tried against them */
     char **g = canon_rows(gold, NULL);
+    if (g && !order_matters) qsort(g, (size_t)gold->nrows, sizeof *g, cmp_str);
     int n = pred->ncols, perm[6];
-    bool ok = false;
-    if (n <= 6) {
-        for (int i = 0; i < n; i++) perm[i] = i;
-        do {
-            char **p = canon_rows(pred, perm);
-            char **g2 = canon_rows(gold, NULL);
-            ok = g2 && p && rows_equal(g2, p, gold->nrows, order_matters);
-            free_rows(p, pred->nrows);
-            free_rows(g2, gold->nrows);
-        } while (!ok && next_perm(perm, n));
-    } else {
-        char **p = canon_rows(pred, NULL);
-        ok = g && p && rows_equal(g, p, gold->nrows, order_matters);
+    bool ok = false, permute = n <= 6;
+    for (int i = 0; i < n && permute; i++) perm[i] = i;
+    do {
+        char **p = canon_rows(pred, permute ? perm : NULL);
+        if (p && !order_matters) qsort(p, (size_t)pred->nrows, sizeof *p, cmp_str);
+        ok = g && p && rows_equal(g, p, gold->nrows);
         free_rows(p, pred->nrows);
-    }
+    } while (!ok && permute && next_perm(perm, n));
     free_rows(g, gold->nrows);
     if (!ok) snprintf(why, why_cap, order_matters ? "rows differ (order matters: the gold query orders)" : "rows differ");
     return ok;
