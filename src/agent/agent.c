@@ -214,6 +214,33 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     return rc;
 }
 
+size_t agent_count_tokens(const char *text, size_t len, void *tok) {
+    int32_t *ids;
+    size_t n;
+    if (tok_encode(tok, text, len, &ids, &n, NULL)) return len;   /* invalid UTF-8: bytes bound tokens */
+    free(ids);
+    return n;
+}
+
+char *agent_schema_prompt(const model *m, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
+                          int n_predict, int max_attempts, char **note, sa_err *err) {
+    *note = NULL;
+    long budget = (long)n_ctx - (long)n_predict * max_attempts - 768;
+    if (budget < 256) budget = 256;
+    sc_budget_report rep = {0};
+    char *text = sc_render_budget(s, question, with_samples, (size_t)budget, agent_count_tokens, m->tok, &rep, err);
+    if (text && rep.ndropped) {
+        strbuf b;
+        strbuf_init(&b);
+        strbuf_printf(&b, "the schema is too large for the context; left out %d table%s:", rep.ndropped,
+                      rep.ndropped == 1 ? "" : "s");
+        for (int i = 0; i < rep.ndropped && b.len < 900; i++) strbuf_printf(&b, " %s", rep.dropped[i]);
+        *note = strbuf_take(&b);
+    }
+    sc_budget_report_free(&rep);
+    return text;
+}
+
 void agent_answer_free(agent_answer *a) {
     for (int i = 0; i < a->n_attempts; i++) {
         free(a->attempts[i].raw);

@@ -17,6 +17,7 @@
 #include "../engine/prefix_cache.h"
 #include "../engine/sampler.h"
 #include "../sql/sandbox.h"
+#include "../sql/schema.h"
 #include "prompt.h"
 
 typedef struct agent_config {
@@ -79,6 +80,17 @@ void agent_conversation_add(agent_conversation *c, const char *question, const c
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
               agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err);
 void agent_answer_free(agent_answer *a);
+
+/* An sc_measure_fn counting tokens with the tokenizer passed as ctx. */
+size_t agent_count_tokens(const char *text, size_t len, void *tok);
+
+/* The schema text for a question's prompt: s rendered within what the
+** context leaves after max_attempts answers of n_predict tokens and about
+** 768 tokens of instructions and history (at least 256), keeping the tables
+** most related to the question. *note receives a malloc'd "left out N
+** tables: ..." when some did not fit, else NULL. NULL + err on failure. */
+char *agent_schema_prompt(const model *m, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
+                          int n_predict, int max_attempts, char **note, sa_err *err);
 
 /* The whole answer as one JSON object (malloc'd). */
 char *agent_answer_to_json(const agent_answer *a);

@@ -32,14 +32,6 @@ static int stream_attempt(void *ud, int attempt, const char *sql, const char *er
     return 0;
 }
 
-static size_t count_tokens(const char *text, size_t len, void *ctx) {
-    int32_t *ids;
-    size_t n;
-    if (tok_encode(ctx, text, len, &ids, &n, NULL)) return len;   /* unreachable for valid UTF-8 */
-    free(ids);
-    return n;
-}
-
 static void print_answer(const agent_answer *a, int json) {
     if (json) {
         char *s = agent_answer_to_json(a);
@@ -147,8 +139,6 @@ int cmd_ask(int argc, char **argv) {
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
-    /* the schema gets what the context leaves after the answer and some history */
-    size_t budget = (size_t)(n_ctx - n_pred * n_att - 768 > 256 ? n_ctx - n_pred * n_att - 768 : 256);
     rc = 0;
     for (int turn = 0;; turn++) {
         char *line = NULL;
@@ -165,19 +155,9 @@ int cmd_ask(int argc, char **argv) {
         }
         free(schema_text);
         free(schema_note);
-        schema_note = NULL;
-        sc_budget_report rep = {0};
-        schema_text = sc_render_budget(&schema, question, n_samples > 0, budget, count_tokens, m->tok, &rep, &err);
+        schema_text = agent_schema_prompt(m, &schema, question, n_samples > 0, (int)n_ctx, (int)n_pred, (int)n_att,
+                                          &schema_note, &err);
         if (!schema_text) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); free(line); rc = 1; break; }
-        if (rep.ndropped) {
-            char buf[1024];
-            int k = snprintf(buf, sizeof buf, "the schema is too large for the context; left out %d table%s:", rep.ndropped,
-                             rep.ndropped == 1 ? "" : "s");
-            for (int i = 0; i < rep.ndropped && k < (int)sizeof buf - 80; i++)
-                k += snprintf(buf + k, sizeof buf - (size_t)k, " %s", rep.dropped[i]);
-            schema_note = strdup(buf);
-        }
-        sc_budget_report_free(&rep);
         agent_answer ans;
         int ar = agent_ask(&cfg, sb, schema_text, schema_note, &conv, question, &ans, &err);
         if (ar) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }

@@ -46,14 +46,6 @@ typedef struct bench_opts {
     lora_cli *lc;
 } bench_opts;
 
-static size_t count_tokens(const char *text, size_t len, void *ctx) {
-    int32_t *ids;
-    size_t n;
-    if (tok_encode(ctx, text, len, &ids, &n, NULL)) return len;
-    free(ids);
-    return n;
-}
-
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
@@ -73,7 +65,7 @@ static db_entry *get_db(db_entry *dbs, int *n_dbs, const char *dir, const char *
     if (!e->sb) return NULL;
     sc_schema s = {0};
     if (sc_introspect(e->sb, 0, &s, err)) { sb_close(e->sb); e->sb = NULL; return NULL; }
-    e->schema = sc_render_budget(&s, "", false, 2500, count_tokens, m->tok, NULL, err);
+    e->schema = sc_render_budget(&s, "", false, 2500, agent_count_tokens, m->tok, NULL, err);
     sc_free(&s);
     if (!e->schema) { sb_close(e->sb); e->sb = NULL; return NULL; }
     return e;

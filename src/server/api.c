@@ -216,14 +216,6 @@ int api_load_flag_adapter(server *s, const char *spec, sa_err *err) {
     return 0;
 }
 
-static size_t count_tokens(const char *text, size_t len, void *ctx) {
-    int32_t *ids;
-    size_t n;
-    if (tok_encode(ctx, text, len, &ids, &n, NULL)) return len;   /* invalid UTF-8: bytes bound tokens */
-    free(ids);
-    return n;
-}
-
 static void observe_answer(server *s, job *j, const agent_answer *a) {
     for (int i = 0; i < a->n_attempts; i++) {
         const agent_attempt *t = &a->attempts[i];
@@ -301,20 +293,9 @@ static void run_ask(server *s, job *j) {
         if (sc_introspect(in->ctx, c->samples, &own, &err)) { job_fail(j, 400, "context", err.msg); return; }
         sc = &own;
     }
-    long budget = (long)c->n_ctx - (long)c->n_predict * in->max_attempts - 768;
-    if (budget < 256) budget = 256;
-    sc_budget_report rep = {0};
-    char *schema_text = sc_render_budget(sc, in->question, c->samples > 0, (size_t)budget, count_tokens, s->m->tok, &rep, &err);
-    char *note = NULL;
-    if (schema_text && rep.ndropped) {
-        strbuf b;
-        strbuf_init(&b);
-        strbuf_printf(&b, "the schema is too large for the context; left out %d table%s:", rep.ndropped,
-                      rep.ndropped == 1 ? "" : "s");
-        for (int i = 0; i < rep.ndropped && b.len < 900; i++) strbuf_printf(&b, " %s", rep.dropped[i]);
-        note = strbuf_take(&b);
-    }
-    sc_budget_report_free(&rep);
+    char *note;
+    char *schema_text = agent_schema_prompt(s->m, sc, in->question, c->samples > 0, c->n_ctx, c->n_predict,
+                                            in->max_attempts, &note, &err);
     if (!schema_text) {
         job_fail(j, 500, NULL, err.msg);
         sc_free(&own);
