@@ -57,10 +57,8 @@ static int watch_text(void *ud, const char *text, int len) {
     if (w->cfg->on_token && w->cfg->on_token(w->cfg->ud, w->attempt, text, len)) { w->cancelled = 1; return 1; }
     if (!w->text.p) return 0;
     if (strstr(w->text.p, "```")) return 1;
-    const char *semi = strrchr(w->text.p, ';');
-    if (semi && semi[1] == 0 && sqlite3_complete(w->text.p)) return 1;
-    if (semi && sqlite3_complete(w->text.p)) return 1;
-    return 0;
+    /* a ';' outside literals and comments ends the statement */
+    return strchr(w->text.p, ';') && sqlite3_complete(w->text.p);
 }
 
 static int watch_token(void *ud, int id) {

@@ -567,19 +567,6 @@ void infer_truncate(infer_state *s, int n) {
     s->n_past = n;
 }
 
-int infer_copy_prefix(infer_state *dst, const infer_state *src, int n, sa_err *err) {
-    if (dst->m != src->m) return sa_fail(err, "KV cache copy between different models");
-    if (n > src->n_past || n > dst->n_ctx) return sa_fail(err, "KV cache copy of %d positions does not fit", n);
-    const qwen2_config *c = &src->m->cfg;
-    size_t KV = (size_t)c->n_head_kv * c->head_dim;
-    for (int l = 0; l < c->n_layer; l++) {
-        memcpy(dst->k_cache + (size_t)l * dst->n_ctx * KV, src->k_cache + (size_t)l * src->n_ctx * KV, (size_t)n * KV * 4);
-        memcpy(dst->v_cache + (size_t)l * dst->n_ctx * KV, src->v_cache + (size_t)l * src->n_ctx * KV, (size_t)n * KV * 4);
-    }
-    dst->n_past = n;
-    return 0;
-}
-
 /* ---- forward pieces ------------------------------------------------------ */
 
 /* out[t] = x[t] / rms(x[t]) * w, for each of T rows of n. */

@@ -98,8 +98,6 @@ int infer_n_past(const infer_state *s);
 int infer_n_ctx(const infer_state *s);
 /* Forgets positions >= n (n <= n_past): the cache prefix stays valid. */
 void infer_truncate(infer_state *s, int n);
-/* Copies the first n cached positions of src into dst (same model). */
-int infer_copy_prefix(infer_state *dst, const infer_state *src, int n, sa_err *err);
 
 /* Chooses the LoRA adapter (NULL: none) and scale for this sequence's
 ** following forward calls. The adapter must stay loaded while in use, and a
