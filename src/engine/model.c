@@ -515,6 +515,7 @@ struct infer_state {
     float *proj;                /* [T][C] */
     float *gate, *up;           /* [T][F] */
     float *scores;              /* [threads][N] */
+    float *rope_cs;             /* [T][D/2][2] rotary cos/sin of the chunk's positions */
     int n_threads;
     const lora_adapter *lora;   /* this sequence's adapter, or NULL */
     float lora_scale;
@@ -543,8 +544,9 @@ infer_state *infer_new(const model *m, int n_ctx, sa_err *err) {
     s->att = malloc(T * C * 4); s->proj = malloc(T * C * 4);
     s->gate = malloc(T * F * 4); s->up = malloc(T * F * 4);
     s->scores = malloc((size_t)s->n_threads * (size_t)n_ctx * 4);
+    s->rope_cs = malloc(T * (size_t)c->head_dim * 4);
     if (!s->k_cache || !s->v_cache || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj ||
-        !s->gate || !s->up || !s->scores) {
+        !s->gate || !s->up || !s->scores || !s->rope_cs) {
         infer_free(s);
         sa_fail(err, "out of memory for a KV cache of %d positions", n_ctx);
         return NULL;
@@ -555,7 +557,7 @@ infer_state *infer_new(const model *m, int n_ctx, sa_err *err) {
 void infer_free(infer_state *s) {
     if (!s) return;
     free(s->k_cache); free(s->v_cache); free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v);
-    free(s->att); free(s->proj); free(s->gate); free(s->up); free(s->scores);
+    free(s->att); free(s->proj); free(s->gate); free(s->up); free(s->scores); free(s->rope_cs);
     free(s);
 }
 
@@ -658,19 +660,32 @@ static void matmul(const model *m, float *out, const float *x, const wmat *w, co
     matmul_n(m, &j, 1);
 }
 
-/* Rotates pairs (i, i + D/2) of each head of vec[n_heads][D] by pos·θ^(-2i/D):
-** the rotate-half layout of Hugging Face's Qwen2 and llama.cpp's NEOX mode. */
-static void rope(float *vec, int n_heads, int D, int pos, float theta) {
+/* cs[T][D/2][2]: cos and sin of pos·θ^(-2i/D) for the chunk's positions,
+** computed once per chunk and shared by q and k of every layer. */
+static void rope_table(float *cs, int T, int pos0, int D, float theta) {
     int half = D / 2;
     for (int i = 0; i < half; i++) {
         float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)D);
-        float ang = (float)pos * inv_freq;
-        float cs = cosf(ang), sn = sinf(ang);
+        for (int t = 0; t < T; t++) {
+            float ang = (float)(pos0 + t) * inv_freq;
+            cs[((size_t)t * half + i) * 2] = cosf(ang);
+            cs[((size_t)t * half + i) * 2 + 1] = sinf(ang);
+        }
+    }
+}
+
+/* Rotates pairs (i, i + D/2) of each head of vec[n_heads][D] by the angles
+** of one position (cs[D/2][2] from rope_table): the rotate-half layout of
+** Hugging Face's Qwen2 and llama.cpp's NEOX mode. */
+static void rope(float *vec, int n_heads, int D, const float *cs) {
+    int half = D / 2;
+    for (int i = 0; i < half; i++) {
+        float c = cs[2 * i], sn = cs[2 * i + 1];
         for (int h = 0; h < n_heads; h++) {
             float *p = vec + (size_t)h * D;
             float a = p[i], b = p[i + half];
-            p[i] = a * cs - b * sn;
-            p[i + half] = b * cs + a * sn;
+            p[i] = a * c - b * sn;
+            p[i + half] = b * c + a * sn;
         }
     }
 }
@@ -716,6 +731,7 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
     for (int t = 0; t < T; t++)
         kern_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
                          s->x + (size_t)t * C, C);
+    rope_table(s->rope_cs, T, pos0, D, c->rope_theta);
     for (int l = 0; l < c->n_layer; l++) {
         const qwen2_layer *L = &m->layers[l];
         rmsnorm(s->xn, s->x, L->attn_norm, T, C, c->rms_eps);
@@ -730,8 +746,8 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
         }
         float *kc = s->k_cache + (size_t)l * s->n_ctx * KV, *vc = s->v_cache + (size_t)l * s->n_ctx * KV;
         for (int t = 0; t < T; t++) {
-            rope(s->q + (size_t)t * C, c->n_head, D, pos0 + t, c->rope_theta);
-            rope(s->k + (size_t)t * KV, c->n_head_kv, D, pos0 + t, c->rope_theta);
+            rope(s->q + (size_t)t * C, c->n_head, D, s->rope_cs + (size_t)t * D);
+            rope(s->k + (size_t)t * KV, c->n_head_kv, D, s->rope_cs + (size_t)t * D);
             memcpy(kc + (size_t)(pos0 + t) * KV, s->k + (size_t)t * KV, (size_t)KV * 4);
             memcpy(vc + (size_t)(pos0 + t) * KV, s->v + (size_t)t * KV, (size_t)KV * 4);
         }
