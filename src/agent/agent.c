@@ -316,3 +316,14 @@ char *agent_answer_to_json(const agent_answer *a) {
     json_decref(o);
     return s;
 }
+
+int agent_template_init(prompt_template *t, const char *format, const char *file, const model *m, sa_err *err) {
+    if (format || file || !m) return prompt_template_init(t, format, file, err);
+    char *own = model_prompt_format(m);
+    if (!own) return prompt_template_init(t, NULL, NULL, err);
+    int rc = prompt_template_init(t, own, NULL, err);
+    if (rc) sa_fail(err, "%s: key 'sqlassist.prompt_format' is '%s': unknown template (chatml, sql-create-context)",
+                    m->path, own);
+    free(own);
+    return rc;
+}

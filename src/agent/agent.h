@@ -95,4 +95,10 @@ char *agent_schema_prompt(const model *m, const sc_schema *s, const char *questi
 /* The whole answer as one JSON object (malloc'd). */
 char *agent_answer_to_json(const agent_answer *a);
 
+/* The prompt template for model M: --template FILE or --format KIND when
+** given (non-NULL), else the format the model file names
+** (model_prompt_format: models trained by `sqlassist train` say
+** sql-create-context), else chatml. */
+int agent_template_init(prompt_template *t, const char *format, const char *file, const model *m, sa_err *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_help(const cli_opt *opts, const char *usage, const char *summary) {
     printf("usage: %s\n", usage);
@@ -93,4 +94,34 @@ int cli_float(const char *flag, const char *value, double lo, double hi, double 
     }
     *out = v;
     return 0;
+}
+
+const char *cli_default_model(char *looked, size_t looked_size) {
+    static char path[4096];
+    const char *env = getenv("SQLASSIST_MODEL");
+    if (env && *env) return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) { snprintf(looked, looked_size, "(the executable's path is unknown)"); return NULL; }
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    const char *places[] = { "%s/models/" BUNDLED_MODEL, "%s/../share/sqlassist/" BUNDLED_MODEL };
+    looked[0] = 0;
+    for (size_t i = 0; i < sizeof places / sizeof *places; i++) {
+        snprintf(path, sizeof path, places[i], exe);
+        if (access(path, R_OK) == 0) return path;
+        size_t l = strlen(looked);
+        snprintf(looked + l, looked_size - l, "%s%s", l ? ", " : "", path);
+    }
+    return NULL;
+}
+
+int cli_model_or_default(const char **model_path) {
+    if (*model_path) return 0;
+    char looked[8192];
+    if ((*model_path = cli_default_model(looked, sizeof looked))) return 0;
+    fprintf(stderr, "sqlassist: no --model given and no bundled model found (looked for %s; "
+                    "SQLASSIST_MODEL may name one)\n", looked);
+    return -1;
 }

@@ -9,6 +9,8 @@
 #ifndef SA_CLI_ARGS_H
 #define SA_CLI_ARGS_H
 
+#include <stddef.h>
+
 typedef struct cli_opt {
     const char *name;          /* "--model" */
     const char *alias;         /* "-n" or NULL */
@@ -34,5 +36,16 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage, con
 /* Converts a flag's value; prints "sqlassist: --flag: ..." and returns -1 when invalid. */
 int cli_int(const char *flag, const char *value, long lo, long hi, long *out);
 int cli_float(const char *flag, const char *value, double lo, double hi, double *out);
+
+/* The model used when --model is not given: $SQLASSIST_MODEL when set, else
+** the bundled model (BUNDLED_MODEL) in models/ beside the executable, else in
+** ../share/sqlassist/ from it (an installed layout). Returns a pointer to
+** static storage, or NULL (with the places looked at written to `looked`). */
+#define BUNDLED_MODEL "sqlassist-sql-6m.gguf"
+const char *cli_default_model(char *looked, size_t looked_size);
+
+/* Sets *model_path to the default model when it is NULL; prints an error
+** naming where it looked and returns -1 when there is none. */
+int cli_model_or_default(const char **model_path);
 
 #endif

@@ -60,7 +60,7 @@ int cmd_ask(int argc, char **argv) {
     int json = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
-        {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (required)"},
+        {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (default: the bundled model, models/" BUNDLED_MODEL ")"},
         {"--db", NULL, 1, &db, NULL, "SQLite database to question (opened read-only)"},
         {"--context", NULL, 1, &context, NULL, "CREATE TABLE (and INSERT) statements instead of --db"},
         {"--json", NULL, 0, NULL, &json, "print the whole answer as JSON"},
@@ -81,14 +81,14 @@ int cmd_ask(int argc, char **argv) {
     };
     const char *pos[1];
     int n_pos;
-    const char *usage = "sqlassist ask --model PATH (--db PATH | --context SQL) [--json] [--max-attempts N] [QUESTION]";
+    const char *usage = "sqlassist ask [--model PATH] (--db PATH | --context SQL) [--json] [--max-attempts N] [QUESTION]";
     int r = cli_parse(argc, argv, opts, usage,
                       "Answers a question about a SQLite database: writes SQL, runs it read-only, repairs it on errors.\n"
                       "With no QUESTION on a terminal, starts an interactive session (follow-up questions refine the last query).",
                       pos, 1, &n_pos);
     if (r == CLI_HELP) return 0;
     if (r == CLI_ERROR) return 2;
-    if (!model_path) { fprintf(stderr, "sqlassist: --model is required\nusage: %s\n", usage); return 2; }
+    if (cli_model_or_default(&model_path)) return 2;
     if (!db == !context) { fprintf(stderr, "sqlassist: give exactly one of --db or --context\nusage: %s\n", usage); return 2; }
     long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0;
     double t_temp;
@@ -127,6 +127,8 @@ int cmd_ask(int argc, char **argv) {
     if (!(m = model_load(model_path, &mo, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if ((rc = lora_cli_setup(&lc, m)) != 0) goto out;
     rc = 1;
+    prompt_template_free(&tpl);
+    if (agent_template_init(&tpl, format, tpl_file, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); goto out; }
 

@@ -142,7 +142,7 @@ int cmd_bench(int argc, char **argv) {
     o.lc = &lc;
     o.out_dir = "bench-out";
     cli_opt opts[] = {
-        {"--model", "-m", 1, &o.model, NULL, "GGUF file or Hugging Face model directory (required)"},
+        {"--model", "-m", 1, &o.model, NULL, "GGUF file or Hugging Face model directory (default: the bundled model, models/" BUNDLED_MODEL ")"},
         {"--tasks", NULL, 1, &o.tasks_path, NULL, "task file: sql-create-context JSONL or Spider JSON/JSONL (required)"},
         {"--db-dir", NULL, 1, &o.db_dir, NULL, "Spider databases: DIR/<db_id>/<db_id>.sqlite"},
         {"--out", "-o", 1, &o.out_dir, NULL, "output directory (default bench-out)"},
@@ -161,11 +161,12 @@ int cmd_bench(int argc, char **argv) {
     };
     const char *pos[1];
     int n_pos;
-    const char *usage = "sqlassist bench --model PATH [--lora ...] --tasks FILE [--db-dir DIR] [--concurrency N] [--out DIR]";
+    const char *usage = "sqlassist bench [--model PATH] [--lora ...] --tasks FILE [--db-dir DIR] [--concurrency N] [--out DIR]";
     int r = cli_parse(argc, argv, opts, usage, "Measures accuracy, latency, throughput and cold start on a task file.", pos, 0, &n_pos);
     if (r == CLI_HELP) return 0;
     if (r == CLI_ERROR) return 2;
-    if (!o.model || !o.tasks_path) { fprintf(stderr, "sqlassist: --model and --tasks are required\nusage: %s\n", usage); return 2; }
+    if (!o.tasks_path) { fprintf(stderr, "sqlassist: --tasks is required\nusage: %s\n", usage); return 2; }
+    if (cli_model_or_default(&o.model)) return 2;
     long n_ctx = 4096, nth = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &o.attempts) || cli_int("-n", n_predict, 1, 8192, &o.n_predict) ||
         cli_int("--concurrency", conc, 1, 64, &o.concurrency) || cli_int("--requests", tp_req, 1, 100000, &o.tp_requests) ||
@@ -190,7 +191,7 @@ int cmd_bench(int argc, char **argv) {
     prefix_cache *pc = rc ? NULL : pc_new(m, 2, (int)n_ctx, &err);
     prompt_template tpl = {0};
     if (!rc && !pc) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
-    if (!rc && prompt_template_init(&tpl, o.format, o.tpl, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 2; }
+    if (!rc && agent_template_init(&tpl, o.format, o.tpl, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 2; }
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {

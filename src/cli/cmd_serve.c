@@ -26,7 +26,7 @@ int cmd_serve(int argc, char **argv) {
                *attempts = "3", *n_predict = "256", *max_rows = NULL, *q_timeout = NULL;
     server_config cfg = {0};
     cli_opt opts[] = {
-        {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (required)"},
+        {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (default: the bundled model, models/" BUNDLED_MODEL ")"},
         {"--db", NULL, 1, &db, NULL, "SQLite database to answer questions on, opened read-only (required)"},
         {"--lora", NULL, 1, NULL, NULL, "LoRA adapter NAME=PATH or PATH, loaded at start (repeatable)", cfg.lora, &cfg.n_lora,
          SERVE_MAX_LORA},
@@ -52,7 +52,7 @@ int cmd_serve(int argc, char **argv) {
         {NULL},
     };
     const char *usage =
-        "sqlassist serve --model PATH --db PATH [--lora NAME=PATH ...] [--lora-dir DIR] [--host 127.0.0.1] [--port 8080] "
+        "sqlassist serve [--model PATH] --db PATH [--lora NAME=PATH ...] [--lora-dir DIR] [--host 127.0.0.1] [--port 8080] "
         "[--api-key KEY] [--threads N] [--ctx N] [--queue N] [--slots N] [--request-timeout-ms N] [--max-body BYTES] "
         "[--cors ORIGIN]";
     int n_pos = 0;
@@ -62,7 +62,8 @@ int cmd_serve(int argc, char **argv) {
                       NULL, 0, &n_pos);
     if (r == CLI_HELP) return 0;
     if (r == CLI_ERROR) return 2;
-    if (!model_path || !db) { fprintf(stderr, "sqlassist: --model and --db are required\nusage: %s\n", usage); return 2; }
+    if (!db) { fprintf(stderr, "sqlassist: --db is required\nusage: %s\n", usage); return 2; }
+    if (cli_model_or_default(&model_path)) return 2;
     long v_port, v_ctx, v_queue, v_slots, v_tmo, v_body, v_conn, v_samples, v_att, v_pred, v_rows = 0, v_qt = 0, v_thr = 0;
     if (cli_int("--port", port, 0, 65535, &v_port) || cli_int("--ctx", ctx, 256, 1 << 20, &v_ctx) ||
         cli_int("--queue", queue, 1, 100000, &v_queue) || cli_int("--slots", slots, 1, 64, &v_slots) ||

@@ -488,6 +488,13 @@ void model_free(model *m) {
     free(m);
 }
 
+char *model_prompt_format(const model *m) {
+    char *v = NULL;
+    sa_err e = {{0}};
+    if (!m->gguf || gguf_get_str(m->gguf, "sqlassist.prompt_format", 0, &v, &e)) return NULL;
+    return v;
+}
+
 size_t model_weight_bytes(const model *m) {
     size_t b = m->tok_embd.row_bytes * (size_t)m->tok_embd.rows;
     if (m->output.data != m->tok_embd.data) b += m->output.row_bytes * (size_t)m->output.rows;

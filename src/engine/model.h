@@ -90,6 +90,12 @@ void model_free(model *m);
 /* Total bytes of weights as stored (for reports). */
 size_t model_weight_bytes(const model *m);
 
+/* The prompt format the model was trained on, from the GGUF key
+** `sqlassist.prompt_format` (written by `sqlassist train --mode full`), as a
+** malloc'd string, or NULL when the file does not say (Hugging Face models,
+** GGUF files from elsewhere). */
+char *model_prompt_format(const model *m);
+
 /* One sequence's KV cache and scratch. */
 typedef struct infer_state infer_state;
 infer_state *infer_new(const model *m, int n_ctx, sa_err *err);

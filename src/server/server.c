@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "../agent/agent.h"
 #include "engine/generate.h"
 #include "http.h"
 #include "metrics.h"
@@ -77,10 +78,6 @@ int server_main(const server_config *cfg) {
     int rc = 1;
     sa_err err = {{0}};
 
-    if (prompt_template_init(&s->tpl, cfg->format, cfg->template_file, &err)) {
-        slog_event("error", "%s", err.msg);
-        goto out;
-    }
     sb_limits_default(&s->limits);
     if (cfg->max_rows > 0) s->limits.max_rows = cfg->max_rows;
     if (cfg->query_timeout_ms > 0) s->limits.timeout_ms = cfg->query_timeout_ms;
@@ -102,6 +99,10 @@ int server_main(const server_config *cfg) {
     slog_event("loading", "%s", cfg->model_path);
     model_opts mo = { .n_threads = cfg->n_threads };
     if (!(s->m = model_load(cfg->model_path, &mo, &err))) { slog_event("error", "--model: %s", err.msg); goto out; }
+    if (agent_template_init(&s->tpl, cfg->format, cfg->template_file, s->m, &err)) {
+        slog_event("error", "%s", err.msg);
+        goto out;
+    }
     if (!(s->pc = pc_new(s->m, cfg->slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }
     if (!(s->reg = lora_registry_new(s->m, &err))) { slog_event("error", "%s", err.msg); goto out; }
     for (int i = 0; i < cfg->n_lora; i++)

@@ -485,6 +485,9 @@ int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_l
     gw_set_str(w, "general.name", name ? name : "sqlassist");
     gw_set_u32(w, "general.file_type", 0);
     gw_set_u32(w, "general.quantization_version", 2);
+    /* the template training used (src/train/data.c): ask, serve and bench
+    ** default to it for this model */
+    gw_set_str(w, "sqlassist.prompt_format", "sql-create-context");
     gw_set_u32(w, "qwen2.block_count", (uint32_t)c->n_layer);
     gw_set_u32(w, "qwen2.context_length", (uint32_t)ctx_len);
     gw_set_u32(w, "qwen2.embedding_length", (uint32_t)c->n_embd);
