@@ -85,6 +85,15 @@ int main(void) {
     CHECK(p2 && !strcmp(p2, "### Context:\nCREATE TABLE head (age INTEGER)\n### Question:\nHow many heads are older than 56?\n### SQL:\n"),
           "scc rendering: [%s]", p2);
     free(p2);
+    /* rendered statements (one per line, each ending in ';') become the data set's one-line context */
+    p2 = prompt_render(&t, "CREATE TABLE head (age INTEGER);\nCREATE TABLE dept (id INTEGER, name TEXT);\n", NULL, 0, "q?", NULL, 0);
+    CHECK(p2 && !strcmp(p2, "### Context:\nCREATE TABLE head (age INTEGER); CREATE TABLE dept (id INTEGER, name TEXT)\n"
+                            "### Question:\nq?\n### SQL:\n"), "scc one-line context: [%s]", p2);
+    free(p2);
+    /* anything else (a sample-row comment) is kept as rendered */
+    p2 = prompt_render(&t, "CREATE TABLE head (age INTEGER);\n/* rows: 1 */\n", NULL, 0, "q?", NULL, 0);
+    CHECK(p2 && strstr(p2, "CREATE TABLE head (age INTEGER);\n/* rows: 1 */\n"), "scc with samples kept: [%s]", p2);
+    free(p2);
     CHECK(prompt_template_init(&t, "nonsense", NULL, &err) != 0 && strstr(err.msg, "nonsense"), "unknown format named");
     CHECK(prompt_template_init(&t, NULL, "/nonexistent/template.txt", &err) != 0 && strstr(err.msg, "template.txt"),
           "missing template file named");

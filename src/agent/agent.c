@@ -126,6 +126,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ans->n_attempts = a + 1;
         char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, a);
         if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
+        if (getenv("SQLASSIST_DUMP_PROMPT")) fprintf(stderr, "--- prompt\n%s---\n", prompt);
         double t0 = gen_now();
         int32_t *ids = NULL;
         size_t n_ids = 0;
@@ -223,8 +224,14 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok) {
 char *agent_schema_prompt(const model *m, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
                           int n_predict, int max_attempts, char **note, sa_err *err) {
     *note = NULL;
-    long budget = (long)n_ctx - (long)n_predict * max_attempts - 768;
-    if (budget < 256) budget = 256;
+    /* The schema must fit in what the model was trained on too: a small
+    ** model trained on short rows (the bundled one: 1024) gets a quarter of
+    ** its context, which keeps the tables most related to the question. */
+    long limit = n_ctx;
+    if (m->cfg.n_ctx_train > 0 && m->cfg.n_ctx_train < limit) limit = m->cfg.n_ctx_train;
+    long budget = limit - (long)n_predict * max_attempts - 768;
+    if (budget < limit / 4) budget = limit / 4;
+    if (budget < 128) budget = 128;
     sc_budget_report rep = {0};
     char *text = sc_render_budget(s, question, with_samples, (size_t)budget, agent_count_tokens, m->tok, &rep, err);
     if (text && rep.ndropped) {

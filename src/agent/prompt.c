@@ -119,12 +119,44 @@ static char *render_chatml(const char *schema, const prompt_turn *h, int nh, con
     return strbuf_take(&b);
 }
 
+/* sql-create-context writes its context on one line, statements joined by
+** "; " and no final ";". A schema of plain statements, one per line, is put
+** that way so that models trained on the data set see what they learnt from;
+** anything else (sample-row comments) is kept as rendered. */
+static void put_scc_context(strbuf *b, const char *schema) {
+    int plain = 1;
+    for (const char *p = schema; *p && plain;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 0 && (p[n - 1] != ';' || memchr(p, ';', n - 1) || strncmp(p, "CREATE ", 7))) plain = 0;
+        p += n + (e != NULL);
+    }
+    if (!plain) { put_defanged(b, schema); return; }
+    strbuf line;
+    strbuf_init(&line);
+    int first = 1;
+    for (const char *p = schema; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 0) {
+            if (!first) strbuf_puts(&line, "; ");
+            strbuf_append(&line, p, n - 1);
+            first = 0;
+        }
+        p += n + (e != NULL);
+    }
+    char *t = strbuf_take(&line);
+    if (t) put_defanged(b, t);
+    else b->oom = 1;
+    free(t);
+}
+
 static char *render_scc(const char *schema, const prompt_turn *h, int nh, const char *q, const prompt_failure *f,
                         int nf) {
     strbuf b;
     strbuf_init(&b);
     strbuf_puts(&b, "### Context:\n");
-    put_defanged(&b, schema);
+    put_scc_context(&b, schema);
     if (b.len && b.p[b.len - 1] != '\n') strbuf_puts(&b, "\n");
     for (int i = 0; i < nh; i++) {
         strbuf_puts(&b, "### Question:\n");
