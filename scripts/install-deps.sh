@@ -4,7 +4,7 @@
 # (or sudo) only when something is missing.
 set -eu
 BUILD_PKGS="gcc make pkg-config libsqlite3-dev sqlite3 libpcre2-dev libutf8proc-dev libjansson-dev libedit-dev libmicrohttpd-dev"
-TEST_PKGS="tmux python3 python3-numpy python3-torch clang libclang-rt-14-dev nginx chromium nodejs curl"
+TEST_PKGS="tmux python3 python3-numpy python3-regex python3-torch clang libclang-rt-14-dev nginx chromium nodejs curl"
 # npm ships inside some nodejs builds (which then conflict with Debian's npm package)
 command -v npm >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS npm"
 want="$BUILD_PKGS"

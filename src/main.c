@@ -25,12 +25,13 @@ static const struct {
     {"schema", cmd_schema, "print a database's schema as the model sees it"},
     {"serve", cmd_serve, "serve the assistant over HTTP (web page, JSON API, OpenAI-compatible API)"},
     {"train", cmd_train, "train LoRA adapters or a small model from scratch on text-to-SQL data"},
+    {"train-tokenizer", cmd_train_tokenizer, "learn a byte-level BPE vocabulary (Qwen2 format) from text-to-SQL data"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: sqlassist COMMAND [options]   (sqlassist COMMAND --help for details)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+        fprintf(f, "  %-15s %s\n", COMMANDS[i].name, COMMANDS[i].help);
 }
 
 int main(int argc, char **argv) {

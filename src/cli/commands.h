@@ -18,5 +18,6 @@ int cmd_sql(int argc, char **argv);        /* cmd_sql.c */
 int cmd_schema(int argc, char **argv);     /* cmd_sql.c */
 int cmd_serve(int argc, char **argv);      /* cmd_serve.c */
 int cmd_train(int argc, char **argv);      /* cmd_train.c */
+int cmd_train_tokenizer(int argc, char **argv); /* cmd_train_tokenizer.c */
 
 #endif

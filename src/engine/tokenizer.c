@@ -482,6 +482,22 @@ static int32_t special_by_name(const tokenizer *t, const char *name) {
     return id >= 0 && t->entries[id].kind != KIND_NORMAL ? id : -1;
 }
 
+/* The compiled Qwen2 split pattern (JIT when available), or NULL + message. */
+static pcre2_code *compile_pretok(sa_err *err) {
+    int code;
+    PCRE2_SIZE at;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)QWEN2_PATTERN, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        sa_fail(err, "pre-tokenizer regex: %s at offset %zu", (const char *)msg, (size_t)at);
+        return NULL;
+    }
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* interpreter if JIT is unavailable */
+    return re;
+}
+
 /* Collects the added tokens, compiles the pre-tokenizer and looks up the
 ** special ids. `eos_hint` is the file's eos id, or -1. */
 static int tb_finish(tokenizer *t, int64_t eos_hint, const char *what, sa_err *err) {
@@ -503,16 +519,7 @@ static int tb_finish(tokenizer *t, int64_t eos_hint, const char *what, sa_err *e
         t->added_start[b] = (uint16_t)i;
     }
 
-    int code;
-    PCRE2_SIZE at;
-    t->pretok = pcre2_compile((PCRE2_SPTR)QWEN2_PATTERN, PCRE2_ZERO_TERMINATED,
-                              PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
-    if (!t->pretok) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(code, msg, sizeof msg);
-        return sa_fail(err, "pre-tokenizer regex: %s at offset %zu", (const char *)msg, (size_t)at);
-    }
-    (void)pcre2_jit_compile(t->pretok, PCRE2_JIT_COMPLETE);   /* interpreter if JIT is unavailable */
+    if (!(t->pretok = compile_pretok(err))) return -1;
 
     t->endoftext_id = special_by_name(t, "<|endoftext|>");
     t->im_start_id = special_by_name(t, "<|im_start|>");
@@ -1008,44 +1015,55 @@ static int bpe_piece(enc_ctx *c, const unsigned char *p, size_t n) {
     return 0;
 }
 
-/* Pre-tokenizes one NFC segment with the Qwen2 regex and BPEs each piece. */
-static int split_and_bpe(enc_ctx *c, const unsigned char *seg, size_t n) {
+/* Splits one NFC segment with the Qwen2 regex, handing each piece to fn. */
+static int split_pieces(const pcre2_code *re, pcre2_match_data *md, const unsigned char *seg, size_t n,
+                        tok_piece_fn fn, void *ctx, sa_err *err) {
     size_t pos = 0;
     while (pos < n) {
-        int rc = pcre2_match(c->t->pretok, seg, n, pos, PCRE2_NO_UTF_CHECK, c->md, NULL);
-        if (rc == PCRE2_ERROR_NOMATCH) return bpe_piece(c, seg + pos, n - pos);
+        int rc = pcre2_match(re, seg, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (rc == PCRE2_ERROR_NOMATCH) return fn(ctx, seg + pos, n - pos);
         if (rc < 0) {
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(rc, msg, sizeof msg);
-            return sa_fail(c->err, "pre-tokenizer: %s", (const char *)msg);
+            return sa_fail(err, "pre-tokenizer: %s", (const char *)msg);
         }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t start = ov[0], end = ov[1];
         assert(start >= pos && end >= start && end <= n);
-        if (start > pos && bpe_piece(c, seg + pos, start - pos)) return -1;   /* uncovered text */
+        if (start > pos && fn(ctx, seg + pos, start - pos)) return -1;   /* uncovered text */
         if (end == start) {
             /* An empty match cannot happen with this pattern; step one
             ** character so that a changed pattern cannot loop forever. */
             int k = utf8_next(seg + start, n - start);
             end = start + (size_t)(k > 0 ? k : 1);
         }
-        if (bpe_piece(c, seg + start, end - start)) return -1;
+        if (fn(ctx, seg + start, end - start)) return -1;
         pos = end;
     }
     return 0;
 }
 
-static int encode_segment(enc_ctx *c, const char *seg, size_t n) {
+/* NFC-normalizes one segment (valid UTF-8, no added tokens) and splits it. */
+static int normalize_and_split(const pcre2_code *re, pcre2_match_data *md, const char *seg, size_t n,
+                               tok_piece_fn fn, void *ctx, sa_err *err) {
     bool ascii = true;
     for (size_t i = 0; i < n && ascii; i++) ascii = (unsigned char)seg[i] < 0x80;
-    if (ascii) return split_and_bpe(c, (const unsigned char *)seg, n);   /* ASCII is already NFC */
+    if (ascii) return split_pieces(re, md, (const unsigned char *)seg, n, fn, ctx, err);   /* ASCII is already NFC */
     utf8proc_uint8_t *nfc = NULL;
     utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)seg, (utf8proc_ssize_t)n, &nfc,
                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    if (m < 0) return sa_fail(c->err, "NFC normalization: %s", utf8proc_errmsg(m));
-    int rc = split_and_bpe(c, nfc, (size_t)m);
+    if (m < 0) return sa_fail(err, "NFC normalization: %s", utf8proc_errmsg(m));
+    int rc = split_pieces(re, md, nfc, (size_t)m, fn, ctx, err);
     free(nfc);
     return rc;
+}
+
+static int bpe_piece_cb(void *ctx, const unsigned char *p, size_t n) {
+    return bpe_piece(ctx, p, n);
+}
+
+static int encode_segment(enc_ctx *c, const char *seg, size_t n) {
+    return normalize_and_split(c->t->pretok, c->md, seg, n, bpe_piece_cb, c, c->err);
 }
 
 /* Finds the first added token in text[from..len): its start and id, longest
@@ -1106,6 +1124,41 @@ int tok_encode(const tokenizer *t, const char *text, size_t len,
     *ids = c.ids;
     *n_ids = c.n_ids;
     return 0;
+}
+
+/* ------------------------------------------------- the pre-tokenizer alone */
+
+struct tok_pretok {
+    pcre2_code *re;
+    pcre2_match_data *md;
+};
+
+tok_pretok *tok_pretok_new(sa_err *err) {
+    tok_pretok *p = calloc(1, sizeof *p);
+    if (!p) return sa_fail(err, "out of memory"), NULL;
+    if (!(p->re = compile_pretok(err))) { free(p); return NULL; }
+    if (!(p->md = pcre2_match_data_create_from_pattern(p->re, NULL))) {
+        tok_pretok_free(p);
+        return sa_fail(err, "out of memory"), NULL;
+    }
+    return p;
+}
+
+void tok_pretok_free(tok_pretok *p) {
+    if (!p) return;
+    pcre2_match_data_free(p->md);
+    pcre2_code_free(p->re);
+    free(p);
+}
+
+int tok_pretok_split(tok_pretok *p, const char *text, size_t len, tok_piece_fn fn, void *ctx, sa_err *err) {
+    assert(p && fn);
+    if (!text && len > 0) return sa_fail(err, "tok_pretok_split: NULL text");
+    size_t bad = utf8_valid_prefix((const unsigned char *)text, len);
+    if (bad < len)
+        return sa_fail(err, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (unsigned char)text[bad]);
+    if (len == 0) return 0;
+    return normalize_and_split(p->re, p->md, text, len, fn, ctx, err);
 }
 
 /* ------------------------------------------------------------- lookups */

@@ -46,6 +46,21 @@ void tok_free(tokenizer *t);
 int tok_encode(const tokenizer *t, const char *text, size_t len,
                int32_t **ids, size_t *n_ids, sa_err *err);
 
+/* The pre-tokenizer alone, for code that learns a vocabulary (src/train/
+** bpe.c): text is split exactly as tok_encode splits the text between added
+** tokens (NFC normalization, then the Qwen2 regex), without BPE. A
+** tok_pretok holds matching state: one per thread. */
+typedef struct tok_pretok tok_pretok;
+tok_pretok *tok_pretok_new(sa_err *err);
+void tok_pretok_free(tok_pretok *p);
+/* Called with each piece's bytes (after NFC; not NUL-terminated), in text
+** order; a non-zero return stops the split, which then returns non-zero. */
+typedef int (*tok_piece_fn)(void *ctx, const unsigned char *piece, size_t n);
+/* Splits text (len bytes of UTF-8; added tokens are NOT recognized: the
+** caller passes the segments between them). The pieces concatenate to the
+** NFC form of the text. Invalid UTF-8 is an error naming the byte offset. */
+int tok_pretok_split(tok_pretok *p, const char *text, size_t len, tok_piece_fn fn, void *ctx, sa_err *err);
+
 /* Number of ids (largest id + 1, including added tokens). */
 int tok_n_vocab(const tokenizer *t);
 
