@@ -85,6 +85,19 @@ int main(void) {
     CHECK(r == 0, "a missing filter is caught (%d)", r);
     r = ev_test_suite_match(ctx, "SELECT name FROM head WHERE name = 'Bob'", "SELECT nme FROM head", 5, 2, why, sizeof why, &err);
     CHECK(r == 0 && strstr(why, "fails"), "a failing prediction is a mismatch (%d: %s)", r, why);
+    /* sql-create-context writes values in double quotes: a wrong value must not match */
+    const char *ctx2 = "CREATE TABLE table_1 (school VARCHAR, player VARCHAR)";
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        r = ev_test_suite_match(ctx2, "SELECT school FROM table_1 WHERE player = \"Dwight Howard\"",
+                                "SELECT school FROM table_1 WHERE player = \"Kondard\"", 5, seed, why, sizeof why, &err);
+        CHECK(r == 0, "double-quoted value: a wrong value matched (seed %llu)", (unsigned long long)seed);
+        r = ev_test_suite_match(ctx2, "SELECT COUNT(school) FROM table_1 WHERE player = \"Dwight Howard\"",
+                                "SELECT COUNT(school) FROM table_1 WHERE player = \"Jalen Rose\"", 5, seed, why, sizeof why, &err);
+        CHECK(r == 0, "COUNT with a wrong value matched (seed %llu)", (unsigned long long)seed);
+        r = ev_test_suite_match(ctx2, "SELECT school FROM table_1 WHERE player = \"Dwight Howard\"",
+                                "SELECT school FROM table_1 WHERE player = 'Dwight Howard'", 5, seed, why, sizeof why, &err);
+        CHECK(r == 1, "the same value in single quotes: %s (seed %llu)", why, (unsigned long long)seed);
+    }
     r = ev_test_suite_match(ctx, "SELECT nope FROM head", "SELECT 1", 5, 2, why, sizeof why, &err);
     CHECK(r == -1, "a broken gold query is reported, not counted (%d)", r);
 

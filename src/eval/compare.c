@@ -221,11 +221,14 @@ int ev_sql_literals(const char *sql, char **out, int cap) {
     tk_kind k;
     int cnt = 0;
     while (cnt < cap && (k = next_token(&p, &s, &n)) != TK_END) {
-        if (k == TK_STRING) {
-            /* un-double quotes */
+        if (k == TK_STRING || (k == TK_QIDENT && s[-1] == '"')) {
+            /* A "double-quoted" word is a string to SQLite when no column has
+            ** that name (sql-create-context writes its values so): taken as a
+            ** literal too; when it is a column, it is only one more value. */
+            char q = k == TK_STRING ? '\'' : '"';
             char *v = malloc(n + 1);
             size_t j = 0;
-            for (size_t i = 0; v && i < n; i++) { v[j++] = s[i]; if (s[i] == '\'' && i + 1 < n && s[i + 1] == '\'') i++; }
+            for (size_t i = 0; v && i < n; i++) { v[j++] = s[i]; if (s[i] == q && i + 1 < n && s[i + 1] == q) i++; }
             if (v) { v[j] = 0; out[cnt++] = v; }
         } else if (k == TK_NUMBER && n < 60) {
             char *v = malloc(n + 2);

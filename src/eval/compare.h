@@ -27,7 +27,8 @@ bool ev_has_top_level_order_by(const char *sql);
 ** between tokens, a trailing ';' dropped. malloc'd. */
 char *ev_normalize_sql(const char *sql);
 
-/* Literals of a query: string literals (without quotes) and numbers, for
+/* Literals of a query: string literals (without quotes; "double-quoted"
+** words too, which SQLite reads as strings when they name no column) and numbers, for
 ** seeding test-suite databases. Fills up to cap pointers (malloc'd strings,
 ** numbers prefixed with '#'), returns the count. */
 int ev_sql_literals(const char *sql, char **out, int cap);
