@@ -306,6 +306,200 @@ static void test_gemm_int8_vs_f32(void) {
     kernels_init(NULL);
 }
 
+/* ---- integer dot products against quantized activations (decode) ------- */
+
+static int act_block(uint32_t t) { return kern_act_format(t) == KERN_ACT_Q8_K ? 256 : 32; }
+
+/* One weight row of n values in type t: from the quantizer (random == 0) or
+** random bytes with a sane f16 scale (every bit pattern of the quants,
+** 6-bit scales/mins up to 63, q6_K scales −128..127, q8_0 −128). */
+static void make_row(uint32_t t, int n, int random, float *tmp, uint8_t *row) {
+    if (!random) {
+        for (int i = 0; i < n; i++) tmp[i] = frand() * (i % 61 == 7 ? 4.0f : 1.0f);
+        kern_quantize_row(t, tmp, row, n);
+        return;
+    }
+    uint32_t be, bb;
+    ggml_type_block(t, &be, &bb);
+    for (size_t i = 0; i < (size_t)n / be * bb; i++) { frand(); row[i] = (uint8_t)(rng >> 33); }
+    for (int b = 0; b < n / (int)be; b++) {
+        uint8_t *blk = row + (size_t)b * bb;
+        uint16_t d = f32_to_f16(frand() * 0.02f), dmin = f32_to_f16(frand() * 0.01f);
+        switch (t) {
+        case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: memcpy(blk, &d, 2); break;
+        case GGML_TYPE_Q4_K: memcpy(&((block_q4_K *)blk)->d, &d, 2); memcpy(&((block_q4_K *)blk)->dmin, &dmin, 2); break;
+        case GGML_TYPE_Q5_K: memcpy(&((block_q5_K *)blk)->d, &d, 2); memcpy(&((block_q5_K *)blk)->dmin, &dmin, 2); break;
+        case GGML_TYPE_Q6_K: memcpy(&((block_q6_K *)blk)->d, &d, 2); break;
+        }
+    }
+}
+
+/* x̂ = d·q of block-quantized activations (either format), in double. */
+static void act_dequant(uint32_t t, const void *act, int n, double *xh, double *d_of) {
+    if (kern_act_format(t) == KERN_ACT_Q8_K) {
+        const block_q8_K *b = act;
+        for (int i = 0; i < n; i++) { xh[i] = (double)b[i / 256].d * b[i / 256].qs[i % 256]; d_of[i] = b[i / 256].d; }
+    } else {
+        const int8_t *q = act;
+        const float *d = (const float *)((const uint8_t *)act + KERN_ACT32_D(n));
+        for (int i = 0; i < n; i++) { xh[i] = (double)d[i / 32] * q[i]; d_of[i] = d[i / 32]; }
+    }
+}
+
+/* The quantizer's promise (kernels.h, quant.h): per block d = amax/127,
+** |x − d·q| ≤ d/2, |q| ≤ 127, and the sums (s of 32-blocks, q8_K bsums)
+** are the sums of q. q = round(x·(1/d)) rather than round(x/d): the two
+** differ by a few ulp of at most 127, so a near-tie may round the other
+** way: d/2 gets a margin of 1e-4·d. Returns the number of violations. */
+#define ACT_HALF_STEP (0.5 + 1e-4)
+static int act_check(uint32_t t, const float *x, const void *act, int n) {
+    int bad = 0, B = act_block(t);
+    for (int b = 0; b < n / B; b++) {
+        float amax = 0;
+        for (int i = 0; i < B; i++) amax = fmaxf(amax, fabsf(x[b * B + i]));
+        const int8_t *q;
+        float d;
+        if (kern_act_format(t) == KERN_ACT_Q8_K) {
+            const block_q8_K *k = (const block_q8_K *)act + b;
+            q = k->qs;
+            d = k->d;
+            for (int j = 0; j < 16; j++) {
+                int s = 0;
+                for (int l = 0; l < 16; l++) s += q[16 * j + l];
+                bad += s != k->bsums[j];
+            }
+        } else {
+            q = (const int8_t *)act + 32 * b;
+            d = ((const float *)((const uint8_t *)act + KERN_ACT32_D(n)))[b];
+            int s = 0;
+            for (int l = 0; l < 32; l++) s += q[l];
+            bad += s != ((const int32_t *)((const uint8_t *)act + KERN_ACT32_S(n)))[b];
+        }
+        bad += d != amax / 127.0f;
+        for (int i = 0; i < B; i++)
+            bad += q[i] < -127 || fabs((double)x[b * B + i] - (double)d * q[i]) > d * ACT_HALF_STEP;
+    }
+    return bad;
+}
+
+/* For each integer-path type and size, on the selected ISA:
+**  - the activation quantizer agrees byte for byte with the portable one
+**    and keeps its promise (act_check);
+**  - kern_dot_act (SIMD) and kern_dot_act_portable both equal the exact
+**    Σ w_i·x̂_i (double) within 1e-5·Σ|w_i·x̂_i|: the integer sums are
+**    exact, only f32 scaling and summation round;
+**  - against the f32 path kern_dot(w, x) the difference is at most the
+**    activation rounding, Σ_blocks (d_x/2)·Σ_{i∈block}|w_i| (each x̂_i is
+**    within d_x/2 of x_i), plus 1e-5·Σ|w_i·x_i| for f32 rounding. With
+**    uniform x that bound is ~1/127 of Σ|w·x|, so a wrong scale, min or
+**    sub-block order (tens of percent) cannot pass.
+** Rows are quantizer output and random bytes; x has outliers and, in half
+** the cases, an all-zero block. NaN and Inf in x must give NaN. */
+static void test_dot_act(const char *isa) {
+    kernels_init(isa);
+    if (strcmp(kernels_isa(), isa) != 0) { printf("skip act %s: not available on this CPU\n", isa); kernels_init(NULL); return; }
+    const char *ai = kern_dot_act_isa();
+    int ai_ok = !strcmp(isa, "portable") ? !strcmp(ai, "portable")
+              : !strcmp(isa, "avx2") ? !strcmp(ai, "avx2")
+              : !strcmp(ai, "vnni") || !strcmp(ai, "avx2");          /* avx512: VNNI where the CPU has it */
+    CHECK(ai_ok, "isa %s: integer kernels %s", isa, ai);
+    const uint32_t types[] = { GGML_TYPE_Q4_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+    const int sizes[] = { 32, 64, 96, 160, 256, 512, 768, 800, 1536, 4864 + 32, 4864, 8960 };
+    enum { NMAX = 8960 };
+    float *x = malloc(NMAX * 4), *tmp = malloc(NMAX * 4), *deq = malloc(NMAX * 4);
+    double *xh = malloc(NMAX * 8), *dx = malloc(NMAX * 8);
+    int cases = 0;
+    double worst_exact = 0, worst_bound = 0;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        uint32_t t = types[ti];
+        CHECK(kern_act_format(t) != KERN_ACT_NONE, "%s has no integer path", ggml_type_name(t));
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            int n = sizes[si];
+            if (n % act_block(t)) { CHECK(kern_act_bytes(t, n) == 0, "%s n=%d: act bytes for a partial block", ggml_type_name(t), n); continue; }
+            size_t ab = kern_act_bytes(t, n);
+            CHECK(ab > 0 && ab % 64 == 0 && ab <= KERN_ACT32_BYTES(NMAX) + NMAX, "%s n=%d: act bytes %zu", ggml_type_name(t), n, ab);
+            uint32_t be, bb;
+            ggml_type_block(t, &be, &bb);
+            /* exact sizes, so that the sanitizer build catches a read past the end */
+            uint8_t *row = malloc((size_t)n / be * bb);
+            void *act = aligned_alloc(64, ab), *act2 = aligned_alloc(64, ab);
+            for (int rnd = 0; rnd < 2; rnd++) {
+                float xs = rnd ? 0.05f : 3.0f;
+                for (int i = 0; i < n; i++) x[i] = frand() * xs * (i % 97 == 5 ? 30.0f : 1.0f);
+                if (rnd == 0 && n >= 2 * act_block(t)) memset(x + act_block(t), 0, (size_t)act_block(t) * 4);   /* a zero block */
+                make_row(t, n, rnd, tmp, row);
+                memset(act, 0xa5, ab);
+                memset(act2, 0x5a, ab);
+                kern_act_quantize(t, x, n, act);
+                kern_act_quantize_portable(t, x, n, act2);
+                int same;      /* the data, not the padding */
+                if (kern_act_format(t) == KERN_ACT_Q8_K) same = !memcmp(act, act2, (size_t)n / 256 * sizeof(block_q8_K));
+                else same = !memcmp(act, act2, (size_t)n) &&
+                            !memcmp((uint8_t *)act + KERN_ACT32_D(n), (uint8_t *)act2 + KERN_ACT32_D(n), (size_t)n / 8) &&
+                            !memcmp((uint8_t *)act + KERN_ACT32_S(n), (uint8_t *)act2 + KERN_ACT32_S(n), (size_t)n / 8);
+                CHECK(same, "%s %s n=%d: activation quantizer differs from the portable one", isa, ggml_type_name(t), n);
+                int bad = act_check(t, x, act, n);
+                CHECK(bad == 0, "%s %s n=%d: %d activation quantization violations", isa, ggml_type_name(t), n, bad);
+                kern_dequant_row(t, row, deq, n);
+                act_dequant(t, act, n, xh, dx);
+                double exact = 0, mag = 0, magx = 0, bound = 0;
+                for (int i = 0; i < n; i++) {
+                    exact += deq[i] * xh[i];
+                    mag += fabs(deq[i] * xh[i]);
+                    magx += fabs((double)deq[i] * x[i]);
+                    bound += dx[i] * ACT_HALF_STEP * fabs(deq[i]);
+                }
+                float simd = kern_dot_act(t, row, act, n), port = kern_dot_act_portable(t, row, act, n);
+                float f32 = kern_dot(t, row, x, n);
+                double tol = 1e-5 * mag + 1e-30;
+                CHECK(fabs(simd - exact) <= tol, "%s %s n=%d rnd=%d: integer kernel %.9g vs exact %.9g (tol %.3g)", isa, ggml_type_name(t), n, rnd, simd, exact, tol);
+                CHECK(fabs(port - exact) <= tol, "%s %s n=%d rnd=%d: portable integer kernel %.9g vs exact %.9g", isa, ggml_type_name(t), n, rnd, port, exact);
+                double lim = bound + 1e-5 * magx + 1e-30;
+                CHECK(fabs(simd - (double)f32) <= lim, "%s %s n=%d rnd=%d: integer %.9g vs f32 %.9g: |diff| %.3g > bound %.3g",
+                      isa, ggml_type_name(t), n, rnd, simd, f32, fabs(simd - (double)f32), lim);
+                worst_exact = fmax(worst_exact, fabs(simd - exact) / (mag + 1e-30));
+                worst_bound = fmax(worst_bound, fabs(simd - (double)f32) / lim);
+                cases++;
+            }
+            free(row); free(act); free(act2);
+        }
+        /* a NaN (and an Inf) in x reaches the output, as on the f32 path */
+        int n = 2 * act_block(t);
+        uint32_t be, bb;
+        ggml_type_block(t, &be, &bb);
+        uint8_t *row = malloc((size_t)n / be * bb);
+        void *act = aligned_alloc(64, kern_act_bytes(t, n));
+        for (int i = 0; i < n; i++) x[i] = frand();
+        make_row(t, n, 0, tmp, row);
+        x[3] = NAN;
+        kern_act_quantize(t, x, n, act);
+        CHECK(isnan(kern_dot_act(t, row, act, n)), "%s %s: NaN in x does not reach the output", isa, ggml_type_name(t));
+        x[3] = INFINITY;
+        kern_act_quantize(t, x, n, act);
+        CHECK(isnan(kern_dot_act(t, row, act, n)), "%s %s: Inf in x does not reach the output", isa, ggml_type_name(t));
+        free(row); free(act);
+    }
+    printf("%s: %d integer dot cases (kernels %s); max |int - exact|/sum|w*x^| %.2e, max |int - f32|/bound %.3f\n", isa, cases, ai,
+           worst_exact, worst_bound);
+    free(x); free(tmp); free(deq); free(xh); free(dx);
+    kernels_init(NULL);
+}
+
+/* $SQLASSIST_GEMM=f32 (f32 activations) also turns off the integer decode path. */
+static void test_dot_act_env(void) {
+    const char *saved = getenv("SQLASSIST_GEMM");
+    char *copy = saved ? strdup(saved) : NULL;
+    setenv("SQLASSIST_GEMM", "f32", 1);
+    kernels_init("portable");
+    CHECK(!kern_dot_act_enabled(), "SQLASSIST_GEMM=f32 leaves the integer decode path on");
+    unsetenv("SQLASSIST_GEMM");
+    kernels_init("portable");
+    CHECK(kern_dot_act_enabled(), "the integer decode path is off without SQLASSIST_GEMM=f32");
+    if (copy) setenv("SQLASSIST_GEMM", copy, 1);
+    free(copy);
+    kernels_init(NULL);
+}
+
 int main(void) {
     test_conversions();
     test_dots("portable");
@@ -319,6 +513,10 @@ int main(void) {
     test_gemm_int8("amx");
     test_gemm_int8("amx-emulated");
     test_gemm_int8_vs_f32();
+    test_dot_act("portable");
+    test_dot_act("avx2");
+    test_dot_act("avx512");
+    test_dot_act_env();
     /* q8_0 block layout is ggml's: 2-byte f16 scale then 32 int8 */
     CHECK(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18, "block sizes");
     float v[32];

@@ -5,6 +5,7 @@
 #include "kernels.h"
 
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,92 @@ void quantize_row_q4_0(const float *x, block_q4_0 *y, int n) {
     }
 }
 
+/* ---- integer dot products against quantized activations ------------------ */
+
+int kern_act_format(uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: return KERN_ACT_Q8_32;
+    case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return KERN_ACT_Q8_K;
+    }
+    return KERN_ACT_NONE;
+}
+
+size_t kern_act_bytes(uint32_t type, int n) {
+    switch (kern_act_format(type)) {
+    case KERN_ACT_Q8_32: return n > 0 && n % 32 == 0 ? KERN_ACT32_BYTES(n) : 0;
+    case KERN_ACT_Q8_K: return n > 0 && n % QK_K == 0 ? KERN_ROUND64((size_t)(n / QK_K) * sizeof(block_q8_K)) : 0;
+    }
+    return 0;
+}
+
+/* 32-blocks: d = amax/127 (f32), q = round(x/d) ties to even, as the int8
+** GEMM does; s = Σ q. NaN/Inf: d = NaN, q = 0. */
+static void quantize_act32_c(const float *x, int n, void *act) {
+    int8_t *q = act;
+    float *d = (float *)((uint8_t *)act + KERN_ACT32_D(n));
+    int32_t *s = (int32_t *)((uint8_t *)act + KERN_ACT32_S(n));
+    for (int b = 0; b < n / 32; b++, x += 32, q += 32) {
+        float amax = 0;
+        int finite = 1;
+        for (int k = 0; k < 32; k++) {
+            float a = fabsf(x[k]);
+            if (!(a <= FLT_MAX)) finite = 0;
+            else if (a > amax) amax = a;
+        }
+        float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+        if (!(id <= FLT_MAX)) db = id = 0.0f;          /* 1/d overflows: values ≈ 0 */
+        int32_t sum = 0;
+        if (!finite) { db = NAN; memset(q, 0, 32); }
+        else for (int k = 0; k < 32; k++) { q[k] = (int8_t)nearbyintf(x[k] * id); sum += q[k]; }
+        d[b] = db;
+        s[b] = sum;
+    }
+}
+
+void kern_act_quantize_portable(uint32_t type, const float *x, int n, void *act) {
+    assert(kern_act_bytes(type, n));
+    if (kern_act_format(type) == KERN_ACT_Q8_K) quantize_row_q8_K(x, act, n);
+    else quantize_act32_c(x, n, act);
+}
+
+/* Per block: the exact integer Σ (q_w − 8)·q_x = Σ q_w·q_x − 8·s, scaled by d_w·d_x. */
+static float dot_q4_0_q8_c(const block_q4_0 *w, const void *act, int n) {
+    const int8_t *q = act;
+    const float *d = (const float *)((const uint8_t *)act + KERN_ACT32_D(n));
+    const int32_t *s = (const int32_t *)((const uint8_t *)act + KERN_ACT32_S(n));
+    float sum = 0;
+    for (int b = 0; b < n / 32; b++, q += 32) {
+        int32_t isum = 0;
+        for (int k = 0; k < 16; k++) isum += (w[b].qs[k] & 0x0f) * q[k] + (w[b].qs[k] >> 4) * q[k + 16];
+        sum += f16_to_f32(w[b].d) * d[b] * (float)(isum - 8 * s[b]);
+    }
+    return sum;
+}
+
+static float dot_q8_0_q8_c(const block_q8_0 *w, const void *act, int n) {
+    const int8_t *q = act;
+    const float *d = (const float *)((const uint8_t *)act + KERN_ACT32_D(n));
+    float sum = 0;
+    for (int b = 0; b < n / 32; b++, q += 32) {
+        int32_t isum = 0;
+        for (int k = 0; k < 32; k++) isum += w[b].qs[k] * q[k];
+        sum += f16_to_f32(w[b].d) * d[b] * (float)isum;
+    }
+    return sum;
+}
+
+float kern_dot_act_portable(uint32_t type, const void *row, const void *act, int n) {
+    switch (type) {
+    case GGML_TYPE_Q4_0: return dot_q4_0_q8_c(row, act, n);
+    case GGML_TYPE_Q8_0: return dot_q8_0_q8_c(row, act, n);
+    case GGML_TYPE_Q4_K: return dot_q4_K_q8_K(row, act, n);
+    case GGML_TYPE_Q5_K: return dot_q5_K_q8_K(row, act, n);
+    case GGML_TYPE_Q6_K: return dot_q6_K_q8_K(row, act, n);
+    }
+    assert(!"kern_dot_act: unsupported type");
+    return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef float (*dot_fn)(uint32_t, const void *, const float *, int);
@@ -220,13 +307,23 @@ float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 
 static dot_fn g_dot = kern_dot_portable;
 
+typedef float (*dot_act_fn)(uint32_t, const void *, const void *, int);
+typedef void (*act_quant_fn)(uint32_t, const float *, int, void *);
+float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);   /* kernels_x86.c */
+float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
+void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
+static dot_act_fn g_dot_act = kern_dot_act_portable;
+static act_quant_fn g_act_quant = kern_act_quantize_portable;
+static const char *g_act_isa = "portable";
+static int g_act_on = 1;
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 /* CPUID plus XGETBV: the instructions must exist and the OS must save the
 ** wider registers on context switch. */
-static void cpu_features(int *avx2, int *avx512) {
+static void cpu_features(int *avx2, int *avx512, int *vnni) {
     unsigned a, b, c, d;
-    *avx2 = *avx512 = 0;
+    *avx2 = *avx512 = *vnni = 0;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, f16c = (c >> 29) & 1;
     if (!osxsave) return;
@@ -237,6 +334,7 @@ static void cpu_features(int *avx2, int *avx512) {
     int has_avx2 = (b >> 5) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
     *avx2 = ymm_os && has_avx2 && fma && f16c;
     *avx512 = *avx2 && zmm_os && f && bw && vl;
+    *vnni = *avx512 && ((c >> 11) & 1);           /* AVX512_VNNI */
 }
 #endif
 static const char *g_isa = "portable";
@@ -246,17 +344,28 @@ void kernels_init(const char *force) {
     if (g_ready && !force) return;
     g_dot = kern_dot_portable;
     g_isa = "portable";
+    g_dot_act = kern_dot_act_portable;
+    g_act_quant = kern_act_quantize_portable;
+    g_act_isa = "portable";
 #if defined(__x86_64__)
-    int has2 = 0, has512 = 0;
-    cpu_features(&has2, &has512);
+    int has2 = 0, has512 = 0, vnni = 0;
+    cpu_features(&has2, &has512, &vnni);
     int want512 = !force || strcmp(force, "avx512") == 0;
     int want2 = !force || strcmp(force, "avx2") == 0 || strcmp(force, "avx512") == 0;
     if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_isa = "avx512"; }
     else if (has2 && want2) { g_dot = kern_dot_avx2; g_isa = "avx2"; }
+    /* integer dots: VNNI with AVX-512, else the AVX2 ones (AVX-512 without VNNI too) */
+    if (g_dot != kern_dot_portable) {
+        g_act_quant = kern_act_quantize_avx2;
+        if (g_dot == kern_dot_avx512 && vnni) { g_dot_act = kern_dot_act_vnni; g_act_isa = "vnni"; }
+        else { g_dot_act = kern_dot_act_avx2; g_act_isa = "avx2"; }
+    }
 #endif
+    const char *gemm_env = getenv("SQLASSIST_GEMM");
+    g_act_on = !(gemm_env && strcmp(gemm_env, "f32") == 0);
     /* the int8 GEMM needs AVX-512; an unavailable $SQLASSIST_GEMM keeps the fastest path */
     if (g_dot != kern_dot_avx512) kern_gemm_select("f32");
-    else if (kern_gemm_select(getenv("SQLASSIST_GEMM"))) kern_gemm_select(NULL);
+    else if (kern_gemm_select(gemm_env)) kern_gemm_select(NULL);
     g_ready = 1;
 }
 
@@ -292,4 +401,14 @@ void kern_gemm(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, i
 
 float kern_dot(uint32_t type, const void *row, const float *x, int n) {
     return g_dot(type, row, x, n);
+}
+
+const char *kern_dot_act_isa(void) { return g_act_isa; }
+
+int kern_dot_act_enabled(void) { return g_act_on; }
+
+void kern_act_quantize(uint32_t type, const float *x, int n, void *act) { g_act_quant(type, x, n, act); }
+
+float kern_dot_act(uint32_t type, const void *row, const void *act, int n) {
+    return g_dot_act(type, row, act, n);
 }

@@ -1,7 +1,8 @@
 /*
 ** kernels.h — the numeric inner loops of the engine: number-format
 ** conversion, dot products of a stored weight row (f32, f16, bf16, q8_0,
-** q4_0) with an f32 activation vector, and row dequantization.
+** q4_0, k-quants) with an f32 activation vector or, for decode, with an
+** int8-quantized one (integer dot products), and row dequantization.
 **
 ** Owns: the choice of instruction set. kernels_init() reads CPUID once and
 ** points each kernel at the AVX-512, AVX2 or portable C version; every SIMD
@@ -102,7 +103,52 @@ const kern_gemm_act *kern_gemm_prepare(uint32_t type, const float *x, int T, int
 void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
                         float *out, int ldo, float *scratch);
 
+/* ---- integer matrix × vector (decode) -------------------------------------
+** For q4_0, q8_0, q4_K, q5_K and q6_K weights, an activation vector x is
+** quantized once per matrix product (kern_act_quantize) and every row's dot
+** product with it is taken in integers (kern_dot_act), as llama.cpp does:
+**   - k-quants: q8_K super-blocks (quant.h: per 256 values d = amax/127,
+**     int8 qs, int16 bsums of each 16); a super-block's products with the
+**     6-bit scales are summed exactly in int32, and the mins (q4_K/q5_K) or
+**     q6_K's offset 32 are applied through bsums;
+**   - q4_0 / q8_0: per 32 values d = amax/127 in f32 and int8 q, exactly as
+**     the int8 GEMM quantizes (so decode and prompt rounding agree).
+** Against kern_dot on the same weights the result differs only by the
+** activation rounding: |Δ| ≤ Σ_blocks (d_x/2)·Σ_{i∈block} |w_i| (plus f32
+** rounding). A block of x holding NaN/Inf gets d = NaN (the output is NaN).
+** Instruction sets follow kernels_init(): AVX-512 with VNNI, else AVX2 (also
+** on AVX-512 CPUs without VNNI), else portable C. */
+enum { KERN_ACT_NONE, KERN_ACT_Q8_32, KERN_ACT_Q8_K };
+/* The activation format weights of `type` take (KERN_ACT_NONE: use kern_dot).
+** Products whose weights share a format can share one quantized x. */
+int kern_act_format(uint32_t type);
+/* Bytes (a multiple of 64) the quantized form of n values takes for weights
+** of `type`, or 0 when there is no integer path or n is not a multiple of
+** the type's block size. */
+size_t kern_act_bytes(uint32_t type, int n);
+/* Quantizes x[0..n) into act (kern_act_bytes(type, n) bytes, 4-byte aligned). */
+void kern_act_quantize(uint32_t type, const float *x, int n, void *act);
+/* Σ_i row_i·x̂_i for one weight row of n values in `type`, x̂ from kern_act_quantize. */
+float kern_dot_act(uint32_t type, const void *row, const void *act, int n);
+/* Which integer kernels kernels_init() selected: "vnni", "avx2" or "portable". */
+const char *kern_dot_act_isa(void);
+/* 1 when matrix × vector products with quantized weights should take this
+** integer path; 0 when $SQLASSIST_GEMM=f32 asked for f32 activations in
+** every product (as the PyTorch oracle computes), read by kernels_init(). */
+int kern_dot_act_enabled(void);
+
+/* KERN_ACT_Q8_32 layout for n values (nb = n/32 blocks), shared by the
+** kernel files: int8 q[n]; at KERN_ACT32_D(n) float d[nb]; at
+** KERN_ACT32_S(n) int32 s[nb], the sum of each block's q (q4_0's offset 8
+** is applied through it). KERN_ACT_Q8_K: block_q8_K[n/256] (quant.h). */
+#define KERN_ROUND64(b) (((size_t)(b) + 63) / 64 * 64)
+#define KERN_ACT32_D(n) KERN_ROUND64(n)
+#define KERN_ACT32_S(n) (KERN_ACT32_D(n) + KERN_ROUND64((size_t)(n) / 32 * 4))
+#define KERN_ACT32_BYTES(n) (KERN_ACT32_S(n) + KERN_ROUND64((size_t)(n) / 32 * 4))
+
 /* Portable reference versions, exported for tests. */
 float kern_dot_portable(uint32_t type, const void *row, const float *x, int n);
+void kern_act_quantize_portable(uint32_t type, const float *x, int n, void *act);
+float kern_dot_act_portable(uint32_t type, const void *row, const void *act, int n);
 
 #endif

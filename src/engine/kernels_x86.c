@@ -8,6 +8,8 @@
 #include "kernels.h"
 
 #include <assert.h>
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "gguf.h"
@@ -435,6 +437,439 @@ float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n) {
     return kern_dot_portable(type, row, x, n);
 }
 
+/* ---- integer dot products against quantized activations (decode) --------- */
+/*
+** kern_dot_act (kernels.h): the weights' small integers are multiplied by
+** the int8 activations with maddubs (u8 × s8 → pairs summed into i16, exact
+** here: at most 2·128·127 < 2^15) and scaled per sub-block in integers with
+** madd / VNNI's vpdpwssd (i16 × i16 → i32), or, for 32-blocks, summed by
+** vpdpbusd. Each super-block's (or block's) int32 sum is exact, so these
+** agree with the portable kernels up to f32 summation order.
+*/
+#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+/* The q4_K/q5_K 6-bit scales and mins from the 12 packed bytes p[0..12)
+** (16 bytes are read: the block goes on). Result bytes 0..7 are sc[0..7],
+** bytes 8..15 m[0..7]. With dwords A, B, C of p: sub-blocks 0..3 are the
+** low 6 bits of A (scales) and B (mins); 4..7 the low / high nibbles of C
+** with the top 2 bits of A / B as bits 4..5. */
+T256 static inline __attribute__((always_inline)) __m128i scales_mins_k4(const uint8_t *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i x = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));   /* A C B C>>4 */
+    __m128i y = _mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2);                         /* (A A B B) >> 2 */
+    __m128i lo = _mm_and_si128(x, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    return _mm_or_si128(lo, _mm_and_si128(y, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+}
+
+#define ACT32(act, n, q, d, s) \
+    const int8_t *q = (const int8_t *)(act); \
+    const float *d = (const float *)((const uint8_t *)(act) + KERN_ACT32_D(n)); \
+    const int32_t *s = (const int32_t *)((const uint8_t *)(act) + KERN_ACT32_S(n))
+
+/* ---- AVX-512 VNNI -------------------------------------------------------- */
+
+/* q4_K · q8_K: per 64 values (sub-blocks 2c, 2c+1) one zmm: the 32 bytes
+** qs[32c..) in both halves, the upper one shifted right by 4, so the
+** nibbles line up with x.qs[64c..64c+64) in natural order. */
+T_VNNI static float dot_q4_K_vnni(const block_q4_K *w, const block_q8_K *x, int n) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    __m512i idx[4];       /* i16 lane l of chunk c takes the scale of sub-block 2c + l/16 */
+    for (int c = 0; c < 4; c++)
+        idx[c] = _mm512_mask_blend_epi16(0xffff0000u, _mm512_set1_epi16((short)(2 * c)), _mm512_set1_epi16((short)(2 * c + 1)));
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m128i scm = scales_mins_k4(w[i].scales);
+        __m256i sc16 = _mm256_cvtepu8_epi16(scm);                             /* sc[0..8), m[0..8) as i16 */
+        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));    /* m0 m0 m1 m1 … m7 m7 */
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x[i].bsums), mins2);
+        float dy = x[i].d;
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].dmin) * dy), _mm256_cvtepi32_ps(mp), accm);
+        __m512i scz = _mm512_zextsi256_si512(sc16), isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c)));
+            __m512i q = _mm512_and_si512(_mm512_srlv_epi64(raw, shift), m4);
+            __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(x[i].qs + 64 * c));
+            isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[c], scz));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(w[i].d) * dy), _mm512_cvtepi32_ps(isum), acc);
+    }
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, _mm512_zextps256_ps512(accm)));
+}
+
+/* q5_K: as q4_K, plus the 5th bit: bit 2c (lower half) / 2c+1 (upper) of qh[l]. */
+T_VNNI static float dot_q5_K_vnni(const block_q5_K *w, const block_q8_K *x, int n) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    const __m512i k16 = _mm512_set1_epi8(16);
+    __m512i idx[4], bit[4];
+    for (int c = 0; c < 4; c++) {
+        idx[c] = _mm512_mask_blend_epi16(0xffff0000u, _mm512_set1_epi16((short)(2 * c)), _mm512_set1_epi16((short)(2 * c + 1)));
+        bit[c] = _mm512_mask_blend_epi8(0xffffffff00000000ull, _mm512_set1_epi8((char)(1 << (2 * c))),
+                                        _mm512_set1_epi8((char)(1 << (2 * c + 1))));
+    }
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m128i scm = scales_mins_k4(w[i].scales);
+        __m256i sc16 = _mm256_cvtepu8_epi16(scm);
+        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x[i].bsums), mins2);
+        float dy = x[i].d;
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].dmin) * dy), _mm256_cvtepi32_ps(mp), accm);
+        __m512i scz = _mm512_zextsi256_si512(sc16), isum = _mm512_setzero_si512();
+        __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w[i].qh));
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m512i raw = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c)));
+            __m512i q = _mm512_and_si512(_mm512_srlv_epi64(raw, shift), m4);
+            q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(hb, bit[c]), q, k16);
+            __m512i p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(x[i].qs + 64 * c));
+            isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[c], scz));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(w[i].d) * dy), _mm512_cvtepi32_ps(isum), acc);
+    }
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, _mm512_zextps256_ps512(accm)));
+}
+
+/* q6_K · q8_K: per 128 values (half h) the 64 bytes ql[64h..) give values
+** 0..63 (low nibbles) and 64..127 (high nibbles) in natural order; the 32
+** bytes qh[32h..) sit in both halves of a zmm, shifted per half so that
+** the right 2 bits land at bits 4..5. Sub-block j (16 values) has scale
+** sc[j]; the offset 32 is taken off through bsums: Σ sc_j·32·bsums_j. */
+T_VNNI static float dot_q6_K_vnni(const block_q6_K *w, const block_q8_K *x, int n) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i sh_lo = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4), sh_hi = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    __m512i idx[4];       /* i16 lane l of chunk c takes the scale of sub-block 4c + l/8 */
+    for (int c = 0; c < 4; c++)
+        idx[c] = _mm512_add_epi16(_mm512_set1_epi16((short)(4 * c)),
+                                  _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+                                                                     15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 3));
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
+        __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[i].bsums));
+        __m512i scz = _mm512_zextsi256_si512(sc16);
+        __m512i isum = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_zextsi256_si512(off), 5));
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m512i L = _mm512_loadu_si512(w[i].ql + 64 * h);
+            __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h)));
+            __m512i q0 = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi64(H, sh_lo), m30));
+            __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4), _mm512_and_si512(_mm512_srlv_epi64(H, sh_hi), m30));
+            __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512(x[i].qs + 128 * h));
+            __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(x[i].qs + 128 * h + 64));
+            isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(idx[2 * h], scz));
+            isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(idx[2 * h + 1], scz));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(H2F(w[i].d) * x[i].d), _mm512_cvtepi32_ps(isum), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* Two 32-blocks per zmm: int32 lanes 0..7 belong to block b, 8..15 to b+1.
+** The per-lane f32 scale d_w·d_x is built from the two blocks' scales. */
+T_VNNI static inline __attribute__((always_inline)) __m512 pair_scale(uint16_t h0, uint16_t h1, const float *d) {
+    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m128 f = _mm_mul_ps(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1)),
+                          _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)d)));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
+/* q4_0 · q8: [b lo | b hi | b+1 lo | b+1 hi] nibbles by 128-bit lane match
+** the activations in natural order; vpdpbusd (u8 nibble × s8) starts from
+** −s per lane, 8 lanes per block: Σ (q − 8)·x = Σ q·x − 8·s. */
+T_VNNI static float dot_q4_0_q8_vnni(const block_q4_0 *w, const void *act, int n) {
+    ACT32(act, n, q, d, s);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+    const __m512i sidx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m512 acc = _mm512_setzero_ps();
+    int nb = n / 32, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256i r0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qs));
+        __m256i r1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b + 1].qs));
+        __m512i wq = _mm512_and_si512(_mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1), shift), m4);
+        __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                        _mm512_permutexvar_epi32(sidx, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(s + b)))));
+        __m512i isum = _mm512_dpbusd_epi32(seed, wq, _mm512_loadu_si512(q + 32 * b));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), pair_scale(w[b].d, w[b + 1].d, d + b), acc);
+    }
+    float r = _mm512_reduce_add_ps(acc);
+    if (b < nb) {       /* an odd last block */
+        int32_t isum = 0;
+        for (int k = 0; k < 16; k++) isum += (w[b].qs[k] & 0x0f) * q[32 * b + k] + (w[b].qs[k] >> 4) * q[32 * b + k + 16];
+        r += H2F(w[b].d) * d[b] * (float)(isum - 8 * s[b]);
+    }
+    return r;
+}
+
+/* q8_0 · q8: vpdpbusd of |w| (u8) with x negated where w < 0. */
+T_VNNI static float dot_q8_0_q8_vnni(const block_q8_0 *w, const void *act, int n) {
+    ACT32(act, n, q, d, s);
+    (void)s;
+    __m512 acc = _mm512_setzero_ps();
+    int nb = n / 32, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w[b].qs)),
+                                        _mm256_loadu_si256((const __m256i *)w[b + 1].qs), 1);
+        __m512i xv = _mm512_loadu_si512(q + 32 * b);
+        __m512i xs = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), xv);
+        __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(wv), xs);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), pair_scale(w[b].d, w[b + 1].d, d + b), acc);
+    }
+    float r = _mm512_reduce_add_ps(acc);
+    if (b < nb) {
+        int32_t isum = 0;
+        for (int k = 0; k < 32; k++) isum += w[b].qs[k] * q[32 * b + k];
+        r += H2F(w[b].d) * d[b] * (float)isum;
+    }
+    return r;
+}
+
+float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);
+float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n) {
+    switch (type) {
+    case GGML_TYPE_Q4_K: return dot_q4_K_vnni(row, act, n);
+    case GGML_TYPE_Q5_K: return dot_q5_K_vnni(row, act, n);
+    case GGML_TYPE_Q6_K: return dot_q6_K_vnni(row, act, n);
+    case GGML_TYPE_Q4_0: return dot_q4_0_q8_vnni(row, act, n);
+    case GGML_TYPE_Q8_0: return dot_q8_0_q8_vnni(row, act, n);
+    }
+    return kern_dot_act_portable(type, row, act, n);
+}
+
+/* ---- AVX2 ----------------------------------------------------------------- */
+
+/* q4_K · q8_K: one ymm per sub-block; the scale reaches its 16 i16 lanes by
+** a byte shuffle of the 8 scales. */
+T256 static float dot_q4_K_256(const block_q4_K *w, const block_q8_K *x, int n) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i pick[8];      /* bytes 2j, 2j+1 (i16 scale j) in every i16 lane */
+    for (int j = 0; j < 8; j++) pick[j] = _mm256_set1_epi16((short)(((2 * j + 1) << 8) | (2 * j)));
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m128i scm = scales_mins_k4(w[i].scales);
+        __m256i sc16 = _mm256_cvtepu8_epi16(scm);
+        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x[i].bsums), mins2);
+        float dy = x[i].d;
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].dmin) * dy), _mm256_cvtepi32_ps(mp), accm);
+        __m256i scl = _mm256_permute2x128_si256(sc16, sc16, 0x00), isum = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c));
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(raw, m4), _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c)));
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4),
+                                              _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c + 32)));
+            p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(scl, pick[2 * c]));
+            p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(scl, pick[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].d) * dy), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum256(_mm256_sub_ps(acc, accm));
+}
+
+T256 static float dot_q5_K_256(const block_q5_K *w, const block_q8_K *x, int n) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256i pick[8];
+    for (int j = 0; j < 8; j++) pick[j] = _mm256_set1_epi16((short)(((2 * j + 1) << 8) | (2 * j)));
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m128i scm = scales_mins_k4(w[i].scales);
+        __m256i sc16 = _mm256_cvtepu8_epi16(scm);
+        __m256i mins2 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm));
+        __m256i mp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)x[i].bsums), mins2);
+        float dy = x[i].d;
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].dmin) * dy), _mm256_cvtepi32_ps(mp), accm);
+        __m256i scl = _mm256_permute2x128_si256(sc16, sc16, 0x00), isum = _mm256_setzero_si256();
+        __m256i hb = _mm256_loadu_si256((const __m256i *)w[i].qh);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m256i raw = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c));
+            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one), 4);
+            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one), 4);
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(raw, m4), h0);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), m4), h1);
+            __m256i p0 = _mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c)));
+            __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * c + 32)));
+            p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(scl, pick[2 * c]));
+            p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(scl, pick[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].d) * dy), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum256(_mm256_sub_ps(acc, accm));
+}
+
+/* q6_K · q8_K: per half h, the 4 ymm of 32 values (0..31, 32..63, 64..95,
+** 96..127) each cover sub-blocks 8h+2k, 8h+2k+1: their scales go to the
+** low / high 128-bit lane of the madd operand. */
+T256 static float dot_q6_K_256(const block_q6_K *w, const block_q8_K *x, int n) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256i pick[4];      /* lane 0: i16 scale 2k (of 8), lane 1: 2k+1 */
+    for (int k = 0; k < 4; k++)
+        pick[k] = _mm256_setr_m128i(_mm_set1_epi16((short)(((4 * k + 1) << 8) | (4 * k))),
+                                    _mm_set1_epi16((short)(((4 * k + 3) << 8) | (4 * k + 2))));
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK_K; i++) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[i].scales));
+        __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[i].bsums));
+        __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+        const __m256i halves[2] = { _mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11) };
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[i].ql + 64 * h;
+            const int8_t *y = x[i].qs + 128 * h;
+            __m256i L0 = _mm256_loadu_si256((const __m256i *)ql), L1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i H = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(L0, m4), _mm256_and_si256(_mm256_slli_epi16(H, 4), m30));
+            q[1] = _mm256_or_si256(_mm256_and_si256(L1, m4), _mm256_and_si256(_mm256_slli_epi16(H, 2), m30));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L0, 4), m4), _mm256_and_si256(H, m30));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(L1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(H, 2), m30));
+            __m256i half = halves[h];      /* scales 8h..8h+7 in both lanes */
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_shuffle_epi8(half, pick[k])));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[i].d) * x[i].d), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return hsum256(acc);
+}
+
+/* q4_0 · q8: [low nibbles | high nibbles] of a block match its 32
+** activations; Σ (q − 8)·x = Σ q·x − 8·s (8 lanes start at −s each). */
+T256 static float dot_q4_0_q8_256(const block_q4_0 *w, const void *act, int n) {
+    ACT32(act, n, q, d, s);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / 32; b++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)w[b].qs);
+        __m256i wq = _mm256_and_si256(_mm256_setr_m128i(raw, _mm_srli_epi16(raw, 4)), m4);
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wq, _mm256_loadu_si256((const __m256i *)(q + 32 * b))), ones);
+        p = _mm256_sub_epi32(p, _mm256_set1_epi32(s[b]));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[b].d) * d[b]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum256(acc);
+}
+
+/* q8_0 · q8: maddubs of |w| with x carrying w's sign. */
+T256 static float dot_q8_0_q8_256(const block_q8_0 *w, const void *act, int n) {
+    ACT32(act, n, q, d, s);
+    (void)s;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / 32; b++) {
+        __m256i wv = _mm256_loadu_si256((const __m256i *)w[b].qs), xv = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(xv, wv)), ones);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(H2F(w[b].d) * d[b]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum256(acc);
+}
+
+float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
+float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n) {
+    switch (type) {
+    case GGML_TYPE_Q4_K: return dot_q4_K_256(row, act, n);
+    case GGML_TYPE_Q5_K: return dot_q5_K_256(row, act, n);
+    case GGML_TYPE_Q6_K: return dot_q6_K_256(row, act, n);
+    case GGML_TYPE_Q4_0: return dot_q4_0_q8_256(row, act, n);
+    case GGML_TYPE_Q8_0: return dot_q8_0_q8_256(row, act, n);
+    }
+    return kern_dot_act_portable(type, row, act, n);
+}
+
+/* ---- activation quantization (AVX2; bit-exact with the portable one) ------ */
+
+/* max |v| over len floats (a multiple of 8); *finite = 0 when one is NaN/Inf. */
+T256 static float amax_256(const float *v, int len, int *finite) {
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), big = _mm256_set1_ps(FLT_MAX);
+    __m256 mx = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int k = 0; k < len; k += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(v + k), absm);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+        mx = _mm256_max_ps(mx, a);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    *finite = _mm256_movemask_ps(bad) == 0;
+    return _mm_cvtss_f32(m);
+}
+
+/* round(v·id) of 32 floats to int8 at q; returns the four i32 vectors. */
+T256 static inline __attribute__((always_inline)) void round32_256(const float *v, __m256 id, int8_t *q, __m256i i[4]) {
+    for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(v + 8 * k), id));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+    /* dword order after the in-lane packs: i0[0..4) i1[0..4) i2 i3 | i0[4..8) i1[4..8) … */
+    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+T256 static int32_t hsum_epi32_256(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* The scale of a block from its amax, exactly as the portable quantizers. */
+static inline void act_scale(float amax, int finite, float *d, float *id) {
+    float db = amax / 127.0f, ib = db != 0.0f ? 1.0f / db : 0.0f;
+    if (!(ib <= FLT_MAX)) db = ib = 0.0f;
+    if (!finite) { db = NAN; ib = 0.0f; }
+    *d = db;
+    *id = ib;
+}
+
+T256 static void quantize_act32_256(const float *x, int n, void *act) {
+    int8_t *q = act;
+    float *d = (float *)((uint8_t *)act + KERN_ACT32_D(n));
+    int32_t *s = (int32_t *)((uint8_t *)act + KERN_ACT32_S(n));
+    for (int b = 0; b < n / 32; b++, x += 32, q += 32) {
+        int finite;
+        float amax = amax_256(x, 32, &finite), id;
+        act_scale(amax, finite, &d[b], &id);
+        if (!finite) { memset(q, 0, 32); s[b] = 0; continue; }
+        __m256i i[4];
+        round32_256(x, _mm256_set1_ps(id), q, i);
+        s[b] = hsum_epi32_256(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3])));
+    }
+}
+
+T256 static void quantize_q8_K_256(const float *x, block_q8_K *y, int n) {
+    for (int b = 0; b < n / QK_K; b++, x += QK_K) {
+        int finite;
+        float amax = amax_256(x, QK_K, &finite), id;
+        act_scale(amax, finite, &y[b].d, &id);
+        if (!finite) { memset(y[b].qs, 0, sizeof y[b].qs); memset(y[b].bsums, 0, sizeof y[b].bsums); continue; }
+        __m256i S[16];      /* S[j]: 8 partial sums of the 16 values of bsums[j] */
+        for (int g = 0; g < 8; g++) {
+            __m256i i[4];
+            round32_256(x + 32 * g, _mm256_set1_ps(id), y[b].qs + 32 * g, i);
+            S[2 * g] = _mm256_add_epi32(i[0], i[1]);
+            S[2 * g + 1] = _mm256_add_epi32(i[2], i[3]);
+        }
+        for (int h = 0; h < 2; h++) {
+            const __m256i *s8 = S + 8 * h;
+            __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s8[0], s8[1]), _mm256_hadd_epi32(s8[2], s8[3]));
+            __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s8[4], s8[5]), _mm256_hadd_epi32(s8[6], s8[7]));
+            __m128i r0 = _mm_add_epi32(_mm256_castsi256_si128(u0), _mm256_extracti128_si256(u0, 1));
+            __m128i r1 = _mm_add_epi32(_mm256_castsi256_si128(u1), _mm256_extracti128_si256(u1, 1));
+            _mm_storeu_si128((__m128i *)(y[b].bsums + 8 * h), _mm_packs_epi32(r0, r1));
+        }
+    }
+}
+
+void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
+void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act) {
+    assert(kern_act_bytes(type, n));
+    if (kern_act_format(type) == KERN_ACT_Q8_K) quantize_q8_K_256(x, act, n);
+    else quantize_act32_256(x, n, act);
+}
+
 #else
 void kern_axpy_avx512(float *y, float a, const float *x, int n);
 void kern_axpy_avx512(float *y, float a, const float *x, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
@@ -446,4 +881,10 @@ float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) { return kern_dot_portable(type, row, x, n); }
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n) { return kern_dot_portable(type, row, x, n); }
+float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);
+float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
+void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
+float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n) { return kern_dot_act_portable(type, row, act, n); }
+float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n) { return kern_dot_act_portable(type, row, act, n); }
+void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act) { kern_act_quantize_portable(type, x, n, act); }
 #endif

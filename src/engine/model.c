@@ -598,6 +598,8 @@ typedef struct matmul_job {
     int T;
     float **scratch;     /* per thread, KERN_GEMM_SCRATCH floats */
     const kern_gemm_act *xq;   /* x quantized once for the int8 GEMM, or NULL */
+    const uint8_t *xa;   /* decode: x quantized once for kern_dot_act, T × xa_bytes, or NULL */
+    size_t xa_bytes;
 } matmul_job;
 
 static void matmul_rows(void *ctx, int begin, int end, int ith) {
@@ -616,7 +618,8 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
         const void *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         float b = j->bias ? j->bias[r] : 0.0f;
         for (int t = 0; t < j->T; t++)
-            j->out[(size_t)t * w->rows + r] = kern_dot(w->type, row, j->x + (size_t)t * w->cols, w->cols) + b;
+            j->out[(size_t)t * w->rows + r] = (j->xa ? kern_dot_act(w->type, row, j->xa + (size_t)t * j->xa_bytes, w->cols)
+                                                     : kern_dot(w->type, row, j->x + (size_t)t * w->cols, w->cols)) + b;
     }
 }
 
@@ -643,12 +646,26 @@ static void group_rows(void *ctx, int begin, int end, int ith) {
 static void matmul_n(const model *m, matmul_job *jobs, int n) {
     assert(n >= 1 && n <= MAX_GROUP);
     int gemm = jobs[0].T >= 4 && kern_has_gemm();
-    void *xq[MAX_GROUP] = {0};
+    void *xq[MAX_GROUP] = {0}, *xa[MAX_GROUP] = {0};
     mm_group g = { jobs, n, {0} };
     for (int k = 0; k < n; k++) {
         const wmat *w = jobs[k].w;
         jobs[k].scratch = m->gemm_scratch;
         jobs[k].xq = NULL;
+        jobs[k].xa = NULL;
+        if (jobs[k].T < 4 && kern_dot_act_enabled() && (jobs[k].xa_bytes = kern_act_bytes(w->type, w->cols))) {
+            /* decode, quantized weights: x quantized once here for integer dot
+            ** products, shared by the threads and by products of the same x */
+            for (int p = 0; p < k && !jobs[k].xa; p++)
+                if (jobs[p].xa && jobs[p].x == jobs[k].x && jobs[p].T == jobs[k].T && jobs[p].w->cols == w->cols &&
+                    kern_act_format(jobs[p].w->type) == kern_act_format(w->type))
+                    jobs[k].xa = jobs[p].xa;
+            if (!jobs[k].xa && (xa[k] = aligned_alloc(64, jobs[k].xa_bytes * (size_t)jobs[k].T))) {
+                for (int t = 0; t < jobs[k].T; t++)
+                    kern_act_quantize(w->type, jobs[k].x + (size_t)t * w->cols, w->cols, (uint8_t *)xa[k] + (size_t)t * jobs[k].xa_bytes);
+                jobs[k].xa = xa[k];
+            }
+        }
         if (gemm) {
             /* int8 GEMM: quantize x once here rather than in every thread */
             size_t bytes = kern_gemm_prepare_bytes(w->type, jobs[k].T, w->cols);
@@ -658,12 +675,12 @@ static void matmul_n(const model *m, matmul_job *jobs, int n) {
         g.start[k + 1] = g.start[k] + (gemm ? (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS : w->rows);
     }
     tp_run(m->tp, g.start[n], group_rows, &g);
-    for (int k = 0; k < n; k++) free(xq[k]);
+    for (int k = 0; k < n; k++) { free(xq[k]); free(xa[k]); }
 }
 
 /* out[T][rows] = x[T][cols] · Wᵀ (+ bias) */
 static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T) {
-    matmul_job j = { w, x, out, bias, T, NULL, NULL };
+    matmul_job j = { w, x, out, bias, T, NULL, NULL, NULL, 0 };
     matmul_n(m, &j, 1);
 }
 

@@ -7,6 +7,7 @@
 #include "quant.h"
 
 #include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -196,4 +197,108 @@ void quantize_row_q6_K(const float *x, block_q6_K *y, int n) {
             }
         }
     }
+}
+
+/* ---- q8_K activations and integer dot products --------------------------- */
+
+/* The 8 six-bit scales and 8 mins of a q4_K/q5_K block (sub-block j of 32 values). */
+static void unpack_scales_k4(const uint8_t packed[K_SCALE_SIZE], uint8_t sc[8], uint8_t m[8]) {
+    for (int j = 0; j < 8; j++) get_scale_min_k4(j, packed, &sc[j], &m[j]);
+}
+
+void quantize_row_q8_K(const float *x, block_q8_K *y, int n) {
+    assert(n % QK_K == 0);
+    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+        float amax = 0;
+        int finite = 1;
+        for (int j = 0; j < QK_K; j++) {
+            float a = fabsf(x[j]);
+            if (!(a <= FLT_MAX)) finite = 0;          /* NaN or ±Inf */
+            else if (a > amax) amax = a;
+        }
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (!(id <= FLT_MAX)) d = id = 0.0f;          /* amax so small that 1/d overflows: values ≈ 0 */
+        if (!finite) d = NAN;
+        y[i].d = d;
+        for (int j = 0; j < QK_K; j++) y[i].qs[j] = finite ? (int8_t)nearbyintf(x[j] * id) : 0;
+        for (int j = 0; j < QK_K / 16; j++) {
+            int s = 0;
+            for (int l = 0; l < 16; l++) s += y[i].qs[16 * j + l];
+            y[i].bsums[j] = (int16_t)s;
+        }
+    }
+}
+
+/* Per super-block: sumi = Σ_j sc_j·Σ_{l∈j} q_l·y_l (exact), summ = Σ_j m_j·Σ_{l∈j} y_l
+** from bsums; w·x = d_x·(d·sumi − dmin·summ). */
+float dot_q4_K_q8_K(const block_q4_K *w, const block_q8_K *x, int n) {
+    assert(n % QK_K == 0);
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], m[8];
+        unpack_scales_k4(w[i].scales, sc, m);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = x[i].qs;
+        int32_t sumi = 0, summ = 0;
+        for (int j = 0; j < 4; j++, q += 32, y += 64) {
+            int32_t s0 = 0, s1 = 0;
+            for (int l = 0; l < 32; l++) {
+                s0 += (q[l] & 0xF) * y[l];
+                s1 += (q[l] >> 4) * y[l + 32];
+            }
+            sumi += sc[2 * j] * s0 + sc[2 * j + 1] * s1;
+        }
+        for (int j = 0; j < 8; j++) summ += m[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        s += x[i].d * (f16_to_f32(w[i].d) * (float)sumi - f16_to_f32(w[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+float dot_q5_K_q8_K(const block_q5_K *w, const block_q8_K *x, int n) {
+    assert(n % QK_K == 0);
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], m[8];
+        unpack_scales_k4(w[i].scales, sc, m);
+        const uint8_t *q = w[i].qs, *qh = w[i].qh;
+        const int8_t *y = x[i].qs;
+        int32_t sumi = 0, summ = 0;
+        for (int j = 0; j < 4; j++, q += 32, y += 64) {
+            int32_t s0 = 0, s1 = 0;
+            for (int l = 0; l < 32; l++) {
+                s0 += ((q[l] & 0xF) | (((qh[l] >> (2 * j)) & 1) << 4)) * y[l];
+                s1 += ((q[l] >> 4) | (((qh[l] >> (2 * j + 1)) & 1) << 4)) * y[l + 32];
+            }
+            sumi += sc[2 * j] * s0 + sc[2 * j + 1] * s1;
+        }
+        for (int j = 0; j < 8; j++) summ += m[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        s += x[i].d * (f16_to_f32(w[i].d) * (float)sumi - f16_to_f32(w[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+/* q6_K: w = d·sc_j·(q − 32) over 16 sub-blocks of 16; the −32 goes through
+** bsums: sumi = Σ_j sc_j·(Σ_{l∈j} q_l·y_l − 32·bsums_j). */
+float dot_q6_K_q8_K(const block_q6_K *w, const block_q8_K *x, int n) {
+    assert(n % QK_K == 0);
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t L[QK_K];
+        const uint8_t *ql = w[i].ql, *qh = w[i].qh;
+        for (int h = 0; h < QK_K; h += 128, ql += 64, qh += 32)
+            for (int l = 0; l < 32; l++) {
+                L[h + l] = (uint8_t)((ql[l] & 0xF) | ((qh[l] & 3) << 4));
+                L[h + l + 32] = (uint8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+                L[h + l + 64] = (uint8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                L[h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+            }
+        int32_t sumi = 0;
+        for (int j = 0; j < QK_K / 16; j++) {
+            int32_t sj = 0;
+            for (int l = 0; l < 16; l++) sj += L[16 * j + l] * x[i].qs[16 * j + l];
+            sumi += w[i].scales[j] * (sj - 32 * x[i].bsums[j]);
+        }
+        s += x[i].d * f16_to_f32(w[i].d) * (float)sumi;
+    }
+    return s;
 }

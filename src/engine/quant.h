@@ -45,4 +45,26 @@ void quantize_row_q4_K(const float *x, block_q4_K *y, int n);
 void quantize_row_q5_K(const float *x, block_q5_K *y, int n);
 void quantize_row_q6_K(const float *x, block_q6_K *y, int n);
 
+/* q8_K: the activation side of a k-quant dot product (ggml's block_q8_K).
+** Per 256 values x: d = amax/127, qs = round(x/d) (ties to even, so |qs| ≤
+** 127), bsums[j] = Σ qs[16j..16j+16). A block holding a NaN or ±Inf gets
+** d = NaN and qs = bsums = 0, so the NaN reaches every product with it.
+** (llama.cpp maps the signed extreme to −128; the symmetric choice here is
+** the one the q8_0 activations of kernels_int8.c use.) */
+typedef struct {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+
+void quantize_row_q8_K(const float *x, block_q8_K *y, int n);
+
+/* Σ_i w_i·x̂_i over n values (a multiple of QK_K) of one weight row in
+** q4_K / q5_K / q6_K against q8_K activations: each super-block's sums are
+** exact in int32 and scaled once by d_w·d_x (the mins, or q6_K's offset 32,
+** through bsums). Portable reference for the SIMD versions in kernels_x86.c. */
+float dot_q4_K_q8_K(const block_q4_K *w, const block_q8_K *x, int n);
+float dot_q5_K_q8_K(const block_q5_K *w, const block_q8_K *x, int n);
+float dot_q6_K_q8_K(const block_q6_K *w, const block_q8_K *x, int n);
+
 #endif
