@@ -773,6 +773,23 @@ static void schema_tests(void) {
     free(cut);
     sc_budget_report_free(&rep);
 
+    /* sql-create-context style: only the tables of the question, plain types, no constraints */
+    cut = sc_render_relevant_scc(&s, "Which customers live in Paris?", 1 << 20, NULL, NULL, &rep, &err);
+    CHECK(cut && count_substr(cut, "CREATE TABLE ") == 1 && strstr(cut, "CREATE TABLE customers (") &&
+              !strstr(cut, "NOT NULL") && !strstr(cut, "PRIMARY KEY") && !strstr(cut, "REFERENCES") &&
+              strstr(cut, " INTEGER") && strstr(cut, " VARCHAR") && rep.ndropped == 8,
+          "scc rendering of a one-table question:\n%s", cut ? cut : "(null)");
+    free(cut);
+    sc_budget_report_free(&rep);
+    cut = sc_render_relevant_scc(&s, "zzz qqq", 1 << 20, NULL, NULL, &rep, &err);
+    CHECK(cut && count_substr(cut, "CREATE TABLE ") == 1 && rep.nkept == 1, "scc, nothing matches: the first table");
+    free(cut);
+    sc_budget_report_free(&rep);
+    cut = sc_render_relevant_scc(&s, "customers", 10, NULL, NULL, &rep, &err);
+    CHECK(cut && cut[0] == '\0' && rep.ndropped == 9, "scc, nothing fits");
+    free(cut);
+    sc_budget_report_free(&rep);
+
     free(bare_orders);
     free(bare_customers);
     free(text);

@@ -221,7 +221,7 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok) {
     return n;
 }
 
-char *agent_schema_prompt(const model *m, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
+char *agent_schema_prompt(const model *m, const prompt_template *tpl, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
                           int n_predict, int max_attempts, char **note, sa_err *err) {
     *note = NULL;
     /* The schema must fit in what the model was trained on too: a small
@@ -233,12 +233,17 @@ char *agent_schema_prompt(const model *m, const sc_schema *s, const char *questi
     if (budget < limit / 4) budget = limit / 4;
     if (budget < 128) budget = 128;
     sc_budget_report rep = {0};
-    char *text = sc_render_budget(s, question, with_samples, (size_t)budget, agent_count_tokens, m->tok, &rep, err);
+    /* sql-create-context shows a model only the tables a query needs, in its
+    ** own plain style: models trained on it are prompted the same way. */
+    bool scc = tpl && tpl->kind == PROMPT_SQL_CREATE_CONTEXT;
+    char *text = scc ? sc_render_relevant_scc(s, question, (size_t)budget, agent_count_tokens, m->tok, &rep, err)
+                     : sc_render_budget(s, question, with_samples, (size_t)budget, agent_count_tokens, m->tok, &rep, err);
     if (text && rep.ndropped) {
         strbuf b;
         strbuf_init(&b);
-        strbuf_printf(&b, "the schema is too large for the context; left out %d table%s:", rep.ndropped,
-                      rep.ndropped == 1 ? "" : "s");
+        strbuf_printf(&b, scc ? "the model sees the tables related to the question; left out %d table%s:"
+                              : "the schema is too large for the context; left out %d table%s:",
+                      rep.ndropped, rep.ndropped == 1 ? "" : "s");
         for (int i = 0; i < rep.ndropped && b.len < 900; i++) strbuf_printf(&b, " %s", rep.dropped[i]);
         *note = strbuf_take(&b);
     }

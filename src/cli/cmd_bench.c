@@ -37,7 +37,7 @@
 #define TS_DBS 5           /* random databases per schema-only task */
 #define MAX_DBS 256
 
-typedef struct db_entry { char *id; sandbox *sb; char *schema; } db_entry;
+typedef struct db_entry { char *id; sandbox *sb; sc_schema schema; } db_entry;
 
 typedef struct bench_opts {
     const char *self, *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl;
@@ -52,8 +52,9 @@ static uint64_t hash_str(const char *s) {
     return h;
 }
 
-/* The sandbox and rendered schema of a Spider database, opened once. */
-static db_entry *get_db(db_entry *dbs, int *n_dbs, const char *dir, const char *id, const model *m, sa_err *err) {
+/* The sandbox and schema of a Spider database, opened once (the prompt's
+** schema is rendered per question, as `ask` does). */
+static db_entry *get_db(db_entry *dbs, int *n_dbs, const char *dir, const char *id, sa_err *err) {
     for (int i = 0; i < *n_dbs; i++)
         if (!strcmp(dbs[i].id, id)) return dbs[i].sb ? &dbs[i] : NULL;
     if (*n_dbs >= MAX_DBS) { sa_fail(err, "too many databases"); return NULL; }
@@ -63,11 +64,7 @@ static db_entry *get_db(db_entry *dbs, int *n_dbs, const char *dir, const char *
     snprintf(path, sizeof path, "%s/%s/%s.sqlite", dir ? dir : ".", id, id);
     e->sb = sb_open_db(path, NULL, err);
     if (!e->sb) return NULL;
-    sc_schema s = {0};
-    if (sc_introspect(e->sb, 0, &s, err)) { sb_close(e->sb); e->sb = NULL; return NULL; }
-    e->schema = sc_render_budget(&s, "", false, 2500, agent_count_tokens, m->tok, NULL, err);
-    sc_free(&s);
-    if (!e->schema) { sb_close(e->sb); e->sb = NULL; return NULL; }
+    if (sc_introspect(e->sb, 0, &e->schema, err)) { sb_close(e->sb); e->sb = NULL; return NULL; }
     return e;
 }
 
@@ -217,11 +214,17 @@ int cmd_bench(int argc, char **argv) {
         if (t->db_id) json_object_set_new(row, "db_id", json_string(t->db_id));
         sandbox *sb = NULL, *own_sb = NULL;
         const char *schema = NULL;
+        char *own_schema = NULL, *note = NULL;
         sa_err te = {{0}};
         if (t->context) { own_sb = sb = sb_open_context(t->context, NULL, &te); schema = t->context; }
         else {
-            db_entry *e = get_db(dbs, &n_dbs, o.db_dir, t->db_id, m, &te);
-            if (e) { sb = e->sb; schema = e->schema; }
+            db_entry *e = get_db(dbs, &n_dbs, o.db_dir, t->db_id, &te);
+            if (e && (own_schema = agent_schema_prompt(m, &tpl, &e->schema, t->question, false, (int)n_ctx,
+                                                       (int)o.n_predict, (int)o.attempts, &note, &te))) {
+                sb = e->sb;
+                schema = own_schema;
+            }
+            free(note);
         }
         if (!sb) {
             fprintf(stderr, "%s:%d: task skipped: %s\n", o.tasks_path, t->line, te.msg);
@@ -234,6 +237,7 @@ int cmd_bench(int argc, char **argv) {
                 rc = 1;
                 json_decref(row);
                 sb_close(own_sb);
+                free(own_schema);
                 break;
             }
             lat[i] = ans.total_ms;
@@ -293,6 +297,7 @@ int cmd_bench(int argc, char **argv) {
             agent_answer_free(&ans);
         }
         sb_close(own_sb);
+        free(own_schema);
         char *line = json_dumps(row, JSON_COMPACT);
         if (line) { fprintf(rf, "%s\n", line); free(line); }
         json_decref(row);
@@ -467,7 +472,7 @@ int cmd_bench(int argc, char **argv) {
     json_decref(s);
     free(lat_sorted);
     free(lat);
-    for (int i = 0; i < n_dbs; i++) { free(dbs[i].id); free(dbs[i].schema); sb_close(dbs[i].sb); }
+    for (int i = 0; i < n_dbs; i++) { free(dbs[i].id); sc_free(&dbs[i].schema); sb_close(dbs[i].sb); }
 done:
     prompt_template_free(&tpl);
     pc_free(pc);

@@ -641,3 +641,97 @@ done:
     sc_budget_report_free(&local);
     return text;
 }
+
+/* ------------------------------------------------- sql-create-context style */
+
+static int numeric_decl(const char *decl) {
+    char up[64];
+    size_t n = strlen(decl);
+    if (n >= sizeof up) n = sizeof up - 1;
+    for (size_t i = 0; i < n; i++) up[i] = (char)toupper((unsigned char)decl[i]);
+    up[n] = 0;
+    if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) return 0;
+    return strstr(up, "INT") || strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB") ||
+           strstr(up, "NUM") || strstr(up, "DEC");
+}
+
+char *sc_render_table_scc(const sc_table *t) {
+    assert(t);
+    strbuf b = {0};
+    strbuf_puts(&b, "CREATE TABLE ");
+    put_ident(&b, t->name);
+    strbuf_puts(&b, " (");
+    for (int c = 0; c < t->ncols; c++) {
+        if (c) strbuf_puts(&b, ", ");
+        put_ident(&b, t->cols[c].name);
+        strbuf_puts(&b, numeric_decl(t->cols[c].decl_type) ? " INTEGER" : " VARCHAR");
+    }
+    strbuf_puts(&b, ");\n");
+    return strbuf_take(&b);
+}
+
+char *sc_render_relevant_scc(const sc_schema *s, const char *question, size_t budget, sc_measure_fn measure,
+                             void *measure_ctx, sc_budget_report *report, sa_err *err) {
+    assert(s);
+    sc_budget_report local = {0};
+    if (!report) report = &local;
+    memset(report, 0, sizeof *report);
+    int n = s->ntables, oom = 0;
+    int *score = calloc((size_t)(n ? n : 1), sizeof *score);
+    char **text = calloc((size_t)(n ? n : 1), sizeof *text);
+    bool *kept = calloc((size_t)(n ? n : 1), sizeof *kept);
+    wordset qwords = {0};
+    strbuf out = {0};
+    char *result = NULL;
+    if (!score || !text || !kept || add_words(&qwords, question ? question : "") < 0) goto out_of_memory;
+    int best = 0;
+    for (int i = 0; i < n; i++) {
+        const sc_table *t = &s->tables[i];
+        score[i] = 100 * overlap(&qwords, t->name, &oom);
+        for (int c = 0; c < t->ncols; c++) score[i] += overlap(&qwords, t->cols[c].name, &oom) > 0;
+        if (score[i] > best) best = score[i];
+        if (!(text[i] = sc_render_table_scc(t))) goto out_of_memory;
+    }
+    if (oom) goto out_of_memory;
+    size_t used = 0;
+    for (;;) {  /* matching tables, best first */
+        int pick = -1;
+        for (int i = 0; i < n; i++)
+            if (!kept[i] && best > 0 && score[i] * 2 >= best && (pick < 0 || score[i] > score[pick])) pick = i;
+        if (pick < 0) break;
+        size_t cost = measure_text(measure, measure_ctx, text[pick]);
+        kept[pick] = true;                  /* tried; undone below when it does not fit */
+        if (used + cost <= budget) used += cost;
+        else { kept[pick] = false; score[pick] = -1; }
+    }
+    bool any = false;
+    for (int i = 0; i < n; i++) any = any || kept[i];
+    for (int i = 0; i < n && !any; i++) {   /* nothing matched: the first table that fits */
+        if (measure_text(measure, measure_ctx, text[i]) <= budget) { kept[i] = true; any = true; }
+    }
+    for (int i = 0; i < n; i++) if (kept[i]) strbuf_puts(&out, text[i]);
+    if (out.oom) goto out_of_memory;
+    report->dropped = calloc((size_t)(n ? n : 1), sizeof *report->dropped);
+    if (!report->dropped) goto out_of_memory;
+    for (int i = 0; i < n; i++) {
+        if (kept[i]) { report->nkept++; continue; }
+        if (!(report->dropped[report->ndropped++] = strdup(s->tables[i].name))) goto out_of_memory;
+    }
+    result = out.len ? strbuf_take(&out) : strdup("");
+    if (!result) goto out_of_memory;
+    report->cost = measure_text(measure, measure_ctx, result);
+    goto done;
+out_of_memory:
+    sc_budget_report_free(report);
+    sa_fail(err, "schema: out of memory while rendering");
+    strbuf_free(&out);
+    result = NULL;
+done:
+    for (int i = 0; text && i < n; i++) free(text[i]);
+    free(text);
+    free(score);
+    free(kept);
+    wordset_free(&qwords);
+    if (report == &local) sc_budget_report_free(&local);
+    return result;
+}

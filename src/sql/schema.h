@@ -100,4 +100,17 @@ char *sc_render_budget(const sc_schema *s, const char *question, bool with_sampl
 
 void sc_budget_report_free(sc_budget_report *r);
 
+/* sql-create-context's own style, for models trained on it: one
+** "CREATE TABLE t (col INTEGER, col VARCHAR)" per table, types reduced to
+** INTEGER (numeric affinity) or VARCHAR, no constraints, no samples. */
+char *sc_render_table_scc(const sc_table *t);
+
+/* The tables the question is about, in that style, the way the data set
+** lists only the tables a query uses: tables scoring at least half the best
+** score (as sc_render_budget scores them), best first, while they fit in
+** budget; when none matches, the first table that fits. One statement per
+** line, in schema order. report as for sc_render_budget. */
+char *sc_render_relevant_scc(const sc_schema *s, const char *question, size_t budget, sc_measure_fn measure,
+                             void *measure_ctx, sc_budget_report *report, sa_err *err);
+
 #endif
