@@ -12,6 +12,7 @@
 
 #include "../engine/generate.h"
 #include "../engine/lora.h"
+#include "copyvals.h"
 #include "../util/jsonstr.h"
 #include "../util/strbuf.h"
 
@@ -44,6 +45,7 @@ void agent_conversation_add(agent_conversation *c, const char *question, const c
 
 typedef struct gen_watch {
     const agent_config *cfg;
+    copy_vals *cv;          /* NULL unless cfg->copy_values */
     int attempt;
     strbuf text;
     int cancelled;
@@ -61,8 +63,14 @@ static int watch_text(void *ud, const char *text, int len) {
     return strchr(w->text.p, ';') && sqlite3_complete(w->text.p);
 }
 
+static void watch_logits(void *ud, float *logits, int n_vocab) {
+    gen_watch *w = ud;
+    if (w->cv) cv_mask(w->cv, logits, n_vocab);
+}
+
 static int watch_token(void *ud, int id) {
     gen_watch *w = ud;
+    if (w->cv) cv_push(w->cv, id);
     if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
     return 0;
 }
@@ -121,6 +129,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     char key[160];
     snprintf(key, sizeof key, "%s@%g", cfg->adapter_name ? cfg->adapter_name : "", cfg->lora ? cfg->lora_scale : 0.0);
     int rc = 0;
+    copy_vals *cv = cfg->copy_values ? cv_new(m->tok, question) : NULL;
     for (int a = 0; a < max_attempts; a++) {
         agent_attempt *at = &ans->attempts[a];
         ans->n_attempts = a + 1;
@@ -136,12 +145,14 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         int n_cached = 0;
         infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
         infer_set_lora(st, cfg->lora, cfg->lora_scale);
-        gen_watch w = { .cfg = cfg, .attempt = a + 1 };
+        gen_watch w = { .cfg = cfg, .cv = cv, .attempt = a + 1 };
         strbuf_init(&w.text);
         char *prefix = strdup(reply_prefix(prompt_copy));
         free(prompt_copy);
         strbuf_puts(&w.text, prefix ? prefix : "");
-        gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token, .ud = &w };
+        if (cv) cv_reset(cv, prefix ? prefix : "");
+        gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
+                        .on_logits = watch_logits, .ud = &w };
         gen_result res;
         if (generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err)) {
             pc_release(cfg->pc, st, NULL, 0);
@@ -207,6 +218,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     if (ans->n_attempts > 0 && ans->attempts[ans->n_attempts - 1].sql)
         ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
     if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
+    cv_free(cv);
     free(hist);
     free(fails);
     ans->total_ms = ms_since(t_start);
@@ -338,4 +350,13 @@ int agent_template_init(prompt_template *t, const char *format, const char *file
                     m->path, own);
     free(own);
     return rc;
+}
+
+int agent_copy_values(const char *flag, const model *m) {
+    if (flag && !strcmp(flag, "on")) return 1;
+    if (flag && !strcmp(flag, "off")) return 0;
+    if (flag && strcmp(flag, "auto")) return -1;
+    char *own = m ? model_prompt_format(m) : NULL;
+    free(own);
+    return own != NULL;
 }

@@ -31,6 +31,7 @@ typedef struct agent_config {
     float lora_scale;
     const char *adapter_name;         /* for the prefix-cache key and the answer */
     int history_budget_tokens;        /* tokens of earlier turns kept; default 512 */
+    int copy_values;                  /* values of comparisons copied from the question (copyvals.h) */
     /* Streaming (all optional): the SQL text as it is generated, and each
     ** finished attempt. Returning nonzero cancels the request. */
     int (*on_token)(void *ud, int attempt, const char *text, int len);
@@ -102,5 +103,11 @@ char *agent_answer_to_json(const agent_answer *a);
 ** (model_prompt_format: models trained by `sqlassist train` say
 ** sql-create-context), else chatml. */
 int agent_template_init(prompt_template *t, const char *format, const char *file, const model *m, sa_err *err);
+
+/* --copy-values: "on", "off" or "auto"/NULL (on for models trained from
+** scratch by `sqlassist train`, which carry sqlassist.prompt_format: they
+** learnt from data whose values are spans of the question). Returns 0/1, or
+** -1 for another word. */
+int agent_copy_values(const char *flag, const model *m);
 
 #endif

@@ -56,7 +56,7 @@ static void print_answer(const agent_answer *a, int json) {
 int cmd_ask(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *context = NULL, *tpl_file = NULL, *format = NULL,
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
-               *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0";
+               *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL;
     int json = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
@@ -75,6 +75,7 @@ int cmd_ask(int argc, char **argv) {
         {"--seed", NULL, 1, &seed, NULL, "sampling seed"},
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default 4096)"},
+        {"--copy-values", NULL, 1, &copy_vals, NULL, "on, off or auto: copy comparison values from the question while decoding (auto: on for models trained by sqlassist train)"},
         {"--verbose", "-v", 0, NULL, &verbose, "stream the SQL to stderr as it is generated"},
         LORA_CLI_OPTS(&lc),
         {NULL},
@@ -129,6 +130,8 @@ int cmd_ask(int argc, char **argv) {
     rc = 1;
     prompt_template_free(&tpl);
     if (agent_template_init(&tpl, format, tpl_file, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
+    int copy_values = agent_copy_values(copy_vals, m);
+    if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy-values '%s': expected on, off or auto\n", copy_vals); rc = 2; goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); goto out; }
 
@@ -136,7 +139,7 @@ int cmd_ask(int argc, char **argv) {
     agent_conversation_init(&conv);
     ask_ctx actx = { .stream = verbose };
     agent_config cfg = {
-        .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred,
+        .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,

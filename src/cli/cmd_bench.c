@@ -40,7 +40,7 @@
 typedef struct db_entry { char *id; sandbox *sb; sc_schema schema; } db_entry;
 
 typedef struct bench_opts {
-    const char *self, *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl;
+    const char *self, *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values;
     long attempts, n_predict, concurrency, limit, tp_requests;
     int no_server;
     lora_cli *lc;
@@ -151,6 +151,7 @@ int cmd_bench(int argc, char **argv) {
         {"--n-predict", "-n", 1, &n_predict, NULL, "maximum tokens per attempt (default 256)"},
         {"--format", NULL, 1, &o.format, NULL, "prompt template: chatml (default) or sql-create-context"},
         {"--template", NULL, 1, &o.tpl, NULL, "prompt template file"},
+        {"--copy-values", NULL, 1, &o.copy_values, NULL, "on, off or auto: copy comparison values from the question while decoding (auto: on for models trained by sqlassist train)"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
         LORA_CLI_OPTS(&lc),
@@ -189,10 +190,13 @@ int cmd_bench(int argc, char **argv) {
     prompt_template tpl = {0};
     if (!rc && !pc) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
     if (!rc && agent_template_init(&tpl, o.format, o.tpl, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 2; }
+    int copy_values = rc ? 0 : agent_copy_values(o.copy_values, m);
+    if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy-values '%s': expected on, off or auto\n", o.copy_values); rc = 2; }
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
+        .copy_values = copy_values,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     char path[4096];
@@ -333,6 +337,7 @@ int cmd_bench(int argc, char **argv) {
         for (int i = 0; i < lc.n_lora && k < 60; i++) { sv[k++] = "--lora"; sv[k++] = (char *)lc.lora[i]; }
         if (o.format && k < 62) { sv[k++] = "--format"; sv[k++] = (char *)o.format; }
         if (o.tpl && k < 62) { sv[k++] = "--template"; sv[k++] = (char *)o.tpl; }
+        if (o.copy_values && k < 62) { sv[k++] = "--copy-values"; sv[k++] = (char *)o.copy_values; }
         sv[k] = NULL;
         char slog[4200];
         snprintf(slog, sizeof slog, "%s/server.log", o.out_dir);
@@ -386,6 +391,7 @@ int cmd_bench(int argc, char **argv) {
         for (int i = 0; i < lc.n_lora && k < 34; i++) { av[k++] = "--lora"; av[k++] = (char *)lc.lora[i]; }
         if (o.format && k < 36) { av[k++] = "--format"; av[k++] = (char *)o.format; }
         if (o.tpl && k < 36) { av[k++] = "--template"; av[k++] = (char *)o.tpl; }
+        if (o.copy_values && k < 36) { av[k++] = "--copy-values"; av[k++] = (char *)o.copy_values; }
         av[k++] = t0t->question;
         av[k] = NULL;
         double t1 = gen_now();

@@ -22,7 +22,7 @@ static int plain_token(const char *s) {
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *lora_dir = NULL, *host = "127.0.0.1", *port = "8080", *api_key = NULL,
                *threads = NULL, *ctx = "4096", *queue = "16", *slots = "2", *req_timeout = "120000",
-               *max_body = "1048576", *cors = NULL, *max_conn = "256", *tpl = NULL, *format = NULL, *samples = "0",
+               *max_body = "1048576", *cors = NULL, *max_conn = "256", *tpl = NULL, *format = NULL, *copy_vals = NULL, *samples = "0",
                *attempts = "3", *n_predict = "256", *max_rows = NULL, *q_timeout = NULL;
     server_config cfg = {0};
     cli_opt opts[] = {
@@ -43,6 +43,7 @@ int cmd_serve(int argc, char **argv) {
         {"--cors", NULL, 1, &cors, NULL, "allow this Origin (or *) to call the API from a browser (default: no CORS)"},
         {"--max-connections", NULL, 1, &max_conn, NULL, "open connections at most (default 256)"},
         {"--template", NULL, 1, &tpl, NULL, "prompt template file with {{schema}} and {{question}}"},
+        {"--copy-values", NULL, 1, &copy_vals, NULL, "on, off or auto: copy comparison values from the question while decoding (auto: on for models trained by sqlassist train)"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
         {"--samples", NULL, 1, &samples, NULL, "sample rows per table shown to the model (default 0)"},
         {"--max-attempts", NULL, 1, &attempts, NULL, "default generate/execute/repair rounds per question (default 3)"},
@@ -103,6 +104,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.max_connections = (int)v_conn;
     cfg.template_file = tpl;
     cfg.format = format;
+    cfg.copy_values = copy_vals;
     cfg.samples = (int)v_samples;
     cfg.max_attempts = (int)v_att;
     cfg.n_predict = (int)v_pred;

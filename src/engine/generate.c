@@ -85,6 +85,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     tok_stream_init(&ts);
     res->stop = GEN_STOP_LENGTH;
     for (int i = 0; i < o->n_predict; i++) {
+        if (o->on_logits) o->on_logits(o->ud, logits, V);
         int id = sampler_sample(smp, logits);
         if (id == eos || id == im_end || id == endoftext) { res->stop = GEN_STOP_EOS; break; }
         res->ids[res->n_ids++] = id;

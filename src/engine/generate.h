@@ -25,6 +25,9 @@ typedef struct gen_opts {
     int (*on_text)(void *ud, const char *text, int len);
     /* Called after each sampled token (before its text is released). */
     int (*on_token)(void *ud, int id);
+    /* Called with the logits of each step before sampling; may change them
+    ** (e.g. set some to -INFINITY). Optional. */
+    void (*on_logits)(void *ud, float *logits, int n_vocab);
     void *ud;
 } gen_opts;
 

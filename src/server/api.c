@@ -304,6 +304,7 @@ static void run_ask(server *s, job *j) {
     agent_conversation *conv = in->conv_id ? conv_get(s->convs, in->conv_id) : NULL;
     agent_config cfg = {
         .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = in->max_attempts, .max_new_tokens = c->n_predict,
+        .copy_values = s->copy_values,
         .lora = in->lora, .lora_scale = in->scale, .adapter_name = in->lora ? in->cache_key : NULL,
         .on_token = ask_token, .on_attempt = ask_attempt, .cancelled = ask_cancelled, .ud = j,
     };

@@ -103,6 +103,10 @@ int server_main(const server_config *cfg) {
         slog_event("error", "%s", err.msg);
         goto out;
     }
+    if ((s->copy_values = agent_copy_values(cfg->copy_values, s->m)) < 0) {
+        slog_event("error", "--copy-values '%s': expected on, off or auto", cfg->copy_values);
+        goto out;
+    }
     if (!(s->pc = pc_new(s->m, cfg->slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }
     if (!(s->reg = lora_registry_new(s->m, &err))) { slog_event("error", "%s", err.msg); goto out; }
     for (int i = 0; i < cfg->n_lora; i++)

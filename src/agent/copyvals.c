@@ -1,0 +1,184 @@
+/*
+** copyvals.c — decoding that copies the SQL's values from the question (see
+** copyvals.h). A byte-level state machine follows the reply; a candidate
+** token is run through a copy of it and masked when a value it writes stops
+** being a span of the question.
+*/
+#include "copyvals.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CV_MAX 256   /* longest value followed; longer ones are left alone */
+
+enum { CV_OUT, CV_AFTER_OP, CV_IN_VALUE, CV_IN_QUOTED_NAME, CV_IN_NUMBER };
+
+typedef struct cv_state {
+    int mode;
+    char quote;            /* CV_IN_VALUE / CV_IN_QUOTED_NAME: the closing quote */
+    char word[8];          /* CV_OUT: the letters of the word being read (for LIKE) */
+    int word_len;          /* -1: the word is longer than "like" */
+    char buf[CV_MAX];      /* CV_IN_VALUE / CV_IN_NUMBER: the value so far */
+    int len;
+} cv_state;
+
+struct copy_vals {
+    const tokenizer *tok;
+    char *question;        /* as written */
+    char *lower;           /* lower-cased (WikiSQL-style data lower-cases some values) */
+    size_t qlen;
+    char *digits;          /* the question without ',' (1,780 -> 1780) */
+    size_t dlen;
+    cv_state st;
+};
+
+static int word_char(char ch) { return isalnum((unsigned char)ch) || ((unsigned char)ch & 0x80); }
+
+/* Is s[0..n) a span of hay that starts where a word (or number) starts and,
+** when whole, also ends where one ends? Values are whole words of the
+** question: "smith" of "steve smith", never "mith". */
+static int is_span(const char *hay, size_t hay_len, const char *s, int n, int whole) {
+    if (n == 0) return 1;
+    for (const char *p = hay; (size_t)(p - hay) + (size_t)n <= hay_len; p++) {
+        p = memmem(p, hay_len - (size_t)(p - hay), s, (size_t)n);
+        if (!p) return 0;
+        if (p > hay && word_char(p[-1]) && word_char(s[0])) continue;
+        if (whole && (size_t)(p - hay) + (size_t)n < hay_len && word_char(p[n]) && word_char(s[n - 1])) continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* The value so far, as the question writes it or all in lower case. */
+static int value_span(const copy_vals *c, const cv_state *s, int whole) {
+    return is_span(c->question, c->qlen, s->buf, s->len, whole) || is_span(c->lower, c->qlen, s->buf, s->len, whole);
+}
+
+/* Feeds one byte; returns 0 when it breaks a copied value. */
+static int step(const copy_vals *c, cv_state *s, char ch) {
+    unsigned char u = (unsigned char)ch;
+    switch (s->mode) {
+    case CV_IN_VALUE:
+        if (ch == s->quote) {
+            if (s->len == 0) return 0;            /* an empty value copies nothing */
+            if (!value_span(c, s, 1)) return 0;
+            s->mode = CV_OUT;
+            s->word_len = 0;
+            return 1;
+        }
+        if (s->len >= CV_MAX) { s->mode = CV_IN_QUOTED_NAME; return 1; }
+        s->buf[s->len++] = ch;
+        return value_span(c, s, 0);
+    case CV_IN_QUOTED_NAME:
+        if (ch == s->quote) { s->mode = CV_OUT; s->word_len = 0; }
+        return 1;
+    case CV_IN_NUMBER:
+        if (isdigit(u) || ch == '.') {
+            if (s->len >= CV_MAX) return 1;
+            s->buf[s->len++] = ch;
+            return is_span(c->digits, c->dlen, s->buf, s->len, 0);
+        }
+        if (s->len > 0 && !is_span(c->digits, c->dlen, s->buf, s->len, 1)) return 0;
+        s->mode = CV_OUT;
+        s->word_len = 0;
+        return step(c, s, ch);
+    case CV_AFTER_OP:
+        if (ch == ' ' || ch == '=' || ch == '>') return 1;   /* "= ", "<=", ">=", "<>" */
+        if (ch == '\'' || ch == '"') { s->mode = CV_IN_VALUE; s->quote = ch; s->len = 0; return 1; }
+        if (isdigit(u)) { s->mode = CV_IN_NUMBER; s->len = 0; return step(c, s, ch); }
+        if (ch == '-') return 1;                               /* a sign */
+        s->mode = CV_OUT;
+        s->word_len = 0;
+        return step(c, s, ch);
+    default: /* CV_OUT */
+        if (ch == '=' || ch == '<' || ch == '>' || ch == '!') { s->mode = CV_AFTER_OP; return 1; }
+        if (ch == '"' || ch == '`' || ch == '[') {
+            s->mode = CV_IN_QUOTED_NAME;
+            s->quote = ch == '[' ? ']' : ch;
+            return 1;
+        }
+        if (ch == '\'') { s->mode = CV_IN_QUOTED_NAME; s->quote = '\''; return 1; }   /* not after an operator */
+        if (isalpha(u)) {
+            if (s->word_len >= 0 && s->word_len < 4) s->word[s->word_len++] = (char)tolower(u);
+            else s->word_len = -1;
+            return 1;
+        }
+        if (s->word_len == 4 && !memcmp(s->word, "like", 4)) {
+            s->mode = CV_AFTER_OP;
+            return step(c, s, ch);
+        }
+        s->word_len = 0;
+        return 1;
+    }
+}
+
+copy_vals *cv_new(const tokenizer *tok, const char *question) {
+    copy_vals *c = calloc(1, sizeof *c);
+    size_t n = strlen(question);
+    if (!c || !(c->question = malloc(n + 1)) || !(c->lower = malloc(n + 1)) || !(c->digits = malloc(n + 1))) {
+        cv_free(c);
+        return NULL;
+    }
+    c->tok = tok;
+    for (size_t i = 0; i < n; i++) {
+        c->question[i] = question[i];
+        c->lower[i] = (char)tolower((unsigned char)question[i]);
+        if (question[i] != ',') c->digits[c->dlen++] = question[i];
+    }
+    c->question[n] = c->lower[n] = 0;
+    c->digits[c->dlen] = 0;
+    c->qlen = n;
+    return c;
+}
+
+void cv_free(copy_vals *c) {
+    if (!c) return;
+    free(c->question);
+    free(c->lower);
+    free(c->digits);
+    free(c);
+}
+
+void cv_reset(copy_vals *c, const char *prefix) {
+    memset(&c->st, 0, sizeof c->st);
+    for (const char *p = prefix ? prefix : ""; *p; p++) step(c, &c->st, *p);
+}
+
+void cv_push(copy_vals *c, int id) {
+    size_t n;
+    const char *b = tok_token_data(c->tok, id, &n);
+    if (!b || tok_is_special(c->tok, id)) return;
+    for (size_t i = 0; i < n; i++) step(c, &c->st, b[i]);
+}
+
+int cv_mask(copy_vals *c, float *logits, int n_vocab) {
+    /* A value starts after an operator: plain SQL text is never masked. */
+    if (c->st.mode != CV_AFTER_OP && c->st.mode != CV_IN_VALUE && c->st.mode != CV_IN_NUMBER) return 0;
+    int masked = 0, kept = 0;
+    unsigned char *bad = calloc((size_t)n_vocab, 1);
+    if (!bad) return 0;
+    for (int id = 0; id < n_vocab; id++) {
+        size_t n;
+        const char *b = tok_token_data(c->tok, id, &n);
+        if (!b || tok_is_special(c->tok, id) || isinf(logits[id])) { kept += b != NULL; continue; }
+        cv_state s = c->st;
+        int ok = 1;
+        for (size_t i = 0; i < n && ok; i++) ok = step(c, &s, b[i]);
+        if (ok) kept++;
+        else bad[id] = 1;
+    }
+    /* Only special tokens left (no span continues): leave the model free. */
+    int regular_kept = 0;
+    for (int id = 0; id < n_vocab && !regular_kept; id++) {
+        size_t n;
+        regular_kept = !bad[id] && tok_token_data(c->tok, id, &n) && !tok_is_special(c->tok, id) && n > 0;
+    }
+    if (regular_kept)
+        for (int id = 0; id < n_vocab; id++)
+            if (bad[id]) { logits[id] = -INFINITY; masked++; }
+    free(bad);
+    (void)kept;
+    return masked;
+}

@@ -1,0 +1,47 @@
+/*
+** copyvals.h — decoding that copies the SQL's values from the question.
+**
+** A small model trained on WikiSQL-style data (the bundled one) gets the
+** shape of a query right long before it learns to copy a name from the
+** question letter for letter ("Dwight Howard" comes out as "Dwight Hoard").
+** In such data every value of a comparison is a span of the question, so
+** while the model writes a value the tokens that would leave every span of
+** the question are masked out:
+**   * a quoted literal ('...' or "...") that follows a comparison operator
+**     (=, !=, <>, <, >, <=, >=, LIKE): the text so far must stay a span of
+**     the question as written or of the question in lower case (WikiSQL-
+**     style data lower-cases some values), starting where a word starts; the
+**     closing quote is allowed once the value is not empty and ends where a
+**     word ends;
+**   * a bare number after such an operator: its digits (and '.') must stay
+**     a span of the question with its thousands separators removed, whole
+**     numbers only.
+** Everything else the model writes is left alone, and so is anything it
+** writes when the question holds no span that could continue (the mask never
+** removes every token). Off unless asked for (agent_config.copy_values):
+** larger models rightly write values the question does not spell out.
+*/
+#ifndef SA_COPYVALS_H
+#define SA_COPYVALS_H
+
+#include "../engine/tokenizer.h"
+
+typedef struct copy_vals copy_vals;
+
+/* Prepares the mask for question over tok's vocabulary. NULL when out of
+** memory (the caller then decodes without it). */
+copy_vals *cv_new(const tokenizer *tok, const char *question);
+void cv_free(copy_vals *c);
+
+/* Starts a new reply whose text begins with prefix (may be ""). */
+void cv_reset(copy_vals *c, const char *prefix);
+
+/* Records the bytes of a generated token. */
+void cv_push(copy_vals *c, int id);
+
+/* Sets logits[id] to -INFINITY for every token that would break a copied
+** value at this point; does nothing outside values. Returns the number of
+** tokens masked. */
+int cv_mask(copy_vals *c, float *logits, int n_vocab);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+** test_copyvals.c — the value-copying mask of src/agent/copyvals.c, over the
+** real Qwen2.5 vocabulary (tests/out/qwen-tokenizer.gguf): which tokens it
+** allows while a value is being written, and that it leaves plain SQL and
+** values outside comparisons alone. Each check feeds a reply prefix, masks a
+** logits vector of zeros, and asks whether given token strings survive.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/copyvals.h"
+#include "engine/tokenizer.h"
+
+static int failures;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+static tokenizer *tok;
+static float *logits;
+static int V;
+
+/* After the reply text `prefix`, is the token `piece` (byte-level form) allowed? */
+static int allowed(const char *question, const char *prefix, const char *piece) {
+    int id = tok_lookup(tok, piece);
+    if (id < 0) { printf("no token '%s'\n", piece); failures++; return -1; }
+    copy_vals *c = cv_new(tok, question);
+    cv_reset(c, prefix);
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    cv_mask(c, logits, V);
+    cv_free(c);
+    return !isinf(logits[id]);
+}
+
+static int masked_count(const char *question, const char *prefix) {
+    copy_vals *c = cv_new(tok, question);
+    cv_reset(c, prefix);
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    int n = cv_mask(c, logits, V);
+    cv_free(c);
+    return n;
+}
+
+int main(void) {
+    const char *out = getenv("OUT") && *getenv("OUT") ? getenv("OUT") : "tests/out";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/qwen-tokenizer.gguf", out);
+    sa_err err = {{0}};
+    if (!(tok = tok_load(path, &err))) { printf("skip: %s\n", err.msg); return 77; }
+    V = tok_n_vocab(tok);
+    logits = malloc((size_t)V * sizeof *logits);
+
+    const char *q = "What school did Dwight Howard play for in 1,995?";
+    /* plain SQL is never masked */
+    CHECK(masked_count(q, "SELECT school FROM t WHERE player") == 0, "masked outside a value");
+    CHECK(masked_count(q, "SELECT \"school") == 0, "masked inside a quoted name");
+    /* after an operator: a quote, a digit of the question or any continuation is fine */
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = ", "\"") == 1, "opening quote");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"", "D") == 1, "first letter of a word");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"", "g") == 0, "value starting inside a word");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"", "dw") == 1, "two letters, lower case");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"Dwight", "ĠHoward") == 1, "next word");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"Dwight", "ĠHow") == 1 && allowed(q, "SELECT s FROM t WHERE player = \"Dwight How", "ward") == 0, "misspelt word");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"dwight", "Ġho") == 1, "all lower case");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"dwight", "ĠHoward") == 0, "mixed case");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"dwight", "ĠHoward") == 0, "mixed case");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"Dwight Howard", "\"") == 1, "closing after a whole word");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"Dwight Howard", "\";") == 1, "closing quote with ';'");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"Dwight How", "\"") == 0, "closing inside a word");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player = \"", "\"") == 0, "empty value");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player LIKE '", "D") == 1, "LIKE value");
+    CHECK(allowed(q, "SELECT s FROM t WHERE player LIKE '", "X") == 0, "LIKE value not in the question");
+    /* numbers: digits of the question, separators removed, whole numbers */
+    CHECK(allowed(q, "SELECT s FROM t WHERE year = ", "1") == 1, "first digit");
+    CHECK(allowed(q, "SELECT s FROM t WHERE year = 19", "9") == 1, "1,995 read as 1995");
+    CHECK(allowed(q, "SELECT s FROM t WHERE year = ", "7") == 0, "digit not in the question");
+    CHECK(allowed(q, "SELECT s FROM t WHERE year = 19", ";") == 0, "number ended inside 1995");
+    CHECK(allowed(q, "SELECT s FROM t WHERE year = 1995", ";") == 1, "whole number ended");
+    CHECK(allowed(q, "SELECT s FROM t WHERE year > ", "1") == 1, "after >");
+    /* nothing in the question fits: the model is left free rather than stuck */
+    CHECK(masked_count("", "SELECT s FROM t WHERE player = \"") == 0, "empty question: nothing masked");
+    /* special tokens are never masked */
+    int eos = tok_lookup(tok, "<|endoftext|>");
+    copy_vals *c = cv_new(tok, q);
+    cv_reset(c, "SELECT s FROM t WHERE player = \"D");
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    CHECK(cv_mask(c, logits, V) > 1000, "most tokens masked inside a value");
+    CHECK(eos >= 0 && !isinf(logits[eos]), "end token masked");
+    /* cv_push follows generated ids like cv_reset follows text */
+    cv_reset(c, "SELECT s FROM t WHERE player = ");
+    cv_push(c, tok_lookup(tok, "\""));
+    cv_push(c, tok_lookup(tok, "D"));
+    cv_push(c, tok_lookup(tok, "w"));
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    cv_mask(c, logits, V);
+    CHECK(!isinf(logits[tok_lookup(tok, "ight")]) && isinf(logits[tok_lookup(tok, "ayne")]), "after pushing ids");
+    cv_free(c);
+
+    free(logits);
+    tok_free(tok);
+    printf("%s\n", failures ? "FAILED" : "ok");
+    return failures ? 1 : 0;
+}
