@@ -13,6 +13,7 @@
 #include "../engine/generate.h"
 #include "../engine/lora.h"
 #include "copyvals.h"
+#include "fixnames.h"
 #include "../util/jsonstr.h"
 #include "../util/strbuf.h"
 
@@ -130,6 +131,8 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     snprintf(key, sizeof key, "%s@%g", cfg->adapter_name ? cfg->adapter_name : "", cfg->lora ? cfg->lora_scale : 0.0);
     int rc = 0;
     copy_vals *cv = cfg->copy_values ? cv_new(m->tok, question) : NULL;
+    sc_schema names = {0};      /* read when a name needs mending */
+    int have_schema = 0;
     for (int a = 0; a < max_attempts; a++) {
         agent_attempt *at = &ans->attempts[a];
         ans->n_attempts = a + 1;
@@ -206,6 +209,28 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             } else {
                 sb_result_free(&r);
                 at->error = strdup(serr.msg);
+                /* a misspelt name of the schema: mend it and run again */
+                for (int k = 0; k < 3 && at->error; k++) {
+                    if (!have_schema) {
+                        sa_err ie = {{0}};
+                        have_schema = sc_introspect(sb, 0, &names, &ie) == 0 ? 1 : -1;
+                    }
+                    char *fixed = have_schema > 0 ? fix_unknown_name(at->sql, at->error, &names) : NULL;
+                    if (!fixed) break;
+                    free(at->sql);
+                    at->sql = fixed;
+                    at->names_mended++;
+                    sa_err e2 = {{0}};
+                    free(at->error);
+                    at->error = NULL;
+                    if (sb_run(sb, at->sql, &r, &e2) == 0) {
+                        ans->result = r;
+                        ans->ok = true;
+                    } else {
+                        sb_result_free(&r);
+                        at->error = strdup(e2.msg);
+                    }
+                }
             }
         }
         at->execute_ms = ms_since(t0);
@@ -219,6 +244,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
     if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
     cv_free(cv);
+    sc_free(&names);
     free(hist);
     free(fails);
     ans->total_ms = ms_since(t_start);
@@ -314,6 +340,7 @@ char *agent_answer_to_json(const agent_answer *a) {
         json_object_set_new(x, "attempt", json_integer(i + 1));
         json_object_set_new(x, "sql", jstr(t->sql));
         json_object_set_new(x, "error", jstr(t->error));
+        if (t->names_mended) json_object_set_new(x, "names_mended", json_integer(t->names_mended));
         json_object_set_new(x, "reply", jstr(t->raw));
         json_object_set_new(x, "prompt_tokens", json_integer(t->prompt_tokens));
         json_object_set_new(x, "cached_tokens", json_integer(t->cached_tokens));

@@ -43,8 +43,9 @@ typedef struct agent_config {
 
 typedef struct agent_attempt {
     char *raw;              /* the model's reply */
-    char *sql;              /* what was extracted and run */
+    char *sql;              /* what was extracted and run (names mended: see fixnames.h) */
     char *error;            /* NULL when it ran */
+    int names_mended;       /* misspelt table/column names replaced before it ran */
     int prompt_tokens, cached_tokens, generated_tokens;
     double prefill_ms, decode_ms, execute_ms;
 } agent_attempt;
