@@ -24,7 +24,7 @@ static int V;
 static int allowed(const char *question, const char *prefix, const char *piece) {
     int id = tok_lookup(tok, piece);
     if (id < 0) { printf("no token '%s'\n", piece); failures++; return -1; }
-    copy_vals *c = cv_new(tok, question);
+    copy_vals *c = cv_new(tok, question, NULL, 0);
     cv_reset(c, prefix);
     for (int i = 0; i < V; i++) logits[i] = 0;
     cv_mask(c, logits, V);
@@ -33,7 +33,7 @@ static int allowed(const char *question, const char *prefix, const char *piece) 
 }
 
 static int masked_count(const char *question, const char *prefix) {
-    copy_vals *c = cv_new(tok, question);
+    copy_vals *c = cv_new(tok, question, NULL, 0);
     cv_reset(c, prefix);
     for (int i = 0; i < V; i++) logits[i] = 0;
     int n = cv_mask(c, logits, V);
@@ -81,7 +81,7 @@ int main(void) {
     CHECK(masked_count("", "SELECT s FROM t WHERE player = \"") == 0, "empty question: nothing masked");
     /* special tokens are never masked */
     int eos = tok_lookup(tok, "<|endoftext|>");
-    copy_vals *c = cv_new(tok, q);
+    copy_vals *c = cv_new(tok, q, NULL, 0);
     cv_reset(c, "SELECT s FROM t WHERE player = \"D");
     for (int i = 0; i < V; i++) logits[i] = 0;
     CHECK(cv_mask(c, logits, V) > 1000, "most tokens masked inside a value");
@@ -94,6 +94,33 @@ int main(void) {
     for (int i = 0; i < V; i++) logits[i] = 0;
     cv_mask(c, logits, V);
     CHECK(!isinf(logits[tok_lookup(tok, "ight")]) && isinf(logits[tok_lookup(tok, "ayne")]), "after pushing ids");
+    cv_free(c);
+
+    /* names: words outside values must be the schema's, keywords or aliases */
+    const char *names[] = { "table_name_81", "college", "pick__number" };
+    c = cv_new(tok, q, names, 3);
+    for (int k = 0; k < 2; k++) {
+        const char *prefix = k ? "SELECT MAX(pick" : "SELECT MAX(";
+        cv_reset(c, prefix);
+        for (int i = 0; i < V; i++) logits[i] = 0;
+        cv_mask(c, logits, V);
+        if (!k) {
+            CHECK(!isinf(logits[tok_lookup(tok, "pick")]) && isinf(logits[tok_lookup(tok, "games")]) &&
+                      !isinf(logits[tok_lookup(tok, "col")]) && !isinf(logits[tok_lookup(tok, "T")]),
+                  "a name must start a schema name, a keyword or an alias");
+        } else {
+            CHECK(!isinf(logits[tok_lookup(tok, "__")]) && isinf(logits[tok_lookup(tok, ")")]) &&
+                      isinf(logits[tok_lookup(tok, "ing")]), "'pick' is only a prefix: it must go on as pick__number");
+        }
+    }
+    cv_reset(c, "SELECT college FROM table_name_81 AS");
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    cv_mask(c, logits, V);
+    CHECK(!isinf(logits[tok_lookup(tok, "Ġfoo")]), "the word after AS is free");
+    cv_reset(c, "SELECT T1.college FROM table_name_81 WHERE college = ");
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    cv_mask(c, logits, V);
+    CHECK(!isinf(logits[tok_lookup(tok, "\"")]) && !isinf(logits[tok_lookup(tok, "ĠT")]), "values after the names");
     cv_free(c);
 
     free(logits);

@@ -76,6 +76,23 @@ static int watch_token(void *ud, int id) {
     return 0;
 }
 
+/* The reply as valid UTF-8: a token may end inside a character (the reply
+** then goes back into the next prompt, which must tokenize). Takes s. */
+static char *valid_utf8(char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    if (sb_utf8_valid(s, n, NULL)) return s;
+    strbuf b;
+    strbuf_init(&b);
+    for (size_t i = 0; i < n;) {
+        int k = sb_utf8_decode(s + i, n - i, NULL);
+        if (k > 0) { strbuf_append(&b, s + i, (size_t)k); i += (size_t)k; }
+        else { strbuf_puts(&b, "\xEF\xBF\xBD"); i++; }
+    }
+    free(s);
+    return strbuf_take(&b);
+}
+
 /* ---- the loop ------------------------------------------------------------ */
 
 static double ms_since(double t0) { return (gen_now() - t0) * 1000.0; }
@@ -130,9 +147,23 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     char key[160];
     snprintf(key, sizeof key, "%s@%g", cfg->adapter_name ? cfg->adapter_name : "", cfg->lora ? cfg->lora_scale : 0.0);
     int rc = 0;
-    copy_vals *cv = cfg->copy_values ? cv_new(m->tok, question) : NULL;
-    sc_schema names = {0};      /* read when a name needs mending */
+    sc_schema names = {0};      /* read when needed: constrained names, mending */
     int have_schema = 0;
+    copy_vals *cv = NULL;
+    if (cfg->copy_values) {
+        sa_err ie = {{0}};
+        have_schema = sc_introspect(sb, 0, &names, &ie) == 0 ? 1 : -1;
+        int n = 0;
+        for (int t = 0; have_schema > 0 && t < names.ntables; t++) n += 1 + names.tables[t].ncols;
+        const char **list = n ? malloc((size_t)n * sizeof *list) : NULL;
+        n = 0;
+        for (int t = 0; list && t < names.ntables; t++) {
+            list[n++] = names.tables[t].name;
+            for (int c = 0; c < names.tables[t].ncols; c++) list[n++] = names.tables[t].cols[c].name;
+        }
+        cv = cv_new(m->tok, question, list, list ? n : 0);
+        free(list);
+    }
     for (int a = 0; a < max_attempts; a++) {
         agent_attempt *at = &ans->attempts[a];
         ans->n_attempts = a + 1;
@@ -186,7 +217,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         strbuf_puts(&reply, prefix ? prefix : "");
         strbuf_puts(&reply, res.text ? res.text : "");
         free(prefix);
-        at->raw = strbuf_take(&reply);
+        at->raw = valid_utf8(strbuf_take(&reply));
         gen_result_free(&res);
         ans->prompt_tokens += at->prompt_tokens;
         ans->cached_tokens += at->cached_tokens;

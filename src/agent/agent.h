@@ -105,7 +105,7 @@ char *agent_answer_to_json(const agent_answer *a);
 ** sql-create-context), else chatml. */
 int agent_template_init(prompt_template *t, const char *format, const char *file, const model *m, sa_err *err);
 
-/* --copy-values: "on", "off" or "auto"/NULL (on for models trained from
+/* --copy: "on", "off" or "auto"/NULL (on for models trained from
 ** scratch by `sqlassist train`, which carry sqlassist.prompt_format: they
 ** learnt from data whose values are spans of the question). Returns 0/1, or
 ** -1 for another word. */

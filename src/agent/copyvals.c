@@ -15,11 +15,14 @@
 
 enum { CV_OUT, CV_AFTER_OP, CV_IN_VALUE, CV_IN_QUOTED_NAME, CV_IN_NUMBER };
 
+#define CV_WORD 64   /* longest name followed; longer ones are left alone */
+
 typedef struct cv_state {
     int mode;
     char quote;            /* CV_IN_VALUE / CV_IN_QUOTED_NAME: the closing quote */
-    char word[8];          /* CV_OUT: the letters of the word being read (for LIKE) */
-    int word_len;          /* -1: the word is longer than "like" */
+    char word[CV_WORD];    /* CV_OUT: the word being read, lower case */
+    int word_len;          /* > CV_WORD: too long to follow */
+    int after_as;          /* the next word is an alias the query makes up */
     char buf[CV_MAX];      /* CV_IN_VALUE / CV_IN_NUMBER: the value so far */
     int len;
 } cv_state;
@@ -31,8 +34,44 @@ struct copy_vals {
     size_t qlen;
     char *digits;          /* the question without ',' (1,780 -> 1780) */
     size_t dlen;
+    char **words;          /* names allowed outside values (keywords + schema), lower case, sorted; NULL: any */
+    int n_words;
     cv_state st;
 };
+
+/* SQL keywords and functions a query may use besides the schema's names. */
+static const char *const SQL_WORDS[] = {
+    "abs", "all", "and", "as", "asc", "avg", "between", "by", "case", "cast", "coalesce", "collate", "count",
+    "cross", "current_date", "date", "datetime", "desc", "distinct", "else", "end", "escape", "except", "exists",
+    "false", "from", "glob", "group", "having", "ifnull", "in", "inner", "instr", "integer", "intersect", "is",
+    "join", "julianday", "left", "length", "like", "limit", "lower", "max", "min", "natural", "nocase", "not",
+    "null", "offset", "on", "or", "order", "outer", "real", "replace", "round", "select", "strftime", "substr",
+    "sum", "text", "then", "total", "trim", "true", "union", "upper", "using", "values", "varchar", "when",
+    "where", "with",
+};
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Aliases the way text-to-SQL data writes them: t1, t2, ... */
+static int alias_word(const char *w, int n) {
+    if (n < 1 || w[0] != 't') return 0;
+    for (int i = 1; i < n; i++) if (!isdigit((unsigned char)w[i])) return 0;
+    return 1;
+}
+
+/* Is w[0..n) a prefix of an allowed word (whole: an allowed word)? */
+static int word_allowed(const copy_vals *c, const char *w, int n, int whole) {
+    if (!c->words || n > CV_WORD) return 1;
+    if (alias_word(w, n)) return 1;
+    int lo = 0, hi = c->n_words;           /* first word >= w[0..n) */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == c->n_words || strncmp(c->words[lo], w, (size_t)n) != 0) return 0;
+    return !whole || c->words[lo][n] == 0;
+}
 
 static int word_char(char ch) { return isalnum((unsigned char)ch) || ((unsigned char)ch & 0x80); }
 
@@ -93,6 +132,19 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
         s->word_len = 0;
         return step(c, s, ch);
     default: /* CV_OUT */
+        if (isalpha(u) || ch == '_' || (s->word_len > 0 && isdigit(u))) {
+            if (s->word_len < CV_WORD) s->word[s->word_len] = (char)tolower(u);
+            s->word_len++;
+            return s->after_as || word_allowed(c, s->word, s->word_len, 0);
+        }
+        if (s->word_len > 0) {                  /* a word ends here */
+            int n = s->word_len, ok = s->after_as || word_allowed(c, s->word, n, 1);
+            int like = n == 4 && !memcmp(s->word, "like", 4), as = n == 2 && !memcmp(s->word, "as", 2);
+            s->word_len = 0;
+            s->after_as = as;
+            if (!ok) return 0;
+            if (like) { s->mode = CV_AFTER_OP; return step(c, s, ch); }
+        }
         if (ch == '=' || ch == '<' || ch == '>' || ch == '!') { s->mode = CV_AFTER_OP; return 1; }
         if (ch == '"' || ch == '`' || ch == '[') {
             s->mode = CV_IN_QUOTED_NAME;
@@ -100,21 +152,11 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
             return 1;
         }
         if (ch == '\'') { s->mode = CV_IN_QUOTED_NAME; s->quote = '\''; return 1; }   /* not after an operator */
-        if (isalpha(u)) {
-            if (s->word_len >= 0 && s->word_len < 4) s->word[s->word_len++] = (char)tolower(u);
-            else s->word_len = -1;
-            return 1;
-        }
-        if (s->word_len == 4 && !memcmp(s->word, "like", 4)) {
-            s->mode = CV_AFTER_OP;
-            return step(c, s, ch);
-        }
-        s->word_len = 0;
         return 1;
     }
 }
 
-copy_vals *cv_new(const tokenizer *tok, const char *question) {
+copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const *names, int n_names) {
     copy_vals *c = calloc(1, sizeof *c);
     size_t n = strlen(question);
     if (!c || !(c->question = malloc(n + 1)) || !(c->lower = malloc(n + 1)) || !(c->digits = malloc(n + 1))) {
@@ -128,6 +170,18 @@ copy_vals *cv_new(const tokenizer *tok, const char *question) {
         if (question[i] != ',') c->digits[c->dlen++] = question[i];
     }
     c->question[n] = c->lower[n] = 0;
+    if (names) {
+        int nk = (int)(sizeof SQL_WORDS / sizeof *SQL_WORDS);
+        if (!(c->words = calloc((size_t)(nk + n_names), sizeof *c->words))) { cv_free(c); return NULL; }
+        for (int i = 0; i < nk + n_names; i++) {
+            const char *w = i < nk ? SQL_WORDS[i] : names[i - nk];
+            char *l = strdup(w);
+            if (!l) { cv_free(c); return NULL; }
+            for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+            c->words[c->n_words++] = l;
+        }
+        qsort(c->words, (size_t)c->n_words, sizeof *c->words, cmp_str);
+    }
     c->digits[c->dlen] = 0;
     c->qlen = n;
     return c;
@@ -138,6 +192,8 @@ void cv_free(copy_vals *c) {
     free(c->question);
     free(c->lower);
     free(c->digits);
+    for (int i = 0; i < c->n_words; i++) free(c->words[i]);
+    free(c->words);
     free(c);
 }
 
@@ -154,8 +210,8 @@ void cv_push(copy_vals *c, int id) {
 }
 
 int cv_mask(copy_vals *c, float *logits, int n_vocab) {
-    /* A value starts after an operator: plain SQL text is never masked. */
-    if (c->st.mode != CV_AFTER_OP && c->st.mode != CV_IN_VALUE && c->st.mode != CV_IN_NUMBER) return 0;
+    /* Without names to check, plain SQL text is never masked: values start after an operator. */
+    if (!c->words && c->st.mode != CV_AFTER_OP && c->st.mode != CV_IN_VALUE && c->st.mode != CV_IN_NUMBER) return 0;
     int masked = 0, kept = 0;
     unsigned char *bad = calloc((size_t)n_vocab, 1);
     if (!bad) return 0;

@@ -1,5 +1,6 @@
 /*
-** copyvals.h — decoding that copies the SQL's values from the question.
+** copyvals.h — decoding that copies the SQL's values from the question and
+** its names from the schema.
 **
 ** A small model trained on WikiSQL-style data (the bundled one) gets the
 ** shape of a query right long before it learns to copy a name from the
@@ -16,10 +17,13 @@
 **   * a bare number after such an operator: its digits (and '.') must stay
 **     a span of the question with its thousands separators removed, whole
 **     numbers only.
-** Everything else the model writes is left alone, and so is anything it
-** writes when the question holds no span that could continue (the mask never
-** removes every token). Off unless asked for (agent_config.copy_values):
-** larger models rightly write values the question does not spell out.
+** With names (the schema's tables and columns), every word of the query
+** outside quotes must also be one of them, an SQL keyword or function of a
+** fixed list, an alias t1, t2, ... or the word after AS: "faames" cannot be
+** written where "games" is a column.
+** The mask never removes every token: when nothing fits, the model is left
+** free. Off unless asked for (agent_config.copy_values): larger models
+** rightly write values the question does not spell out.
 */
 #ifndef SA_COPYVALS_H
 #define SA_COPYVALS_H
@@ -28,9 +32,10 @@
 
 typedef struct copy_vals copy_vals;
 
-/* Prepares the mask for question over tok's vocabulary. NULL when out of
+/* Prepares the mask for question over tok's vocabulary; names[0..n_names)
+** are the schema's names (NULL: names are not checked). NULL when out of
 ** memory (the caller then decodes without it). */
-copy_vals *cv_new(const tokenizer *tok, const char *question);
+copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const *names, int n_names);
 void cv_free(copy_vals *c);
 
 /* Starts a new reply whose text begins with prefix (may be ""). */
@@ -40,8 +45,7 @@ void cv_reset(copy_vals *c, const char *prefix);
 void cv_push(copy_vals *c, int id);
 
 /* Sets logits[id] to -INFINITY for every token that would break a copied
-** value at this point; does nothing outside values. Returns the number of
-** tokens masked. */
+** value or name at this point. Returns the number of tokens masked. */
 int cv_mask(copy_vals *c, float *logits, int n_vocab);
 
 #endif

@@ -69,7 +69,8 @@ static void put_defanged(strbuf *b, const char *text) {
 static void put_quoted_error(strbuf *b, const char *err) {
     strbuf_puts(b, "\"");
     size_t n = 0;
-    for (const char *p = err ? err : ""; *p && n < 400; p++, n++) {
+    /* cut at 400 bytes, but never inside a UTF-8 character (the prompt must tokenize) */
+    for (const char *p = err ? err : ""; *p && (n < 400 || ((unsigned char)*p & 0xC0) == 0x80); p++, n++) {
         if (*p == '\n' || *p == '\r') strbuf_puts(b, " ");
         else if (*p == '"') strbuf_puts(b, "'");
         else if (p[0] == '<' && p[1] == '|') { strbuf_puts(b, "< |"); p++; }

@@ -75,7 +75,7 @@ int cmd_ask(int argc, char **argv) {
         {"--seed", NULL, 1, &seed, NULL, "sampling seed"},
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default 4096)"},
-        {"--copy-values", NULL, 1, &copy_vals, NULL, "on, off or auto: copy comparison values from the question while decoding (auto: on for models trained by sqlassist train)"},
+        {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--verbose", "-v", 0, NULL, &verbose, "stream the SQL to stderr as it is generated"},
         LORA_CLI_OPTS(&lc),
         {NULL},
@@ -131,7 +131,7 @@ int cmd_ask(int argc, char **argv) {
     prompt_template_free(&tpl);
     if (agent_template_init(&tpl, format, tpl_file, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     int copy_values = agent_copy_values(copy_vals, m);
-    if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy-values '%s': expected on, off or auto\n", copy_vals); rc = 2; goto out; }
+    if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", copy_vals); rc = 2; goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); goto out; }
 

@@ -151,7 +151,7 @@ int cmd_bench(int argc, char **argv) {
         {"--n-predict", "-n", 1, &n_predict, NULL, "maximum tokens per attempt (default 256)"},
         {"--format", NULL, 1, &o.format, NULL, "prompt template: chatml (default) or sql-create-context"},
         {"--template", NULL, 1, &o.tpl, NULL, "prompt template file"},
-        {"--copy-values", NULL, 1, &o.copy_values, NULL, "on, off or auto: copy comparison values from the question while decoding (auto: on for models trained by sqlassist train)"},
+        {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
         LORA_CLI_OPTS(&lc),
@@ -191,7 +191,7 @@ int cmd_bench(int argc, char **argv) {
     if (!rc && !pc) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
     if (!rc && agent_template_init(&tpl, o.format, o.tpl, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 2; }
     int copy_values = rc ? 0 : agent_copy_values(o.copy_values, m);
-    if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy-values '%s': expected on, off or auto\n", o.copy_values); rc = 2; }
+    if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", o.copy_values); rc = 2; }
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {
@@ -237,12 +237,12 @@ int cmd_bench(int argc, char **argv) {
         } else {
             agent_answer ans;
             if (agent_ask(&cfg, sb, schema, NULL, NULL, t->question, &ans, &err)) {
-                fprintf(stderr, "sqlassist: %s\n", err.msg);
-                rc = 1;
-                json_decref(row);
-                sb_close(own_sb);
-                free(own_schema);
-                break;
+                /* one task's failure (e.g. a prompt over the context) is that task's result */
+                fprintf(stderr, "%s:%d: %s\n", o.tasks_path, t->line, err.msg);
+                json_object_set_new(row, "error", json_string(err.msg));
+                agent_answer_free(&ans);
+                memset(&ans, 0, sizeof ans);
+                ans.sql = strdup("");
             }
             lat[i] = ans.total_ms;
             tok_in += ans.prompt_tokens;
@@ -337,7 +337,7 @@ int cmd_bench(int argc, char **argv) {
         for (int i = 0; i < lc.n_lora && k < 60; i++) { sv[k++] = "--lora"; sv[k++] = (char *)lc.lora[i]; }
         if (o.format && k < 62) { sv[k++] = "--format"; sv[k++] = (char *)o.format; }
         if (o.tpl && k < 62) { sv[k++] = "--template"; sv[k++] = (char *)o.tpl; }
-        if (o.copy_values && k < 62) { sv[k++] = "--copy-values"; sv[k++] = (char *)o.copy_values; }
+        if (o.copy_values && k < 62) { sv[k++] = "--copy"; sv[k++] = (char *)o.copy_values; }
         sv[k] = NULL;
         char slog[4200];
         snprintf(slog, sizeof slog, "%s/server.log", o.out_dir);
@@ -391,7 +391,7 @@ int cmd_bench(int argc, char **argv) {
         for (int i = 0; i < lc.n_lora && k < 34; i++) { av[k++] = "--lora"; av[k++] = (char *)lc.lora[i]; }
         if (o.format && k < 36) { av[k++] = "--format"; av[k++] = (char *)o.format; }
         if (o.tpl && k < 36) { av[k++] = "--template"; av[k++] = (char *)o.tpl; }
-        if (o.copy_values && k < 36) { av[k++] = "--copy-values"; av[k++] = (char *)o.copy_values; }
+        if (o.copy_values && k < 36) { av[k++] = "--copy"; av[k++] = (char *)o.copy_values; }
         av[k++] = t0t->question;
         av[k] = NULL;
         double t1 = gen_now();

@@ -43,7 +43,7 @@ int cmd_serve(int argc, char **argv) {
         {"--cors", NULL, 1, &cors, NULL, "allow this Origin (or *) to call the API from a browser (default: no CORS)"},
         {"--max-connections", NULL, 1, &max_conn, NULL, "open connections at most (default 256)"},
         {"--template", NULL, 1, &tpl, NULL, "prompt template file with {{schema}} and {{question}}"},
-        {"--copy-values", NULL, 1, &copy_vals, NULL, "on, off or auto: copy comparison values from the question while decoding (auto: on for models trained by sqlassist train)"},
+        {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
         {"--samples", NULL, 1, &samples, NULL, "sample rows per table shown to the model (default 0)"},
         {"--max-attempts", NULL, 1, &attempts, NULL, "default generate/execute/repair rounds per question (default 3)"},

@@ -104,7 +104,7 @@ int server_main(const server_config *cfg) {
         goto out;
     }
     if ((s->copy_values = agent_copy_values(cfg->copy_values, s->m)) < 0) {
-        slog_event("error", "--copy-values '%s': expected on, off or auto", cfg->copy_values);
+        slog_event("error", "--copy '%s': expected on, off or auto", cfg->copy_values);
         goto out;
     }
     if (!(s->pc = pc_new(s->m, cfg->slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }

@@ -58,7 +58,7 @@ typedef struct server_config {
     int max_connections;
     /* the agent */
     const char *template_file, *format;
-    const char *copy_values;          /* --copy-values: on, off, auto/NULL */
+    const char *copy_values;          /* --copy: on, off, auto/NULL */
     int samples, max_attempts, n_predict;
     long max_rows, query_timeout_ms;
 } server_config;
@@ -68,7 +68,7 @@ typedef struct server {
     char lora_dir_real[PATH_MAX];       /* realpath of cfg.lora_dir, "" when none */
     /* set before the HTTP daemon starts, then read-only */
     prompt_template tpl;
-    int copy_values;                    /* resolved --copy-values */
+    int copy_values;                    /* resolved --copy */
     sb_limits limits;
     sandbox *db;                        /* the worker's only */
     sc_schema schema;
