@@ -485,6 +485,190 @@ static void test_dot_act(const char *isa) {
     kernels_init(NULL);
 }
 
+/* ---- k-quant GEMM (prompt processing) against exact sums ---------------- */
+
+/* Integer content of one k-quant super-block, unpacked here independently
+** of quant.c: q[256] (q4_K 0..15, q5_K 0..31, q6_K 0..63), per-value scale
+** index sub[256], scales sc[16], mins mn[8] (q4_K/q5_K), d, dmin; the value
+** is d·sc·q − dmin·m (q4_K/q5_K) or d·sc·(q − 32) (q6_K). */
+static void kq_ref_block(uint32_t t, const uint8_t *b, int q[256], int sub[256], int sc[16], int mn[8], double *d, double *dmin) {
+    uint16_t h;
+    if (t == GGML_TYPE_Q6_K) {
+        memcpy(&h, b + 208, 2);
+        *d = f16_to_f32(h);
+        *dmin = 0;
+        for (int j = 0; j < 16; j++) sc[j] = (int8_t)b[192 + j];
+        for (int i = 0; i < 256; i++) {
+            int half = i / 128, v = i % 128, s = v / 32, l = v % 32;
+            int lo = b[64 * half + 32 * (s & 1) + l] >> (s >= 2 ? 4 : 0) & 15;
+            int hi = b[128 + 32 * half + l] >> (2 * s) & 3;
+            q[i] = lo | hi << 4;
+            sub[i] = i / 16;
+        }
+        return;
+    }
+    memcpy(&h, b, 2);
+    *d = f16_to_f32(h);
+    memcpy(&h, b + 2, 2);
+    *dmin = f16_to_f32(h);
+    const uint8_t *s = b + 4;
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) { sc[j] = s[j] & 63; mn[j] = s[j + 4] & 63; }
+        else { sc[j] = (s[j + 4] & 15) | (s[j - 4] >> 6) << 4; mn[j] = (s[j + 4] >> 4) | (s[j] >> 6) << 4; }
+    }
+    int q5 = t == GGML_TYPE_Q5_K;
+    const uint8_t *qs = b + (q5 ? 48 : 16), *qh = b + 16;
+    for (int i = 0; i < 256; i++) {
+        int c = i / 64, l = i % 32, upper = (i % 64) >= 32;
+        q[i] = qs[32 * c + l] >> (upper ? 4 : 0) & 15;
+        if (q5) q[i] |= (qh[l] >> (2 * c + upper) & 1) << 4;
+        sub[i] = i / 32;
+    }
+}
+
+static void make_row(uint32_t t, int n, int random, float *tmp, uint8_t *row);
+
+/* One k-quant GEMM case (R rows × K of type t, T tokens, out pre-filled):
+** kern_gemm against the exact Σ_blocks d_x·Σ_i w_i·q_i in double (w_i =
+** d·sc·q − dmin·m from the integers above), relative to Σ|w_i·x̂_i|; and
+** against the decode dot kern_dot_act on the same activations (the same
+** math: equal up to f32 rounding). Prepared (split at row 64 as two threads
+** would) must equal kern_gemm bit for bit. *worst_dec receives the largest
+** relative difference to the decode dot. Returns the exact-sum error. */
+static double gemm_kq_case(uint32_t t, int R, int K, int T, int variant, double *worst_dec) {
+    uint32_t be, bb;
+    ggml_type_block(t, &be, &bb);
+    size_t rb = (size_t)K / be * bb, ab = kern_act_bytes(t, K);
+    int nsb = K / 256;
+    uint8_t *W = malloc(rb * (size_t)R);
+    float *tmp = malloc((size_t)K * 4), *x = malloc((size_t)T * K * 4);
+    float *out = malloc((size_t)T * R * 4), *out2 = malloc((size_t)T * R * 4);
+    uint8_t *act = aligned_alloc(64, ab * (size_t)T);
+    float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
+    for (int r = 0; r < R; r++) make_row(t, K, variant == 1 || r % 3 != 0, tmp, W + (size_t)r * rb);
+    for (int i = 0; i < T * K; i++) x[i] = frand() * (i % 97 == 5 ? 20.0f : 1.0f);
+    if (variant == 2) memset(x, 0, (size_t)K * 4);                       /* an all-zero token */
+    if (variant == 3 && T > 1) x[(size_t)K + 3] = NAN;                   /* token 1: NaN everywhere */
+    for (int i = 0; i < T; i++) kern_act_quantize(t, x + (size_t)i * K, K, act + (size_t)i * ab);
+    for (int i = 0; i < T * R; i++) out[i] = out2[i] = (float)(i % 13) * 0.25f;
+    kern_gemm(t, W, rb, 0, R, K, x, T, out, R, scratch);
+    size_t nb = kern_gemm_prepare_bytes(t, T, K);
+    CHECK(nb > 0, "k-quant %s: prepare_bytes 0", ggml_type_name(t));
+    if (nb) {
+        void *buf = aligned_alloc(64, nb);
+        const kern_gemm_act *a = kern_gemm_prepare(t, x, T, K, buf);
+        int split = R < 64 ? R : 64;
+        kern_gemm_prepared(t, W, rb, split, R, a, out2, R, scratch);
+        kern_gemm_prepared(t, W, rb, 0, split, a, out2, R, scratch);
+        CHECK(memcmp(out, out2, (size_t)T * R * 4) == 0, "k-quant %s R=%d K=%d T=%d: prepared and unprepared differ",
+              ggml_type_name(t), R, K, T);
+        free(buf);
+    }
+    double maxerr = 0;
+    int q[256], sub[256], sc[16], mn[8];
+    double d, dmin;
+    for (int r = 0; r < R; r++)
+        for (int tt = 0; tt < T; tt++) {
+            const block_q8_K *xb = (const block_q8_K *)(act + (size_t)tt * ab);
+            double pre = (double)((tt * R + r) % 13) * 0.25, e = pre, mag = 0;
+            for (int s = 0; s < nsb; s++) {
+                kq_ref_block(t, W + (size_t)r * rb + (size_t)s * bb, q, sub, sc, mn, &d, &dmin);
+                for (int i = 0; i < 256; i++) {
+                    double wv = t == GGML_TYPE_Q6_K ? d * sc[sub[i]] * (q[i] - 32) : d * sc[sub[i]] * q[i] - dmin * mn[sub[i]];
+                    double p = wv * (double)xb[s].d * xb[s].qs[i];
+                    e += p;
+                    mag += fabs(p);
+                }
+            }
+            float o = out[(size_t)tt * R + r];
+            if (variant == 3 && tt == 1) {
+                CHECK(isnan(o), "k-quant %s: NaN in token 1 does not reach row %d", ggml_type_name(t), r);
+                continue;
+            }
+            double err = fabs(o - e) / (mag + 1.0);
+            if (!(err <= maxerr)) maxerr = err;        /* NaN counts as an error */
+            double dec = pre + kern_dot_act(t, W + (size_t)r * rb, act + (size_t)tt * ab, K);
+            double de = fabs(o - dec) / (mag + 1.0);
+            if (!(de <= *worst_dec)) *worst_dec = de;
+        }
+    free(W); free(tmp); free(x); free(out); free(out2); free(act); free(scratch);
+    return maxerr;
+}
+
+/* The integer k-quant GEMM (taken for q4_K/q5_K/q6_K whenever the int8 path
+** is not "f32"): odd row counts, rows not a multiple of 16, T of 1 to 70
+** (not multiples of the 3-token tile), odd numbers of super-blocks, random
+** bytes (every bit pattern of quants, scales, mins) and quantizer output. */
+static void test_gemm_kquant(void) {
+    kernels_init("avx512");
+    if (strcmp(kernels_isa(), "avx512") != 0 || kern_gemm_select("vnni") != 0) {
+        printf("skip k-quant gemm: no AVX-512 VNNI on this CPU\n");
+        kernels_init(NULL);
+        return;
+    }
+    const uint32_t types[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+    const int rows_list[] = { 1, 15, 17, 64, 100, 130 }, K_list[] = { 256, 768, 1280 }, T_list[] = { 1, 2, 4, 5, 17, 64, 70 };
+    int cases = 0;
+    double worst = 0, worst_dec = 0;
+    for (size_t ti = 0; ti < 3; ti++) {
+        uint32_t t = types[ti];
+        for (size_t ri = 0; ri < sizeof rows_list / sizeof rows_list[0]; ri++)
+            for (size_t ki = 0; ki < sizeof K_list / sizeof K_list[0]; ki++)
+                for (size_t xi = 0; xi < sizeof T_list / sizeof T_list[0]; xi++) {
+                    int R = rows_list[ri], K = K_list[ki], T = T_list[xi];
+                    if (T >= 64 && R < 64 && K > 256) continue;          /* keep the reference sums quick */
+                    double err = gemm_kq_case(t, R, K, T, (int)((ri + ki + xi) % 4), &worst_dec);
+                    CHECK(err < 1e-5, "k-quant gemm %s R=%d K=%d T=%d: relative error %g", ggml_type_name(t), R, K, T, err);
+                    worst = fmax(worst, err);
+                    cases++;
+                }
+    }
+    CHECK(worst_dec < 1e-5, "k-quant gemm vs decode dots: relative difference %g", worst_dec);
+    /* SQLASSIST_GEMM=f32 keeps k-quants on the f32 panels */
+    kern_gemm_select("f32");
+    CHECK(kern_gemm_prepare_bytes(GGML_TYPE_Q4_K, 8, 512) == 0, "the f32 path quantizes k-quant activations");
+    printf("k-quant gemm: %d cases; max |gemm - exact|/sum|w*x^| %.2e, max |gemm - decode dot| %.2e\n", cases, worst, worst_dec);
+    kernels_init(NULL);
+}
+
+/* kern_dot_act_n (one row, T tokens; prompts without a GEMM) equals the
+** single-token kern_dot_act bit for bit, on every ISA, for T odd and even
+** around the token blocks of the AVX2 kernels. */
+static void test_dot_act_n(const char *isa) {
+    kernels_init(isa);
+    if (strcmp(kernels_isa(), isa) != 0) { kernels_init(NULL); return; }
+    const uint32_t types[] = { GGML_TYPE_Q4_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+    const int T_list[] = { 1, 3, 4, 5, 8, 11 }, n_list[] = { 256, 768, 1280 };
+    int cases = 0;
+    float *tmp = malloc(1280 * 4), *x = malloc(11 * 1280 * 4), out[11 * 3];
+    for (size_t ti = 0; ti < 5; ti++)
+        for (size_t ni = 0; ni < 3; ni++)
+            for (size_t xi = 0; xi < 6; xi++) {
+                uint32_t t = types[ti];
+                int n = n_list[ni], T = T_list[xi];
+                uint32_t be, bb;
+                ggml_type_block(t, &be, &bb);
+                size_t ab = kern_act_bytes(t, n);
+                uint8_t *row = malloc((size_t)n / be * bb), *act = aligned_alloc(64, ab * (size_t)T);
+                make_row(t, n, (int)(xi & 1), tmp, row);
+                for (int i = 0; i < T * n; i++) x[i] = frand();
+                for (int i = 0; i < T; i++) kern_act_quantize(t, x + (size_t)i * n, n, act + (size_t)i * ab);
+                for (int i = 0; i < 3 * T; i++) out[i] = -1.0f;
+                kern_dot_act_n(t, row, act, ab, T, n, out + 1, 3);
+                int bad = 0;
+                for (int i = 0; i < T; i++) {
+                    float one = kern_dot_act(t, row, act + (size_t)i * ab, n);
+                    bad += memcmp(&one, &out[1 + 3 * i], 4) != 0 || out[3 * i] != -1.0f || out[3 * i + 2] != -1.0f;
+                }
+                CHECK(bad == 0, "%s %s n=%d T=%d: kern_dot_act_n differs from kern_dot_act (%d)", isa, ggml_type_name(t), n, T, bad);
+                free(row); free(act);
+                cases++;
+            }
+    printf("%s: %d kern_dot_act_n cases\n", isa, cases);
+    free(tmp); free(x);
+    kernels_init(NULL);
+}
+
 /* $SQLASSIST_GEMM=f32 (f32 activations) also turns off the integer decode path. */
 static void test_dot_act_env(void) {
     const char *saved = getenv("SQLASSIST_GEMM");
@@ -517,6 +701,10 @@ int main(void) {
     test_dot_act("avx2");
     test_dot_act("avx512");
     test_dot_act_env();
+    test_gemm_kquant();
+    test_dot_act_n("portable");
+    test_dot_act_n("avx2");
+    test_dot_act_n("avx512");
     /* q8_0 block layout is ggml's: 2-byte f16 scale then 32 int8 */
     CHECK(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18, "block sizes");
     float v[32];

@@ -73,10 +73,15 @@ int kern_has_gemm(void);
 ** llama.cpp does) and multiplies in integers: with AMX tiles where the CPU
 ** and OS allow, else AVX-512 VNNI, else the f32 panels. Results differ from
 ** the f32 path by the activation rounding (at most d/2 per element).
+** q4_K, q5_K and q6_K weights on any path but "f32" take an integer GEMM
+** too (AVX-512 VNNI, AMX or not): activations as q8_K blocks per token
+** (kern_act_quantize, the decode format below), weights unpacked per 64
+** rows and super-block into an int8 panel in the caller's scratch, the same
+** integer arithmetic as kern_dot_act (so the two agree to f32 rounding).
 ** Other weight types always take the f32 panels. */
 
-/* The path for q8_0/q4_0: "amx", "vnni", "amx-emulated" or "f32". Only
-** meaningful while kern_has_gemm(). */
+/* The path for q8_0/q4_0: "amx", "vnni", "amx-emulated" or "f32" (k-quants:
+** VNNI unless "f32"). Only meaningful while kern_has_gemm(). */
 const char *kern_gemm_name(void);
 /* Selects that path: "amx", "vnni", "f32", "amx-emulated" (a slow software
 ** model of the tile instructions, so tests can check the AMX code on any
@@ -130,6 +135,11 @@ size_t kern_act_bytes(uint32_t type, int n);
 void kern_act_quantize(uint32_t type, const float *x, int n, void *act);
 /* Σ_i row_i·x̂_i for one weight row of n values in `type`, x̂ from kern_act_quantize. */
 float kern_dot_act(uint32_t type, const void *row, const void *act, int n);
+/* out[t·ostride] = kern_dot_act(type, row, act + t·stride, n) for t in [0, T):
+** one row against T quantized vectors (prompt processing without a GEMM).
+** Bit-identical to the single calls; on AVX2, q4_K/q6_K rows are unpacked
+** once per 2 tokens. */
+void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
 /* Which integer kernels kernels_init() selected: "vnni", "avx2" or "portable". */
 const char *kern_dot_act_isa(void);
 /* 1 when matrix × vector products with quantized weights should take this

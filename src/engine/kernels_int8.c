@@ -1,6 +1,7 @@
 /*
 ** kernels_int8.c — integer GEMM for prompt processing with q8_0 and q4_0
-** weights (see kernels.h, "int8 GEMM").
+** weights (see kernels.h, "int8 GEMM"), and with q4_K/q5_K/q6_K weights
+** against q8_K activations ("k-quant GEMM" below).
 **
 ** Activations are quantized once per matmul, per token and 32-block, to
 ** int8 with an f32 scale (d = amax/127, q = round(x/d), as llama.cpp does
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "quant.h"
 
 enum { PATH_F32, PATH_VNNI, PATH_AMX, PATH_AMX_EMU };
 static const char *const path_names[] = { "f32", "vnni", "amx", "amx-emulated" };
@@ -40,6 +42,8 @@ static int g_path = PATH_F32;
 struct kern_gemm_act {
     int T, Tpad, K;          /* Tpad: T rounded up to 16; rows T..Tpad are zero (AMX reads 16 at a time) */
     int offset;              /* 1: q holds q + 128 as unsigned bytes (VNNI); 0: signed q (AMX) */
+    int kq;                  /* 1: k-quant weights; q holds block_q8_K[T][K / 256] (kern_act_quantize), d unused */
+    int32_t *sp;             /* k-quants: [T][K / 256][4] i16 pairs (S_2i, S_2i+1), S_j = bsums_2j + bsums_2j+1 */
     uint8_t *q;              /* [Tpad][K] */
     float *d;                /* [Tpad][K / 32] */
 };
@@ -48,9 +52,15 @@ struct kern_gemm_act {
 #define ROUND64(n) (((n) + 63) / 64 * 64)
 
 static int int8_type(uint32_t type) { return type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0; }
+static int kq_type(uint32_t type) { return type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q5_K || type == GGML_TYPE_Q6_K; }
 
 size_t kern_gemm_prepare_bytes(uint32_t type, int T, int K) {
-    if (g_path == PATH_F32 || !int8_type(type) || T < 1 || K < 32 || K % 32) return 0;
+    if (g_path == PATH_F32 || T < 1) return 0;
+    if (kq_type(type))
+        return K >= QK_K && K % QK_K == 0
+                   ? ACT_HEADER + ROUND64((size_t)T * (size_t)(K / QK_K) * sizeof(block_q8_K)) + ROUND64((size_t)T * (size_t)(K / QK_K) * 16)
+                   : 0;
+    if (!int8_type(type) || K < 32 || K % 32) return 0;
     size_t tpad = (size_t)(T + 15) / 16 * 16;
     return ACT_HEADER + ROUND64(tpad * (size_t)K) + ROUND64(tpad * (size_t)(K / 32) * sizeof(float));
 }
@@ -150,6 +160,28 @@ const kern_gemm_act *kern_gemm_prepare(uint32_t type, const float *x, int T, int
     assert(bytes && buf && ((uintptr_t)buf & 63) == 0);
     (void)bytes;
     kern_gemm_act *a = buf;
+    if (kq_type(type)) {      /* k-quants: q8_K blocks per token, as for decode */
+        size_t tb = (size_t)(K / QK_K) * sizeof(block_q8_K);
+        a->T = a->Tpad = T;
+        a->K = K;
+        a->offset = 0;
+        a->kq = 1;
+        a->q = (uint8_t *)buf + ACT_HEADER;
+        a->d = NULL;
+        a->sp = (int32_t *)(a->q + ROUND64((size_t)T * tb));
+        for (int t = 0; t < T; t++) {
+            const block_q8_K *b = (const block_q8_K *)(a->q + (size_t)t * tb);
+            kern_act_quantize(type, x + (size_t)t * K, K, (void *)b);
+            for (int s = 0; s < K / QK_K; s++)      /* the 32-value sums q4_K/q5_K's mins multiply */
+                for (int i = 0; i < 4; i++) {
+                    const int16_t *bs = b[s].bsums + 4 * i;
+                    uint32_t lo = (uint16_t)(bs[0] + bs[1]), hi = (uint16_t)(bs[2] + bs[3]);
+                    a->sp[((size_t)t * (K / QK_K) + s) * 4 + i] = (int32_t)(lo | hi << 16);
+                }
+        }
+        return a;
+    }
+    a->kq = 0;
     a->T = T;
     a->Tpad = (T + 15) / 16 * 16;
     a->K = K;
@@ -526,6 +558,297 @@ T_I8 static void amx_panel(amx_emu *e, const uint8_t *panel, int nkb, const kern
     }
 }
 
+/* ---- k-quant GEMM (q4_K, q5_K, q6_K against q8_K activations) ------------ */
+/*
+** The same shape as the q8_0 VNNI path: weights are unpacked, 64 rows by
+** one super-block at a time, into an int8 panel of 64-byte lines (4
+** consecutive k of 16 rows), each token's 4 activation bytes are broadcast
+** against them with VPDPBUSD (the weights' small integers are the unsigned
+** operand, so no offset is needed), 3 tokens × 64 rows per pass. A
+** sub-block's int32 sums are multiplied by its integer scale (VPMULLD) into
+** a super-block sum, exact in int32 as in the decode dots (quant.h), which
+** is then scaled by d_w·d_x into out:
+**   q4_K/q5_K: out += d_x·(d·Σ_j sc_j·Σ q·y − dmin·Σ_j m_j·(bsums_2j + bsums_2j+1))
+**   q6_K:      out += d_x·d·Σ_j sc_j·(Σ q·y − 32·bsums_j)
+** The min (and q6_K's offset) terms come from the activations' bsums with
+** VPDPWSSD against pairs of i16 per row. The panel is unpacked once per
+** super-block and 64 rows and swept by every token, so its cost is shared
+** by all T tokens; nothing outlives the call but the caller's scratch.
+*/
+#define KP_W 0              /* int8 [64 kq][64 rows][4]: line kq·256 + 64·g holds rows 16g.. */
+#define KP_SC 16384         /* int32 [16 sub-blocks][64 rows]: sc_j (q4_K/q5_K: 8 used) */
+#define KP_MN 20480         /* int32 [8][64]: i16 pairs (m_2i, m_2i+1) (4 used), or q6_K's (−32·sc_2i, −32·sc_2i+1) */
+#define KP_D 22528          /* float [64]: d */
+#define KP_DM 22784         /* float [64]: dmin */
+#define KP_BLOCK 23040
+
+/* q4_K/q5_K's 8 six-bit scales (bytes 0..7) and mins (8..15) from the 12
+** packed bytes at p (16 are read; the block goes on): see kernels_x86.c. */
+T_I8 static INLINE __m128i kq_scales_mins(const uint8_t *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i x = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4));
+    __m128i y = _mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2);
+    __m128i lo = _mm_and_si128(x, _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    return _mm_or_si128(lo, _mm_and_si128(y, _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+}
+
+/* y[c] lane r = dword c of the 16 bytes at p + r·stride (16 rows). */
+T_I8 static INLINE void rows_dwords(const uint8_t *p, size_t stride, __m512i y[4]) {
+    __m512i x[4];
+    load_rows16(p, stride, x);
+    transpose4_epi32(x, y);
+}
+
+/* Byte e (0..3) of each dword, zero- or sign-extended. */
+T_I8 static INLINE __m512i dword_byte_u(__m512i v, int e) {
+    return _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(8 * e)), _mm512_set1_epi32(0xff));
+}
+T_I8 static INLINE __m512i dword_byte_s(__m512i v, int e) {
+    return _mm512_srai_epi32(_mm512_sllv_epi32(v, _mm512_set1_epi32(24 - 8 * e)), 24);
+}
+
+/* The 16 f16 values at p + r·stride as f32. */
+T_I8 static INLINE __m512 rows_f16(const uint8_t *p, size_t stride) {
+#define H(i) ld16(p + (size_t)(i) * stride)
+    __m128i h0 = _mm_setr_epi16(H(0), H(1), H(2), H(3), H(4), H(5), H(6), H(7));
+    __m128i h1 = _mm_setr_epi16(H(8), H(9), H(10), H(11), H(12), H(13), H(14), H(15));
+#undef H
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1));
+}
+
+/* Unpacks one super-block of 16 rows (row r's block at blk + r·stride) into
+** row group g of the panel block P. */
+T_I8 static void kq_pack16(uint32_t type, const uint8_t *blk, size_t stride, uint8_t *P, int g) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), b1 = _mm512_set1_epi8(1), b2 = _mm512_set1_epi8(2);
+    uint8_t *pw = P + KP_W + 64 * g;
+    int32_t *sc = (int32_t *)(P + KP_SC) + 16 * g, *mn = (int32_t *)(P + KP_MN) + 16 * g;
+#define LINE(kq, v) _mm512_store_si512((__m512i *)(pw + 256 * (kq)), (v))
+    if (type == GGML_TYPE_Q6_K) {
+        /* ql[128] qh[64] scales[16] d: per half h, value 128h + 32s + l (s = 0..3)
+        ** has its low nibble in ql[64h + 32(s&1) + l] (>> 4 for s ≥ 2) and its
+        ** top 2 bits at bit 2s of qh[32h + l] */
+        for (int h = 0; h < 2; h++) {
+            __m512i L[16], H[8];
+            for (int c = 0; c < 4; c++) rows_dwords(blk + 64 * h + 16 * c, stride, L + 4 * c);
+            for (int c = 0; c < 2; c++) rows_dwords(blk + 128 + 32 * h + 16 * c, stride, H + 4 * c);
+            for (int i = 0; i < 8; i++) {
+                LINE(32 * h + i, _mm512_or_si512(_mm512_and_si512(L[i], m4), _mm512_and_si512(_mm512_slli_epi32(H[i], 4), m30)));
+                LINE(32 * h + 8 + i, _mm512_or_si512(_mm512_and_si512(L[8 + i], m4), _mm512_and_si512(_mm512_slli_epi32(H[i], 2), m30)));
+                LINE(32 * h + 16 + i, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(L[i], 4), m4), _mm512_and_si512(H[i], m30)));
+                LINE(32 * h + 24 + i, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(L[8 + i], 4), m4),
+                                                      _mm512_and_si512(_mm512_srli_epi32(H[i], 2), m30)));
+            }
+        }
+        __m512i S[4], s[16];
+        rows_dwords(blk + 192, stride, S);
+        for (int j = 0; j < 16; j++) {
+            s[j] = dword_byte_s(S[j / 4], j % 4);
+            _mm512_store_si512((__m512i *)(sc + 64 * j), s[j]);
+        }
+        const __m512i k32 = _mm512_set1_epi32(-32), lo16 = _mm512_set1_epi32(0xffff);
+        for (int i = 0; i < 8; i++)
+            _mm512_store_si512((__m512i *)(mn + 64 * i),
+                               _mm512_or_si512(_mm512_and_si512(_mm512_mullo_epi32(s[2 * i], k32), lo16),
+                                               _mm512_slli_epi32(_mm512_mullo_epi32(s[2 * i + 1], k32), 16)));
+        _mm512_store_ps((float *)(P + KP_D) + 16 * g, rows_f16(blk + 208, stride));
+        return;
+    }
+    /* q4_K: d dmin scales[12] qs[128]; q5_K: d dmin scales[12] qh[32] qs[128].
+    ** Byte 32c + l of qs: low nibble = value 64c + l, high = 64c + 32 + l;
+    ** q5_K's 5th bits: bit 2c / 2c + 1 of qh[l]. */
+    const int q5 = type == GGML_TYPE_Q5_K;
+    const uint8_t *qs = blk + (q5 ? 48 : 16);
+    __m512i hb[8];
+    if (q5) for (int c = 0; c < 2; c++) rows_dwords(blk + 16 + 16 * c, stride, hb + 4 * c);
+    for (int c = 0; c < 4; c++) {
+        __m512i R[8];
+        rows_dwords(qs + 32 * c, stride, R);
+        rows_dwords(qs + 32 * c + 16, stride, R + 4);
+        for (int i = 0; i < 8; i++) {
+            __m512i lo = _mm512_and_si512(R[i], m4), hi = _mm512_and_si512(_mm512_srli_epi32(R[i], 4), m4);
+            if (q5) {
+                lo = _mm512_or_si512(lo, _mm512_slli_epi32(_mm512_and_si512(hb[i], b1), 4));
+                hi = _mm512_or_si512(hi, _mm512_slli_epi32(_mm512_and_si512(hb[i], b2), 3));
+                hb[i] = _mm512_srli_epi32(hb[i], 2);
+            }
+            LINE(16 * c + i, lo);
+            LINE(16 * c + 8 + i, hi);
+        }
+    }
+    _Alignas(16) uint8_t st[16][16];       /* row r: sc[0..8) m[0..8) */
+    for (int r = 0; r < 16; r++) _mm_store_si128((__m128i *)st[r], kq_scales_mins(blk + (size_t)r * stride + 4));
+    __m512i S[4];
+    rows_dwords(&st[0][0], 16, S);
+    for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(sc + 64 * j), dword_byte_u(S[j / 4], j % 4));
+    for (int i = 0; i < 4; i++)
+        _mm512_store_si512((__m512i *)(mn + 64 * i), _mm512_or_si512(dword_byte_u(S[2 + i / 2], 2 * (i % 2)),
+                                                                     _mm512_slli_epi32(dword_byte_u(S[2 + i / 2], 2 * (i % 2) + 1), 16)));
+    _mm512_store_ps((float *)(P + KP_D) + 16 * g, rows_f16(blk, stride));
+    _mm512_store_ps((float *)(P + KP_DM) + 16 * g, rows_f16(blk + 2, stride));
+#undef LINE
+}
+
+/* Panel block for rows [rb, rb + nr) (nr ≤ 64) and super-block kb. */
+T_I8 static void kq_pack_panel(uint32_t type, const uint8_t *w, size_t row_bytes, size_t bb, int rb, int nr, int kb, uint8_t *P) {
+    for (int g = 0; g < 4; g++) {
+        int valid = nr - 16 * g;
+        if (valid >= 16) {
+            kq_pack16(type, w + (size_t)(rb + 16 * g) * row_bytes + (size_t)kb * bb, row_bytes, P, g);
+        } else {
+            /* past the matrix's last row: zero blocks (zero weights and scales) */
+            _Alignas(64) uint8_t tmp[16 * sizeof(block_q6_K) + 64];
+            memset(tmp, 0, sizeof tmp);
+            for (int i = 0; i < valid; i++) memcpy(tmp + i * bb, w + (size_t)(rb + 16 * g + i) * row_bytes + (size_t)kb * bb, bb);
+            kq_pack16(type, tmp, bb, P, g);
+        }
+    }
+}
+
+/* tt (1..3) tokens × 64 rows of one panel block; xb[t]: token t's q8_K block. */
+T_I8 static INLINE void kq_tokens(const int tt, const int q6, const uint8_t *P, const block_q8_K *const xb[3],
+                                  const int32_t *const sp[3], float *const o[3], const __mmask16 m[4]) {
+    const int nsub = q6 ? 16 : 8, kps = q6 ? 4 : 8;     /* sub-blocks; k-quads per sub-block */
+    __m512i isb[3][4];
+#pragma GCC unroll 3
+    for (int t = 0; t < tt; t++)
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) isb[t][g] = _mm512_setzero_si512();
+    if (q6) {       /* −32·Σ_j sc_j·bsums_j */
+        for (int i = 0; i < 8; i++) {
+            const __m512i *mn = (const __m512i *)(P + KP_MN) + 4 * i;
+#pragma GCC unroll 3
+            for (int t = 0; t < tt; t++) {
+                int32_t v;
+                memcpy(&v, &xb[t]->bsums[2 * i], 4);
+                __m512i b = _mm512_set1_epi32(v);
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) isb[t][g] = _mm512_dpwssd_epi32(isb[t][g], b, _mm512_load_si512(mn + g));
+            }
+        }
+    }
+    for (int j = 0; j < nsub; j++) {
+        __m512i is[3][4];
+#pragma GCC unroll 3
+        for (int t = 0; t < tt; t++)
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) is[t][g] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int i = 0; i < kps; i++) {
+            const int kq = j * kps + i;
+            __m512i p[4];
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                p[g] = _mm512_load_si512((const __m512i *)(P + KP_W + 256 * kq) + g);
+                __asm__("" : "+v"(p[g]));        /* one load per line (see vnni_tokens) */
+            }
+#pragma GCC unroll 3
+            for (int t = 0; t < tt; t++) {
+                int32_t v;
+                memcpy(&v, xb[t]->qs + 4 * kq, 4);
+                __m512i xv = _mm512_set1_epi32(v);
+#pragma GCC unroll 4
+                for (int g = 0; g < 4; g++) is[t][g] = _mm512_dpbusd_epi32(is[t][g], p[g], xv);
+            }
+        }
+        const __m512i *sc = (const __m512i *)(P + KP_SC) + 4 * j;
+#pragma GCC unroll 3
+        for (int t = 0; t < tt; t++)
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) isb[t][g] = _mm512_add_epi32(isb[t][g], _mm512_mullo_epi32(is[t][g], _mm512_load_si512(sc + g)));
+    }
+#pragma GCC unroll 3
+    for (int t = 0; t < tt; t++) {
+        __m512 dx = _mm512_set1_ps(xb[t]->d);
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m512 acc = _mm512_maskz_loadu_ps(m[g], o[t] + 16 * g);
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isb[t][g]), _mm512_mul_ps(_mm512_load_ps((const float *)(P + KP_D) + 16 * g), dx), acc);
+            if (!q6) {
+                /* Σ_j m_j·S_j as 2 independent chains of 2 pairs */
+                const __m512i *mn = (const __m512i *)(P + KP_MN) + g;
+                __m512i m0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_set1_epi32(sp[t][0]), _mm512_load_si512(mn));
+                __m512i m1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_set1_epi32(sp[t][2]), _mm512_load_si512(mn + 8));
+                m0 = _mm512_dpwssd_epi32(m0, _mm512_set1_epi32(sp[t][1]), _mm512_load_si512(mn + 4));
+                m1 = _mm512_dpwssd_epi32(m1, _mm512_set1_epi32(sp[t][3]), _mm512_load_si512(mn + 12));
+                __m512i mins = _mm512_add_epi32(m0, m1);
+                acc = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins), _mm512_mul_ps(_mm512_load_ps((const float *)(P + KP_DM) + 16 * g), dx), acc);
+            }
+            _mm512_mask_storeu_ps(o[t] + 16 * g, m[g], acc);
+        }
+    }
+}
+
+T_I8 static void kq_tokens_q45(int tt, const uint8_t *P, const block_q8_K *const xb[3], const int32_t *const sp[3],
+                               float *const o[3], const __mmask16 m[4]) {
+    if (tt == 3) kq_tokens(3, 0, P, xb, sp, o, m);
+    else if (tt == 2) kq_tokens(2, 0, P, xb, sp, o, m);
+    else kq_tokens(1, 0, P, xb, sp, o, m);
+}
+T_I8 static void kq_tokens_q6(int tt, const uint8_t *P, const block_q8_K *const xb[3], const int32_t *const sp[3],
+                              float *const o[3], const __mmask16 m[4]) {
+    if (tt == 3) kq_tokens(3, 1, P, xb, sp, o, m);
+    else if (tt == 2) kq_tokens(2, 1, P, xb, sp, o, m);
+    else kq_tokens(1, 1, P, xb, sp, o, m);
+}
+
+/* out[t][rb..rb + 64) += panel block (super-block kb) · activations, all tokens,
+** in tiles of 3 tokens (a remainder of 1 as 2 + 2, as in vnni_panel). */
+T_I8 static void kq_panel(uint32_t type, const uint8_t *P, const kern_gemm_act *a, int kb, float *out, int ldo,
+                          const __mmask16 m[4], const prefetch_plan *pf) {
+    const int nsb = a->K / QK_K, q6 = type == GGML_TYPE_Q6_K;
+    int full = a->T / 3, rem = a->T % 3;
+    if (rem == 1 && full > 0) { full--; rem = 4; }
+    int ntiles = full + (rem == 4 ? 2 : rem ? 1 : 0), tile = 0, t = 0;
+    const block_q8_K *xk = (const block_q8_K *)a->q;
+    (void)rem;
+    while (t < a->T) {
+        int tt = tile < full ? 3 : a->T - t >= 2 ? 2 : 1;
+        const block_q8_K *xb[3];
+        const int32_t *sp[3];
+        float *o[3];
+        for (int i = 0; i < tt; i++) {
+            xb[i] = xk + (size_t)(t + i) * nsb + kb;
+            sp[i] = a->sp + ((size_t)(t + i) * nsb + kb) * 4;
+            o[i] = out + (size_t)(t + i) * ldo;
+        }
+        prefetch_part(pf, tile++, ntiles);
+        if (q6) kq_tokens_q6(tt, P, xb, sp, o, m);
+        else kq_tokens_q45(tt, P, xb, sp, o, m);
+        t += tt;
+    }
+    assert(t == a->T && tile == ntiles);
+}
+
+_Static_assert(KP_BLOCK <= KERN_GEMM_SCRATCH * sizeof(float), "KERN_GEMM_SCRATCH too small");
+
+T_I8 static void kq_gemm(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
+                         float *out, int ldo, uint8_t *panel) {
+    uint32_t be, bb32;
+    ggml_type_block(type, &be, &bb32);
+    const size_t bb = bb32;
+    const int nsb = xa->K / QK_K;
+    assert(be == QK_K && xa->kq);
+    for (int rb = r0; rb < r1; rb += 64) {
+        int nr = r1 - rb < 64 ? r1 - rb : 64;
+        __mmask16 m[4];
+        for (int g = 0; g < 4; g++) {
+            int valid = nr - 16 * g;
+            m[g] = valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+        }
+        for (int kb = 0; kb < nsb; kb++) {
+            kq_pack_panel(type, w, row_bytes, bb, rb, nr, kb, panel);
+            /* the next panel block: the next super-block of these rows, else the first of the next rows */
+            prefetch_plan pf = { NULL, row_bytes, bb, 0 };
+            int nrb = kb + 1 < nsb ? rb : rb + 64, nkb = kb + 1 < nsb ? kb + 1 : 0;
+            if (nrb < r1) {
+                pf.base = (const uint8_t *)w + (size_t)nrb * row_bytes + (size_t)nkb * bb;
+                pf.nrows = r1 - nrb < 64 ? r1 - nrb : 64;
+            }
+            kq_panel(type, panel, xa, kb, out + rb, ldo, m, &pf);
+        }
+    }
+}
+
 /* ---- driver -------------------------------------------------------------- */
 
 /* Scratch: the panel, then AMX's C buffer, then the emulator's tiles. */
@@ -535,8 +858,13 @@ _Static_assert(SCRATCH_PANEL + SCRATCH_CBUF + sizeof(amx_emu) <= KERN_GEMM_SCRAT
 
 void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
                         float *out, int ldo, float *scratch) {
-    assert(int8_type(type) && g_path != PATH_F32 && xa->offset == (g_path == PATH_VNNI));
     assert(((uintptr_t)scratch & 63) == 0 && r0 >= 0 && r0 <= r1 && ldo >= r1);
+    if (kq_type(type)) {
+        assert(g_path != PATH_F32 && xa->kq);
+        kq_gemm(type, w, row_bytes, r0, r1, xa, out, ldo, (uint8_t *)scratch);
+        return;
+    }
+    assert(int8_type(type) && g_path != PATH_F32 && !xa->kq && xa->offset == (g_path == PATH_VNNI));
     uint8_t *panel = (uint8_t *)scratch;
     int32_t *cbuf = (int32_t *)(panel + SCRATCH_PANEL);
     amx_emu *emu = g_path == PATH_AMX_EMU ? (amx_emu *)(panel + SCRATCH_PANEL + SCRATCH_CBUF) : NULL;

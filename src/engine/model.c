@@ -617,9 +617,12 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
     for (int r = begin; r < end; r++) {
         const void *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         float b = j->bias ? j->bias[r] : 0.0f;
-        for (int t = 0; t < j->T; t++)
-            j->out[(size_t)t * w->rows + r] = (j->xa ? kern_dot_act(w->type, row, j->xa + (size_t)t * j->xa_bytes, w->cols)
-                                                     : kern_dot(w->type, row, j->x + (size_t)t * w->cols, w->cols)) + b;
+        if (j->xa) {       /* all T tokens at once: the row is unpacked once per few tokens */
+            kern_dot_act_n(w->type, row, j->xa, j->xa_bytes, j->T, w->cols, j->out + r, (size_t)w->rows);
+            for (int t = 0; t < j->T; t++) j->out[(size_t)t * w->rows + r] += b;
+            continue;
+        }
+        for (int t = 0; t < j->T; t++) j->out[(size_t)t * w->rows + r] = kern_dot(w->type, row, j->x + (size_t)t * w->cols, w->cols) + b;
     }
 }
 
@@ -653,9 +656,10 @@ static void matmul_n(const model *m, matmul_job *jobs, int n) {
         jobs[k].scratch = m->gemm_scratch;
         jobs[k].xq = NULL;
         jobs[k].xa = NULL;
-        if (jobs[k].T < 4 && kern_dot_act_enabled() && (jobs[k].xa_bytes = kern_act_bytes(w->type, w->cols))) {
-            /* decode, quantized weights: x quantized once here for integer dot
-            ** products, shared by the threads and by products of the same x */
+        if ((jobs[k].T < 4 || !gemm) && kern_dot_act_enabled() && (jobs[k].xa_bytes = kern_act_bytes(w->type, w->cols))) {
+            /* decode (or any T without a GEMM: CPUs without AVX-512), quantized
+            ** weights: x quantized once here for integer dot products, shared
+            ** by the threads and by products of the same x */
             for (int p = 0; p < k && !jobs[k].xa; p++)
                 if (jobs[p].xa && jobs[p].x == jobs[k].x && jobs[p].T == jobs[k].T && jobs[p].w->cols == w->cols &&
                     kern_act_format(jobs[p].w->type) == kern_act_format(w->type))
