@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -655,6 +656,11 @@ static int count_substr(const char *s, const char *sub) {
     return n;
 }
 
+static int stub_has_value(void *ctx, const char *table, const char *col, const char *text) {
+    (void)ctx;
+    return !strcmp(table, "customers") && !strcmp(col, "country") && !strcasecmp(text, "germany");
+}
+
 static void schema_tests(void) {
     sa_err err = {{0}};
     sandbox *sb = sb_open_db(db_path, NULL, &err);
@@ -774,18 +780,33 @@ static void schema_tests(void) {
     sc_budget_report_free(&rep);
 
     /* sql-create-context style: only the tables of the question, plain types, no constraints */
-    cut = sc_render_relevant_scc(&s, "Which customers live in Paris?", 1 << 20, NULL, NULL, &rep, &err);
+    cut = sc_render_relevant_scc(&s, "Which customers live in Paris?", 1 << 20, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && count_substr(cut, "CREATE TABLE ") == 1 && strstr(cut, "CREATE TABLE customers (") &&
               !strstr(cut, "NOT NULL") && !strstr(cut, "PRIMARY KEY") && !strstr(cut, "REFERENCES") &&
               strstr(cut, " INTEGER") && strstr(cut, " VARCHAR") && rep.ndropped == 8,
           "scc rendering of a one-table question:\n%s", cut ? cut : "(null)");
     free(cut);
     sc_budget_report_free(&rep);
-    cut = sc_render_relevant_scc(&s, "zzz qqq", 1 << 20, NULL, NULL, &rep, &err);
+    /* a wide table shows the columns the question names or whose values it quotes, in its order */
+    char *one = sc_render_table_scc_for(customers, "What is the email of customers from Germany whose last name is Nowak?",
+                                        stub_has_value, NULL);
+    CHECK(one && !strcmp(one, "CREATE TABLE customers (email VARCHAR, country VARCHAR, last_name VARCHAR, first_name VARCHAR);\n"),
+          "scc columns of a wide table: %s", one ? one : "(null)");
+    free(one);
+    one = sc_render_table_scc_for(customers, "How many customers are there?", stub_has_value, NULL);
+    CHECK(one && count_substr(one, " VARCHAR") + count_substr(one, " INTEGER") == customers->ncols,
+          "no column named: all of them: %s", one ? one : "(null)");
+    free(one);
+    const sc_table *notes = sc_find_table(&s, "notes");
+    one = notes ? sc_render_table_scc_for(notes, "the body of note 3", stub_has_value, NULL) : NULL;
+    CHECK(one && !strcmp(one, "CREATE TABLE notes (note_id INTEGER, customer_id INTEGER, body VARCHAR);\n"),
+          "a narrow table keeps every column: %s", one ? one : "(null)");
+    free(one);
+    cut = sc_render_relevant_scc(&s, "zzz qqq", 1 << 20, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && count_substr(cut, "CREATE TABLE ") == 1 && rep.nkept == 1, "scc, nothing matches: the first table");
     free(cut);
     sc_budget_report_free(&rep);
-    cut = sc_render_relevant_scc(&s, "customers", 10, NULL, NULL, &rep, &err);
+    cut = sc_render_relevant_scc(&s, "customers", 10, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && cut[0] == '\0' && rep.ndropped == 9, "scc, nothing fits");
     free(cut);
     sc_budget_report_free(&rep);

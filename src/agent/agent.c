@@ -76,6 +76,16 @@ static int watch_token(void *ud, int id) {
     return 0;
 }
 
+/* text between quote characters q, with q doubled inside. */
+static void put_quoted(strbuf *b, const char *text, char q) {
+    strbuf_append(b, &q, 1);
+    for (const char *p = text; *p; p++) {
+        if (*p == q) strbuf_append(b, &q, 1);
+        strbuf_append(b, p, 1);
+    }
+    strbuf_append(b, &q, 1);
+}
+
 /* The reply as valid UTF-8: a token may end inside a character (the reply
 ** then goes back into the next prompt, which must tokenize). Takes s. */
 static char *valid_utf8(char *s) {
@@ -290,7 +300,28 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok) {
     return n;
 }
 
-char *agent_schema_prompt(const model *m, const prompt_template *tpl, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
+/* sc_value_fn over a sandbox: SELECT 1 ... WHERE col = 'text' COLLATE NOCASE LIMIT 1. */
+static int column_has_value(void *ctx, const char *table, const char *col, const char *text) {
+    strbuf q;
+    strbuf_init(&q);
+    strbuf_puts(&q, "SELECT 1 FROM ");
+    put_quoted(&q, table, '"');
+    strbuf_puts(&q, " WHERE ");
+    put_quoted(&q, col, '"');
+    strbuf_puts(&q, " = ");
+    put_quoted(&q, text, '\'');
+    strbuf_puts(&q, " COLLATE NOCASE LIMIT 1");
+    char *sql = strbuf_take(&q);
+    if (!sql) return 0;
+    sb_result r;
+    sa_err e = {{0}};
+    int found = sb_run(ctx, sql, &r, &e) == 0 && r.nrows > 0;
+    sb_result_free(&r);
+    free(sql);
+    return found;
+}
+
+char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
                           int n_predict, int max_attempts, char **note, sa_err *err) {
     *note = NULL;
     /* The schema must fit in what the model was trained on too: a small
@@ -305,7 +336,8 @@ char *agent_schema_prompt(const model *m, const prompt_template *tpl, const sc_s
     /* sql-create-context shows a model only the tables a query needs, in its
     ** own plain style: models trained on it are prompted the same way. */
     bool scc = tpl && tpl->kind == PROMPT_SQL_CREATE_CONTEXT;
-    char *text = scc ? sc_render_relevant_scc(s, question, (size_t)budget, agent_count_tokens, m->tok, &rep, err)
+    char *text = scc ? sc_render_relevant_scc(s, question, (size_t)budget, agent_count_tokens, m->tok,
+                                              sb ? column_has_value : NULL, sb, &rep, err)
                      : sc_render_budget(s, question, with_samples, (size_t)budget, agent_count_tokens, m->tok, &rep, err);
     if (text && rep.ndropped) {
         strbuf b;

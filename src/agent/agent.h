@@ -92,8 +92,9 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok);
 ** most related to the question. *note receives a malloc'd "left out N
 ** tables: ..." when some did not fit, else NULL. NULL + err on failure.
 ** With the sql-create-context template (tpl), only the tables related to
-** the question, in the data set's plain style (sc_render_relevant_scc). */
-char *agent_schema_prompt(const model *m, const prompt_template *tpl, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
+** the question, in the data set's plain style (sc_render_relevant_scc;
+** sb, when not NULL, is asked which columns hold the question's words). */
+char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
                           int n_predict, int max_attempts, char **note, sa_err *err);
 
 /* The whole answer as one JSON object (malloc'd). */

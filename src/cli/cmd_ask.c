@@ -160,7 +160,7 @@ int cmd_ask(int argc, char **argv) {
         }
         free(schema_text);
         free(schema_note);
-        schema_text = agent_schema_prompt(m, &tpl, &schema, question, n_samples > 0, (int)n_ctx, (int)n_pred, (int)n_att,
+        schema_text = agent_schema_prompt(m, &tpl, sb, &schema, question, n_samples > 0, (int)n_ctx, (int)n_pred, (int)n_att,
                                           &schema_note, &err);
         if (!schema_text) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); free(line); rc = 1; break; }
         agent_answer ans;

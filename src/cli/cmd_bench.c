@@ -223,7 +223,7 @@ int cmd_bench(int argc, char **argv) {
         if (t->context) { own_sb = sb = sb_open_context(t->context, NULL, &te); schema = t->context; }
         else {
             db_entry *e = get_db(dbs, &n_dbs, o.db_dir, t->db_id, &te);
-            if (e && (own_schema = agent_schema_prompt(m, &tpl, &e->schema, t->question, false, (int)n_ctx,
+            if (e && (own_schema = agent_schema_prompt(m, &tpl, e->sb, &e->schema, t->question, false, (int)n_ctx,
                                                        (int)o.n_predict, (int)o.attempts, &note, &te))) {
                 sb = e->sb;
                 schema = own_schema;

@@ -294,7 +294,7 @@ static void run_ask(server *s, job *j) {
         sc = &own;
     }
     char *note;
-    char *schema_text = agent_schema_prompt(s->m, &s->tpl, sc, in->question, c->samples > 0, c->n_ctx, c->n_predict,
+    char *schema_text = agent_schema_prompt(s->m, &s->tpl, in->ctx ? in->ctx : s->db, sc, in->question, c->samples > 0, c->n_ctx, c->n_predict,
                                             in->max_attempts, &note, &err);
     if (!schema_text) {
         job_fail(j, 500, NULL, err.msg);

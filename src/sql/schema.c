@@ -655,23 +655,96 @@ static int numeric_decl(const char *decl) {
            strstr(up, "NUM") || strstr(up, "DEC");
 }
 
-char *sc_render_table_scc(const sc_table *t) {
+char *sc_render_table_scc(const sc_table *t) { return sc_render_table_scc_for(t, NULL, NULL, NULL); }
+
+#define SCC_MAX_WORDS 48
+
+typedef struct qword { const char *start; size_t len; char key[48]; bool stop; } qword;
+
+/* The words of the question in order: where each is, and its lower-cased
+** stemmed form for comparing with names. */
+static int question_words(const char *q, qword *w, int cap) {
+    int n = 0;
+    for (const char *p = q; *p && n < cap;) {
+        while (*p && !isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80)) p++;
+        const char *st = p;
+        while (*p && (isalnum((unsigned char)*p) || ((unsigned char)*p & 0x80))) p++;
+        size_t len = (size_t)(p - st);
+        if (!len) continue;
+        qword *x = &w[n++];
+        x->start = st;
+        x->len = len;
+        size_t k = len < sizeof x->key - 1 ? len : sizeof x->key - 1;
+        for (size_t i = 0; i < k; i++) x->key[i] = (char)tolower((unsigned char)st[i]);
+        x->key[k] = 0;
+        x->stop = false;
+        for (size_t i = 0; sc_stopwords[i]; i++) x->stop = x->stop || strcmp(x->key, sc_stopwords[i]) == 0;
+        stem(x->key);
+    }
+    return n;
+}
+
+char *sc_render_table_scc_for(const sc_table *t, const char *question, sc_value_fn has_value, void *vctx) {
     assert(t);
+    int *pos = calloc((size_t)(t->ncols ? t->ncols : 1), sizeof *pos);
+    if (!pos) return NULL;
+    for (int c = 0; c < t->ncols; c++) pos[c] = -1;
+    int kept = t->ncols;
+    if (question && t->ncols > SCC_WIDE_COLUMNS) {
+        qword w[SCC_MAX_WORDS];
+        int nw = question_words(question, w, SCC_MAX_WORDS), oom = 0;
+        wordset tw = {0};           /* "customers" names the table, not customer_id */
+        if (add_words(&tw, t->name) < 0) oom = 1;
+        kept = 0;
+        for (int c = 0; c < t->ncols; c++) {
+            wordset cw = {0};
+            if (add_words(&cw, t->cols[c].name) < 0) oom = 1;
+            for (int i = 0; i < nw && pos[c] < 0; i++)
+                if (!w[i].stop && !wordset_has(&tw, w[i].key) && wordset_has(&cw, w[i].key)) pos[c] = i;
+            wordset_free(&cw);
+            /* a value the column holds: "from Germany" is about country */
+            for (int i = 0; has_value && i < nw && pos[c] < 0 && !numeric_decl(t->cols[c].decl_type); i++) {
+                if (w[i].stop) continue;
+                for (int len = 3; len >= 1 && pos[c] < 0; len--) {
+                    if (i + len > nw) continue;
+                    size_t n = (size_t)(w[i + len - 1].start + w[i + len - 1].len - w[i].start);
+                    char span[256];
+                    if (n >= sizeof span) continue;
+                    memcpy(span, w[i].start, n);
+                    span[n] = 0;
+                    if (has_value(vctx, t->name, t->cols[c].name, span)) pos[c] = i;
+                }
+            }
+            kept += pos[c] >= 0;
+        }
+        wordset_free(&tw);
+        if (oom) { free(pos); return NULL; }
+    }
     strbuf b = {0};
     strbuf_puts(&b, "CREATE TABLE ");
     put_ident(&b, t->name);
     strbuf_puts(&b, " (");
-    for (int c = 0; c < t->ncols; c++) {
-        if (c) strbuf_puts(&b, ", ");
-        put_ident(&b, t->cols[c].name);
-        strbuf_puts(&b, numeric_decl(t->cols[c].decl_type) ? " INTEGER" : " VARCHAR");
+    int first = 1;
+    if (kept == 0 || kept == t->ncols) {           /* all, in the table's order */
+        for (int c = 0; c < t->ncols; c++) pos[c] = 0;
+    }
+    for (int at = 0; at <= SCC_MAX_WORDS; at++) {  /* in the order the question names them */
+        for (int c = 0; c < t->ncols; c++) {
+            if (pos[c] != at) continue;
+            if (!first) strbuf_puts(&b, ", ");
+            first = 0;
+            put_ident(&b, t->cols[c].name);
+            strbuf_puts(&b, numeric_decl(t->cols[c].decl_type) ? " INTEGER" : " VARCHAR");
+        }
     }
     strbuf_puts(&b, ");\n");
+    free(pos);
     return strbuf_take(&b);
 }
 
 char *sc_render_relevant_scc(const sc_schema *s, const char *question, size_t budget, sc_measure_fn measure,
-                             void *measure_ctx, sc_budget_report *report, sa_err *err) {
+                             void *measure_ctx, sc_value_fn has_value, void *vctx, sc_budget_report *report,
+                             sa_err *err) {
     assert(s);
     sc_budget_report local = {0};
     if (!report) report = &local;
@@ -690,7 +763,7 @@ char *sc_render_relevant_scc(const sc_schema *s, const char *question, size_t bu
         score[i] = 100 * overlap(&qwords, t->name, &oom);
         for (int c = 0; c < t->ncols; c++) score[i] += overlap(&qwords, t->cols[c].name, &oom) > 0;
         if (score[i] > best) best = score[i];
-        if (!(text[i] = sc_render_table_scc(t))) goto out_of_memory;
+        if (!(text[i] = sc_render_table_scc_for(t, question, has_value, vctx))) goto out_of_memory;
     }
     if (oom) goto out_of_memory;
     size_t used = 0;

@@ -105,12 +105,26 @@ void sc_budget_report_free(sc_budget_report *r);
 ** INTEGER (numeric affinity) or VARCHAR, no constraints, no samples. */
 char *sc_render_table_scc(const sc_table *t);
 
+/* Does column col of table hold the value text (ignoring case)? */
+typedef int (*sc_value_fn)(void *ctx, const char *table, const char *col, const char *text);
+
+/* As sc_render_table_scc for a question: a table wider than the data set's
+** contexts (more than SCC_WIDE_COLUMNS columns) shows only the columns the
+** question is about — named by one of its words (not counting the words of
+** the table's own name), or (with has_value)
+** holding one of its 1–3-word spans — in the order the question mentions
+** them; all columns when none is. */
+#define SCC_WIDE_COLUMNS 4
+char *sc_render_table_scc_for(const sc_table *t, const char *question, sc_value_fn has_value, void *vctx);
+
 /* The tables the question is about, in that style, the way the data set
 ** lists only the tables a query uses: tables scoring at least half the best
 ** score (as sc_render_budget scores them), best first, while they fit in
 ** budget; when none matches, the first table that fits. One statement per
-** line, in schema order. report as for sc_render_budget. */
+** line, in schema order, each as sc_render_table_scc_for. report as for
+** sc_render_budget. */
 char *sc_render_relevant_scc(const sc_schema *s, const char *question, size_t budget, sc_measure_fn measure,
-                             void *measure_ctx, sc_budget_report *report, sa_err *err);
+                             void *measure_ctx, sc_value_fn has_value, void *vctx, sc_budget_report *report,
+                             sa_err *err);
 
 #endif
