@@ -16,18 +16,8 @@
 #   5. usage errors exit 2; a missing file or one without usable rows exits 1
 #      with a message naming the file.
 # Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
-SHARED="${SHARED:-../shared}"
-PY=/usr/bin/python3
-W="$OUT/bpe"
+. "$(dirname "$0")/lib_test.sh" bpe
 DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
-rm -rf "$W"; mkdir -p "$W"
-fail=0
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 
 [ -f "$DATA" ] || { echo "no sql-create-context data at $DATA"; exit 77; }
 $PY -c "import regex" 2>/dev/null || { echo "no python3-regex for $PY (scripts/install-deps.sh --test)"; exit 77; }

@@ -10,18 +10,9 @@
 #      --format sql-create-context and fewer than with --format chatml);
 #      a model without the key gets chatml; `quantize` keeps the key.
 # Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
-SHARED="${SHARED:-../shared}"
-W="$OUT/default-model"
+. "$(dirname "$0")/lib_test.sh" default-model
 TOK="$OUT/qwen-tokenizer.gguf"
 DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
-rm -rf "$W"; mkdir -p "$W"
-fail=0; npass=0
-ok() { echo "PASS $1"; npass=$((npass + 1)); }
-bad() { echo "FAIL $1"; fail=1; }
 [ -f "$TOK" ] && [ -f "$DATA" ] || { echo "no fixtures (tests/fixtures.sh) or data"; exit 77; }
 
 CTX="CREATE TABLE head (name VARCHAR, age INTEGER)"

@@ -23,20 +23,10 @@
 # Also: the gradients do not depend on the thread count (bitwise), and the
 # AVX2 and portable micro-kernels give correct gradients too.
 # Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
-SHARED="${SHARED:-../shared}"
-PY=/usr/bin/python3
-W="$OUT/train_grad"
+. "$(dirname "$0")/lib_test.sh" train_grad
 DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
 TOK="$OUT/qwen-tokenizer.gguf"
 M="$OUT/models"
-rm -rf "$W"; mkdir -p "$W"
-fail=0; npass=0
-ok() { echo "PASS $1"; npass=$((npass + 1)); }
-bad() { echo "FAIL $1"; fail=1; }
 
 [ -f "$DATA" ] || { echo "no sql-create-context data at $DATA"; exit 77; }
 [ -f "$TOK" ] && [ -f "$M/manifest.json" ] || { echo "no fixtures (tests/fixtures.sh)"; exit 77; }
