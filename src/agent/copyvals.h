@@ -10,8 +10,8 @@
 ** the question are masked out:
 **   * a quoted literal ('...' or "...") that follows a comparison operator
 **     (=, !=, <>, <, >, <=, >=, LIKE): the text so far must stay a span of
-**     the question as written or of the question in lower case (WikiSQL-
-**     style data lower-cases some values), starting where a word starts; the
+**     the question, in any case (data sets write a value as the table holds
+**     it, or lower-case it), starting where a word starts; the
 **     closing quote is allowed once the value is not empty and ends where a
 **     word ends;
 **   * a bare number after such an operator: its digits (and '.') must stay

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# bundled_eval.sh — the scores of models/sqlassist-sql-6m.gguf reported in
+# models/README.md and the README, all with `sqlassist bench` (greedy, up to
+# 3 generate/execute/repair rounds, the model's own sql-create-context prompt):
+#   * WikiSQL test (tables never seen in training), in the sql-create-context
+#     format made by scripts/make_train_data.py: test-suite execution
+#     accuracy and normalized exact match;
+#   * WikiSQL dev, the same;
+#   * Spider dev, on its real databases (full schemas, joins, nesting);
+#   * the default 50-task suite (bench/suite), with the HTTP throughput and
+#     cold-start runs.
+#
+#   bash bench/bundled_eval.sh            (from the repository root, after make)
+#
+# Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql-6m.gguf),
+# SHARED (../shared), OUT (runs/bundled-eval), THREADS (default: all cores), LIMIT (questions per set; all),
+# SETS (default "wikisql-test wikisql-dev spider-dev suite"; two runs with
+# different SETS may share OUT and run side by side).
+set -eu
+cd "$(dirname "$0")/.."
+SQLASSIST="${SQLASSIST:-./sqlassist}"
+MODEL="${MODEL:-models/sqlassist-sql-6m.gguf}"
+SHARED="${SHARED:-$PWD/../shared}"
+OUT="${OUT:-runs/bundled-eval}"
+mkdir -p "$OUT"
+[ -s "$OUT/data/wikisql_test.jsonl" ] || /usr/bin/python3 scripts/make_train_data.py "$SHARED/data" "$OUT/data" > /dev/null
+run() {  # NAME TASKS [bench flags...]
+    local name=$1 tasks=$2; shift 2
+    echo "== $name"
+    "$SQLASSIST" bench --model "$MODEL" --tasks "$tasks" --out "$OUT/$name" ${LIMIT:+--limit "$LIMIT"} \
+        ${THREADS:+--threads "$THREADS"} "$@" \
+        > "$OUT/$name.log" 2>&1 || { tail -5 "$OUT/$name.log"; return 1; }
+    /usr/bin/python3 - "$OUT/$name/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+def pct(k):
+    v = s.get(k)
+    return "—" if v is None else f"{100 * v:.1f}%"
+print(f"  tasks {s['tasks']}: execution accuracy {pct('execution_accuracy')}, test-suite {pct('test_suite_accuracy')}"
+      f" ({s['schema_only_tasks']} schema-only), on databases {pct('database_execution_accuracy')}"
+      f" ({s['database_tasks']}), exact match {pct('exact_match')}, valid SQL {pct('valid_sql_rate')},"
+      f" mean latency {s['latency_ms']['mean']:.0f} ms")
+if s.get("throughput_by_concurrency"):
+    print(f"  throughput {s['throughput_by_concurrency']} req/s, cold start {s['cold_start_ms']:.0f} ms,"
+          f" peak RSS {s['peak_rss_mb']:.0f} MB")
+PY
+}
+for set in ${SETS:-wikisql-test wikisql-dev spider-dev suite}; do
+    case $set in
+    wikisql-test) run wikisql-test "$OUT/data/wikisql_test.jsonl" --no-server ;;
+    wikisql-dev) run wikisql-dev "$OUT/data/wikisql_dev.jsonl" --no-server ;;
+    spider-dev) run spider-dev "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database" --no-server ;;
+    suite) run suite bench/suite/tasks.jsonl --db-dir bench/suite/databases ;;
+    *) echo "unknown set $set"; exit 2 ;;
+    esac
+done
