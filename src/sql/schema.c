@@ -697,10 +697,19 @@ char *sc_render_table_scc_for(const sc_table *t, const char *question, sc_value_
         if (add_words(&tw, t->name) < 0) oom = 1;
         kept = 0;
         for (int c = 0; c < t->ncols; c++) {
+            /* named: every word of the column's name is in the question
+            ** ("last name" names last_name, not first_name) */
             wordset cw = {0};
             if (add_words(&cw, t->cols[c].name) < 0) oom = 1;
-            for (int i = 0; i < nw && pos[c] < 0; i++)
-                if (!w[i].stop && !wordset_has(&tw, w[i].key) && wordset_has(&cw, w[i].key)) pos[c] = i;
+            int first = -1, all = cw.n > 0;
+            for (int k = 0; k < cw.n && all; k++) {
+                int at = -1;
+                for (int i = 0; i < nw && at < 0; i++)
+                    if (!w[i].stop && !wordset_has(&tw, w[i].key) && !strcmp(w[i].key, cw.w[k])) at = i;
+                all = at >= 0;
+                if (at >= 0 && (first < 0 || at < first)) first = at;
+            }
+            if (all) pos[c] = first;
             wordset_free(&cw);
             /* a value the column holds: "from Germany" is about country */
             for (int i = 0; has_value && i < nw && pos[c] < 0 && !numeric_decl(t->cols[c].decl_type); i++) {

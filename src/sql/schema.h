@@ -110,8 +110,8 @@ typedef int (*sc_value_fn)(void *ctx, const char *table, const char *col, const 
 
 /* As sc_render_table_scc for a question: a table wider than the data set's
 ** contexts (more than SCC_WIDE_COLUMNS columns) shows only the columns the
-** question is about — named by one of its words (not counting the words of
-** the table's own name), or (with has_value)
+** question is about — every word of its name in the question (not counting
+** the words of the table's own name), or (with has_value)
 ** holding one of its 1–3-word spans — in the order the question mentions
 ** them; all columns when none is. */
 #define SCC_WIDE_COLUMNS 4
