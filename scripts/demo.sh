@@ -18,10 +18,10 @@ bash scripts/install-deps.sh
 make -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 echo "== the sample database, through the read-only sandbox"
 ./sqlassist sql --db examples/shop.sqlite "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
-[ $# -gt 0 ] || set -- "How many customers are from Germany?" \
-    "What is the email of the customer whose last name is Nowak?" \
-    "What is the highest unit price of the products?" \
-    "How many orders have the status shipped?"
+[ $# -gt 0 ] || set -- "What is the highest unit price of the products?" \
+    "Which city is the supplier Golden Foods in?" \
+    "What is the lowest salary of the employees?" \
+    "What is the salary of the employee whose first name is Mateo?"
 for q in "$@"; do
     echo "== sqlassist ask ${MODEL:+--model $MODEL }--db examples/shop.sqlite \"$q\""
     ./sqlassist ask ${MODEL:+--model "$MODEL"} --db examples/shop.sqlite --max-attempts 3 "$q" || true

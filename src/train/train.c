@@ -473,9 +473,14 @@ int train_run(const train_opts *o) {
     double el = now_s() - t0;
     if (last < r->total_steps)
         fprintf(stderr, "stopped at step %d of %d (--stop-at); continue with --resume\n", last, r->total_steps);
-    fprintf(stderr, "trained steps %d..%d in %.1f s (%.0f tokens/s): loss %.4f -> %.4f", first, last, el,
-            el > 0 ? (double)run_tokens / el : 0.0, first_loss, loss);
-    if (last_val >= 0) fprintf(stderr, ", validation loss %.4f", last_val);
+    if (first > last) {
+        fprintf(stderr, "nothing to train: the checkpoint is at step %d of %d; outputs written again", last,
+                r->total_steps);
+    } else {
+        fprintf(stderr, "trained steps %d..%d in %.1f s (%.0f tokens/s): loss %.4f -> %.4f", first, last, el,
+                el > 0 ? (double)run_tokens / el : 0.0, first_loss, loss);
+        if (last_val >= 0) fprintf(stderr, ", validation loss %.4f", last_val);
+    }
     fprintf(stderr, "\nwrote %s, %s/metrics.jsonl, %s/loss.svg and %s\n", r->ckpt_path, o->out_dir, o->out_dir,
             o->mode == TM_LORA ? "the adapter (adapter_config.json, adapter_model.safetensors)" : r->gguf_path);
     run_free(r);
