@@ -2,7 +2,7 @@
 # test_default_model.sh — what `ask`, `serve` and `bench` use when no
 # --model or --format is given:
 #   1. the model: $SQLASSIST_MODEL, else models/sqlassist-sql-6m.gguf beside
-#      the executable, else ../share/sqlassist/ from it; with none of them
+#      the executable or one level up, else ../share/sqlassist/ from it; with none of them
 #      the command exits 2 naming the places it looked;
 #   2. the prompt: a model written by `sqlassist train --mode full` carries
 #      `sqlassist.prompt_format = sql-create-context` and is prompted that

@@ -106,7 +106,9 @@ const char *cli_default_model(char *looked, size_t looked_size) {
     exe[n] = 0;
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
-    const char *places[] = { "%s/models/" BUNDLED_MODEL, "%s/../share/sqlassist/" BUNDLED_MODEL };
+    /* beside the binary; one level up (a build directory in the repository); installed */
+    const char *places[] = { "%s/models/" BUNDLED_MODEL, "%s/../models/" BUNDLED_MODEL,
+                             "%s/../share/sqlassist/" BUNDLED_MODEL };
     looked[0] = 0;
     for (size_t i = 0; i < sizeof places / sizeof *places; i++) {
         snprintf(path, sizeof path, places[i], exe);

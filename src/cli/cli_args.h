@@ -38,8 +38,9 @@ int cli_int(const char *flag, const char *value, long lo, long hi, long *out);
 int cli_float(const char *flag, const char *value, double lo, double hi, double *out);
 
 /* The model used when --model is not given: $SQLASSIST_MODEL when set, else
-** the bundled model (BUNDLED_MODEL) in models/ beside the executable, else in
-** ../share/sqlassist/ from it (an installed layout). Returns a pointer to
+** the bundled model (BUNDLED_MODEL) in models/ beside the executable or one
+** level up (a build directory), else in ../share/sqlassist/ from it (an
+** installed layout). Returns a pointer to
 ** static storage, or NULL (with the places looked at written to `looked`). */
 #define BUNDLED_MODEL "sqlassist-sql-6m.gguf"
 const char *cli_default_model(char *looked, size_t looked_size);
