@@ -76,31 +76,23 @@ static int watch_token(void *ud, int id) {
     return 0;
 }
 
-/* text between quote characters q, with q doubled inside. */
-static void put_quoted(strbuf *b, const char *text, char q) {
-    strbuf_append(b, &q, 1);
-    for (const char *p = text; *p; p++) {
-        if (*p == q) strbuf_append(b, &q, 1);
-        strbuf_append(b, p, 1);
+/* sb's schema, read into *own the first time (*state: 0 not yet, 1 read,
+** -1 failed); NULL when it cannot be read. */
+static const sc_schema *own_schema(sandbox *sb, sc_schema *own, int *state) {
+    if (*state == 0) {
+        sa_err e = {{0}};
+        *state = sc_introspect(sb, 0, own, &e) == 0 ? 1 : -1;
     }
-    strbuf_append(b, &q, 1);
+    return *state > 0 ? own : NULL;
 }
 
 /* The reply as valid UTF-8: a token may end inside a character (the reply
 ** then goes back into the next prompt, which must tokenize). Takes s. */
 static char *valid_utf8(char *s) {
-    if (!s) return NULL;
-    size_t n = strlen(s);
-    if (sb_utf8_valid(s, n, NULL)) return s;
-    strbuf b;
-    strbuf_init(&b);
-    for (size_t i = 0; i < n;) {
-        int k = sb_utf8_decode(s + i, n - i, NULL);
-        if (k > 0) { strbuf_append(&b, s + i, (size_t)k); i += (size_t)k; }
-        else { strbuf_puts(&b, "\xEF\xBF\xBD"); i++; }
-    }
+    if (!s || sb_utf8_valid(s, strlen(s), NULL)) return s;
+    char *r = utf8_repaired(s, strlen(s), NULL);
     free(s);
-    return strbuf_take(&b);
+    return r;
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -157,19 +149,19 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     char key[160];
     snprintf(key, sizeof key, "%s@%g", cfg->adapter_name ? cfg->adapter_name : "", cfg->lora ? cfg->lora_scale : 0.0);
     int rc = 0;
-    sc_schema names = {0};      /* read when needed: constrained names, mending */
-    int have_schema = 0;
+    sc_schema own_names = {0};  /* read from sb when the caller gave no schema and one is needed */
+    int have_own = 0;
+    const sc_schema *names = cfg->schema;
     copy_vals *cv = NULL;
     if (cfg->copy_values) {
-        sa_err ie = {{0}};
-        have_schema = sc_introspect(sb, 0, &names, &ie) == 0 ? 1 : -1;
+        if (!names) names = own_schema(sb, &own_names, &have_own);
         int n = 0;
-        for (int t = 0; have_schema > 0 && t < names.ntables; t++) n += 1 + names.tables[t].ncols;
+        for (int t = 0; names && t < names->ntables; t++) n += 1 + names->tables[t].ncols;
         const char **list = n ? malloc((size_t)n * sizeof *list) : NULL;
         n = 0;
-        for (int t = 0; list && t < names.ntables; t++) {
-            list[n++] = names.tables[t].name;
-            for (int c = 0; c < names.tables[t].ncols; c++) list[n++] = names.tables[t].cols[c].name;
+        for (int t = 0; list && t < names->ntables; t++) {
+            list[n++] = names->tables[t].name;
+            for (int c = 0; c < names->tables[t].ncols; c++) list[n++] = names->tables[t].cols[c].name;
         }
         cv = cv_new(m->tok, question, list, list ? n : 0);
         free(list);
@@ -252,11 +244,8 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 at->error = strdup(serr.msg);
                 /* a misspelt name of the schema: mend it and run again */
                 for (int k = 0; k < 3 && at->error; k++) {
-                    if (!have_schema) {
-                        sa_err ie = {{0}};
-                        have_schema = sc_introspect(sb, 0, &names, &ie) == 0 ? 1 : -1;
-                    }
-                    char *fixed = have_schema > 0 ? fix_unknown_name(at->sql, at->error, &names) : NULL;
+                    if (!names) names = own_schema(sb, &own_names, &have_own);
+                    char *fixed = names ? fix_unknown_name(at->sql, at->error, names) : NULL;
                     if (!fixed) break;
                     free(at->sql);
                     at->sql = fixed;
@@ -285,7 +274,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
     if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
     cv_free(cv);
-    sc_free(&names);
+    sc_free(&own_names);
     free(hist);
     free(fails);
     ans->total_ms = ms_since(t_start);
@@ -305,11 +294,11 @@ static int column_has_value(void *ctx, const char *table, const char *col, const
     strbuf q;
     strbuf_init(&q);
     strbuf_puts(&q, "SELECT 1 FROM ");
-    put_quoted(&q, table, '"');
+    strbuf_put_quoted(&q, table, '"');
     strbuf_puts(&q, " WHERE ");
-    put_quoted(&q, col, '"');
+    strbuf_put_quoted(&q, col, '"');
     strbuf_puts(&q, " = ");
-    put_quoted(&q, text, '\'');
+    strbuf_put_quoted(&q, text, '\'');
     strbuf_puts(&q, " COLLATE NOCASE LIMIT 1");
     char *sql = strbuf_take(&q);
     if (!sql) return 0;
@@ -321,8 +310,9 @@ static int column_has_value(void *ctx, const char *table, const char *col, const
     return found;
 }
 
-char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
-                          int n_predict, int max_attempts, char **note, sa_err *err) {
+char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s,
+                          const char *question, bool with_samples, int n_ctx, int n_predict, int max_attempts,
+                          char **note, sa_err *err) {
     *note = NULL;
     /* The schema must fit in what the model was trained on too: a small
     ** model trained on short rows (the bundled one: 1024) gets a quarter of

@@ -32,6 +32,7 @@ typedef struct agent_config {
     const char *adapter_name;         /* for the prefix-cache key and the answer */
     int history_budget_tokens;        /* tokens of earlier turns kept; default 512 */
     int copy_values;                  /* values of comparisons copied from the question (copyvals.h) */
+    const sc_schema *schema;          /* sb's schema when the caller has it (NULL: read from sb when needed) */
     /* Streaming (all optional): the SQL text as it is generated, and each
     ** finished attempt. Returning nonzero cancels the request. */
     int (*on_token)(void *ud, int attempt, const char *text, int len);
@@ -94,8 +95,9 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok);
 ** With the sql-create-context template (tpl), only the tables related to
 ** the question, in the data set's plain style (sc_render_relevant_scc;
 ** sb, when not NULL, is asked which columns hold the question's words). */
-char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s, const char *question, bool with_samples, int n_ctx,
-                          int n_predict, int max_attempts, char **note, sa_err *err);
+char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s,
+                          const char *question, bool with_samples, int n_ctx, int n_predict, int max_attempts,
+                          char **note, sa_err *err);
 
 /* The whole answer as one JSON object (malloc'd). */
 char *agent_answer_to_json(const agent_answer *a);

@@ -216,29 +216,24 @@ void cv_push(copy_vals *c, int id) {
 int cv_mask(copy_vals *c, float *logits, int n_vocab) {
     /* Without names to check, plain SQL text is never masked: values start after an operator. */
     if (!c->words && c->st.mode != CV_AFTER_OP && c->st.mode != CV_IN_VALUE && c->st.mode != CV_IN_NUMBER) return 0;
-    int masked = 0, kept = 0;
     unsigned char *bad = calloc((size_t)n_vocab, 1);
     if (!bad) return 0;
+    int regular_kept = 0;
     for (int id = 0; id < n_vocab; id++) {
         size_t n;
         const char *b = tok_token_data(c->tok, id, &n);
-        if (!b || tok_is_special(c->tok, id) || isinf(logits[id])) { kept += b != NULL; continue; }
+        if (!b || tok_is_special(c->tok, id) || isinf(logits[id])) continue;
         cv_state s = c->st;
         int ok = 1;
         for (size_t i = 0; i < n && ok; i++) ok = step(c, &s, b[i]);
-        if (ok) kept++;
-        else bad[id] = 1;
+        if (!ok) bad[id] = 1;
+        else regular_kept += n > 0;
     }
     /* Only special tokens left (no span continues): leave the model free. */
-    int regular_kept = 0;
-    for (int id = 0; id < n_vocab && !regular_kept; id++) {
-        size_t n;
-        regular_kept = !bad[id] && tok_token_data(c->tok, id, &n) && !tok_is_special(c->tok, id) && n > 0;
-    }
+    int masked = 0;
     if (regular_kept)
         for (int id = 0; id < n_vocab; id++)
             if (bad[id]) { logits[id] = -INFINITY; masked++; }
     free(bad);
-    (void)kept;
     return masked;
 }

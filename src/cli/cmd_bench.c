@@ -220,6 +220,7 @@ int cmd_bench(int argc, char **argv) {
         const char *schema = NULL;
         char *own_schema = NULL, *note = NULL;
         sa_err te = {{0}};
+        cfg.schema = NULL;   /* a context's own sandbox: the agent reads it when needed */
         if (t->context) { own_sb = sb = sb_open_context(t->context, NULL, &te); schema = t->context; }
         else {
             db_entry *e = get_db(dbs, &n_dbs, o.db_dir, t->db_id, &te);
@@ -227,6 +228,7 @@ int cmd_bench(int argc, char **argv) {
                                                        (int)o.n_predict, (int)o.attempts, &note, &te))) {
                 sb = e->sb;
                 schema = own_schema;
+                cfg.schema = &e->schema;
             }
             free(note);
         }

@@ -15,6 +15,7 @@
 ** building or hashing is needed when encoding.
 */
 #include "tokenizer.h"
+#include "../util/hash.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -127,15 +128,6 @@ static uint64_t hash_bytes(const void *data, size_t len) {
     return h;
 }
 
-static uint64_t mix_pair(uint64_t key) {
-    key ^= key >> 31;
-    key *= 0x7fb5d329728ea185ull;
-    key ^= key >> 27;
-    key *= 0x81dadef4bc2dd44dull;
-    key ^= key >> 33;
-    return key;
-}
-
 static size_t pow2_at_least(size_t n) {
     size_t c = 16;
     while (c < n) c <<= 1;
@@ -188,7 +180,7 @@ static void str_insert(tokenizer *t, int32_t id, bool replace) {
 
 static const pair_slot *pair_find(const pair_table *pt, int32_t left, int32_t right) {
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
-    for (uint64_t i = mix_pair(key) & pt->mask;; i = (i + 1) & pt->mask) {
+    for (uint64_t i = hash_mix64(key) & pt->mask;; i = (i + 1) & pt->mask) {
         const pair_slot *s = &pt->slots[i];
         if (s->key == key) return s;
         if (s->key == PAIR_EMPTY) return NULL;
@@ -199,7 +191,7 @@ static const pair_slot *pair_find(const pair_table *pt, int32_t left, int32_t ri
 static void pair_insert(pair_table *pt, int32_t left, int32_t right, uint32_t rank, int32_t merged) {
     assert(pt->count < pt->mask);  /* table sized for all merges up front */
     uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
-    for (uint64_t i = mix_pair(key) & pt->mask;; i = (i + 1) & pt->mask) {
+    for (uint64_t i = hash_mix64(key) & pt->mask;; i = (i + 1) & pt->mask) {
         pair_slot *s = &pt->slots[i];
         if (s->key == PAIR_EMPTY || s->key == key) {
             if (s->key == PAIR_EMPTY) pt->count++;

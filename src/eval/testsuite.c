@@ -24,28 +24,6 @@ static uint64_t next_rand(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-static int numeric_affinity(const char *decl) {
-    /* SQLite's affinity rules, reduced: INT → integer, REAL/FLOA/DOUB/NUM/DEC → real, else text */
-    char up[64];
-    size_t n = strlen(decl);
-    if (n >= sizeof up) n = sizeof up - 1;
-    for (size_t i = 0; i < n; i++) up[i] = (char)toupper((unsigned char)decl[i]);
-    up[n] = 0;
-    if (strstr(up, "INT")) return 1;
-    if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) return 0;
-    if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB") || strstr(up, "NUM") || strstr(up, "DEC")) return 2;
-    return 0;
-}
-
-static void sql_quote(strbuf *b, const char *s) {
-    strbuf_puts(b, "'");
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'') strbuf_puts(b, "''");
-        else strbuf_append(b, p, 1);
-    }
-    strbuf_puts(b, "'");
-}
-
 static const char *const WORDS[] = { "alpha", "beta", "gamma", "delta", "north", "south", "red", "blue",
                                      "2005", "1999-01-01", "Smith", "Jones", "yes", "no", "A", "B" };
 
@@ -59,15 +37,15 @@ static void random_value(strbuf *b, int affinity, char **lits, int n_lits, uint6
         if (l[0] == '#') {                               /* a number literal, or a neighbour */
             double v = strtod(l + 1, NULL);
             int d = (int)(next_rand(rng) % 3) - 1;
-            if (affinity == 0) { char t[64]; snprintf(t, sizeof t, "%g", v + d); sql_quote(b, t); }
+            if (affinity == 0) { char t[64]; snprintf(t, sizeof t, "%g", v + d); strbuf_put_quoted(b, t, '\''); }
             else strbuf_printf(b, "%.17g", v + d);
-        } else if (affinity == 0) sql_quote(b, l);
+        } else if (affinity == 0) strbuf_put_quoted(b, l, '\'');
         else { double v = strtod(l, NULL); strbuf_printf(b, "%.17g", v); }
         return;
     }
     if (affinity == 1) strbuf_printf(b, "%d", (int)(next_rand(rng) % 200) - 20);
     else if (affinity == 2) strbuf_printf(b, "%.2f", (double)(next_rand(rng) % 20000) / 100.0 - 20);
-    else sql_quote(b, WORDS[next_rand(rng) % (sizeof WORDS / sizeof WORDS[0])]);
+    else strbuf_put_quoted(b, WORDS[next_rand(rng) % (sizeof WORDS / sizeof WORDS[0])], '\'');
 }
 
 /* Does a result say anything: a value that is neither NULL nor 0? (An
@@ -120,7 +98,7 @@ int ev_test_suite_match(const char *context, const char *gold, const char *pred,
                 strbuf_puts(&sql, "\" VALUES (");
                 for (int c = 0; c < tb->ncols; c++) {
                     if (c) strbuf_puts(&sql, ", ");
-                    random_value(&sql, numeric_affinity(tb->cols[c].decl_type), lits, n_lits, &rng);
+                    random_value(&sql, sc_type_affinity(tb->cols[c].decl_type), lits, n_lits, &rng);
                 }
                 strbuf_puts(&sql, ");\n");
             }

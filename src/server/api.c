@@ -294,8 +294,8 @@ static void run_ask(server *s, job *j) {
         sc = &own;
     }
     char *note;
-    char *schema_text = agent_schema_prompt(s->m, &s->tpl, in->ctx ? in->ctx : s->db, sc, in->question, c->samples > 0, c->n_ctx, c->n_predict,
-                                            in->max_attempts, &note, &err);
+    char *schema_text = agent_schema_prompt(s->m, &s->tpl, in->ctx ? in->ctx : s->db, sc, in->question,
+                                            c->samples > 0, c->n_ctx, c->n_predict, in->max_attempts, &note, &err);
     if (!schema_text) {
         job_fail(j, 500, NULL, err.msg);
         sc_free(&own);
@@ -304,7 +304,7 @@ static void run_ask(server *s, job *j) {
     agent_conversation *conv = in->conv_id ? conv_get(s->convs, in->conv_id) : NULL;
     agent_config cfg = {
         .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = in->max_attempts, .max_new_tokens = c->n_predict,
-        .copy_values = s->copy_values,
+        .copy_values = s->copy_values, .schema = sc,
         .lora = in->lora, .lora_scale = in->scale, .adapter_name = in->lora ? in->cache_key : NULL,
         .on_token = ask_token, .on_attempt = ask_attempt, .cancelled = ask_cancelled, .ud = j,
     };

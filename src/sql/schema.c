@@ -644,16 +644,20 @@ done:
 
 /* ------------------------------------------------- sql-create-context style */
 
-static int numeric_decl(const char *decl) {
+int sc_type_affinity(const char *decl) {
+    /* SQLite's affinity rules, reduced: INT → integer, REAL/FLOA/DOUB/NUM/DEC → real, else text */
     char up[64];
     size_t n = strlen(decl);
     if (n >= sizeof up) n = sizeof up - 1;
     for (size_t i = 0; i < n; i++) up[i] = (char)toupper((unsigned char)decl[i]);
     up[n] = 0;
+    if (strstr(up, "INT")) return 1;
     if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT")) return 0;
-    return strstr(up, "INT") || strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB") ||
-           strstr(up, "NUM") || strstr(up, "DEC");
+    if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB") || strstr(up, "NUM") || strstr(up, "DEC")) return 2;
+    return 0;
 }
+
+static int numeric_decl(const char *decl) { return sc_type_affinity(decl) != 0; }
 
 char *sc_render_table_scc(const sc_table *t) { return sc_render_table_scc_for(t, NULL, NULL, NULL); }
 

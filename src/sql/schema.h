@@ -100,6 +100,10 @@ char *sc_render_budget(const sc_schema *s, const char *question, bool with_sampl
 
 void sc_budget_report_free(sc_budget_report *r);
 
+/* A declared type's affinity, by SQLite's rules reduced: 1 integer (INT),
+** 2 real (REAL, FLOA, DOUB, NUM, DEC), 0 text or none. */
+int sc_type_affinity(const char *decl);
+
 /* sql-create-context's own style, for models trained on it: one
 ** "CREATE TABLE t (col INTEGER, col VARCHAR)" per table, types reduced to
 ** INTEGER (numeric affinity) or VARCHAR, no constraints, no samples. */

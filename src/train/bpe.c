@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../engine/tokenizer.h"
+#include "../util/hash.h"
 #include "../util/progress.h"
 #include "data.h"
 
@@ -268,18 +269,9 @@ typedef struct learner {
     int oom;
 } learner;
 
-static uint64_t mix64(uint64_t k) {
-    k ^= k >> 31;
-    k *= 0x7fb5d329728ea185ull;
-    k ^= k >> 27;
-    k *= 0x81dadef4bc2dd44dull;
-    k ^= k >> 33;
-    return k;
-}
-
 static size_t pair_slot(const learner *L, int32_t x, int32_t y) {
     uint64_t key = (uint64_t)(uint32_t)x << 32 | (uint32_t)y;
-    size_t i = (size_t)mix64(key) & L->pair_mask;
+    size_t i = (size_t)hash_mix64(key) & L->pair_mask;
     for (; L->pair_slots[i]; i = (i + 1) & L->pair_mask) {
         const pair *p = &L->pairs[L->pair_slots[i] - 1];
         if (p->left == x && p->right == y) break;

@@ -51,3 +51,12 @@ char *strbuf_take(strbuf *b) {
     strbuf_init(b);
     return p;
 }
+
+void strbuf_put_quoted(strbuf *b, const char *text, char q) {
+    strbuf_append(b, &q, 1);
+    for (const char *p = text; *p; p++) {
+        if (*p == q) strbuf_append(b, &q, 1);
+        strbuf_append(b, p, 1);
+    }
+    strbuf_append(b, &q, 1);
+}
