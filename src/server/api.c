@@ -216,7 +216,7 @@ int api_load_flag_adapter(server *s, const char *spec, sa_err *err) {
     return 0;
 }
 
-static void observe_answer(server *s, job *j, const agent_answer *a) {
+void api_observe_answer(server *s, job *j, const agent_answer *a) {
     for (int i = 0; i < a->n_attempts; i++) {
         const agent_attempt *t = &a->attempts[i];
         metrics_observe(s->mx, MX_PREFILL, t->prefill_ms / 1000.0);
@@ -310,7 +310,7 @@ static void run_ask(server *s, job *j) {
     };
     agent_answer ans;
     int rc = agent_ask(&cfg, in->ctx ? in->ctx : s->db, schema_text, note, conv, in->question, &ans, &err);
-    observe_answer(s, j, &ans);
+    api_observe_answer(s, j, &ans);
     if (conv) conv_trim(conv);
     int stop = atomic_load(&j->stop);
     if (rc) {
@@ -724,6 +724,7 @@ const http_route api_routes[] = {
     { "DELETE", "/api/adapters/", 1, "/api/adapters/{name}", h_adapters_unload },
     { "POST", "/v1/chat/completions", 1, "/v1/chat/completions", oa_chat_completions },
     { "GET", "/v1/models", 1, "/v1/models", oa_models },
+    { "GET", "/v1/models/", 1, "/v1/models/{id}", oa_model },
 };
 const int api_n_routes = (int)(sizeof api_routes / sizeof api_routes[0]);
 
