@@ -1,0 +1,343 @@
+/*
+** test_sqlgrammar.c — the constrained-decoding SQL parser of
+** src/agent/sqlgrammar.c.
+**
+**   test_sqlgrammar                  the built-in corpus: complete queries
+**                                    accepted, invalid prefixes refused at
+**                                    the right byte, completions that SQLite
+**                                    prepares; with the Qwen2.5 vocabulary
+**                                    (tests/out/qwen-tokenizer.gguf) also the
+**                                    mask against single-token checks
+**   test_sqlgrammar --gold FILE DBDIR  every "SQL<TAB>db_id" line of a Spider
+**                                    gold file must be accepted as complete
+**                                    on the schema of DBDIR/db/db.sqlite
+**   test_sqlgrammar --jsonl FILE     every {"context","answer"} row (the
+**                                    sql-create-context format) likewise, on
+**                                    the schema its CREATE TABLE context makes
+** The gold modes print each refused query and the rate; they fail when
+** more than --max-refused (default 0) are refused, and when a refused query
+** is one SQLite prepares without error outside the --allow list of known
+** exceptions (docs/agent.md lists them).
+*/
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/sqlgrammar.h"
+#include "engine/tokenizer.h"
+#include "sql/sandbox.h"
+#include "sql/schema.h"
+
+static int failures;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+static const char *SHOP =
+    "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, city TEXT, country TEXT, signup_date TEXT);"
+    "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, category TEXT, price REAL);"
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id), order_date TEXT,"
+    " total REAL);"
+    "CREATE TABLE order_items (order_id INTEGER, product_id INTEGER, quantity INTEGER, \"unit price\" REAL);";
+
+static sandbox *open_ctx(const char *ddl, sc_schema *s) {
+    sa_err e = {{0}};
+    sandbox *sb = sb_open_context(ddl, NULL, &e);
+    if (!sb) { printf("context: %s\n", e.msg); return NULL; }
+    if (sc_introspect(sb, 0, s, &e)) { printf("introspect: %s\n", e.msg); sb_close(sb); return NULL; }
+    return sb;
+}
+
+/* Does SQLite prepare sql on sb without error? */
+static int sqlite_ok(sandbox *sb, const char *sql, char *why, size_t cap) {
+    sb_result r;
+    sa_err e = {{0}};
+    int ok = sb_run(sb, sql, &r, &e) == 0;
+    sb_result_free(&r);
+    if (!ok && why) snprintf(why, cap, "%.200s", e.msg);
+    return ok;
+}
+
+static void corpus(void) {
+    sc_schema s = {0};
+    sandbox *sb = open_ctx(SHOP, &s);
+    if (!sb) { failures++; return; }
+    sql_grammar *g = sg_new(NULL, &s);
+    static const char *const VALID[] = {
+        "SELECT count(*) FROM customers",
+        "SELECT name FROM customers WHERE city = 'Paris';",
+        "select NAME from CUSTOMERS where COUNTRY = \"France\" order by name desc limit 5",
+        "SELECT c.name, count(o.id) AS n FROM customers AS c JOIN orders AS o ON o.customer_id = c.id GROUP BY c.id "
+        "HAVING count(*) > 2 ORDER BY n DESC",
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id WHERE T2.total BETWEEN 10 AND 20 "
+        "AND T1.city LIKE 'P%'",
+        "SELECT name FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)",
+        "SELECT name FROM customers EXCEPT SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id",
+        "SELECT avg(price), max(price), min(price), sum(price) FROM products WHERE category IS NOT NULL",
+        "SELECT strftime('%Y', order_date) AS y, count(*) FROM orders GROUP BY y ORDER BY y",
+        "WITH big AS (SELECT customer_id, sum(total) AS s FROM orders GROUP BY customer_id) SELECT name, s FROM big JOIN "
+        "customers ON customers.id = big.customer_id",
+        "SELECT CASE WHEN price > 10 THEN 'high' ELSE 'low' END, CAST(price AS INTEGER) FROM products",
+        "SELECT p.* FROM products p LEFT JOIN order_items oi ON oi.product_id = p.id WHERE oi.order_id IS NULL",
+        "SELECT \"unit price\" FROM order_items WHERE quantity >= 2",
+        "SELECT count(DISTINCT city) FROM customers",
+        "SELECT name FROM products ORDER BY price DESC LIMIT 3 OFFSET 1",
+        "SELECT * FROM customers WHERE signup_date LIKE '2023%' OR name = 'O''Brien'",
+        "SELECT name FROM customers WHERE EXISTS (SELECT 1 FROM orders WHERE orders.customer_id = customers.id)",
+        "SELECT (SELECT count(*) FROM orders) - 1",
+        "SELECT name FROM customers WHERE id IN (1, 2, 3) UNION ALL SELECT name FROM products",
+        "SELECT coalesce(city, 'unknown'), length(name) FROM customers",
+        "SELECT name FROM customers WHERE lower(city) <> 'paris' AND -id < 0",
+        "SELECT 1",
+        "SELECT total FROM orders WHERE total > (SELECT avg(total) FROM orders)",
+        "  SELECT name FROM customers  ;  ",
+        "```sql\nSELECT name FROM customers\n```",
+        "SELECT name FROM customers;\n```",
+        "SELECT name, city FROM customers ORDER BY 2 COLLATE NOCASE, 1 NULLS LAST",
+        "SELECT name FROM customers GROUP BY city HAVING count(*) >= 1",
+    };
+    for (size_t i = 0; i < sizeof VALID / sizeof *VALID; i++) {
+        int complete = 0;
+        long at = sg_check_text(g, VALID[i], strlen(VALID[i]), &complete);
+        CHECK(at < 0 && complete, "valid query refused at %ld (complete %d): %s", at, complete, VALID[i]);
+        /* and SQLite agrees, fences aside */
+        if (!strchr(VALID[i], '`')) {
+            char why[300] = "";
+            CHECK(sqlite_ok(sb, VALID[i], why, sizeof why), "corpus query SQLite refuses (%s): %s", why, VALID[i]);
+        }
+    }
+    /* invalid: refused at the byte marked '|' (the first that cannot continue), or (no mark) not complete */
+    static const char *const INVALID[] = {
+        "SELECT name FROM c|lients",                                   /* unknown table */
+        "SELECT name FROM customers WHERE pri|ce > 3",                 /* a column of a table not in scope */
+        "SELECT name FROM customers WHERE id = 1 |WHERE",              /* two WHERE */
+        "SELECT name FROM customers WHERE (id = 1",                    /* unbalanced: not complete */
+        "SELECT name FROM customers WHERE id = 1|)",
+        "|DELETE FROM customers",                                      /* writes */
+        "|INSERT INTO customers VALUES (1)",
+        "SELECT name FROM customers; |DROP TABLE customers",
+        "SELECT count(*) FROM orders WHERE co|unt(*) > 1",             /* aggregate in WHERE */
+        "SELECT nos|uchfunc(1)",
+        "SELECT name FROM customers |-- comment",
+        "SELECT name FROM customers |/* x */",
+        "SELECT T9.name FROM customers AS T1",                         /* T9 never defined: FROM cannot end */
+        "SELECT name FROM customers UNION SELECT name, city FROM customers",
+        "SELECT id FROM customers JOIN orders ON orders.customer_id = customers.id",   /* ambiguous id */
+        "SELECT name FROM customers WHERE city = 'Paris",              /* open string */
+        "SELECT max(|) FROM products",
+        "SELECT * ",
+        "SELECT name FROM customers ORDER |price",
+        "SELECT name FROM customers `|x`",
+        "SELECT name FROM customers LIMIT n|ame",
+    };
+    for (size_t i = 0; i < sizeof INVALID / sizeof *INVALID; i++) {
+        char t[512];
+        const char *bar = strchr(INVALID[i], '|');
+        long want = bar ? (long)(bar - INVALID[i]) : -1;
+        size_t n = 0;
+        for (const char *p = INVALID[i]; *p; p++) if (*p != '|') t[n++] = *p;
+        t[n] = 0;
+        int complete = 1;
+        long at = sg_check_text(g, t, n, &complete);
+        if (bar) CHECK(at == want, "invalid text refused at %ld, expected %ld: %s", at, want, t);
+        else CHECK(at >= 0 || !complete, "invalid text accepted as complete: %s", t);
+    }
+    /* completion: from prefixes, the shortest completion is a query SQLite prepares */
+    static const char *const PREFIXES[] = {
+        "SELECT", "SELECT name", "SELECT name FROM", "SELECT name FROM customers WHERE", "SELECT name FROM customers WHERE city =",
+        "SELECT count(", "SELECT name FROM customers WHERE id IN (", "SELECT CASE", "SELECT T1.name FROM customers AS",
+        "SELECT name FROM customers WHERE city = 'Par", "SELECT name FROM custo", "SELECT \"unit pr",
+        "SELECT name FROM customers ORDER", "SELECT name FROM customers WHERE id BETWEEN 1", "SELECT name FROM customers c JOIN",
+        "WITH x AS (SELECT 1", "SELECT name FROM customers WHERE NOT EXISTS", "SELECT CAST(",
+    };
+    for (size_t i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++) {
+        sg_reset(g, PREFIXES[i]);
+        char *c = sg_completion(g);
+        CHECK(c != NULL, "no completion for %s", PREFIXES[i]);
+        if (!c) continue;
+        size_t n = strlen(PREFIXES[i]) + strlen(c) + 1;
+        char *full = malloc(n);
+        snprintf(full, n, "%s%s", PREFIXES[i], c);
+        int complete = 0;
+        long at = sg_check_text(g, full, strlen(full), &complete);
+        char why[300] = "";
+        CHECK(at < 0 && complete, "completion '%s' of '%s' not complete", c, PREFIXES[i]);
+        CHECK(sqlite_ok(sb, full, why, sizeof why), "completion '%s' SQLite refuses (%s)", full, why);
+        free(full);
+        free(c);
+    }
+    sg_free(g);
+    sc_free(&s);
+    sb_close(sb);
+}
+
+/* The mask over the real Qwen vocabulary agrees with sg_allows token by
+** token, keeps the tokens a valid continuation needs, and allows the end
+** only when the statement is complete. */
+static void vocab_checks(void) {
+    const char *out = getenv("OUT") && *getenv("OUT") ? getenv("OUT") : "tests/out";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/qwen-tokenizer.gguf", out);
+    sa_err err = {{0}};
+    tokenizer *tok = tok_load(path, &err);
+    if (!tok) { printf("no Qwen tokenizer (%s): vocabulary checks skipped\n", err.msg); return; }
+    sc_schema s = {0};
+    sandbox *sb = open_ctx(SHOP, &s);
+    sql_grammar *g = sg_new(tok, &s);
+    int V = tok_n_vocab(tok);
+    float *logits = malloc((size_t)V * sizeof *logits);
+    static const char *const AT[] = { "", "SELECT", "SELECT name FROM", "SELECT name FROM customers WHERE ci",
+                                      "SELECT count(*) FROM orders", "SELECT name FROM customers WHERE city = 'P" };
+    for (size_t k = 0; k < sizeof AT / sizeof *AT; k++) {
+        sg_reset(g, AT[k]);
+        for (int i = 0; i < V; i++) logits[i] = 0;
+        int kept = sg_mask(g, logits, V, 200);
+        int disagree = 0;
+        for (int id = 0; id < V; id += 7) if (!isinf(logits[id]) != !!sg_allows(g, id, 200)) disagree++;
+        CHECK(disagree == 0, "mask and sg_allows disagree on %d tokens after '%s'", disagree, AT[k]);
+        CHECK(kept > 0, "nothing allowed after '%s'", AT[k]);
+        printf("after %-45s %6d of %d tokens allowed\n", AT[k][0] ? AT[k] : "(start)", kept, V);
+    }
+    struct { const char *prefix, *piece; int want; } T[] = {
+        { "SELECT", "Ġname", 1 }, { "SELECT", "Ġcount", 1 }, { "SELECT", "ĠWHERE", 0 }, { "SELECT name FROM customers", "Ġbanana", 0 }, { "SELECT name FROM", "Ġcustomers", 1 },
+        { "SELECT name FROM", "Ġclients", 0 }, { "SELECT name FROM customers", "ĠWHERE", 1 }, { "SELECT name FROM customers", ";", 1 },
+        { "SELECT name FROM customers WHERE", "Ġprice", 0 }, { "SELECT name FROM customers WHERE", "Ġcity", 1 },
+        { "SELECT name FROM customers WHERE city = 'P", "aris", 1 }, { "SELECT name FROM", "<|im_end|>", 0 },
+        { "SELECT name FROM customers", "<|im_end|>", 1 }, { "SELECT name FROM customers", "<|im_start|>", 0 },
+    };
+    for (size_t k = 0; k < sizeof T / sizeof *T; k++) {
+        int id = tok_lookup(tok, T[k].piece);
+        if (id < 0) { printf("no token %s\n", T[k].piece); failures++; continue; }
+        sg_reset(g, T[k].prefix);
+        for (int i = 0; i < V; i++) logits[i] = 0;
+        sg_mask(g, logits, V, 200);
+        CHECK((!isinf(logits[id])) == T[k].want, "after '%s' token '%s' allowed %d, want %d", T[k].prefix, T[k].piece,
+              !isinf(logits[id]), T[k].want);
+        CHECK(sg_allows(g, id, 200) == T[k].want, "sg_allows: after '%s' token '%s' want %d", T[k].prefix, T[k].piece, T[k].want);
+    }
+    /* the budget: with 3 tokens left, only the way to the end (" 1") remains */
+    sg_reset(g, "SELECT name FROM customers WHERE city =");
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    int kept = sg_mask(g, logits, V, 3);
+    CHECK(kept >= 1 && kept < 20, "forced completion keeps %d tokens", kept);
+    free(logits);
+    sg_free(g);
+    sc_free(&s);
+    sb_close(sb);
+    tok_free(tok);
+}
+
+/* ---- gold files ------------------------------------------------------------------------------ */
+
+typedef struct gold_stats { long n, refused, refused_sqlite_ok; } gold_stats;
+
+static void check_one(sql_grammar *g, sandbox *sb, const char *sql, const char *where, gold_stats *st) {
+    st->n++;
+    int complete = 0;
+    long at = sg_check_text(g, sql, strlen(sql), &complete);
+    if (at < 0 && complete) return;
+    st->refused++;
+    char why[300] = "";
+    int ok = sqlite_ok(sb, sql, why, sizeof why);
+    if (ok) st->refused_sqlite_ok++;
+    printf("refused %s at %ld%s [SQLite: %s]: %s\n", where, at, at < 0 ? " (incomplete)" : "", ok ? "ok" : why, sql);
+}
+
+static int gold_file(const char *file, const char *dbdir, gold_stats *st) {
+    FILE *f = fopen(file, "r");
+    if (!f) { printf("cannot open %s\n", file); return -1; }
+    char line[20000], cur_db[512] = "";
+    sandbox *sb = NULL;
+    sc_schema s = {0};
+    sql_grammar *g = NULL;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char *tab = strrchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        const char *db = tab + 1;
+        if (strcmp(db, cur_db)) {
+            sg_free(g);
+            g = NULL;
+            sc_free(&s);
+            if (sb) sb_close(sb);
+            sb = NULL;
+            snprintf(cur_db, sizeof cur_db, "%s", db);
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s/%s.sqlite", dbdir, db, db);
+            sa_err e = {{0}};
+            if (!(sb = sb_open_db(path, NULL, &e)) || sc_introspect(sb, 0, &s, &e)) {
+                printf("skip database %s: %s\n", db, e.msg);
+                continue;
+            }
+            g = sg_new(NULL, &s);
+        }
+        if (!g) continue;
+        check_one(g, sb, line, db, st);
+    }
+    fclose(f);
+    sg_free(g);
+    sc_free(&s);
+    if (sb) sb_close(sb);
+    return 0;
+}
+
+static int jsonl_file(const char *file, gold_stats *st) {
+    FILE *f = fopen(file, "r");
+    if (!f) { printf("cannot open %s\n", file); return -1; }
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    while (getline(&line, &cap, f) > 0) {
+        lineno++;
+        json_t *o = json_loads(line, 0, NULL);
+        const char *ctx = json_string_value(json_object_get(o, "context"));
+        const char *sql = json_string_value(json_object_get(o, "answer"));
+        if (!sql) sql = json_string_value(json_object_get(o, "query"));
+        if (ctx && sql) {
+            /* the data set joins its statements with "; " and no final ";" */
+            size_t n = strlen(ctx) + 2;
+            char *ddl = malloc(n);
+            snprintf(ddl, n, "%s;", ctx);
+            sc_schema s = {0};
+            sa_err e = {{0}};
+            sandbox *sb = sb_open_context(ddl, NULL, &e);
+            if (sb && !sc_introspect(sb, 0, &s, &e)) {
+                sql_grammar *g = sg_new(NULL, &s);
+                char where[64];
+                snprintf(where, sizeof where, "line %ld", lineno);
+                check_one(g, sb, sql, where, st);
+                sg_free(g);
+            }
+            sc_free(&s);
+            if (sb) sb_close(sb);
+            free(ddl);
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    long max_refused = 0;
+    gold_stats st = {0};
+    int gold = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--max-refused") && i + 1 < argc) max_refused = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--gold") && i + 2 < argc) { gold = 1; if (gold_file(argv[i + 1], argv[i + 2], &st)) failures++; i += 2; }
+        else if (!strcmp(argv[i], "--jsonl") && i + 1 < argc) { gold = 1; if (jsonl_file(argv[i + 1], &st)) failures++; i++; }
+        else { printf("usage: test_sqlgrammar [--gold FILE DBDIR] [--jsonl FILE] [--max-refused N]\n"); return 2; }
+    }
+    if (gold) {
+        printf("%ld queries, %ld refused (%.2f%%), %ld of them SQLite prepares\n", st.n, st.refused,
+               st.n ? 100.0 * (double)st.refused / (double)st.n : 0.0, st.refused_sqlite_ok);
+        if (st.refused_sqlite_ok > max_refused) { printf("FAIL: more than %ld valid queries refused\n", max_refused); failures++; }
+    } else {
+        corpus();
+        vocab_checks();
+    }
+    printf(failures ? "%d failures\n" : "all passed\n", failures);
+    return failures ? 1 : 0;
+}
