@@ -1,43 +1,70 @@
 #!/usr/bin/env bash
 # test_ask_interactive.sh — `sqlassist ask` with no question on a terminal: a
-# real pseudo-terminal (tmux) types two questions; the session shows a prompt,
-# answers each, keeps line-editing history (Up recalls the last question), and
-# exits cleanly on end of input.
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
-MODEL="$OUT/models/m64/m64-q8_0.gguf"
+# real pseudo-terminal (tmux) runs a session with the bundled model on
+# examples/shop.sqlite: the banner (tables, example questions made from the
+# schema), the `ask>` prompt, `help`, an answer with no note or timings (only
+# -v shows them), a follow-up that keeps the question's meaning, `.sql`, a
+# result taller than the terminal through $PAGER, line-editing history (Up
+# recalls the last question), `exit`; and end of input (Ctrl+D) ends it too.
+. "$(dirname "$0")/lib_test.sh" interactive
 command -v tmux >/dev/null || { echo "tmux is not installed"; exit 77; }
 S="sqlassist-test-$$"
-W="$OUT/interactive"; rm -rf "$W"; mkdir -p "$W"
 cleanup() { tmux kill-session -t "$S" 2>/dev/null; }
 trap cleanup EXIT
-tmux new-session -d -s "$S" -x 200 -y 50 "$SQLASSIST ask --model $MODEL --db examples/shop.sqlite -n 8 --max-attempts 1; echo EXITED-\$?; sleep 30"
-wait_for() {   # wait_for PATTERN: until the pane shows it (20 s)
+pane() { tmux capture-pane -p -t "$S" -S -300 > "$W/pane.txt"; }
+wait_for() {   # wait_for PATTERN [COUNT]: until the pane shows it COUNT times (20 s)
     for _ in $(seq 200); do
-        tmux capture-pane -p -t "$S" -S -100 > "$W/pane.txt"
-        grep -q -- "$1" "$W/pane.txt" && return 0
+        pane
+        [ "$(grep -c -- "$1" "$W/pane.txt")" -ge "${2:-1}" ] && return 0
         sleep 0.1
     done
     echo "timed out waiting for '$1'; screen:"; cat "$W/pane.txt"; return 1
 }
-wait_for "sql>" || exit 1
-tmux send-keys -t "$S" "how many customers are there" Enter
-wait_for "no attempt produced\|^SQL:" || exit 1
-wait_for "tokens: " || exit 1
+# the pager records what it was given (and shows nothing)
+tmux new-session -d -s "$S" -x 200 -y 40 "PAGER='cat > $W/paged.txt' $SQLASSIST ask --db examples/shop.sqlite; echo EXITED-\$?; sleep 30"
+wait_for "ask>" || exit 1
+grep -q "questions about shop.sqlite, 7 tables: categories, suppliers, products, customers, employees, orders, order_items" "$W/pane.txt" \
+    && ok "banner names the tables" || bad "banner names the tables"
+grep -q "^  What is the highest unit price of the products?" "$W/pane.txt" && ok "banner shows example questions" || bad "banner shows example questions"
+
+tmux send-keys -t "$S" "help" Enter
+wait_for "\.sql SELECT" && ok "help lists the commands" || bad "help lists the commands"
+
+tmux send-keys -t "$S" "What is the highest unit price of the products?" Enter
+wait_for "167.68" || exit 1
+grep -q "^SQL: SELECT MAX(unit_price) FROM products;" "$W/pane.txt" && ok "answered" || bad "answered"
+grep -q "^note:\|^tokens:" "$W/pane.txt" && bad "no note or timings without -v" || ok "no note or timings without -v"
+
+# a follow-up that names no table refines the last question
+tmux send-keys -t "$S" "only those with more than 10 units in stock" Enter
+wait_for "WHERE units_in_stock > 10" || exit 1
+grep -q "asked as: What is the highest unit price of the products, only those with more than 10 units in stock" "$W/pane.txt" \
+    && grep -q "^SQL: SELECT MAX(unit_price) FROM products WHERE units_in_stock > 10;" "$W/pane.txt" \
+    && ok "a follow-up keeps the question's meaning" || bad "a follow-up keeps the question's meaning"
+
+tmux send-keys -t "$S" ".sql SELECT COUNT(*) AS n FROM customers" Enter
+wait_for "^ *650$" && ok ".sql runs SQL directly" || bad ".sql runs SQL directly"
+
+# 137 rows: taller than the 40-line terminal, so through $PAGER
+tmux send-keys -t "$S" "List the names of the products" Enter
+for _ in $(seq 100); do [ -s "$W/paged.txt" ] && break; sleep 0.1; done
+wait_for "ask>" 6 || exit 1
+grep -q "^SQL: SELECT name FROM products;" "$W/paged.txt" && grep -q "(137 rows)" "$W/paged.txt" \
+    && ! grep -q "137 rows" "$W/pane.txt" && ok "a tall result goes through \$PAGER" || { bad "a tall result goes through \$PAGER"; cat "$W/paged.txt" | head; }
+
 # history: Up recalls the previous question into the line editor
 tmux send-keys -t "$S" Up
 sleep 0.5
-tmux capture-pane -p -t "$S" > "$W/pane.txt"
-grep -v "^\s*$" "$W/pane.txt" | tail -1 | grep -q "sql> how many customers are there" || { echo "Up did not recall the last question"; cat "$W/pane.txt"; exit 1; }
-tmux send-keys -t "$S" " in 2023" Enter
-for _ in $(seq 200); do
-    tmux capture-pane -p -t "$S" -S -100 > "$W/pane.txt"
-    [ "$(grep -c 'tokens: ' "$W/pane.txt")" -ge 2 ] && break
-    sleep 0.1
-done
-[ "$(grep -c 'tokens: ' "$W/pane.txt")" -ge 2 ] || { echo "second question not answered"; cat "$W/pane.txt"; exit 1; }
+pane
+grep -v "^\s*$" "$W/pane.txt" | tail -1 | grep -q "ask> List the names of the products" && ok "Up recalls the last question" || { bad "Up recalls the last question"; tail -3 "$W/pane.txt"; }
+tmux send-keys -t "$S" C-u "exit" Enter
+wait_for "EXITED-0" && ok "exit ends the session (status 0)" || bad "exit ends the session"
+tmux kill-session -t "$S"
+
+# end of input ends it too
+tmux new-session -d -s "$S" -x 200 -y 40 "$SQLASSIST ask --db examples/shop.sqlite; echo EXITED-\$?; sleep 30"
+wait_for "ask>" || exit 1
 tmux send-keys -t "$S" C-d
-wait_for "EXITED-0" || exit 1
-echo "interactive session: two questions answered, history recall works, clean exit"
+wait_for "EXITED-0" && ok "Ctrl+D ends the session (status 0)" || bad "Ctrl+D ends the session"
+echo "$npass passed"
+exit $fail

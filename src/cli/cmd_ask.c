@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "ask_out.h"
 #include "engine/generate.h"
 #include "sql/schema.h"
 #include "cli_args.h"
@@ -27,43 +28,55 @@ static int stream_token(void *ud, int attempt, const char *text, int len) {
 
 static int stream_attempt(void *ud, int attempt, const char *sql, const char *error) {
     ask_ctx *c = ud;
-    if (c->stream) fprintf(stderr, "\n");
+    if (!c->stream) return 0;
+    fprintf(stderr, "\n");
     if (error) fprintf(stderr, "attempt %d failed: %s\n", attempt, error);
     return 0;
 }
 
-static void print_answer(const agent_answer *a, int json) {
-    if (json) {
-        char *s = agent_answer_to_json(a);
-        if (s) puts(s);
-        free(s);
-        return;
+/* The question of `ask -`: standard input, without its last line break. */
+static char *read_question(void) {
+    size_t cap = 4096, n = 0;
+    char *q = malloc(cap);
+    while (q) {
+        size_t got = fread(q + n, 1, cap - n - 1, stdin);
+        n += got;
+        if (got == 0 || n > (1u << 20)) break;
+        if (n + 1 == cap) {
+            char *w = realloc(q, cap *= 2);
+            if (!w) { free(q); return NULL; }
+            q = w;
+        }
     }
-    if (a->schema_note) printf("note: %s\n", a->schema_note);
-    printf("SQL: %s\n", a->sql ? a->sql : "(none)");
-    if (a->ok) {
-        char *t = sb_result_to_table(&a->result, 0);
-        if (t) fputs(t, stdout);
-        free(t);
-    } else {
-        printf("no attempt produced a query that runs (%d attempt%s)\n", a->n_attempts, a->n_attempts == 1 ? "" : "s");
-    }
-    fprintf(stderr, "tokens: %d prompt (%d cached), %d generated; time: tokenize %.1f ms, prefill %.1f ms, decode %.1f ms, execute %.1f ms, total %.1f ms\n",
-            a->prompt_tokens, a->cached_tokens, a->generated_tokens, a->tokenize_ms, a->prefill_ms, a->decode_ms,
-            a->execute_ms, a->total_ms);
+    if (!q) return NULL;
+    while (n && (q[n - 1] == '\n' || q[n - 1] == '\r')) n--;
+    q[n] = 0;
+    return q;
 }
+
+static const char SESSION_HELP[] =
+    "Type a question about the database and press Enter; the answer is the SQL the model wrote and its rows.\n"
+    "A question that names no table follows up on the last one (\"only those from 2023\"): it is asked as the last\n"
+    "question with it appended. A question that names a table starts a new conversation.\n"
+    "  .sql SELECT ...   run SQL directly (read-only, same limits)\n"
+    "  .tables           the tables and their columns\n"
+    "  new               forget the conversation\n"
+    "  help              this text\n"
+    "  exit, quit, Ctrl+D  end the session\n";
 
 int cmd_ask(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *context = NULL, *tpl_file = NULL, *format = NULL,
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
-               *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL;
-    int json = 0, verbose = 0;
+               *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL,
+               *grammar_flag = NULL, *candidates = NULL;
+    int json = 0, csv = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
         {"--model", "-m", 1, &model_path, NULL, "GGUF file or Hugging Face model directory (default: the bundled model, models/" BUNDLED_MODEL ")"},
         {"--db", NULL, 1, &db, NULL, "SQLite database to question (opened read-only)"},
         {"--context", NULL, 1, &context, NULL, "CREATE TABLE (and INSERT) statements instead of --db"},
-        {"--json", NULL, 0, NULL, &json, "print the whole answer as JSON"},
+        {"--json", NULL, 0, NULL, &json, "print the whole answer as JSON (\"error\" says why when no query ran)"},
+        {"--csv", NULL, 0, NULL, &csv, "print the rows as CSV"},
         {"--max-attempts", NULL, 1, &attempts, NULL, "generate/execute/repair rounds (default 3)"},
         {"--template", NULL, 1, &tpl_file, NULL, "prompt template file with {{schema}} and {{question}}"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
@@ -76,16 +89,20 @@ int cmd_ask(int argc, char **argv) {
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default 4096)"},
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
-        {"--verbose", "-v", 0, NULL, &verbose, "stream the SQL to stderr as it is generated"},
+        {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
+        {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the first that returns rows is the answer (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--verbose", "-v", 0, NULL, &verbose, "on stderr: the SQL as it is generated, each attempt's error, tables left out of the prompt, timings"},
         LORA_CLI_OPTS(&lc),
         {NULL},
     };
     const char *pos[1];
     int n_pos;
-    const char *usage = "sqlassist ask [--model PATH] (--db PATH | --context SQL) [--json] [--max-attempts N] [QUESTION]";
+    const char *usage = "sqlassist ask [--model PATH] (--db PATH | --context SQL) [--json | --csv] [-v] [--max-attempts N] [QUESTION | -]";
     int r = cli_parse(argc, argv, opts, usage,
                       "Answers a question about a SQLite database: writes SQL, runs it read-only, repairs it on errors.\n"
-                      "With no QUESTION on a terminal, starts an interactive session (follow-up questions refine the last query).",
+                      "Standard output carries only the answer (SQL and rows, JSON or CSV); a table taller than the terminal goes through $PAGER.\n"
+                      "QUESTION '-' reads the question from standard input. With no QUESTION on a terminal, starts an interactive\n"
+                      "session (follow-up questions refine the last query; 'help' lists its commands).",
                       pos, 1, &n_pos);
     if (r == CLI_HELP) return 0;
     if (r == CLI_ERROR) return 2;
@@ -100,7 +117,19 @@ int cmd_ask(int argc, char **argv) {
         (timeout && cli_int("--timeout-ms", timeout, 1, 3600000, &tmo)) || lora_cli_check(&lc))
         return 2;
     if (n_pos == 0 && !isatty(0)) {
-        fprintf(stderr, "sqlassist: no QUESTION given and standard input is not a terminal\nusage: %s\n", usage);
+        fprintf(stderr, "sqlassist: no QUESTION given and standard input is not a terminal (QUESTION '-' reads it from there)\nusage: %s\n", usage);
+        return 2;
+    }
+    if (json && csv) { fprintf(stderr, "sqlassist: give at most one of --json and --csv\nusage: %s\n", usage); return 2; }
+    ask_format fmt = json ? ASK_JSON : csv ? ASK_CSV : ASK_TEXT;
+    char *stdin_question = NULL;
+    if (n_pos && !strcmp(pos[0], "-")) {
+        if (!(stdin_question = read_question())) { fprintf(stderr, "sqlassist: out of memory\n"); return 1; }
+        pos[0] = stdin_question;
+    }
+    if (n_pos && !pos[0][strspn(pos[0], " \t\r\n")]) {
+        fprintf(stderr, "sqlassist: the question is empty\nusage: %s\n", usage);
+        free(stdin_question);
         return 2;
     }
 
@@ -116,7 +145,7 @@ int cmd_ask(int argc, char **argv) {
     sb_limits_default(&lim);
     if (rows) lim.max_rows = rows;
     if (tmo) lim.timeout_ms = tmo;
-    if (prompt_template_init(&tpl, format, tpl_file, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); return 2; }
+    if (prompt_template_init(&tpl, format, tpl_file, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); free(stdin_question); return 2; }
     sb = db ? sb_open_db(db, &lim, &err) : sb_open_context(context, &lim, &err);
     if (!sb) { fprintf(stderr, "sqlassist: %s%s\n", context ? "--context: " : "", err.msg); goto out; }
     model_opts mo = {0};
@@ -132,19 +161,28 @@ int cmd_ask(int argc, char **argv) {
     if (agent_template_init(&tpl, format, tpl_file, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     int copy_values = agent_copy_values(copy_vals, m);
     if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", copy_vals); rc = 2; goto out; }
+    int grammar = 1;
+    long n_cand = AGENT_DEFAULT_CANDIDATES;
+    if (agent_flags(grammar_flag, candidates, &grammar, &n_cand)) { rc = 2; goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); goto out; }
 
     agent_conversation conv;
     agent_conversation_init(&conv);
+    char *last_question = NULL;   /* the session's last question as asked: what a follow-up refines */
     ask_ctx actx = { .stream = verbose };
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values, .schema = &schema,
+        .grammar = grammar, .candidates = (int)n_cand,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     rc = 0;
+    if (!n_pos) {
+        const char *base = db ? strrchr(db, '/') : NULL;
+        ask_banner(stdout, db ? (base ? base + 1 : db) : "the --context tables", &schema);
+    }
     for (int turn = 0;; turn++) {
         char *line = NULL;
         const char *question;
@@ -152,30 +190,88 @@ int cmd_ask(int argc, char **argv) {
             if (turn > 0) break;
             question = pos[0];
         } else {
-            line = readline("sql> ");
+            line = readline("ask> ");
             if (!line) { printf("\n"); break; }
-            if (!line[strspn(line, " \t")]) { free(line); continue; }
+            question = line + strspn(line, " \t");
+            size_t len = strlen(question);
+            while (len && (question[len - 1] == ' ' || question[len - 1] == '\t')) len--;
+            if (!len) { free(line); continue; }
             add_history(line);
-            question = line;
+            if ((len == 4 && !strncmp(question, "exit", 4)) || (len == 4 && !strncmp(question, "quit", 4)) ||
+                (len == 5 && !strncmp(question, ".exit", 5)) || (len == 5 && !strncmp(question, ".quit", 5))) {
+                free(line);
+                break;
+            }
+            if ((len == 4 && !strncmp(question, "help", 4)) || (len == 5 && !strncmp(question, ".help", 5)) ||
+                (len == 1 && question[0] == '?')) {
+                fputs(SESSION_HELP, stdout);
+                free(line);
+                continue;
+            }
+            if (len == 3 && !strncmp(question, "new", 3)) {
+                agent_conversation_free(&conv);
+                agent_conversation_init(&conv);
+                free(last_question);
+                last_question = NULL;
+                printf("A new conversation: the next question starts afresh.\n");
+                free(line);
+                continue;
+            }
+            if (len == 7 && !strncmp(question, ".tables", 7)) {
+                char *t = sc_render(&schema, false);
+                if (t) ask_page(t);
+                free(t);
+                free(line);
+                continue;
+            }
+            if (!strncmp(question, ".sql", 4) && (question[4] == ' ' || question[4] == '\t' || !question[4])) {
+                const char *sql = question + 4 + strspn(question + 4, " \t");
+                if (!*sql) fprintf(stderr, "usage: .sql SELECT ...\n");
+                else {
+                    sb_result res;
+                    sa_err serr = {{0}};
+                    if (sb_run(sb, sql, &res, &serr) == 0) ask_print_result(&res, fmt);
+                    else fprintf(stderr, "sqlassist: %s\n", serr.msg);
+                    sb_result_free(&res);
+                }
+                free(line);
+                continue;
+            }
         }
+        /* a follow-up keeps the meaning of the question it refines, and is
+        ** shown the tables of the questions before it too */
+        char *folded = n_pos ? NULL : ask_followup(last_question, &schema, question);
+        if (folded) {
+            fprintf(stderr, "(a follow-up, asked as: %s)\n", folded);
+            question = folded;
+        }
+        if (!folded) {   /* a question of its own (it names a table) starts a new conversation */
+            agent_conversation_free(&conv);
+            agent_conversation_init(&conv);
+        }
+        char *tables_for = folded ? ask_tables_for(&conv, question) : strdup(question);
+        free(last_question);
+        last_question = strdup(question);
         free(schema_text);
         free(schema_note);
-        schema_text = agent_schema_prompt(m, &tpl, sb, &schema, question, n_samples > 0, (int)n_ctx, (int)n_pred, (int)n_att,
-                                          &schema_note, &err);
-        if (!schema_text) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); free(line); rc = 1; break; }
+        schema_text = tables_for ? agent_schema_prompt(m, &tpl, sb, &schema, tables_for, n_samples > 0, (int)n_ctx, (int)n_pred,
+                                                       (int)n_att, &schema_note, &err)
+                                 : NULL;
+        free(tables_for);
+        if (!schema_text) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); free(folded); free(line); rc = 1; break; }
         agent_answer ans;
         int ar = agent_ask(&cfg, sb, schema_text, schema_note, &conv, question, &ans, &err);
         if (ar) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
-        else {
-            print_answer(&ans, json);
-            if (!ans.ok && n_pos) rc = 1;
-        }
+        else if (ask_print_answer(&ans, fmt, verbose) && n_pos) rc = 1;
         agent_answer_free(&ans);
+        free(folded);
         free(line);
         if (ar) break;
     }
     agent_conversation_free(&conv);
+    free(last_question);
 out:
+    free(stdin_question);
     free(schema_text);
     free(schema_note);
     sc_free(&schema);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# test_cli_ask.sh — `sqlassist ask` as a quiet, scriptable command, with the
+# bundled model on examples/shop.sqlite: standard output carries only the
+# answer (SQL and rows; JSON with --json; CSV with --csv), the schema note
+# and timings go to stderr and only with -v; a failure is a message on
+# stderr and exit 1 (with --json: a top-level "error"); the rows appear once
+# in the JSON; an empty question is a usage error (exit 2); `-` reads the
+# question from standard input; piped output never goes through $PAGER.
+. "$(dirname "$0")/lib_test.sh" cli-ask
+DB=examples/shop.sqlite
+Q="What is the highest unit price of the products?"
+
+# stdout: the answer only; stderr: nothing without -v
+PAGER=false "$SQLASSIST" ask --db $DB "$Q" > "$W/o1" 2> "$W/e1"; rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$W/o1")" = "$(printf 'SQL: SELECT MAX(unit_price) FROM products;\nMAX(unit_price)\n---------------\n         167.68\n(1 row)')" ] \
+    && ok "stdout holds only the SQL and rows" || { bad "stdout holds only the SQL and rows (rc $rc)"; cat "$W/o1"; }
+[ ! -s "$W/e1" ] && ok "stderr is quiet without -v" || { bad "stderr is quiet without -v"; cat "$W/e1"; }
+
+# -v: the note and the timings, on stderr
+"$SQLASSIST" ask -v --db $DB "$Q" > "$W/o2" 2> "$W/e2"
+cmp -s "$W/o1" "$W/o2" && grep -q "^note: .*left out 6 tables" "$W/e2" && grep -q "^tokens: .* total " "$W/e2" \
+    && ok "-v: note and timings on stderr, same stdout" || { bad "-v: note and timings on stderr"; cat "$W/e2"; }
+
+# a question from standard input
+echo "$Q" | "$SQLASSIST" ask --db $DB - > "$W/o3" 2>&1
+cmp -s "$W/o1" "$W/o3" && ok "'-' reads the question from standard input" || { bad "'-' reads the question from standard input"; cat "$W/o3"; }
+
+# usage errors: exit 2
+for args in '""' '"   "' '--json --csv "x"'; do
+    eval "\"$SQLASSIST\" ask --db $DB $args" > "$W/o4" 2> "$W/e4"; rc=$?
+    [ $rc -eq 2 ] && [ ! -s "$W/o4" ] && grep -q "usage:" "$W/e4" && ok "ask $args: usage error, exit 2" || { bad "ask $args: exit $rc"; cat "$W/e4"; }
+done
+printf '\n' | "$SQLASSIST" ask --db $DB - > "$W/o5" 2> "$W/e5"; rc=$?
+[ $rc -eq 2 ] && grep -q "the question is empty" "$W/e5" && ok "an empty question on standard input: exit 2" || bad "empty stdin question: exit $rc"
+
+# --csv
+"$SQLASSIST" ask --db $DB --csv "List the names of the products" > "$W/p.csv" 2> "$W/e6"; rc=$?
+$PY - "$W/p.csv" <<'PYEOF' && [ $rc -eq 0 ] && ok "--csv: a header and every row" || { bad "--csv (rc $rc)"; head -3 "$W/p.csv"; }
+import csv, sqlite3, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+want = [r[0] for r in sqlite3.connect("examples/shop.sqlite").execute("SELECT name FROM products")]
+assert rows[0] == ["name"], rows[0]
+assert [r[0] for r in rows[1:]] == want, (len(rows), len(want))
+PYEOF
+
+# --json: the answer, "error" null, the rows once
+"$SQLASSIST" ask --db $DB --json "$Q" > "$W/a.json"; rc=$?
+$PY - "$W/a.json" <<'PYEOF' && [ $rc -eq 0 ] && ok "--json: error null, columns and rows once" || bad "--json answer (rc $rc)"
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert a["ok"] is True and a["error"] is None, a
+assert a["columns"] == ["MAX(unit_price)"] and a["rows"] == [[167.68]], a
+assert "columns" not in a["result"] and "rows" not in a["result"], a["result"]
+assert a["result"]["total_rows"] == 1 and a["row_count"] == 1
+PYEOF
+
+# a failure: exit 1, stderr says so and shows the last attempt; --json has "error"
+F="How many customers are from Germany?"
+"$SQLASSIST" ask --db $DB "$F" > "$W/o7" 2> "$W/e7"; rc=$?
+[ $rc -eq 1 ] && [ ! -s "$W/o7" ] && grep -q "no attempt produced a query that runs (3 attempts)" "$W/e7" && grep -q "failed with: " "$W/e7" \
+    && ok "failure: nothing on stdout, the reason on stderr, exit 1" || { bad "failure (rc $rc)"; cat "$W/o7" "$W/e7"; }
+"$SQLASSIST" ask --db $DB --json "$F" > "$W/f.json"; rc=$?
+$PY - "$W/f.json" <<'PYEOF' && [ $rc -eq 1 ] && ok "--json failure: top-level error, exit 1" || bad "--json failure (rc $rc)"
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert a["ok"] is False and a["error"].startswith("no attempt produced a query that runs"), a.get("error")
+assert a["columns"] == [] and a["rows"] == [] and len(a["attempts"]) == 3
+PYEOF
+echo "$npass passed"
+exit $fail
