@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,7 +228,7 @@ static void hostile_statements(void) {
     expect_refused(sb, "PRAGMA incremental_vacuum", "PRAGMA incremental_vacuum is not allowed");
     expect_refused(sb, "PRAGMA trusted_schema = 1", "PRAGMA trusted_schema is not allowed");
     expect_refused(sb, "PRAGMA table_info = customers", "PRAGMA assignments are not allowed");
-    expect_refused(sb, "SELECT * FROM pragma_user_version", "schema table");
+    expect_refused(sb, "SELECT * FROM pragma_user_version", "pragma_user_version() is not allowed");
     expect_refused(sb, "SELECT * FROM dbstat", "schema table");
 
     /* transactions */
@@ -236,8 +237,12 @@ static void hostile_statements(void) {
     expect_refused(sb, "BEGIN EXCLUSIVE TRANSACTION", "transaction control (BEGIN) is not allowed");
     expect_refused(sb, "COMMIT", "transaction control (COMMIT) is not allowed");
     expect_refused(sb, "ROLLBACK", "transaction control (ROLLBACK) is not allowed");
-    expect_refused(sb, "SAVEPOINT s1", "SAVEPOINT/RELEASE");
-    expect_refused(sb, "RELEASE s1", "SAVEPOINT/RELEASE");
+    expect_refused(sb, "SAVEPOINT s1", "transaction control (SAVEPOINT s1) is not allowed");
+    expect_refused(sb, "RELEASE s1", "transaction control (RELEASE s1) is not allowed");
+    expect_refused(sb, "ROLLBACK TO s1", "transaction control (ROLLBACK TO s1) is not allowed");
+    expect_refused(sb, "SELECT * FROM pragma_journal_mode('wal')",
+                   "pragma_journal_mode() is not allowed; the pragma_* functions allowed are pragma_table_info");
+    expect_refused(sb, "SELECT * FROM PRAGMA_JOURNAL_MODE", "PRAGMA_JOURNAL_MODE() is not allowed");
 
     /* more than one statement, hidden ones included */
     expect_refused(sb, "SELECT 1; DROP TABLE customers", "only one statement is allowed");
@@ -348,6 +353,227 @@ static void memory_limit(void) {
     sb_close(sb);
     sqlite3_hard_heap_limit64(256 * 1024 * 1024);
     sqlite3_soft_heap_limit64(128 * 1024 * 1024);
+}
+
+/* ------------------------------------------------ issue 16: hardening */
+
+static char hdir[4300];   /* a directory of its own, beside the checked one */
+
+static void hardening_dir(void) {
+    if (hdir[0]) return;
+    snprintf(hdir, sizeof hdir, "%s_hardening", dir);
+    char cmd[2 * sizeof hdir + 32];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", hdir, hdir);
+    if (system(cmd) != 0) exit(1);
+}
+
+static void write_file(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* Directories, empty files and devices, hot journals: one line that says
+** what is wrong. */
+static void hardening_files(void) {
+    hardening_dir();
+    sa_err err = {{0}};
+    char path[4400], src[4400], journal[4400];
+
+    sandbox *sb = sb_open_db(hdir, NULL, &err);
+    CHECK(!sb && strstr(err.msg, "is a directory"), "directory as a database: %s", sb ? "opened" : err.msg);
+    sb_close(sb);
+
+    snprintf(path, sizeof path, "%s/empty.db", hdir);
+    write_file(path, "", 0);
+    sb = sb_open_db(path, NULL, &err);
+    CHECK(sb, "an empty file opens as an empty database: %s", err.msg);
+    if (sb) {
+        CHECK(sb_require_tables(sb, &err) == -1 && strstr(err.msg, "has no tables (the file is empty)"),
+              "empty file: %s", err.msg);
+        sb_close(sb);
+    }
+    sb = sb_open_db("/dev/null", NULL, &err);
+    CHECK(sb, "/dev/null opens as an empty database: %s", err.msg);
+    if (sb) {
+        CHECK(sb_require_tables(sb, &err) == -1 && strstr(err.msg, "'/dev/null' has no tables (it is not a regular file)"),
+              "/dev/null: %s", err.msg);
+        sb_close(sb);
+    }
+    sb = sb_open_db(db_path, NULL, &err);
+    CHECK(sb && sb_require_tables(sb, &err) == 0, "the test database has tables: %s", err.msg);
+    sb_close(sb);
+
+    /* A hot journal: copies of a database and its journal taken while a
+    ** write transaction had already written pages to the file. */
+    snprintf(src, sizeof src, "%s/hot-src.db", hdir);
+    sqlite3 *w;
+    CHECK(sqlite3_open(src, &w) == SQLITE_OK, "open %s", src);
+    exec_or_die(w, "PRAGMA cache_size = 2; CREATE TABLE t(a);"
+                   "INSERT INTO t SELECT randomblob(3000) FROM (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL"
+                   " SELECT i + 1 FROM c LIMIT 50) SELECT i FROM c);"
+                   "BEGIN IMMEDIATE; UPDATE t SET a = randomblob(3000);");
+    snprintf(path, sizeof path, "%s/hot.db", hdir);
+    snprintf(journal, sizeof journal, "%s/hot.db-journal", hdir);
+    char src_journal[4500];
+    snprintf(src_journal, sizeof src_journal, "%s-journal", src);
+    size_t n1, n2;
+    unsigned char *b1 = read_file(src, &n1), *b2 = read_file(src_journal, &n2);
+    CHECK(b1 && b2 && n2 > 0, "hot journal set-up");
+    if (b1 && b2) {
+        write_file(path, b1, n1);
+        write_file(journal, b2, n2);
+    }
+    free(b1);
+    free(b2);
+    exec_or_die(w, "ROLLBACK");
+    sqlite3_close(w);
+    sb = sb_open_db(path, NULL, &err);
+    CHECK(!sb && strstr(err.msg, "needs recovery by its owner") && strstr(err.msg, "hot journal"),
+          "hot journal: %s", sb ? "opened" : err.msg);
+    sb_close(sb);
+}
+
+/* CREATE TABLE t and n rows of a 1 MB blob: n MB of SQLite memory. */
+static char *heavy_context(int n) {
+    size_t cap = 64 + (size_t)n * 32;
+    char *s = malloc(cap);
+    size_t k = (size_t)snprintf(s, cap, "CREATE TABLE t(b); INSERT INTO t VALUES ");
+    for (int i = 0; i < n; i++) k += (size_t)snprintf(s + k, cap - k, "%s(randomblob(1000000))", i ? ", " : "");
+    snprintf(s + k, cap - k, ";");
+    return s;
+}
+
+/* A sort of about 20 MB on the file database. */
+static const char *const heavy_query =
+    "SELECT count(*) FROM (SELECT randomblob(1000) AS r FROM (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL"
+    " SELECT i + 1 FROM c LIMIT 20000) SELECT i FROM c) ORDER BY r)";
+
+typedef struct ctx_thread_arg {
+    sb_limits lim;
+    const char *sql;
+    int failures_named_budget, opened;
+} ctx_thread_arg;
+
+static void *open_contexts(void *p) {
+    ctx_thread_arg *a = p;
+    for (int i = 0; i < 3; i++) {
+        sa_err err = {{0}};
+        sandbox *c = sb_open_context(a->sql, &a->lim, &err);
+        if (c) a->opened++;
+        else if (strstr(err.msg, "memory limit reached")) a->failures_named_budget++;
+        sb_close(c);
+    }
+    return NULL;
+}
+
+static void *close_sandbox(void *p) {
+    sb_close(p);
+    return NULL;
+}
+
+/* Each sandbox has its own memory budget, contexts share a pool, and the
+** file database keeps its budget whatever the contexts hold. */
+static void memory_budgets(void) {
+    sb_limits lim;
+    sb_limits_default(&lim);
+    lim.heap_limit_bytes = 64 << 20;
+    lim.mem_limit_bytes = 16 << 20;
+    lim.context_pool_bytes = 24 << 20;
+    lim.timeout_ms = 60000;
+    sb_limits flim = lim;
+    flim.mem_limit_bytes = 36 << 20;
+    sa_err err = {{0}};
+    sandbox *db = sb_open_db(db_path, &flim, &err);
+    CHECK(db, "open: %s", err.msg);
+    if (!db) return;
+    char *ctx20 = heavy_context(20), *ctx9 = heavy_context(9);
+
+    /* over its own budget: fails, naming it */
+    sandbox *c = sb_open_context(ctx20, &lim, &err);
+    CHECK(!c && strstr(err.msg, "memory limit reached (this database's budget of 16777216 bytes)"),
+          "a 20 MB context under a 16 MiB budget: %s", c ? "loaded" : err.msg);
+    sb_close(c);
+
+    /* two contexts fill most of the pool; a third finds it full */
+    sandbox *a = sb_open_context(ctx9, &lim, &err);
+    CHECK(a, "first 9 MB context: %s", err.msg);
+    sandbox *b = sb_open_context(ctx9, &lim, &err);
+    CHECK(b, "second 9 MB context: %s", err.msg);
+    c = sb_open_context(ctx9, &lim, &err);
+    CHECK(!c && strstr(err.msg, "shared by all context databases"), "third 9 MB context: %s", c ? "loaded" : err.msg);
+    sb_close(c);
+    CHECK(sb_memory_used(a) > 9000000 && sb_context_pool_used() >= sb_memory_used(a) + sb_memory_used(b),
+          "accounting: a %lld, pool %lld", (long long)sb_memory_used(a), (long long)sb_context_pool_used());
+
+    /* meanwhile the file database still has its whole budget */
+    sb_result r;
+    CHECK(sb_run(db, heavy_query, &r, &err) == 0, "a 20 MB sort on the file database while contexts hold %lld bytes: %s",
+          (long long)sb_context_pool_used(), err.msg);
+    sb_result_free(&r);
+    int64_t used_before = sb_memory_used(db);
+    expect_refused(db, "SELECT count(*) FROM (SELECT randomblob(1000) AS r FROM (WITH RECURSIVE c(i) AS (SELECT 1"
+                       " UNION ALL SELECT i + 1 FROM c LIMIT 60000) SELECT i FROM c) ORDER BY r)",
+                   "memory limit reached (this database's budget of 37748736 bytes)");
+    CHECK(sb_memory_used(db) <= used_before + (1 << 20), "a failed query gave its memory back: %lld then %lld",
+          (long long)used_before, (long long)sb_memory_used(db));
+
+    /* memory allocated on one thread and freed on another goes back to its budget */
+    pthread_t t;
+    pthread_create(&t, NULL, close_sandbox, a);
+    pthread_join(t, NULL);
+    sb_close(b);
+    CHECK(sb_context_pool_used() < (1 << 20), "pool after closing every context: %lld", (long long)sb_context_pool_used());
+
+    /* heavy contexts loaded on four threads at once fail alone; the file
+    ** database's queries meanwhile all succeed */
+    ctx_thread_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (ctx_thread_arg){ .lim = lim, .sql = ctx20 };
+        pthread_create(&th[i], NULL, open_contexts, &args[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        if (sb_run(db, heavy_query, &r, &err) == 0) ok++;
+        else fprintf(stderr, "    file query failed: %s\n", err.msg);
+        sb_result_free(&r);
+    }
+    int refused = 0, opened = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        refused += args[i].failures_named_budget;
+        opened += args[i].opened;
+    }
+    CHECK(ok == 4, "file database queries during heavy contexts: %d of 4 succeeded", ok);
+    CHECK(refused == 12 && opened == 0, "heavy contexts: %d refused for memory, %d opened (want 12, 0)", refused, opened);
+    CHECK(sb_context_pool_used() < (1 << 20), "pool after the threads: %lld", (long long)sb_context_pool_used());
+
+    free(ctx20);
+    free(ctx9);
+    sb_close(db);
+    sqlite3_hard_heap_limit64(256 * 1024 * 1024);
+    sqlite3_soft_heap_limit64(128 * 1024 * 1024);
+    sb_limits_default(&lim);
+    sandbox *reset = sb_open_context("CREATE TABLE x(a);", &lim, &err);   /* the pool back at its default */
+    sb_close(reset);
+}
+
+/* The escaping function for terminals. */
+static void display_text(void) {
+    char *t = sb_display_text("ok \x1b]0;owned\x07 \x1b[2J\x9b \xc2\x9b" "31m \xe2\x80\xae x\x7f \xc3\xa9\ttab");
+    CHECK(t, "display text");
+    if (!t) return;
+    bool clean = true;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) clean = false;
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) clean = false;
+    }
+    CHECK(clean, "control characters left in \"%s\"", t);
+    CHECK(strcmp(t, "ok \\x1B]0;owned\\x07 \\x1B[2J\\x9B \\x9B31m \\u202E x\\x7F \xc3\xa9\\ttab") == 0, "escaped as \"%s\"", t);
+    free(t);
 }
 
 /* Row and byte limits truncate, and say so; the true count is reported. */
@@ -823,6 +1049,9 @@ int main(void) {
     make_test_db();
     hostile_statements();
     memory_limit();
+    hardening_files();
+    memory_budgets();
+    display_text();
     truncation();
     positive_statements();
     context_mode();

@@ -18,19 +18,46 @@
 
 typedef struct ask_ctx {
     int stream;            /* print the SQL as it is generated */
+    char tail[8];          /* bytes of a UTF-8 character the next token completes */
+    int ntail;
 } ask_ctx;
 
 static int stream_token(void *ud, int attempt, const char *text, int len) {
     ask_ctx *c = ud;
-    if (c->stream) { fwrite(text, 1, (size_t)len, stderr); fflush(stderr); }
+    if (!c->stream || len <= 0) return 0;
+    /* through the terminal escaping, whole UTF-8 characters at a time */
+    char *buf = malloc((size_t)c->ntail + (size_t)len + 1);
+    if (!buf) return 0;
+    memcpy(buf, c->tail, (size_t)c->ntail);
+    memcpy(buf + c->ntail, text, (size_t)len);
+    int n = c->ntail + len, k = n;
+    for (int back = 1; back <= 3 && back <= n; back++) {   /* an unfinished character waits */
+        unsigned char b = (unsigned char)buf[n - back];
+        if ((b & 0xC0) == 0x80) continue;
+        if ((b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1) > back) k = n - back;
+        break;
+    }
+    c->ntail = n - k;
+    memcpy(c->tail, buf + k, (size_t)c->ntail);
+    buf[k] = 0;
+    sb_print_text(stderr, buf);
+    free(buf);
+    fflush(stderr);
     return 0;
 }
 
 static int stream_attempt(void *ud, int attempt, const char *sql, const char *error) {
     ask_ctx *c = ud;
     if (!c->stream) return 0;
+    c->tail[c->ntail] = 0;
+    sb_print_text(stderr, c->tail);
+    c->ntail = 0;
     fprintf(stderr, "\n");
-    if (error) fprintf(stderr, "attempt %d failed: %s\n", attempt, error);
+    if (error) {
+        fprintf(stderr, "attempt %d failed: ", attempt);
+        sb_print_text(stderr, error);
+        fprintf(stderr, "\n");
+    }
     return 0;
 }
 
@@ -148,6 +175,8 @@ int cmd_ask(int argc, char **argv) {
     if (prompt_template_init(&tpl, format, tpl_file, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); free(stdin_question); return 2; }
     sb = db ? sb_open_db(db, &lim, &err) : sb_open_context(context, &lim, &err);
     if (!sb) { fprintf(stderr, "sqlassist: %s%s\n", context ? "--context: " : "", err.msg); goto out; }
+    /* never run the model on an empty schema */
+    if (db && sb_require_tables(sb, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     model_opts mo = {0};
     if (threads) {
         long t;
@@ -165,7 +194,15 @@ int cmd_ask(int argc, char **argv) {
     long n_cand = AGENT_DEFAULT_CANDIDATES;
     if (agent_flags(grammar_flag, candidates, &grammar, &n_cand)) { rc = 2; goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
-    if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); goto out; }
+    if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
+    for (int i = 0; i < schema.ntables; i++)
+        if (schema.tables[i].samples_error) {
+            fprintf(stderr, "sqlassist: note: sample rows of table ");
+            sb_print_text(stderr, schema.tables[i].name);
+            fprintf(stderr, " left out: ");
+            sb_print_text(stderr, schema.tables[i].samples_error);
+            fprintf(stderr, "\n");
+        }
 
     agent_conversation conv;
     agent_conversation_init(&conv);
@@ -259,6 +296,10 @@ int cmd_ask(int argc, char **argv) {
                                  : NULL;
         free(tables_for);
         if (!schema_text) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); free(folded); free(line); rc = 1; break; }
+        if (schema_note) {   /* it names tables: escaped for the terminal it is printed on */
+            char *shown = sb_display_text(schema_note);
+            if (shown) { free(schema_note); schema_note = shown; }
+        }
         agent_answer ans;
         int ar = agent_ask(&cfg, sb, schema_text, schema_note, &conv, question, &ans, &err);
         if (ar) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }

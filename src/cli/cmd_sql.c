@@ -18,34 +18,60 @@
 #include "sql/sandbox.h"
 #include "sql/schema.h"
 
-/* Reads all of standard input (up to limit bytes, so that a runaway pipe
-** cannot exhaust memory; longer input is cut and then refused by the SQL
-** length limit). Returns a malloc'd buffer and its length, or NULL. */
-static char *read_stdin(size_t limit, size_t *len_out) {
-    size_t cap = 4096, len = 0;
+/* Past this much input on standard input, stop counting its size. */
+#define STDIN_COUNT_MAX (1024L * 1024 * 1024)
+
+/* Reads all of standard input, keeping at most limit bytes (so that a
+** runaway pipe cannot exhaust memory) and counting the rest, up to
+** STDIN_COUNT_MAX, so that the true size can be reported. Returns a
+** malloc'd buffer of the kept bytes (*len_out of them) and the size read
+** in *total (*capped when counting stopped), or NULL. */
+static char *read_stdin(size_t limit, size_t *len_out, size_t *total, int *capped) {
+    size_t cap = 4096, len = 0, count = 0;
     char *buf = malloc(cap);
     if (!buf) return NULL;
+    char scratch[65536];
+    *capped = 0;
     for (;;) {
-        if (len == cap) {
-            if (cap > limit) break;
-            char *grown = realloc(buf, cap * 2);
+        if (len == cap && cap < limit) {
+            size_t grown_cap = cap * 2 < limit ? cap * 2 : limit;
+            char *grown = realloc(buf, grown_cap);
             if (!grown) {
                 free(buf);
                 return NULL;
             }
             buf = grown;
-            cap *= 2;
+            cap = grown_cap;
         }
-        size_t got = fread(buf + len, 1, cap - len, stdin);
-        len += got;
+        size_t got;
+        if (len < cap) {
+            got = fread(buf + len, 1, cap - len, stdin);
+            len += got;
+        } else {
+            got = fread(scratch, 1, sizeof scratch, stdin);
+        }
+        count += got;
         if (got == 0) break;
+        if (count >= STDIN_COUNT_MAX) {
+            *capped = 1;
+            break;
+        }
     }
     if (ferror(stdin)) {
         free(buf);
         return NULL;
     }
     *len_out = len;
+    *total = count;
     return buf;
+}
+
+/* "sqlassist: MSG" on stderr, MSG through the terminal escaping (it can
+** hold table and column names). */
+static void fail_msg(const char *msg) {
+    fputs("sqlassist: ", stderr);
+    sb_print_text(stderr, msg);
+    fputc('\n', stderr);
 }
 
 static const char sql_usage[] =
@@ -101,9 +127,17 @@ int cmd_sql(int argc, char **argv) {
     char *from_stdin = NULL;
     size_t len = strlen(statement);
     if (strcmp(statement, "-") == 0) {
-        from_stdin = read_stdin((size_t)lim.max_sql_bytes + 1, &len);
+        size_t total;
+        int capped;
+        from_stdin = read_stdin((size_t)lim.max_sql_bytes + 1, &len, &total, &capped);
         if (!from_stdin) {
             fprintf(stderr, "sqlassist: cannot read the statement from standard input\n");
+            return 1;
+        }
+        if (total > (size_t)lim.max_sql_bytes) {   /* as the sandbox would say, with the true size */
+            fprintf(stderr, "sqlassist: refused: SQL is %s%zu bytes, over the SQL length limit of %d bytes\n",
+                    capped ? "more than " : "", total, lim.max_sql_bytes);
+            free(from_stdin);
             return 1;
         }
         statement = from_stdin;
@@ -111,7 +145,7 @@ int cmd_sql(int argc, char **argv) {
     sa_err err = {{0}};
     sandbox *sb = db_path ? sb_open_db(db_path, &lim, &err) : sb_open_context(context, &lim, &err);
     if (!sb) {
-        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        fail_msg(err.msg);
         free(from_stdin);
         return 1;
     }
@@ -120,7 +154,7 @@ int cmd_sql(int argc, char **argv) {
     free(from_stdin);
     int status = 0;
     if (rc < 0) {
-        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        fail_msg(err.msg);
         status = 1;
     } else {
         char *text = json ? sb_result_to_json(&res) : sb_result_to_table(&res, 0);
@@ -177,15 +211,23 @@ int cmd_schema(int argc, char **argv) {
     sa_err err = {{0}};
     sandbox *sb = sb_open_db(db_path, NULL, &err);
     if (!sb) {
-        fprintf(stderr, "sqlassist: %s\n", err.msg);
+        fail_msg(err.msg);
         return 1;
     }
     sc_schema schema;
-    if (sc_introspect(sb, (int)samples, &schema, &err) < 0) {
-        fprintf(stderr, "sqlassist: %s\n", err.msg);
+    if (sb_require_tables(sb, &err) < 0 || sc_introspect(sb, (int)samples, &schema, &err) < 0) {
+        fail_msg(err.msg);
         sb_close(sb);
         return 1;
     }
+    for (int i = 0; i < schema.ntables; i++)
+        if (schema.tables[i].samples_error) {
+            fputs("sqlassist: note: sample rows of table ", stderr);
+            sb_print_text(stderr, schema.tables[i].name);
+            fputs(" left out: ", stderr);
+            sb_print_text(stderr, schema.tables[i].samples_error);
+            fputc('\n', stderr);
+        }
     int status = 0;
     char *text;
     sc_budget_report report = {0};
@@ -194,7 +236,7 @@ int cmd_schema(int argc, char **argv) {
     else
         text = sc_render(&schema, samples > 0);
     if (!text) {
-        fprintf(stderr, "sqlassist: %s\n", budget >= 0 ? err.msg : "out of memory");
+        fail_msg(budget >= 0 ? err.msg : "out of memory");
         status = 1;
     } else {
         fputs(text, stdout);
@@ -202,7 +244,10 @@ int cmd_schema(int argc, char **argv) {
         if (report.ndropped > 0) {
             fprintf(stderr, "sqlassist: %d of %d tables left out to fit %ld characters:", report.ndropped,
                     schema.ntables, budget);
-            for (int i = 0; i < report.ndropped; i++) fprintf(stderr, "%s %s", i ? "," : "", report.dropped[i]);
+            for (int i = 0; i < report.ndropped; i++) {
+                fputs(i ? ", " : " ", stderr);
+                sb_print_text(stderr, report.dropped[i]);
+            }
             fputc('\n', stderr);
         }
         if (report.nsamples_dropped > 0)

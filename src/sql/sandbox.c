@@ -5,15 +5,19 @@
 #include "sql/sandbox.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <utf8proc.h>
 
@@ -34,6 +38,151 @@
 /* Byte comparisons one call of a guarded function may need (the product of
 ** its two inputs' lengths); about a tenth of a second at worst. */
 #define SB_FUNCTION_WORK_LIMIT 50000000LL
+
+/* ------------------------------------------------------ memory budgets */
+
+/* Every allocation SQLite makes goes through sb_mem_methods, which puts a
+** small header in front of it naming the budget it was charged to: the
+** budget of the sandbox whose call is running on this thread (a
+** thread-local set on entry to every sb_* function that runs SQLite), or
+** none. The header makes the free credit the same budget whichever thread
+** frees, and a budget lives until its last allocation is gone (a reference
+** per allocation), so a late free never touches freed memory. Context
+** sandboxes are charged to their own budget and to one pool shared by all
+** of them, so that contexts together cannot take the memory the file
+** database needs. SQLite's own hard heap limit stays behind all of it. */
+typedef struct sb_mem {
+    _Atomic int64_t used;          /* bytes charged now */
+    _Atomic int64_t limit;         /* 0: no limit */
+    struct sb_mem  *pool;          /* charged as well; NULL: none */
+    atomic_long     refs;          /* 1 for the owner + 1 per live allocation */
+    atomic_int      refused;       /* SB_MEM_OWN or SB_MEM_POOL once an allocation was refused */
+} sb_mem;
+
+enum { SB_MEM_OWN = 1, SB_MEM_POOL = 2 };
+
+/* Header before each allocation: 16 bytes keeps the 16-byte alignment. */
+typedef struct sb_mem_hdr {
+    sb_mem *owner;
+    size_t  size;
+} sb_mem_hdr;
+_Static_assert(sizeof(sb_mem_hdr) == 16, "allocation header must keep 16-byte alignment");
+
+static sb_mem sb_context_pool = { .limit = 96 * 1024 * 1024, .refs = 1 };
+static _Thread_local sb_mem *sb_mem_current;
+static bool sb_mem_installed;
+
+static bool mem_charge_one(sb_mem *m, int64_t n) {
+    int64_t limit = atomic_load_explicit(&m->limit, memory_order_relaxed);
+    int64_t now = atomic_fetch_add_explicit(&m->used, n, memory_order_relaxed) + n;
+    if (limit > 0 && n > 0 && now > limit) {
+        atomic_fetch_sub_explicit(&m->used, n, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+/* Charges n bytes to m and its pool; false (and nothing charged) when
+** either would go over its limit. */
+static bool mem_charge(sb_mem *m, int64_t n) {
+    if (!mem_charge_one(m, n)) {
+        atomic_store_explicit(&m->refused, SB_MEM_OWN, memory_order_relaxed);
+        return false;
+    }
+    if (m->pool && !mem_charge_one(m->pool, n)) {
+        atomic_fetch_sub_explicit(&m->used, n, memory_order_relaxed);
+        atomic_store_explicit(&m->refused, SB_MEM_POOL, memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+static void mem_uncharge(sb_mem *m, int64_t n) {
+    atomic_fetch_sub_explicit(&m->used, n, memory_order_relaxed);
+    if (m->pool) atomic_fetch_sub_explicit(&m->pool->used, n, memory_order_relaxed);
+}
+
+static void mem_release(sb_mem *m) {
+    if (m && m != &sb_context_pool && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) free(m);
+}
+
+static void *mem_malloc(int n) {
+    if (n <= 0) return NULL;
+    sb_mem *m = sb_mem_current;
+    if (m && !mem_charge(m, n)) return NULL;
+    sb_mem_hdr *h = malloc(sizeof *h + (size_t)n);
+    if (!h) {
+        if (m) mem_uncharge(m, n);
+        return NULL;
+    }
+    if (m) atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    h->owner = m;
+    h->size = (size_t)n;
+    return h + 1;
+}
+
+static void mem_free(void *p) {
+    if (!p) return;
+    sb_mem_hdr *h = (sb_mem_hdr *)p - 1;
+    sb_mem *m = h->owner;
+    if (m) mem_uncharge(m, (int64_t)h->size);
+    free(h);
+    mem_release(m);
+}
+
+static void *mem_realloc(void *p, int n) {
+    if (!p) return mem_malloc(n);
+    if (n <= 0) return NULL;
+    sb_mem_hdr *h = (sb_mem_hdr *)p - 1;
+    sb_mem *m = h->owner;
+    int64_t delta = (int64_t)n - (int64_t)h->size;
+    /* the allocation stays with the budget it was first charged to */
+    if (m && delta > 0 && !mem_charge(m, delta)) return NULL;
+    sb_mem_hdr *g = realloc(h, sizeof *g + (size_t)n);
+    if (!g) {
+        if (m && delta > 0) mem_uncharge(m, delta);
+        return NULL;
+    }
+    if (m && delta < 0) mem_uncharge(m, -delta);
+    g->size = (size_t)n;
+    return g + 1;
+}
+
+static int mem_size(void *p) { return p ? (int)((sb_mem_hdr *)p - 1)->size : 0; }
+static int mem_roundup(int n) { return (n + 7) & ~7; }
+static int mem_init(void *unused) { return SQLITE_OK; }
+static void mem_shutdown(void *unused) {}
+
+/* Installed before main, so before anything else in the process can use
+** SQLite (sqlite3_config must come before sqlite3_initialize). When that
+** fails, only the process-wide heap limit applies. */
+__attribute__((constructor)) static void sb_mem_install(void) {
+    static const sqlite3_mem_methods methods = {
+        mem_malloc, mem_free, mem_realloc, mem_size, mem_roundup, mem_init, mem_shutdown, NULL,
+    };
+    sb_mem_installed = sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) == SQLITE_OK;
+}
+
+static sb_mem *mem_new(int64_t limit, sb_mem *pool) {
+    sb_mem *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    atomic_init(&m->used, 0);
+    atomic_init(&m->limit, limit);
+    atomic_init(&m->refs, 1);
+    atomic_init(&m->refused, 0);
+    m->pool = pool;
+    return m;
+}
+
+/* Charges what runs on this thread from here on to m; returns the budget
+** to put back with mem_leave. */
+static sb_mem *mem_enter(sb_mem *m) {
+    sb_mem *saved = sb_mem_current;
+    sb_mem_current = m;
+    return saved;
+}
+
+static void mem_leave(sb_mem *saved) { sb_mem_current = saved; }
 
 typedef enum sb_auth_mode {
     SB_AUTH_LOAD,      /* context loading: CREATE TABLE and INSERT only */
@@ -79,7 +228,16 @@ struct sandbox {
     sb_guard     guards[SB_NGUARDED];
     sqlite3     *helper;            /* plain in-memory connection running guarded built-ins */
     sqlite3_stmt *helper_stmts[SB_NGUARDED][SB_MAX_FUNCTION_ARGS + 1];  /* by function, argument count */
+    sb_mem       *mem;              /* what this sandbox's SQLite work is charged to */
+    char         *path;             /* the database file; NULL for a context */
+    char          file_kind[64];    /* "" or why the file holds no database ("the file is empty") */
 };
+
+int64_t sb_memory_used(const sandbox *sb) {
+    return sb && sb->mem ? atomic_load(&sb->mem->used) : 0;
+}
+
+int64_t sb_context_pool_used(void) { return atomic_load(&sb_context_pool.used); }
 
 /* PRAGMAs a statement may use: they only read the schema. */
 static const char *const sb_pragma_whitelist[] = {
@@ -88,6 +246,10 @@ static const char *const sb_pragma_whitelist[] = {
     "data_version",  /* read by FTS5 virtual tables while they run */
     NULL,
 };
+
+/* The pragmas a statement may read, as the messages list them (also as
+** pragma_* table-valued functions, prewarmed below). */
+#define SB_ALLOWED_PRAGMAS "table_info, table_xinfo, table_list, index_list, index_info, index_xinfo, foreign_key_list"
 
 /* Functions that reach outside the database or hand out pointers. */
 static const char *const sb_function_denylist[] = {
@@ -120,6 +282,8 @@ void sb_limits_default(sb_limits *lim) {
     lim->max_value_bytes = 1024 * 1024;
     lim->max_sql_bytes = 100000;
     lim->heap_limit_bytes = 256 * 1024 * 1024;
+    lim->mem_limit_bytes = 128 * 1024 * 1024;
+    lim->context_pool_bytes = 96 * 1024 * 1024;
 }
 
 static int64_t monotonic_ns(void) {
@@ -324,8 +488,8 @@ static int sb_authorize(void *ctx, int action, const char *a1, const char *a2,
         return SQLITE_OK;
     case SQLITE_PRAGMA:
         if (!loading && name_in(a1, sb_pragma_whitelist)) return SQLITE_OK;
-        return deny(sb, false, "PRAGMA %s is not allowed (allowed: table_info, table_xinfo, table_list, "
-                        "index_list, index_info, index_xinfo, foreign_key_list)", a1 ? a1 : "?");
+        return deny(sb, false, "PRAGMA %s is not allowed (allowed: " SB_ALLOWED_PRAGMAS ", also as pragma_* "
+                        "table-valued functions such as pragma_table_info('t'))", a1 ? a1 : "?");
     case SQLITE_CREATE_TABLE:
         if (loading && db_name && strcmp(db_name, "main") == 0) return SQLITE_OK;
         return deny(sb, false, "CREATE TABLE is not allowed %s", where);
@@ -342,7 +506,7 @@ static int sb_authorize(void *ctx, int action, const char *a1, const char *a2,
         if (loading && is_schema_table(a1)) return SQLITE_OK;
         if (is_schema_table(a1))
             return deny(sb, true, "writing the schema table %s is not allowed %s (connecting a virtual "
-                            "table other than json_each/json_tree/pragma_* also needs it)", a1, where);
+                            "table other than json_each, json_tree and the allowed pragma_* functions also needs it)", a1, where);
         return deny(sb, false, "UPDATE of %s is not allowed %s", a1 ? a1 : "?", where);
     case SQLITE_DELETE:
         return deny(sb, is_schema_table(a1), "DELETE from %s is not allowed %s", a1 ? a1 : "?", where);
@@ -352,8 +516,12 @@ static int sb_authorize(void *ctx, int action, const char *a1, const char *a2,
         return deny(sb, false, "DETACH is not allowed %s", where);
     case SQLITE_TRANSACTION:
         return deny(sb, false, "transaction control (%s) is not allowed %s", a1 ? a1 : "?", where);
-    case SQLITE_SAVEPOINT:
-        return deny(sb, false, "SAVEPOINT/RELEASE (%s %s) is not allowed %s", a1 ? a1 : "?", a2 ? a2 : "", where);
+    case SQLITE_SAVEPOINT: {
+        /* a1 is the operation: BEGIN for SAVEPOINT itself */
+        const char *op = !a1 ? "SAVEPOINT" : strcmp(a1, "RELEASE") == 0 ? "RELEASE"
+                       : strcmp(a1, "ROLLBACK") == 0 ? "ROLLBACK TO" : "SAVEPOINT";
+        return deny(sb, false, "transaction control (%s %s) is not allowed %s", op, a2 ? a2 : "", where);
+    }
     default:
         return deny(sb, false, "%s is not allowed %s", action_name(action), where);
     }
@@ -380,6 +548,8 @@ static int check_limits(const sb_limits *lim, sa_err *err) {
     if (lim->max_value_bytes <= 0) return sa_fail(err, "sandbox: value length limit must be positive");
     if (lim->max_sql_bytes <= 0) return sa_fail(err, "sandbox: SQL length limit must be positive");
     if (lim->heap_limit_bytes < 0) return sa_fail(err, "sandbox: heap limit must not be negative");
+    if (lim->mem_limit_bytes < 0) return sa_fail(err, "sandbox: memory budget must not be negative");
+    if (lim->context_pool_bytes < 0) return sa_fail(err, "sandbox: context memory pool must not be negative");
     return 0;
 }
 
@@ -611,19 +781,50 @@ static int configure(sandbox *sb, sa_err *err) {
     return 0;
 }
 
-static sandbox *sandbox_new(const sb_limits *lim, sa_err *err) {
+/* A sandbox with its memory budget (charged to the context pool too
+** when context is set); nothing opened yet. */
+static sandbox *sandbox_new(const sb_limits *lim, bool context, sa_err *err) {
     sb_limits chosen;
     if (lim) chosen = *lim;
     else sb_limits_default(&chosen);
     if (check_limits(&chosen, err) < 0) return NULL;
     sandbox *sb = calloc(1, sizeof *sb);
-    if (!sb) {
+    if (sb) sb->mem = mem_new(chosen.mem_limit_bytes, context ? &sb_context_pool : NULL);
+    if (!sb || !sb->mem) {
+        free(sb);
         sa_fail(err, "sandbox: out of memory");
         return NULL;
     }
+    if (context && chosen.context_pool_bytes > 0) atomic_store(&sb_context_pool.limit, chosen.context_pool_bytes);
     sb->lim = chosen;
     sb->mode = SB_AUTH_READONLY;
     return sb;
+}
+
+/* Why the file at path cannot hold tables although SQLite opens it (an
+** empty file or a device reads as an empty database), or "". */
+static void describe_file(const char *path, char *buf, size_t size) {
+    struct stat st;
+    buf[0] = '\0';
+    if (stat(path, &st) != 0) return;
+    if (S_ISREG(st.st_mode) && st.st_size == 0) snprintf(buf, size, "the file is empty");
+    else if (!S_ISREG(st.st_mode)) snprintf(buf, size, "it is not a regular file");
+}
+
+static sandbox *open_db(sandbox *sb, const char *path, sa_err *err);
+
+/* A writer that stopped mid-transaction leaves a hot journal (or a WAL to
+** recover), which only a connection with write access may roll back; a
+** read-only one gets "attempt to write a readonly database". */
+static bool needs_recovery(sqlite3 *db) {
+    int x = sqlite3_extended_errcode(db);
+    return x == SQLITE_READONLY_ROLLBACK || x == SQLITE_READONLY_RECOVERY;
+}
+
+static int recovery_failure(const char *path, sa_err *err) {
+    return sa_fail(err, "cannot open database '%s': it needs recovery by its owner (a write was interrupted and left "
+                   "a hot journal that a read-only connection cannot roll back); opening it once with write access, "
+                   "e.g. sqlite3 '%s' 'PRAGMA quick_check', repairs it", path, path);
 }
 
 sandbox *sb_open_db(const char *path, const sb_limits *lim, sa_err *err) {
@@ -631,12 +832,32 @@ sandbox *sb_open_db(const char *path, const sb_limits *lim, sa_err *err) {
         sa_fail(err, "sandbox: no database path given");
         return NULL;
     }
-    sandbox *sb = sandbox_new(lim, err);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        sa_fail(err, "cannot open database '%s': it is a directory, not a SQLite database file", path);
+        return NULL;
+    }
+    sandbox *sb = sandbox_new(lim, false, err);
     if (!sb) return NULL;
+    sb->path = strdup(path);
+    if (!sb->path) {
+        sa_fail(err, "sandbox: out of memory");
+        sb_close(sb);
+        return NULL;
+    }
+    describe_file(path, sb->file_kind, sizeof sb->file_kind);
+    sb_mem *saved = mem_enter(sb->mem);
+    sb = open_db(sb, path, err);
+    mem_leave(saved);
+    return sb;
+}
+
+/* The rest of sb_open_db, charged to sb's budget; closes sb on failure. */
+static sandbox *open_db(sandbox *sb, const char *path, sa_err *err) {
     char *uri = read_only_uri(path);
     if (!uri) {
         sa_fail(err, "sandbox: out of memory");
-        free(sb);
+        sb_close(sb);
         return NULL;
     }
     int rc = sqlite3_open_v2(uri, &sb->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_PRIVATECACHE, NULL);
@@ -655,7 +876,10 @@ sandbox *sb_open_db(const char *path, const sb_limits *lim, sa_err *err) {
         return NULL;
     }
     if (exec_setup(sb, "SELECT count(*) FROM sqlite_schema", err) < 0) {
-        sa_fail(err, "cannot open database '%s': %s", path, sqlite3_errmsg(sb->db));
+        if (needs_recovery(sb->db))
+            recovery_failure(path, err);
+        else
+            sa_fail(err, "cannot open database '%s': %s", path, sqlite3_errmsg(sb->db));
         sb_close(sb);
         return NULL;
     }
@@ -687,6 +911,13 @@ static int step_failure(sandbox *sb, int rc, sa_err *err) {
         return sa_fail(err, "stopped: a string, blob or row exceeded the value length limit of %d bytes",
                        sb->lim.max_value_bytes);
     case SQLITE_NOMEM: {
+        int by = atomic_load(&sb->mem->refused);
+        if (by == SB_MEM_OWN)
+            return sa_fail(err, "stopped: memory limit reached (this database's budget of %" PRId64 " bytes)",
+                           atomic_load(&sb->mem->limit));
+        if (by == SB_MEM_POOL)
+            return sa_fail(err, "stopped: memory limit reached (the %" PRId64 " bytes shared by all context "
+                           "databases are in use; try again later)", atomic_load(&sb_context_pool.limit));
         sqlite3_int64 heap = sqlite3_hard_heap_limit64(-1);
         if (heap > 0)
             return sa_fail(err, "stopped: memory limit reached (SQLite heap limit of %lld bytes)", (long long)heap);
@@ -695,6 +926,7 @@ static int step_failure(sandbox *sb, int rc, sa_err *err) {
     case SQLITE_AUTH:
         return sa_fail(err, "refused: %s", sb->deny_reason[0] ? sb->deny_reason : "not authorized");
     default: {
+        if (sb->path && needs_recovery(sb->db)) return recovery_failure(sb->path, err);
         int off = sqlite3_error_offset(sb->db);
         if (off >= 0) return sa_fail(err, "SQL error: %s (at offset %d)", sqlite3_errmsg(sb->db), off);
         return sa_fail(err, "SQL error: %s", sqlite3_errmsg(sb->db));
@@ -722,6 +954,7 @@ static int load_one(sandbox *sb, const char *p, const char *end, const char **ne
     sb->deny_reason_weak = false;
     sb->stop_reason[0] = '\0';
     sb->timed_out = false;
+    atomic_store(&sb->mem->refused, 0);
     size_t left = (size_t)(end - p);
     int rc = sqlite3_prepare_v3(sb->db, p, left > INT32_MAX ? INT32_MAX : (int)left, 0, &st, &tail);
     if (rc != SQLITE_OK) {
@@ -742,6 +975,8 @@ static int load_one(sandbox *sb, const char *p, const char *end, const char **ne
     return 1;
 }
 
+static sandbox *open_context(sandbox *sb, const char *sql, size_t len, sa_err *err);
+
 sandbox *sb_open_context(const char *sql, const sb_limits *lim, sa_err *err) {
     if (!sql) {
         sa_fail(err, "context: no SQL given");
@@ -756,8 +991,16 @@ sandbox *sb_open_context(const char *sql, const sb_limits *lim, sa_err *err) {
         sa_fail(err, "context: SQL is not valid UTF-8 (bad byte at offset %zu)", bad);
         return NULL;
     }
-    sandbox *sb = sandbox_new(lim, err);
+    sandbox *sb = sandbox_new(lim, true, err);
     if (!sb) return NULL;
+    sb_mem *saved = mem_enter(sb->mem);
+    sb = open_context(sb, sql, len, err);
+    mem_leave(saved);
+    return sb;
+}
+
+/* The rest of sb_open_context, charged to sb's budget; closes sb on failure. */
+static sandbox *open_context(sandbox *sb, const char *sql, size_t len, sa_err *err) {
     if (sqlite3_open_v2(":memory:", &sb->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_PRIVATECACHE,
                         NULL) != SQLITE_OK) {
         sa_fail(err, "context: cannot open an in-memory database: %s", sb->db ? sqlite3_errmsg(sb->db) : "out of memory");
@@ -806,11 +1049,28 @@ sandbox *sb_open_context(const char *sql, const sb_limits *lim, sa_err *err) {
 
 void sb_close(sandbox *sb) {
     if (!sb) return;
+    sb_mem *saved = mem_enter(sb->mem);
     sqlite3_close_v2(sb->db);
     for (size_t i = 0; i < SB_NGUARDED; i++)
         for (int n = 0; n <= SB_MAX_FUNCTION_ARGS; n++) sqlite3_finalize(sb->helper_stmts[i][n]);
     sqlite3_close_v2(sb->helper);
+    mem_leave(saved);
+    mem_release(sb->mem);
+    free(sb->path);
     free(sb);
+}
+
+int sb_require_tables(sandbox *sb, sa_err *err) {
+    sb_result r;
+    if (sb_run(sb, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+               &r, err) < 0)
+        return -1;
+    int64_t n = r.nrows == 1 && r.cells[0].type == SB_INTEGER ? r.cells[0].i : 0;
+    sb_result_free(&r);
+    if (n > 0) return 0;
+    if (!sb->path) return sa_fail(err, "the database has no tables");
+    if (sb->file_kind[0]) return sa_fail(err, "database '%s' has no tables (%s)", sb->path, sb->file_kind);
+    return sa_fail(err, "database '%s' has no tables", sb->path);
 }
 
 const sb_limits *sb_get_limits(const sandbox *sb) {
@@ -916,6 +1176,28 @@ static int keep_row(sqlite3_stmt *st, sb_result *r, int64_t *capacity) {
 ** decide, this is the last guard behind them. */
 static const char *const sb_read_keywords[] = {"SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA", NULL};
 
+/* Finds a pragma_NAME identifier whose NAME is not an allowed pragma;
+** copies it into buf. */
+static bool find_unknown_pragma_fn(const char *p, const char *end, char *buf, size_t size) {
+    static const char *const allowed[] = {"table_info", "table_xinfo", "table_list", "index_list", "index_info",
+                                          "index_xinfo", "foreign_key_list", NULL};
+    for (const char *q = p; end - q > 7; q++) {
+        if (strncasecmp(q, "pragma_", 7) != 0) continue;
+        if (q > p && (isalnum((unsigned char)q[-1]) || q[-1] == '_')) continue;
+        const char *e = q + 7;
+        while (e < end && (isalnum((unsigned char)*e) || *e == '_')) e++;
+        char name[64];
+        size_t n = (size_t)(e - (q + 7));
+        if (n == 0 || n >= sizeof name) continue;
+        memcpy(name, q + 7, n);
+        name[n] = '\0';
+        if (name_in(name, allowed)) continue;
+        snprintf(buf, size, "%.*s", (int)(e - q), q);
+        return true;
+    }
+    return false;
+}
+
 /* Every check before a statement may run; on success *stmt_out is ready. */
 static int prepare_checked(sandbox *sb, const char *sql, size_t len, sqlite3_stmt **stmt_out, sa_err *err) {
     const char *end = sql + len;
@@ -937,6 +1219,12 @@ static int prepare_checked(sandbox *sb, const char *sql, size_t len, sqlite3_stm
         /* SQLite stopped at the schema-table write that comes first; the
         ** statement's own kind says more. */
         return sa_fail(err, "refused: %s is not allowed (the sandbox is read-only)", kind);
+    char pragma_fn[64];
+    if (rc != SQLITE_OK && sb->deny_reason_weak && find_unknown_pragma_fn(sql, end, pragma_fn, sizeof pragma_fn))
+        /* connecting that pragma's virtual table is what wrote the schema */
+        return sa_fail(err, "refused: %s() is not allowed; the pragma_* functions allowed are pragma_%s (the "
+                       "sandbox is read-only)", pragma_fn, "table_info, pragma_table_xinfo, pragma_table_list, "
+                       "pragma_index_list, pragma_index_info, pragma_index_xinfo and pragma_foreign_key_list");
     if (rc != SQLITE_OK) return step_failure(sb, rc, err);
     if (!st) return sa_fail(err, "empty SQL: no statement to run");
     const char *rest = skip_filler(tail ? tail : end, end, true);
@@ -985,16 +1273,27 @@ static void count_rest(sandbox *sb, sqlite3_stmt *st, sb_result *r, int rc_first
     }
 }
 
+static int run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err *err);
+
 int sb_run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err *err) {
     assert(out);
     memset(out, 0, sizeof *out);
     if (!sb) return sa_fail(err, "sandbox: not open");
     if (!sql) return sa_fail(err, "sandbox: no SQL given");
+    sb_mem *saved = mem_enter(sb->mem);
+    int rc = run_len(sb, sql, len, out, err);
+    mem_leave(saved);
+    return rc;
+}
+
+/* The rest of sb_run_len, charged to sb's budget. */
+static int run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err *err) {
     int64_t t0 = monotonic_ns();
     sb->deny_reason[0] = '\0';
     sb->deny_reason_weak = false;
     sb->stop_reason[0] = '\0';
     sb->timed_out = false;
+    atomic_store(&sb->mem->refused, 0);
     sb->deadline_ns = t0 + sb->lim.timeout_ms * 1000000;
 
     sqlite3_stmt *st = NULL;
@@ -1061,6 +1360,8 @@ static void format_real(double r, char *buf, size_t size) {
     if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", size - strlen(buf) - 1);
 }
 
+static int escape_text(const char *s, size_t len, int max_width, strbuf *b);
+
 /* One cell as display text, cut to max_width display columns; returns its
 ** display width. Control characters and bad UTF-8 bytes are escaped. */
 static int cell_text(const sb_value *v, int max_width, strbuf *b) {
@@ -1083,15 +1384,25 @@ static int cell_text(const sb_value *v, int max_width, strbuf *b) {
     }
     case SB_TEXT: break;
     }
+    return escape_text(v->bytes, v->len, max_width, b);
+}
+
+/* Text as a terminal may show it, cut to max_width display columns (with
+** "…"); returns its display width. Control characters (C0, DEL, C1: ESC,
+** BEL, CSI, OSC ...), invisible format characters and bad UTF-8 bytes are
+** written as escapes, so no text can move the cursor, retitle or clear the
+** terminal, or read as something it is not. */
+static int escape_text(const char *s, size_t len, int max_width, strbuf *b) {
+    char tmp[64];
     int width = 0;
     size_t i = 0;
-    while (i < v->len) {
+    while (i < len) {
         uint32_t cp;
-        int k = sb_utf8_decode(v->bytes + i, v->len - i, &cp);
+        int k = sb_utf8_decode(s + i, len - i, &cp);
         const char *esc = NULL;
         int w;
         if (k == 0) {
-            snprintf(tmp, sizeof tmp, "\\x%02X", (unsigned char)v->bytes[i]);
+            snprintf(tmp, sizeof tmp, "\\x%02X", (unsigned char)s[i]);
             esc = tmp; k = 1;
         } else if (cp == '\n') esc = "\\n";
         else if (cp == '\t') esc = "\\t";
@@ -1107,16 +1418,29 @@ static int cell_text(const sb_value *v, int max_width, strbuf *b) {
         }
         w = esc ? (int)strlen(esc) : utf8proc_charwidth((utf8proc_int32_t)cp);
         if (w < 0) w = 0;
-        if (width + w > max_width - 1 && i + (size_t)k < v->len) {
+        if (width + w > max_width - 1 && i + (size_t)k < len) {
             strbuf_puts(b, "\xE2\x80\xA6");  /* "…" */
             return width + 1;
         }
         if (esc) strbuf_puts(b, esc);
-        else strbuf_append(b, v->bytes + i, (size_t)k);
+        else strbuf_append(b, s + i, (size_t)k);
         width += w;
         i += (size_t)k;
     }
     return width;
+}
+
+char *sb_display_text(const char *s) {
+    strbuf b = {0};
+    if (!s) s = "(null)";
+    escape_text(s, strlen(s), INT_MAX, &b);
+    return strbuf_take(&b);
+}
+
+void sb_print_text(FILE *f, const char *s) {
+    char *t = sb_display_text(s);
+    fputs(t ? t : "(out of memory)", f);
+    free(t);
 }
 
 /* Display width of a column name as cell_text shows it. */

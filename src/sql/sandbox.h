@@ -30,12 +30,23 @@
 **   result bytes              values kept are summed; over the limit, later
 **                             rows are counted but not kept;
 **   value length              SQLITE_LIMIT_LENGTH: any string/blob/row;
+**   memory of one sandbox     a budget per sandbox (mem_limit_bytes): every
+**                             allocation SQLite makes while one of this
+**                             sandbox's calls runs on a thread is charged to
+**                             it, whatever thread frees it later, so one
+**                             request's context or query fails alone;
+**                             context sandboxes are also charged to one pool
+**                             shared by all of them (context_pool_bytes,
+**                             PROCESS-GLOBAL: the last sb_open_context with
+**                             a value > 0 sets it), so that contexts together
+**                             cannot take what the file database needs;
 **   SQLite heap               sqlite3_hard_heap_limit64 — PROCESS-GLOBAL:
-**                             it caps all SQLite memory of the process, for
-**                             every sandbox together; the last sb_open_* with
-**                             heap_limit_bytes > 0 sets it. Temporary storage
-**                             is kept in memory so big sorts meet this limit
-**                             instead of writing temp files.
+**                             the last line behind the budgets, it caps all
+**                             SQLite memory of the process; the last
+**                             sb_open_* with heap_limit_bytes > 0 sets it.
+**                             Temporary storage is kept in memory so big
+**                             sorts meet these limits instead of writing
+**                             temp files.
 ** Hitting the row or byte limit truncates the result (sb_result.truncated,
 ** with a note naming the limit); the others stop the statement with an
 ** error naming the limit.
@@ -62,6 +73,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -75,10 +87,14 @@ typedef struct sb_limits {
     int     max_value_bytes;   /* longest string, blob or row (SQLITE_LIMIT_LENGTH) */
     int     max_sql_bytes;     /* longest statement text */
     int64_t heap_limit_bytes;  /* process-global SQLite heap cap; 0 leaves it alone */
+    int64_t mem_limit_bytes;   /* this sandbox's SQLite memory (connection, context, queries); 0: none */
+    int64_t context_pool_bytes;/* all context sandboxes together, process-global; 0 leaves it alone */
 } sb_limits;
 
 /* Defaults: 5000 ms, 1000 rows kept, 100000 rows counted, 4 MiB of result,
-** 1 MiB per value, 100000 bytes of SQL, 256 MiB SQLite heap. */
+** 1 MiB per value, 100000 bytes of SQL, 256 MiB SQLite heap, 128 MiB per
+** sandbox, 96 MiB for all contexts together (so the file database's 128
+** MiB stay free whatever the contexts hold). */
 void sb_limits_default(sb_limits *lim);
 
 typedef enum sb_type { SB_NULL, SB_INTEGER, SB_REAL, SB_TEXT, SB_BLOB } sb_type;
@@ -107,8 +123,15 @@ typedef struct sb_result {
 typedef struct sandbox sandbox;
 
 /* Opens the SQLite database at path read-only under lim (NULL: defaults).
-** Fails if the file is missing or is not a SQLite database. */
+** Fails if the file is missing, is a directory or is not a SQLite
+** database, or has a hot journal it cannot roll back ("needs recovery by
+** its owner"). An empty file opens as a database without tables. */
 sandbox *sb_open_db(const char *path, const sb_limits *lim, sa_err *err);
+
+/* 0 when the database has at least one table; else -1 with "database
+** 'PATH' has no tables" (and why, for an empty file or a device), for
+** commands that cannot do anything useful without one. */
+int sb_require_tables(sandbox *sb, sa_err *err);
 
 /* Makes an in-memory database from create_and_insert_sql, in which only
 ** CREATE TABLE and INSERT statements are accepted (anything else fails with
@@ -133,6 +156,11 @@ void sb_close(sandbox *sb);
 /* The limits in force (defaults filled in). */
 const sb_limits *sb_get_limits(const sandbox *sb);
 
+/* SQLite memory charged to sb's budget now, and to the pool shared by
+** context sandboxes (for tests and metrics). */
+int64_t sb_memory_used(const sandbox *sb);
+int64_t sb_context_pool_used(void);
+
 /* The underlying connection, for benchmarks and tests only: statements
 ** prepared on it still pass the authorizer but skip every other check. */
 sqlite3 *sb_raw_handle(sandbox *sb);
@@ -142,6 +170,14 @@ sqlite3 *sb_raw_handle(sandbox *sb);
 ** (0: 60); control characters are shown escaped. Returns a malloc'd string,
 ** or NULL when out of memory. */
 char *sb_result_to_table(const sb_result *r, int max_cell_width);
+
+/* The one escaping function for text bound for a terminal: s with control
+** characters (C0 including ESC and BEL, DEL, C1 including CSI and OSC),
+** invisible format characters and bad UTF-8 bytes written as \n, \xNN,
+** \uNNNN escapes, as result cells are. malloc'd; NULL when out of memory. */
+char *sb_display_text(const char *s);
+/* Writes sb_display_text(s) to f. */
+void sb_print_text(FILE *f, const char *s);
 
 /* Renders r as one line of JSON:
 **   {"columns":[..],"types":[..],"rows":[[..]],"row_count":N,"total_rows":N,

@@ -47,6 +47,7 @@ static void free_table(sc_table *t) {
     }
     free(t->fkeys);
     sb_result_free(&t->samples);
+    free(t->samples_error);
 }
 
 void sc_free(sc_schema *s) {
@@ -166,10 +167,16 @@ int sc_introspect(sandbox *sb, int sample_rows, sc_schema *out, sa_err *err) {
             sa_err_prefix(err, "schema: table %s", t->name);
             goto fail;
         }
+        sa_err serr = {{0}};
         if (sample_rows > 0 &&
-            run_fmt(sb, &t->samples, err, "SELECT * FROM \"%w\" LIMIT %d", t->name, sample_rows) < 0) {
-            sa_err_prefix(err, "schema: sample rows of %s", t->name);
-            goto fail;
+            run_fmt(sb, &t->samples, &serr, "SELECT * FROM \"%w\" LIMIT %d", t->name, sample_rows) < 0) {
+            /* One table that cannot be read (a generated column that fails
+            ** to compute, a corrupt page) costs only its own samples. */
+            memset(&t->samples, 0, sizeof t->samples);
+            if (!(t->samples_error = strdup(serr.msg))) {
+                sa_fail(err, "schema: out of memory");
+                goto fail;
+            }
         }
     }
     sb_result_free(&list);

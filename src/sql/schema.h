@@ -46,6 +46,7 @@ typedef struct sc_table {
     sc_fkey   *fkeys;
     int        nfkeys;
     sb_result  samples;   /* up to the requested number of rows; zeroed when none */
+    char      *samples_error; /* why the sample rows could not be read (they are left out), or NULL */
 } sc_table;
 
 typedef struct sc_schema {
@@ -55,7 +56,8 @@ typedef struct sc_schema {
 
 /* Reads every table of sb's main database except SQLite's internal ones and
 ** virtual tables' shadow tables (views are left out), with up to
-** sample_rows rows each (0: none). Each listing is one sb_run, so at most
+** sample_rows rows each (0: none); a table whose rows cannot be read gets
+** no samples and says why in samples_error, and the rest goes on. Each listing is one sb_run, so at most
 ** the sandbox's max_rows tables, and columns per table, are read.
 ** Fills *out (free with sc_free) and returns 0, or -1 with the reason. */
 int sc_introspect(sandbox *sb, int sample_rows, sc_schema *out, sa_err *err);
