@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # test_server_web.sh — the web page of `sqlassist serve` in a real browser:
 # Debian's chromium, headless, driven by playwright-core
-# (tests/web/browser.mjs says what is checked). The page's screenshots go to
-# tests/out/server-web/*.png (CI artifacts). Loopback only.
-#
-# What it cannot check: a table or chart made from the model's own SQL (the
-# small random model never writes SQL that runs). The table, charts and
-# downloads are checked through the page's "Run SQL" editor instead, which
-# renders results with the same code.
+# (tests/web/browser.mjs says what is checked), against two servers: the
+# small random test model behind an API key (streaming, errors, the failure
+# card, adapters; its SQL never runs, so tables and charts come from SQL
+# edited in the card), and the bundled model on examples/shop.sqlite (real
+# answers: big numbers, follow-ups, a value the SQL leaves out, links, the
+# phone layout, contrast in both themes). The screenshots go to
+# tests/out/server-web/*.png, for review. Loopback only.
 set -u
 cd "$(dirname "$0")/.."
 SQLASSIST="${SQLASSIST:-./sqlassist}"
@@ -46,17 +46,24 @@ AD=$(find_adapters)
 "$SQLASSIST" serve --model "$MODEL" --db "$W/shop.sqlite" --port 0 --threads 2 --api-key br0wser --template "$W/tpl.txt" \
     -n 160 "${LORA[@]}" 2> "$W/server.log" &
 pid=$!
-trap 'kill -9 $pid 2>/dev/null' EXIT
-for _ in $(seq 600); do grep -q '"event":"ready"' "$W/server.log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-grep -q '"event":"ready"' "$W/server.log" || { echo "server did not start"; cat "$W/server.log"; exit 1; }
+"$SQLASSIST" serve --model models/sqlassist-sql-6m.gguf --db examples/shop.sqlite --port 0 --threads 2 2> "$W/server-b.log" &
+pid_b=$!
+trap 'kill -9 $pid $pid_b 2>/dev/null' EXIT
+for log in "$W/server.log" "$W/server-b.log"; do
+    for _ in $(seq 600); do grep -q '"event":"ready"' "$log" && break; sleep 0.1; done
+    grep -q '"event":"ready"' "$log" || { echo "server did not start"; cat "$log"; exit 1; }
+done
 port=$(grep -o '"port":[0-9]*' "$W/server.log" | head -1 | cut -d: -f2)
+port_b=$(grep -o '"port":[0-9]*' "$W/server-b.log" | head -1 | cut -d: -f2)
 
 fail=0
-timeout 300 node tests/web/browser.mjs "http://127.0.0.1:$port/" br0wser "$W/page.png" "$W/profile" "$W/downloads" $ADAPTER || fail=1
-kill -TERM $pid
-timeout 30 tail --pid=$pid -f /dev/null
-wait $pid; rc=$?
-[ $rc -eq 0 ] && echo "PASS server exits 0 on SIGTERM" || { echo "FAIL server exit status $rc"; fail=1; }
+timeout 300 node tests/web/browser.mjs "http://127.0.0.1:$port/" br0wser "http://127.0.0.1:$port_b/" "$W/page.png" "$W/profile" "$W/downloads" $ADAPTER || fail=1
+kill -TERM $pid $pid_b
+for p in $pid $pid_b; do
+    timeout 30 tail --pid=$p -f /dev/null
+    wait $p; rc=$?
+    [ $rc -eq 0 ] && echo "PASS server exits 0 on SIGTERM" || { echo "FAIL server exit status $rc"; fail=1; }
+done
 trap - EXIT
 rm -rf "$W/profile"
 exit $fail
