@@ -140,7 +140,11 @@ void ask_print_result(const sb_result *r, ask_format f) {
 }
 
 int ask_print_answer(const agent_answer *a, ask_format f, int verbose) {
-    if (verbose && a->schema_note) fprintf(stderr, "note: %s\n", a->schema_note);
+    if (verbose && a->schema_note) {
+        fprintf(stderr, "note: ");
+        sb_print_text(stderr, a->schema_note);
+        fprintf(stderr, "\n");
+    }
     if (f == ASK_JSON) {
         char *s = ask_answer_json(a);
         if (s) puts(s);
@@ -150,7 +154,9 @@ int ask_print_answer(const agent_answer *a, ask_format f, int verbose) {
     } else if (a->ok) {
         strbuf b;
         strbuf_init(&b);
-        strbuf_printf(&b, "SQL: %s\n", a->sql ? a->sql : "");
+        char *sql = sb_display_text(a->sql ? a->sql : "");   /* the model's text, bound for a terminal */
+        strbuf_printf(&b, "SQL: %s\n", sql ? sql : "");
+        free(sql);
         char *t = sb_result_to_table(&a->result, 0);
         strbuf_puts(&b, t ? t : "");
         free(t);
@@ -163,8 +169,15 @@ int ask_print_answer(const agent_answer *a, ask_format f, int verbose) {
         const char *last = a->n_attempts ? a->attempts[a->n_attempts - 1].error : NULL;
         fprintf(stderr, "sqlassist: no attempt produced a query that runs (%d attempt%s)", a->n_attempts,
                 a->n_attempts == 1 ? "" : "s");
-        if (a->sql && a->sql[0]) fprintf(stderr, "; the last one was\n  %s\nand failed with: %s", a->sql, last ? last : "?");
-        else if (last) fprintf(stderr, ": %s", last);
+        if (a->sql && a->sql[0]) {
+            fprintf(stderr, "; the last one was\n  ");
+            sb_print_text(stderr, a->sql);
+            fprintf(stderr, "\nand failed with: ");
+            sb_print_text(stderr, last ? last : "?");
+        } else if (last) {
+            fprintf(stderr, ": ");
+            sb_print_text(stderr, last);
+        }
         fprintf(stderr, "\nTry rephrasing the question with the names of the tables and columns it is about.\n");
     }
     if (verbose) print_timings(a);
