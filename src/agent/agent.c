@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <ctype.h>
 
 #include "../engine/generate.h"
 #include "../engine/lora.h"
 #include "copyvals.h"
 #include "fixnames.h"
+#include "sqlgrammar.h"
 #include "../util/jsonstr.h"
 #include "../util/strbuf.h"
 
@@ -47,6 +49,7 @@ void agent_conversation_add(agent_conversation *c, const char *question, const c
 typedef struct gen_watch {
     const agent_config *cfg;
     copy_vals *cv;          /* NULL unless cfg->copy_values */
+    sql_grammar *g;         /* NULL unless cfg->grammar */
     int attempt;
     strbuf text;
     int cancelled;
@@ -69,9 +72,15 @@ static void watch_logits(void *ud, float *logits, int n_vocab) {
     if (w->cv) cv_mask(w->cv, logits, n_vocab);
 }
 
+static int watch_allows(void *ud, int id, int n_left) { return sg_allows(((gen_watch *)ud)->g, id, n_left); }
+static int watch_mask(void *ud, float *logits, int n_vocab, int n_left) {
+    return sg_mask(((gen_watch *)ud)->g, logits, n_vocab, n_left);
+}
+
 static int watch_token(void *ud, int id) {
     gen_watch *w = ud;
     if (w->cv) cv_push(w->cv, id);
+    if (w->g) sg_push(w->g, id);
     if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
     return 0;
 }
@@ -110,20 +119,51 @@ static const char *reply_prefix(const char *prompt) {
     return "";
 }
 
+/* Runs at->sql in the sandbox, mending a misspelt name of the schema up to
+** three times; fills at->error or *r (and at->rows). */
+static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, sb_result *r) {
+    memset(r, 0, sizeof *r);
+    at->rows = -1;
+    if (!at->sql[0]) { at->error = strdup("the reply contained no SQL query"); return; }
+    sa_err serr = {{0}};
+    if (sb_run(sb, at->sql, r, &serr) == 0) { at->rows = r->total_rows; return; }
+    sb_result_free(r);
+    at->error = strdup(serr.msg);
+    for (int k = 0; k < 3 && at->error && names; k++) {
+        char *fixed = fix_unknown_name(at->sql, at->error, names);
+        if (!fixed) break;
+        free(at->sql);
+        at->sql = fixed;
+        at->names_mended++;
+        sa_err e2 = {{0}};
+        free(at->error);
+        at->error = NULL;
+        if (sb_run(sb, at->sql, r, &e2) == 0) { at->rows = r->total_rows; return; }
+        sb_result_free(r);
+        at->error = strdup(e2.msg);
+    }
+}
+
+/* How good an outcome is: ran with rows > ran > failed. */
+static int outcome_rank(const agent_attempt *at) { return at->rows > 0 ? 2 : at->rows == 0 ? 1 : 0; }
+
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
               agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err) {
     memset(ans, 0, sizeof *ans);
+    ans->chosen = -1;
     double t_start = gen_now();
     const model *m = cfg->m;
     int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 3;
+    int n_cand = cfg->candidates > 0 ? cfg->candidates : 1;
     int max_new = cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 256;
     int hist_budget = cfg->history_budget_tokens > 0 ? cfg->history_budget_tokens : 512;
     ans->question = strdup(question);
     ans->adapter = cfg->adapter_name ? strdup(cfg->adapter_name) : NULL;
     ans->schema_note = schema_note ? strdup(schema_note) : NULL;
-    ans->attempts = calloc((size_t)max_attempts, sizeof *ans->attempts);
+    ans->attempts = calloc((size_t)max_attempts * (size_t)n_cand, sizeof *ans->attempts);
     prompt_failure *fails = calloc((size_t)max_attempts, sizeof *fails);
-    if (!ans->question || !ans->attempts || !fails) { free(fails); return sa_fail(err, "out of memory"); }
+    char **hints = calloc((size_t)max_attempts, sizeof *hints);
+    if (!ans->question || !ans->attempts || !fails || !hints) { free(fails); free(hints); return sa_fail(err, "out of memory"); }
 
     /* Follow-ups: the most recent exchanges that fit the history budget
     ** (about 3 bytes per token for English and SQL). */
@@ -152,9 +192,9 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     sc_schema own_names = {0};  /* read from sb when the caller gave no schema and one is needed */
     int have_own = 0;
     const sc_schema *names = cfg->schema;
+    if ((cfg->copy_values || cfg->grammar) && !names) names = own_schema(sb, &own_names, &have_own);
     copy_vals *cv = NULL;
     if (cfg->copy_values) {
-        if (!names) names = own_schema(sb, &own_names, &have_own);
         int n = 0;
         for (int t = 0; names && t < names->ntables; t++) n += 1 + names->tables[t].ncols;
         const char **list = n ? malloc((size_t)n * sizeof *list) : NULL;
@@ -166,119 +206,180 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         cv = cv_new(m->tok, question, list, list ? n : 0);
         free(list);
     }
-    for (int a = 0; a < max_attempts; a++) {
-        agent_attempt *at = &ans->attempts[a];
-        ans->n_attempts = a + 1;
-        char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, a);
+    sql_grammar *grammar = cfg->grammar && names ? sg_new(m->tok, names) : NULL;
+    sb_result best_rows = {0};
+    int done = 0, n_fail = 0;
+    for (int round = 0; round < max_attempts && !done && rc == 0; round++) {
+        char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, n_fail);
         if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
         if (getenv("SQLASSIST_DUMP_PROMPT")) fprintf(stderr, "--- prompt\n%s---\n", prompt);
         double t0 = gen_now();
         int32_t *ids = NULL;
         size_t n_ids = 0;
         if (tok_encode(m->tok, prompt, strlen(prompt), &ids, &n_ids, err)) { free(prompt); rc = -1; break; }
-        char *prompt_copy = prompt;
         ans->tokenize_ms += ms_since(t0);
-        int n_cached = 0;
-        infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
-        infer_set_lora(st, cfg->lora, cfg->lora_scale);
-        gen_watch w = { .cfg = cfg, .cv = cv, .attempt = a + 1 };
-        strbuf_init(&w.text);
-        char *prefix = strdup(reply_prefix(prompt_copy));
-        free(prompt_copy);
-        strbuf_puts(&w.text, prefix ? prefix : "");
-        if (cv) cv_reset(cv, prefix ? prefix : "");
-        gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
-                        .on_logits = watch_logits, .ud = &w };
-        gen_result res;
-        if (generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err)) {
-            pc_release(cfg->pc, st, NULL, 0);
-            free(ids);
-            free(prefix);
-            strbuf_free(&w.text);
-            rc = -1;
-            break;
-        }
-        /* the cache now holds the prompt and all generated ids but possibly the last */
-        int n_past = infer_n_past(st);
-        int32_t *held = malloc((size_t)(n_ids + (size_t)res.n_ids) * sizeof *held);
-        if (held) {
-            memcpy(held, ids, n_ids * sizeof *held);
-            memcpy(held + n_ids, res.ids, (size_t)res.n_ids * sizeof *held);
-        }
-        pc_release(cfg->pc, st, held, held && n_past <= (int)n_ids + res.n_ids ? n_past : 0);
-        free(held);
-        free(ids);
-        strbuf_free(&w.text);
-        at->prompt_tokens = (int)n_ids;
-        at->cached_tokens = n_cached;
-        at->generated_tokens = res.n_ids;
-        at->prefill_ms = res.prefill_s * 1000.0;
-        at->decode_ms = res.decode_s * 1000.0;
-        strbuf reply;
-        strbuf_init(&reply);
-        strbuf_puts(&reply, prefix ? prefix : "");
-        strbuf_puts(&reply, res.text ? res.text : "");
-        free(prefix);
-        at->raw = valid_utf8(strbuf_take(&reply));
-        gen_result_free(&res);
-        ans->prompt_tokens += at->prompt_tokens;
-        ans->cached_tokens += at->cached_tokens;
-        ans->generated_tokens += at->generated_tokens;
-        ans->prefill_ms += at->prefill_ms;
-        ans->decode_ms += at->decode_ms;
-        if (w.cancelled) { ans->cancelled = true; break; }
-
-        at->sql = prompt_extract_sql(at->raw ? at->raw : "");
-        if (!at->sql) { rc = sa_fail(err, "out of memory"); break; }
-        t0 = gen_now();
-        if (!at->sql[0]) {
-            at->error = strdup("the reply contained no SQL query");
-        } else {
-            sb_result r;
-            sa_err serr = {{0}};
-            if (sb_run(sb, at->sql, &r, &serr) == 0) {
-                ans->result = r;
-                ans->ok = true;
-            } else {
-                sb_result_free(&r);
-                at->error = strdup(serr.msg);
-                /* a misspelt name of the schema: mend it and run again */
-                for (int k = 0; k < 3 && at->error; k++) {
-                    if (!names) names = own_schema(sb, &own_names, &have_own);
-                    char *fixed = names ? fix_unknown_name(at->sql, at->error, names) : NULL;
-                    if (!fixed) break;
-                    free(at->sql);
-                    at->sql = fixed;
-                    at->names_mended++;
-                    sa_err e2 = {{0}};
-                    free(at->error);
-                    at->error = NULL;
-                    if (sb_run(sb, at->sql, &r, &e2) == 0) {
-                        ans->result = r;
-                        ans->ok = true;
-                    } else {
-                        sb_result_free(&r);
-                        at->error = strdup(e2.msg);
-                    }
-                }
+        char *prefix = strdup(reply_prefix(prompt));
+        free(prompt);
+        int first_of_round = ans->n_attempts;
+        for (int c = 0; c < n_cand && !done; c++) {
+            agent_attempt *at = &ans->attempts[ans->n_attempts++];
+            at->round = round + 1;
+            at->candidate = c + 1;
+            at->rows = -1;
+            int n_cached = 0;
+            infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
+            infer_set_lora(st, cfg->lora, cfg->lora_scale);
+            gen_watch w = { .cfg = cfg, .cv = cv, .g = grammar, .attempt = ans->n_attempts };
+            strbuf_init(&w.text);
+            strbuf_puts(&w.text, prefix ? prefix : "");
+            if (cv) cv_reset(cv, prefix ? prefix : "");
+            if (grammar) sg_reset(grammar, prefix ? prefix : "");
+            gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
+                            .on_logits = watch_logits, .ud = &w };
+            if (c > 0) {   /* later candidates: sampled */
+                go.sp.temperature = cfg->candidate_temperature > 0 ? cfg->candidate_temperature : 0.7f;
+                go.sp.top_p = 0.95f;
+                go.sp.seed = cfg->sp.seed + 7919u * (uint64_t)c + 104729u * (uint64_t)round;
             }
+            if (grammar) { go.allows = watch_allows; go.mask = watch_mask; }
+            gen_result res;
+            if (generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err)) {
+                pc_release(cfg->pc, st, NULL, 0);
+                strbuf_free(&w.text);
+                rc = -1;
+                break;
+            }
+            /* the cache now holds the prompt and all generated ids but possibly the last */
+            int n_past = infer_n_past(st);
+            int32_t *held = malloc((n_ids + (size_t)res.n_ids) * sizeof *held);
+            if (held) {
+                memcpy(held, ids, n_ids * sizeof *held);
+                memcpy(held + n_ids, res.ids, (size_t)res.n_ids * sizeof *held);
+            }
+            pc_release(cfg->pc, st, held, held && n_past <= (int)n_ids + res.n_ids ? n_past : 0);
+            free(held);
+            strbuf_free(&w.text);
+            at->prompt_tokens = (int)n_ids;
+            at->cached_tokens = n_cached;
+            at->generated_tokens = res.n_ids;
+            at->prefill_ms = res.prefill_s * 1000.0;
+            at->decode_ms = res.decode_s * 1000.0;
+            strbuf reply;
+            strbuf_init(&reply);
+            strbuf_puts(&reply, prefix ? prefix : "");
+            strbuf_puts(&reply, res.text ? res.text : "");
+            at->raw = valid_utf8(strbuf_take(&reply));
+            gen_result_free(&res);
+            ans->prompt_tokens += at->prompt_tokens;
+            ans->cached_tokens += at->cached_tokens;
+            ans->generated_tokens += at->generated_tokens;
+            ans->prefill_ms += at->prefill_ms;
+            ans->decode_ms += at->decode_ms;
+            if (w.cancelled) { ans->cancelled = true; done = 1; break; }
+
+            at->sql = prompt_extract_sql(at->raw ? at->raw : "");
+            if (!at->sql) { rc = sa_fail(err, "out of memory"); break; }
+            for (int k = first_of_round; k < ans->n_attempts - 1; k++)
+                if (ans->attempts[k].sql && !strcmp(ans->attempts[k].sql, at->sql)) at->duplicate = k + 1;
+            t0 = gen_now();
+            sb_result r = {0};
+            if (at->duplicate) {   /* same outcome as before: no need to run it again */
+                const agent_attempt *same = &ans->attempts[at->duplicate - 1];
+                at->rows = same->rows;
+                at->names_mended = same->names_mended;
+                if (same->error) at->error = strdup(same->error);
+                free(at->sql);
+                at->sql = strdup(same->sql);
+            } else {
+                if (!names) names = own_schema(sb, &own_names, &have_own);
+                run_attempt(sb, at, names, &r);
+            }
+            at->execute_ms = ms_since(t0);
+            ans->execute_ms += at->execute_ms;
+            int idx = ans->n_attempts - 1;
+            if (at->rows >= 0 && !at->duplicate &&
+                (ans->chosen < 0 || outcome_rank(at) > outcome_rank(&ans->attempts[ans->chosen]))) {
+                sb_result_free(&best_rows);
+                best_rows = r;
+                memset(&r, 0, sizeof r);
+                ans->chosen = idx;
+            }
+            sb_result_free(&r);
+            if (cfg->on_attempt && cfg->on_attempt(cfg->ud, ans->n_attempts, at->sql, at->error)) {
+                ans->cancelled = true;
+                done = 1;
+                break;
+            }
+            if (at->rows > 0) done = 1;
         }
-        at->execute_ms = ms_since(t0);
-        ans->execute_ms += at->execute_ms;
-        if (cfg->on_attempt && cfg->on_attempt(cfg->ud, a + 1, at->sql, at->error)) { ans->cancelled = true; break; }
-        if (ans->ok) break;
-        fails[a].sql = at->sql;
-        fails[a].error = at->error;
+        free(ids);
+        free(prefix);
+        if (rc || done) break;
+        if (ans->chosen >= 0) break;   /* one ran (no rows): that is the answer */
+        /* none ran: the next round sees the first candidate's failure */
+        agent_attempt *f0 = &ans->attempts[first_of_round];
+        hints[n_fail] = agent_error_hint(f0->error ? f0->error : "");
+        fails[n_fail].sql = f0->sql;
+        fails[n_fail].error = hints[n_fail];
+        n_fail++;
     }
-    if (ans->n_attempts > 0 && ans->attempts[ans->n_attempts - 1].sql)
+    if (ans->chosen < 0) {   /* none ran: the last query written */
+        for (int k = ans->n_attempts - 1; k >= 0; k--)
+            if (ans->attempts[k].sql && ans->attempts[k].sql[0]) { ans->chosen = k; break; }
+    }
+    if (ans->chosen >= 0 && ans->attempts[ans->chosen].rows >= 0) {
+        ans->ok = true;
+        ans->result = best_rows;
+        memset(&best_rows, 0, sizeof best_rows);
+    }
+    sb_result_free(&best_rows);
+    if (ans->chosen >= 0 && ans->attempts[ans->chosen].sql) ans->sql = strdup(ans->attempts[ans->chosen].sql);
+    else if (ans->n_attempts > 0 && ans->attempts[ans->n_attempts - 1].sql)
         ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
     if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
+    sg_free(grammar);
     cv_free(cv);
     sc_free(&own_names);
     free(hist);
     free(fails);
+    for (int i = 0; i < max_attempts; i++) free(hints[i]);
+    free(hints);
     ans->total_ms = ms_since(t_start);
     return rc;
+}
+
+char *agent_error_hint(const char *error) {
+    strbuf b;
+    strbuf_init(&b);
+    const char *e = error ? error : "";
+    if (!strncmp(e, "SQL error: ", 11)) e += 11;
+    /* drop "(at offset N)" and similar positions: a model copies them */
+    for (const char *p = e; *p;) {
+        if (*p == ' ' && p[1] == '(' && (!strncmp(p + 2, "at offset ", 10) || !strncmp(p + 2, "statement ", 10))) {
+            const char *close = strchr(p, ')');
+            if (close) { p = close + 1; continue; }
+        }
+        if (!strncmp(p, " at offset ", 11) && isdigit((unsigned char)p[11])) {
+            p += 11;
+            while (isdigit((unsigned char)*p)) p++;
+            continue;
+        }
+        strbuf_append(&b, p, 1);
+        p++;
+    }
+    char *msg = strbuf_take(&b);
+    if (!msg) return NULL;
+    const char *advice = "";
+    if (strstr(msg, "no such column")) advice = " Use only columns of the tables in the FROM clause.";
+    else if (strstr(msg, "no such table")) advice = " Use only tables of the schema.";
+    else if (strstr(msg, "syntax error") || strstr(msg, "incomplete")) advice = " Write one complete SELECT statement.";
+    else if (strstr(msg, "ambiguous column")) advice = " Qualify the column with its table.";
+    else if (strstr(msg, "misuse of aggregate")) advice = " Move the aggregate to HAVING or the SELECT list.";
+    strbuf_init(&b);
+    strbuf_puts(&b, msg);
+    strbuf_puts(&b, advice);
+    free(msg);
+    return strbuf_take(&b);
 }
 
 size_t agent_count_tokens(const char *text, size_t len, void *tok) {
@@ -391,6 +492,12 @@ char *agent_answer_to_json(const agent_answer *a) {
         const agent_attempt *t = &a->attempts[i];
         json_t *x = json_object();
         json_object_set_new(x, "attempt", json_integer(i + 1));
+        json_object_set_new(x, "round", json_integer(t->round));
+        json_object_set_new(x, "candidate", json_integer(t->candidate));
+        json_object_set_new(x, "outcome", json_string(t->rows > 0 ? "rows" : t->rows == 0 ? "no rows" : "error"));
+        if (t->rows >= 0) json_object_set_new(x, "rows", json_integer(t->rows));
+        if (t->duplicate) json_object_set_new(x, "same_as", json_integer(t->duplicate));
+        json_object_set_new(x, "chosen", json_boolean(i == a->chosen));
         json_object_set_new(x, "sql", jstr(t->sql));
         json_object_set_new(x, "error", jstr(t->error));
         if (t->names_mended) json_object_set_new(x, "names_mended", json_integer(t->names_mended));
@@ -439,4 +546,22 @@ int agent_copy_values(const char *flag, const model *m) {
     char *own = m ? model_prompt_format(m) : NULL;
     free(own);
     return own != NULL;
+}
+
+int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates) {
+    if (grammar_flag && strcmp(grammar_flag, "on") && strcmp(grammar_flag, "off")) {
+        fprintf(stderr, "sqlassist: --grammar '%s': expected on or off\n", grammar_flag);
+        return -1;
+    }
+    *grammar = !grammar_flag || !strcmp(grammar_flag, "on");
+    if (candidates) {
+        char *end;
+        long v = strtol(candidates, &end, 10);
+        if (!*candidates || *end || v < 1 || v > AGENT_MAX_CANDIDATES) {
+            fprintf(stderr, "sqlassist: --candidates '%s': expected a number from 1 to %d\n", candidates, AGENT_MAX_CANDIDATES);
+            return -1;
+        }
+        *n_candidates = v;
+    }
+    return 0;
 }

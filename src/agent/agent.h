@@ -33,6 +33,10 @@ typedef struct agent_config {
     int history_budget_tokens;        /* tokens of earlier turns kept; default 512 */
     int copy_values;                  /* values of comparisons copied from the question (copyvals.h) */
     const sc_schema *schema;          /* sb's schema when the caller has it (NULL: read from sb when needed) */
+    int grammar;                      /* constrain decoding to SQL valid on the schema (sqlgrammar.h) */
+    int candidates;                   /* queries written per round before repairing (0: 1); the first greedy,
+                                      ** the others sampled at candidate_temperature */
+    float candidate_temperature;      /* 0: 0.7 */
     /* Streaming (all optional): the SQL text as it is generated, and each
     ** finished attempt. Returning nonzero cancels the request. */
     int (*on_token)(void *ud, int attempt, const char *text, int len);
@@ -43,18 +47,23 @@ typedef struct agent_config {
 } agent_config;
 
 typedef struct agent_attempt {
+    int round, candidate;   /* 1-based: the repair round and the candidate within it */
     char *raw;              /* the model's reply */
     char *sql;              /* what was extracted and run (names mended: see fixnames.h) */
     char *error;            /* NULL when it ran */
     int names_mended;       /* misspelt table/column names replaced before it ran */
+    long long rows;         /* rows it returned when it ran (-1: it did not run) */
+    int duplicate;          /* the same SQL as an earlier candidate of the round: not run again */
     int prompt_tokens, cached_tokens, generated_tokens;
     double prefill_ms, decode_ms, execute_ms;
 } agent_attempt;
 
 typedef struct agent_answer {
     char *question;
-    char *sql;              /* the final SQL (of the last attempt) */
-    bool ok;                /* the final SQL ran */
+    char *sql;              /* the chosen SQL: the first attempt that ran and returned rows, else the
+                            ** first that ran, else the last one written */
+    int chosen;             /* index of that attempt in attempts[], -1 when none has SQL */
+    bool ok;                /* the chosen SQL ran */
     bool cancelled;
     sb_result result;       /* rows of the final SQL when ok */
     agent_attempt *attempts;
@@ -77,7 +86,10 @@ void agent_conversation_free(agent_conversation *c);
 void agent_conversation_add(agent_conversation *c, const char *question, const char *sql);
 
 /* Answers `question` on the database behind sb, whose schema the prompt
-** shows as `schema_text`. conv may be NULL. Fills *ans (free it with
+** shows as `schema_text`. conv may be NULL. Each round writes up to
+** cfg->candidates queries and runs them; it stops at the first that returns
+** rows, keeps the first that ran otherwise, and when none ran the next
+** round shows the model its failed query and the error (agent_error_hint). Fills *ans (free it with
 ** agent_answer_free) and returns 0 — also when no attempt produced working
 ** SQL (ans->ok is false then); -1 only for engine failures. */
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
@@ -98,6 +110,22 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok);
 char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s,
                           const char *question, bool with_samples, int n_ctx, int n_predict, int max_attempts,
                           char **note, sa_err *err);
+
+/* SQLite's error message as a repair prompt shows it: without the "SQL
+** error:" prefix, offsets and statement numbers a small model copies into
+** its next query, plus what to do about it. malloc'd. */
+char *agent_error_hint(const char *error);
+
+/* Candidates per round when no --candidates is given (docs/agent.md: chosen
+** by measurement). */
+#define AGENT_DEFAULT_CANDIDATES 4
+#define AGENT_DEFAULT_CANDIDATES_STR "4"
+#define AGENT_MAX_CANDIDATES 16
+
+/* --grammar on|off (NULL: on) into *grammar and --candidates N (NULL: the
+** default) into *candidates; prints a usage message and returns -1 on a bad
+** value. */
+int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates);
 
 /* The whole answer as one JSON object (malloc'd). */
 char *agent_answer_to_json(const agent_answer *a);

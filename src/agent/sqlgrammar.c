@@ -24,6 +24,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,8 @@ typedef struct sg_state {
     /* wrap and lexer */
     uint8_t wrap, fence_n, lx, lx_sub, qfree, dead;
     uint16_t wlen;
+    int16_t exp_slot;      /* the word's expectations in the grammar's cache (-1: not looked up) */
+    uint64_t exp_hash;     /* and the parser-state hash they were made for */
     char word[SG_WORD];
 } sg_state;
 #define PARSER_BYTES offsetof(sg_state, wrap)
@@ -171,6 +174,7 @@ struct sql_grammar {
     int run_ok;          /* 0: the reply left the grammar; nothing is constrained */
     long run_gen;        /* bumped at each push: completion cache key */
     long comp_gen;
+    long comp_steps;     /* nodes the running completion search has visited */
     char *comp;          /* completion for run_gen (NULL: none found) */
     int comp_valid;
     sg_state *dfs;       /* mask scratch: one state per trie depth */
@@ -345,8 +349,12 @@ static int col_ref(const sql_grammar *g, sg_state *s, const char *qual, const ch
     if (!sc) return 0;
     int lv = s->nscope - 1;
     if (!qual && ralias_has(s, sc, col)) return 1;
-    if (col_visible(g, s, lv, qual, col)) return 1;
-    if (sc->from_state == 2) return 0;
+    if (!qual && sc->from_state == 1 && scope_col(g, sc, col) < 0) return 0;   /* ambiguous for good */
+    int visible = col_visible(g, s, lv, qual, col);
+    if (visible && (qual || sc->from_state == 2 || !record)) return 1;
+    if (!visible && sc->from_state == 2) return 0;
+    /* While FROM is open an unqualified name is remembered even when a table
+    ** gives it now: a table joined later may make it ambiguous. */
     /* before FROM ends (the SELECT list, an ON naming a table joined later):
     ** the column must exist somewhere (or a CTE may have it) */
     int id = bsearch_str(g->colnames, g->ncolnames, col);
@@ -532,7 +540,7 @@ static int h_cte(sg_state *s, sg_frame *f, const ptok *t) {
     return R_REJ;
 }
 
-static int h_core(sg_state *s, sg_frame *f, const ptok *t) {
+static int h_core(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t) {
     sg_scope *sc = cur_scope(s);
     switch (f->st) {
     case 0: {
@@ -559,6 +567,13 @@ static int h_core(sg_state *s, sg_frame *f, const ptok *t) {
             sc->from_state = 1;
             f->st = 4;
             return push_frame(s, F_FROM, 0) ? R_OK : R_REJ;
+        }
+        /* no FROM: what the SELECT list named must come from outer SELECTs;
+        ** refused now unless one of them has yet to read its FROM */
+        if (sc->n_pend && !resolve_pending(g, s)) {
+            int open_outer = 0;
+            for (int i = 0; i + 1 < s->nscope; i++) open_outer |= s->sc[i].from_state != 2;
+            if (!open_outer) return R_REJ;
         }
         f->st = 4;
         return R_AGAIN;
@@ -607,9 +622,16 @@ static int h_result(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *
     }
 }
 
-static int add_source(sg_state *s, int table, uint16_t name) {
+static int add_source(const sql_grammar *g, sg_state *s, int table, uint16_t name) {
     sg_scope *sc = cur_scope(s);
     if (sc->n_src >= SG_SRC) return 0;
+    /* a column already named without a table must not become ambiguous */
+    for (int i = 0; table >= 0 && i < sc->n_pend; i++) {
+        const sg_pend *p = &sc->pend[i];
+        if (p->qual || p->col < 0 || !table_has(g, table, g->colnames[p->col])) continue;
+        for (int k = 0; k < sc->n_src; k++)
+            if (sc->src[k].table >= 0 && table_has(g, sc->src[k].table, g->colnames[p->col])) return 0;
+    }
     sg_src *src = &sc->src[sc->n_src++];
     src->table = (int16_t)table;
     src->name = name;
@@ -617,11 +639,38 @@ static int add_source(sg_state *s, int table, uint16_t name) {
     return 1;
 }
 
-static int set_alias(sg_state *s, const char *w) {
+/* A short alias (c, oi, t1) that does not begin a keyword. */
+static int loose_alias(const char *w) {
+    if (!short_alias(w)) return 0;
+    size_t n = strlen(w);
+    if (n < 2) return 1;
+    for (int k = 0; k < K_COUNT_; k++) if (!strncmp(KEYWORDS[k], w, n)) return 0;
+    return 1;
+}
+
+/* Is w a qualifier the current SELECT used before its FROM named it? */
+static int pending_qual(const sg_state *s, const char *w) {
+    const sg_scope *sc = &s->sc[s->nscope - 1];
+    for (int i = 0; i < sc->n_pend; i++)
+        if (sc->pend[i].qual && !strcmp(pool_str(s, sc->pend[i].qual), w)) return 1;
+    return 0;
+}
+
+/* Names the last source w. Refused when a column already written as w.col
+** is not one of that source's: the query could never be completed. */
+static int set_alias(const sql_grammar *g, sg_state *s, const char *w) {
     sg_scope *sc = cur_scope(s);
+    if (!sc->n_src) return 0;
+    sg_src *src = &sc->src[sc->n_src - 1];
+    for (int i = 0; i < sc->n_pend; i++) {
+        const sg_pend *p = &sc->pend[i];
+        if (!p->qual || strcmp(pool_str(s, p->qual), w) || src->table < 0) continue;
+        if (p->col >= 0 && !table_has(g, src->table, g->colnames[p->col])) return 0;
+        if (p->col == -1) return 0;
+    }
     uint16_t off = pool_add(s, w);
-    if (!off || !sc->n_src) return 0;
-    sc->src[sc->n_src - 1].alias = off;
+    if (!off) return 0;
+    src->alias = off;
     return 1;
 }
 
@@ -631,27 +680,31 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         if (is_p(t, '(')) { f->st = 5; return push_stmt(s, 0) ? R_OK : R_REJ; }
         if (is_name(t) || t->kind == TK_WORD) {   /* SQLite takes a table named like a keyword (CAST) here */
             int ti = table_lookup(g, t->text);
-            if (ti >= 0) { f->st = 1; return add_source(s, ti, 0) ? R_OK : R_REJ; }
+            if (ti >= 0) { f->st = 1; return add_source(g, s, ti, 0) ? R_OK : R_REJ; }
             int ci = t->kind != TK_BRID ? cte_lookup(s, t->text) : -1;
-            if (ci >= 0) { f->st = 1; return add_source(s, -1, s->cte[ci]) ? R_OK : R_REJ; }
+            if (ci >= 0) { f->st = 1; return add_source(g, s, -1, s->cte[ci]) ? R_OK : R_REJ; }
         }
         return R_REJ;
     case 5:
         if (!is_p(t, ')')) return R_REJ;
         f->st = 1;
-        return add_source(s, -1, 0) ? R_OK : R_REJ;
+        return add_source(g, s, -1, 0) ? R_OK : R_REJ;
     case 1:
         if (is_kw(t, K_AS)) { f->st = 2; return R_OK; }
-        if ((t->kind == TK_WORD && t->kw < 0 && short_alias(t->text)) || t->kind == TK_QID) {   /* FROM customers c */
+        /* "FROM customers c": an alias without AS where the SELECT list
+        ** already used it (c.name), or a short one that is not the start of
+        ** a keyword (a model writing "WHERE" as "WH"+"e" must not end up
+        ** with a table called "whe") */
+        if (((t->kind == TK_WORD && t->kw < 0) || t->kind == TK_QID) && (pending_qual(s, t->text) || loose_alias(t->text))) {
             f->st = 3;
-            return set_alias(s, t->text) ? R_OK : R_REJ;
+            return set_alias(g, s, t->text) ? R_OK : R_REJ;
         }
         f->st = 3;
         return R_AGAIN;
     case 2:
         if (!is_name(t)) return R_REJ;
         f->st = 3;
-        return set_alias(s, t->text) ? R_OK : R_REJ;
+        return set_alias(g, s, t->text) ? R_OK : R_REJ;
     case 3:
         if (f->flags & FL_JOINED) {
             if (is_kw(t, K_ON)) { f->st = 4; return push_frame(s, F_EXPR, FL_NOAGG) ? R_OK : R_REJ; }
@@ -991,7 +1044,7 @@ static int parse(const sql_grammar *g, sg_state *s, const ptok *t) {
         case F_TOP: r = h_top(s, f, t); break;
         case F_STMT: r = h_stmt(s, f, t); break;
         case F_CTE: r = h_cte(s, f, t); break;
-        case F_CORE: r = h_core(s, f, t); break;
+        case F_CORE: r = h_core(g, s, f, t); break;
         case F_RESULT: r = h_result(g, s, f, t); break;
         case F_FROM: r = h_from(g, s, f, t); break;
         case F_EXPR: r = h_expr(g, s, f, t); break;
@@ -1045,16 +1098,23 @@ static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind);
 static int word_prefix_ok(const sql_grammar *g, sg_state *s) {
     int kind = s->lx == LX_WORD ? TK_WORD : s->lx == LX_BRID ? TK_BRID : TK_QID;
     if (kind == TK_QID && s->qfree) return 1;
-    exp_entry *e = expect_get((sql_grammar *)g, s, kind);
-    if (!e) return 1;
+    exp_entry *e = NULL;
+    if (s->exp_slot >= 0) {   /* looked up at the word's first byte: the parser has not moved since */
+        exp_entry *c = &((sql_grammar *)g)->cache[s->exp_slot];
+        if (c->used && c->hash == s->exp_hash && c->kind == kind) e = c;
+    }
+    if (!e) {
+        e = expect_get((sql_grammar *)g, s, kind);
+        if (!e) return 1;
+        s->exp_slot = (int16_t)(e - g->cache);
+        s->exp_hash = e->hash;
+    }
     if (e->free_ok) return 1;
     const char *w = s->word;
     size_t n = s->wlen;
-    if (e->short_ok && n <= 3) {
-        int ok = isalpha((unsigned char)w[0]);
-        for (size_t i = 1; i < n && ok; i++) ok = isalnum((unsigned char)w[i]);
-        if (ok) return 1;
-    }
+    /* a short alias or qualifier: the prefix must itself be one (the rules
+    ** for them depend on the word), so that no prefix is a dead end */
+    if (e->short_ok && n <= 3 && trial(g, s, kind, 0, w)) return 1;
     int lo = 0, hi = g->ndict;                     /* first entry >= w */
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -1190,6 +1250,7 @@ again:
     default: /* LX_NONE */
         if (is_ws(c)) return 1;
         if (word_start(c)) {
+            s->exp_slot = -1;
             s->lx = LX_WORD;
             s->wlen = 1;
             s->word[0] = lc((char)c);
@@ -1207,6 +1268,7 @@ again:
             return 1;
         }
         if (c == '"' || c == '[') {
+            s->exp_slot = -1;
             s->lx = c == '"' ? LX_QID : LX_BRID;
             s->wlen = 0;
             s->qfree = c == '"' && trial(g, s, TK_QID, 0, "\x01");
@@ -1215,7 +1277,12 @@ again:
             exp_entry *e = expect_get((sql_grammar *)g, s, s->lx == LX_QID ? TK_QID : TK_BRID);
             if (!e) return 1;
             for (int i = 0; i < g->ndict; i++) if (e->bits[i >> 3] & (1u << (i & 7))) return 1;
-            return s->pool_len > 0;
+            for (size_t off = 0; off < s->pool_len;) {   /* an alias or CTE name, quoted */
+                const char *p = s->pool + off;
+                if (*p && trial(g, s, s->lx == LX_QID ? TK_QID : TK_BRID, 0, p)) return 1;
+                off += strlen(p) + 1;
+            }
+            return 0;
         }
         if (c == '`') {
             if (!end_ok(g, s)) return 0;
@@ -1500,16 +1567,18 @@ static const char *const MOVES[] = {
     " (SELECT 1)", " WHEN 1 THEN 1 END", " SELECT 1", " THEN 1 END", " JOIN",
 };
 #define N_MOVES ((int)(sizeof MOVES / sizeof *MOVES))
+/* Nodes one completion search may visit: a few milliseconds at most. */
+#define COMPLETION_BUDGET 3000
 
-static int apply(const sql_grammar *g, sg_state *s, const char *m) {
+static int apply(sql_grammar *g, sg_state *s, const char *m) {
     for (const char *p = m; *p; p++) if (!step(g, s, (unsigned char)*p)) return 0;
     return 1;
 }
 
 /* Depth-first search of up to depth moves; the moves' text goes into out. */
-static int complete_dfs(const sql_grammar *g, const sg_state *s, int depth, strbuf *out) {
+static int complete_dfs(sql_grammar *g, const sg_state *s, int depth, strbuf *out) {
     if (end_ok(g, s)) return 1;
-    if (depth == 0) return 0;
+    if (depth == 0 || ++g->comp_steps > COMPLETION_BUDGET) return 0;
     sg_state c;
     size_t mark = out->len;
     /* a word or quoted name being written: finish it as a name the parser takes */
@@ -1561,16 +1630,216 @@ static int complete_dfs(const sql_grammar *g, const sg_state *s, int depth, strb
     return 0;
 }
 
+/* A table having column col (colname id; -2: any table), or -1. */
+static int table_with(const sql_grammar *g, int col) {
+    for (int t = 0; t < g->ntab; t++)
+        if (col < 0 || table_has(g, t, g->colnames[col])) return t;
+    return -1;
+}
+
+/* The first column named before FROM that no source of the current SELECT
+** gives yet: its qualifier (or NULL) in *qual; -3 when there is none. */
+static int unresolved(const sql_grammar *g, const sg_state *s, int lv, const char **qual) {
+    if (lv < 0) return -3;
+    const sg_scope *sc = &s->sc[lv];
+    for (int i = 0; i < sc->n_pend; i++) {
+        const sg_pend *p = &sc->pend[i];
+        const char *q = p->qual ? pool_str(s, p->qual) : NULL;
+        int found = 0;
+        if (p->col >= 0 && sc->from_state != 0) found = col_visible(g, s, lv, q, g->colnames[p->col]);
+        else
+            for (int k = 0; k < sc->n_src && !found; k++) {
+                const sg_src *src = &sc->src[k];
+                if (q && strcmp(src_name(g, s, src), q)) continue;
+                found = src->table < 0 || p->col < 0 || table_has(g, src->table, g->colnames[p->col]);
+            }
+        if (!found) { *qual = q; return p->col; }
+    }
+    return -3;
+}
+
+/* One step toward the end of the statement, read off the innermost open
+** rule: the text that closes it (or what it still needs) into out. */
+static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) {
+    const char *word = NULL;
+    if (k == s->nf - 1) switch (s->lx) {
+    case LX_STR: strbuf_puts(out, "'"); return;
+    case LX_QID:
+        if (s->qfree) { strbuf_puts(out, "\""); return; }
+        /* fall through */
+    case LX_WORD:
+    case LX_BRID: {   /* the shortest name or keyword the parser takes */
+        int kind = s->lx == LX_WORD ? TK_WORD : s->lx == LX_BRID ? TK_BRID : TK_QID;
+        char w[SG_WORD];
+        memcpy(w, s->word, s->wlen);
+        w[s->wlen] = 0;
+        if (!trial(g, s, kind, 0, w)) {
+            for (int i = 0; i < g->ndict; i++)
+                if (!strncmp(g->dict[i].w, w, s->wlen) && trial(g, s, kind, 0, g->dict[i].w) &&
+                    (!word || strlen(g->dict[i].w) < strlen(word))) word = g->dict[i].w;
+            for (size_t off = 0; off < s->pool_len;) {
+                const char *p = s->pool + off;
+                if (*p && !strncmp(p, w, s->wlen) && trial(g, s, kind, 0, p) && (!word || strlen(p) < strlen(word))) word = p;
+                off += strlen(p) + 1;
+            }
+            if (word) strbuf_puts(out, word + s->wlen);
+        }
+        strbuf_puts(out, s->lx == LX_WORD ? " " : s->lx == LX_QID ? "\"" : "]");
+        return;
+    }
+    case LX_NUM: if (s->lx_sub == 2 || s->lx_sub == 3) strbuf_puts(out, "1"); else strbuf_puts(out, " "); return;
+    case LX_OP: strbuf_puts(out, s->lx_sub == '!' ? "= " : " "); return;
+    case LX_STR_Q: case LX_QID_Q: strbuf_puts(out, " "); return;
+    }
+    const sg_frame *f = &s->f[k];
+    const char *q = NULL;
+    int col, lv = -1;   /* the scope frame k works in: one per F_STMT at or below it */
+    for (int i = 0; i <= k; i++) lv += s->f[i].kind == F_STMT;
+    switch (f->kind) {
+    case F_EXPR:
+        switch (f->st) {
+        case 0: strbuf_puts(out, " 1"); return;
+        case 3: {   /* "q." : a column of q, or of any table */
+            for (int t = 0; t < g->ntab; t++)
+                if (g->tab[t].ncols && trial(g, s, TK_WORD, 0, g->tab[t].lcols[0])) { strbuf_puts(out, g->tab[t].lcols[0]); return; }
+            for (int c = 0; c < g->ncolnames; c++)
+                if (trial(g, s, TK_WORD, 0, g->colnames[c])) { strbuf_puts(out, g->colnames[c]); return; }
+            strbuf_puts(out, "*");
+            return;
+        }
+        case 10: case 11: case 16: strbuf_puts(out, " NULL"); return;
+        case 12: strbuf_puts(out, " (1)"); return;
+        case 13: strbuf_puts(out, " AND 1"); return;
+        case 14: strbuf_puts(out, " NOCASE"); return;
+        case 15: strbuf_puts(out, " FROM 1"); return;
+        case 20: strbuf_puts(out, " (SELECT 1)"); return;
+        case 21: case 33: case 36: strbuf_puts(out, ")"); return;
+        case 30: strbuf_puts(out, "(1 AS INT)"); return;
+        case 31: strbuf_puts(out, " AS INT)"); return;
+        case 32: strbuf_puts(out, " INT)"); return;
+        case 34: strbuf_puts(out, "1)"); return;
+        case 35: strbuf_puts(out, ")"); return;
+        }
+        break;
+    case F_PAREN: case F_INLIST: strbuf_puts(out, f->st == 0 && f->kind == F_PAREN ? "1)" : ")"); return;
+    case F_ARGS: {
+        const sg_func *fn = &FUNCS[f->b];
+        if (f->st == 3) { strbuf_puts(out, "1)"); return; }
+        int have = f->st == 0 ? 0 : f->a;
+        if (f->st == 2) have = fn->min;
+        for (int i = have; i < fn->min; i++) strbuf_puts(out, i ? ", 1" : "1");
+        strbuf_puts(out, ")");
+        return;
+    }
+    case F_CASE:
+        strbuf_puts(out, f->st == 0 || f->st == 5 ? " WHEN 1 THEN 1 END" : f->st == 1 ? " THEN 1 END" : " END");
+        return;
+    case F_ORDER: if (f->st == 3) { strbuf_puts(out, " LAST"); return; } break;
+    case F_IDLIST: strbuf_puts(out, f->st == 0 ? " x)" : ")"); return;
+    case F_RESULT: if (f->st == 3) { strbuf_puts(out, " x"); return; } break;
+    case F_CTE:
+        strbuf_puts(out, f->st == 0 ? " x AS (SELECT 1)" : f->st <= 2 ? " AS (SELECT 1)" : f->st == 3 ? " (SELECT 1)" : ")");
+        return;
+    case F_FROM:
+        switch (f->st) {
+        case 0: case 7: case 8: case 9: {
+            col = unresolved(g, s, lv, &q);
+            int t = col == -3 ? 0 : table_with(g, col);
+            if (f->st != 0) strbuf_puts(out, " JOIN");
+            if (t >= 0 && t < g->ntab) { strbuf_puts(out, " "); strbuf_puts(out, g->tab[t].lname); }
+            if (q && col != -3) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
+            return;
+        }
+        case 5: strbuf_puts(out, ")"); return;
+        case 2: strbuf_puts(out, " x"); return;
+        case 6: strbuf_puts(out, " (x)"); return;
+        }
+        col = unresolved(g, s, lv, &q);
+        if (col != -3) {   /* a column named before FROM that no table here gives: join one that does */
+            int t = table_with(g, col);
+            if (t >= 0) {
+                strbuf_puts(out, " JOIN ");
+                strbuf_puts(out, g->tab[t].lname);
+                if (q) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
+                return;
+            }
+        }
+        break;
+    case F_CORE:
+        if (f->st == 6) { strbuf_puts(out, " BY 1"); return; }
+        if (lv >= 0 && s->sc[lv].from_state == 0 && (f->st == 3 || f->st == 2)) {
+            col = unresolved(g, s, lv, &q);
+            if (col != -3 || s->sc[lv].has_star) {
+                int t = col == -3 ? 0 : table_with(g, col);
+                if (t >= 0 && t < g->ntab) {
+                    strbuf_puts(out, " FROM ");
+                    strbuf_puts(out, g->tab[t].lname);
+                    if (q) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
+                    return;
+                }
+            }
+        }
+        break;
+    case F_STMT:
+        if (f->st == 2 || f->st == 5) {
+            strbuf_puts(out, " SELECT 1");
+            for (int i = 1; i < f->a && f->a < 250; i++) strbuf_puts(out, ", 1");
+            return;
+        }
+        if (f->st == 7) { strbuf_puts(out, " BY 1"); return; }
+        break;
+    }
+}
+
+/* The structural completion: closers applied while the parser takes them. */
+static int complete_structural(sql_grammar *g, strbuf *out) {
+    sg_state c = g->run;
+    for (int it = 0; it < 64; it++) {
+        if (end_ok(g, &c)) return 1;
+        /* the innermost rule that needs something and takes it (rules above
+        ** it that may end end on the way) */
+        int moved = 0;
+        for (int k = c.nf - 1; k >= 0 && !moved; k--) {
+            size_t mark = out->len;
+            closer(g, &c, k, out);
+            if (out->oom) return 0;
+            if (out->len == mark) continue;
+            sg_state next = c;
+            if (apply(g, &next, out->p + mark)) { c = next; moved = 1; }
+            if (getenv("SG_DEBUG")) fprintf(stderr, "  frame %d (%d/%d) closer [%s] %s\n", k, c.f[k].kind, c.f[k].st, out->p + mark, moved ? "taken" : "refused");
+            if (!moved) out->len = mark;
+        }
+        if (!moved) {
+            if (getenv("SG_DEBUG")) {
+                fprintf(stderr, "structural completion stuck after [%s]; lx %d; frames:", out->p ? out->p : "", c.lx);
+                for (int k = 0; k < c.nf; k++) fprintf(stderr, " %d/%d", c.f[k].kind, c.f[k].st);
+                fprintf(stderr, "\n");
+            }
+            return 0;
+        }
+    }
+    return 0;
+}
+
 char *sg_completion(sql_grammar *g) {
     if (!g->run_ok) return NULL;
     if (g->comp_valid && g->comp_gen == g->run_gen) return g->comp ? strdup(g->comp) : NULL;
     free(g->comp);
     g->comp = NULL;
-    for (int depth = 0; depth <= 4 && !g->comp; depth++) {
+    g->comp_steps = 0;
+    /* the shortest of a few moves, else the rules closed one by one */
+    for (int depth = 0; depth <= 3 && !g->comp; depth++) {
         strbuf b;
         strbuf_init(&b);
         strbuf_puts(&b, "");
         if (complete_dfs(g, &g->run, depth, &b)) g->comp = strbuf_take(&b);
+        else strbuf_free(&b);
+    }
+    if (!g->comp) {
+        strbuf b;
+        strbuf_init(&b);
+        strbuf_puts(&b, "");
+        if (complete_structural(g, &b)) g->comp = strbuf_take(&b);
         else strbuf_free(&b);
     }
     g->comp_gen = g->run_gen;
@@ -1654,7 +1923,11 @@ int sg_push(sql_grammar *g, int id) {
     const char *b = tok_token_data(g->tok, id, &n);
     if (!b || tok_is_special(g->tok, id)) { g->run_ok = 0; return -1; }
     for (size_t i = 0; i < n; i++)
-        if (!step(g, &g->run, (unsigned char)b[i])) { g->run_ok = 0; return -1; }
+        if (!step(g, &g->run, (unsigned char)b[i])) {
+            if (getenv("SG_DEBUG")) fprintf(stderr, "sg_push: token %d '%.*s' refused at byte %zu\n", id, (int)n, b, i);
+            g->run_ok = 0;
+            return -1;
+        }
     return 0;
 }
 

@@ -40,7 +40,7 @@
 typedef struct db_entry { char *id; sandbox *sb; sc_schema schema; } db_entry;
 
 typedef struct bench_opts {
-    const char *self, *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values;
+    const char *self, *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates;
     long attempts, n_predict, concurrency, limit, tp_requests;
     int no_server;
     lora_cli *lc;
@@ -152,6 +152,8 @@ int cmd_bench(int argc, char **argv) {
         {"--format", NULL, 1, &o.format, NULL, "prompt template: chatml (default) or sql-create-context"},
         {"--template", NULL, 1, &o.tpl, NULL, "prompt template file"},
         {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
+        {"--grammar", NULL, 1, &o.grammar, NULL, "on or off: decode only SQL valid on the schema (default on)"},
+        {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the first that returns rows is the answer (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
         LORA_CLI_OPTS(&lc),
@@ -192,11 +194,14 @@ int cmd_bench(int argc, char **argv) {
     if (!rc && agent_template_init(&tpl, o.format, o.tpl, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 2; }
     int copy_values = rc ? 0 : agent_copy_values(o.copy_values, m);
     if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", o.copy_values); rc = 2; }
+    int grammar = 1;
+    long n_cand = AGENT_DEFAULT_CANDIDATES;
+    if (!rc && agent_flags(o.grammar, o.candidates, &grammar, &n_cand)) rc = 2;
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
-        .copy_values = copy_values,
+        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     char path[4096];
@@ -340,6 +345,8 @@ int cmd_bench(int argc, char **argv) {
         if (o.format && k < 62) { sv[k++] = "--format"; sv[k++] = (char *)o.format; }
         if (o.tpl && k < 62) { sv[k++] = "--template"; sv[k++] = (char *)o.tpl; }
         if (o.copy_values && k < 62) { sv[k++] = "--copy"; sv[k++] = (char *)o.copy_values; }
+        if (o.grammar && k < 62) { sv[k++] = "--grammar"; sv[k++] = (char *)o.grammar; }
+        if (o.candidates && k < 62) { sv[k++] = "--candidates"; sv[k++] = (char *)o.candidates; }
         sv[k] = NULL;
         char slog[4200];
         snprintf(slog, sizeof slog, "%s/server.log", o.out_dir);
@@ -394,6 +401,8 @@ int cmd_bench(int argc, char **argv) {
         if (o.format && k < 36) { av[k++] = "--format"; av[k++] = (char *)o.format; }
         if (o.tpl && k < 36) { av[k++] = "--template"; av[k++] = (char *)o.tpl; }
         if (o.copy_values && k < 36) { av[k++] = "--copy"; av[k++] = (char *)o.copy_values; }
+        if (o.grammar && k < 36) { av[k++] = "--grammar"; av[k++] = (char *)o.grammar; }
+        if (o.candidates && k < 36) { av[k++] = "--candidates"; av[k++] = (char *)o.candidates; }
         av[k++] = t0t->question;
         av[k] = NULL;
         double t1 = gen_now();

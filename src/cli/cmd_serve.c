@@ -9,6 +9,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
+#include "agent/agent.h"
 #include "server/server.h"
 
 /* A header value we will echo: printable ASCII, no spaces. */
@@ -22,7 +23,8 @@ static int plain_token(const char *s) {
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *lora_dir = NULL, *host = "127.0.0.1", *port = "8080", *api_key = NULL,
                *threads = NULL, *ctx = "4096", *queue = "16", *slots = "2", *req_timeout = "120000",
-               *max_body = "1048576", *cors = NULL, *max_conn = "256", *tpl = NULL, *format = NULL, *copy_vals = NULL, *samples = "0",
+               *max_body = "1048576", *cors = NULL, *max_conn = "256", *max_conn_client = "64", *tpl = NULL, *format = NULL, *copy_vals = NULL, *samples = "0",
+               *grammar_flag = NULL, *candidates = NULL,
                *attempts = "3", *n_predict = "256", *max_rows = NULL, *q_timeout = NULL;
     server_config cfg = {0};
     cli_opt opts[] = {
@@ -42,8 +44,11 @@ int cmd_serve(int argc, char **argv) {
         {"--max-body", NULL, 1, &max_body, NULL, "largest request body in bytes; beyond: 413 (default 1048576)"},
         {"--cors", NULL, 1, &cors, NULL, "allow this Origin (or *) to call the API from a browser (default: no CORS)"},
         {"--max-connections", NULL, 1, &max_conn, NULL, "open connections at most (default 256)"},
+        {"--max-connections-per-client", NULL, 1, &max_conn_client, NULL, "sockets one client address may hold (default 64; 0: no bound, e.g. behind a proxy)"},
         {"--template", NULL, 1, &tpl, NULL, "prompt template file with {{schema}} and {{question}}"},
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
+        {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL valid on the schema (default on; /api/ask's \"grammar\" overrides)"},
+        {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the first that returns rows is the answer (default " AGENT_DEFAULT_CANDIDATES_STR "; /api/ask's \"candidates\" overrides)"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
         {"--samples", NULL, 1, &samples, NULL, "sample rows per table shown to the model (default 0)"},
         {"--max-attempts", NULL, 1, &attempts, NULL, "default generate/execute/repair rounds per question (default 3)"},
@@ -65,11 +70,13 @@ int cmd_serve(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (!db) { fprintf(stderr, "sqlassist: --db is required\nusage: %s\n", usage); return 2; }
     if (cli_model_or_default(&model_path)) return 2;
+    long v_conn_client;
     long v_port, v_ctx, v_queue, v_slots, v_tmo, v_body, v_conn, v_samples, v_att, v_pred, v_rows = 0, v_qt = 0, v_thr = 0;
     if (cli_int("--port", port, 0, 65535, &v_port) || cli_int("--ctx", ctx, 256, 1 << 20, &v_ctx) ||
         cli_int("--queue", queue, 1, 100000, &v_queue) || cli_int("--slots", slots, 1, 64, &v_slots) ||
         cli_int("--request-timeout-ms", req_timeout, 1, 86400000L, &v_tmo) ||
         cli_int("--max-body", max_body, 64, 1L << 30, &v_body) || cli_int("--max-connections", max_conn, 4, 100000, &v_conn) ||
+        cli_int("--max-connections-per-client", max_conn_client, 0, 100000, &v_conn_client) ||
         cli_int("--samples", samples, 0, 20, &v_samples) || cli_int("--max-attempts", attempts, 1, 10, &v_att) ||
         cli_int("--n-predict", n_predict, 1, 8192, &v_pred) || (threads && cli_int("--threads", threads, 1, 1024, &v_thr)) ||
         (max_rows && cli_int("--max-rows", max_rows, 1, 1000000, &v_rows)) ||
@@ -102,9 +109,12 @@ int cmd_serve(int argc, char **argv) {
     cfg.request_timeout_ms = v_tmo;
     cfg.max_body = (size_t)v_body;
     cfg.max_connections = (int)v_conn;
+    cfg.max_connections_per_client = (int)v_conn_client;
     cfg.template_file = tpl;
     cfg.format = format;
     cfg.copy_values = copy_vals;
+    cfg.grammar = grammar_flag;
+    cfg.candidates = candidates;
     cfg.samples = (int)v_samples;
     cfg.max_attempts = (int)v_att;
     cfg.n_predict = (int)v_pred;

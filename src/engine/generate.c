@@ -3,6 +3,7 @@
 */
 #include "generate.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,16 +64,34 @@ static long find_stop(const char *text, size_t from, const gen_opts *o) {
     return best;
 }
 
+/* The next token under o's constraint: the best allowed one when greedy,
+** else a sample of the allowed ones; -1 when none is allowed. Modifies logits. */
+static int pick_constrained(const gen_opts *o, sampler *smp, float *logits, int V, int n_left) {
+    if (o->sp.temperature <= 0) {
+        for (int tries = 0; tries < 16; tries++) {
+            int id = argmax(logits, V);
+            if (isinf(logits[id]) && logits[id] < 0) return -1;
+            if (o->allows(o->ud, id, n_left)) return id;
+            logits[id] = -INFINITY;
+        }
+    }
+    if (o->mask(o->ud, logits, V, n_left) <= 0) return -1;
+    int id = argmax(logits, V);
+    if (isinf(logits[id]) && logits[id] < 0) return -1;   /* only tokens on_logits removed are allowed */
+    return sampler_sample(smp, logits);
+}
+
 int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt, const gen_opts *o,
              gen_result *res, sa_err *err) {
     memset(res, 0, sizeof *res);
     int V = m->cfg.n_vocab;
     float *logits = malloc((size_t)V * sizeof *logits);
+    float *raw = o->allows && o->on_logits ? malloc((size_t)V * sizeof *raw) : NULL;
     sampler *smp = sampler_new(V, &o->sp);
     res->ids = malloc(((size_t)(o->n_predict > 0 ? o->n_predict : 1)) * sizeof *res->ids);
     textbuf tb = {0};
     int rc = -1;
-    if (!logits || !smp || !res->ids || tb_append(&tb, "", 0)) { sa_fail(err, "out of memory"); goto out; }
+    if (!logits || !smp || !res->ids || (o->allows && o->on_logits && !raw) || tb_append(&tb, "", 0)) { sa_fail(err, "out of memory"); goto out; }
     double t0 = gen_now();
     if (n_prompt > 0 && model_forward(m, s, prompt, n_prompt, LOGITS_LAST, logits, err)) goto out;
     res->n_prompt = n_prompt;
@@ -85,8 +104,19 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     tok_stream_init(&ts);
     res->stop = GEN_STOP_LENGTH;
     for (int i = 0; i < o->n_predict; i++) {
-        if (o->on_logits) o->on_logits(o->ud, logits, V);
-        int id = sampler_sample(smp, logits);
+        int id;
+        if (o->allows && o->mask) {
+            /* the constraint comes first: when on_logits leaves none of its
+            ** tokens, it is dropped for this step */
+            if (o->on_logits) memcpy(raw, logits, (size_t)V * sizeof *raw);
+            if (o->on_logits) o->on_logits(o->ud, logits, V);
+            id = pick_constrained(o, smp, logits, V, o->n_predict - i);
+            if (id < 0 && o->on_logits) id = pick_constrained(o, smp, raw, V, o->n_predict - i);
+        } else {
+            if (o->on_logits) o->on_logits(o->ud, logits, V);
+            id = sampler_sample(smp, logits);
+        }
+        if (id < 0) { res->stop = GEN_STOP_EOS; break; }
         if (id == eos || id == im_end || id == endoftext) { res->stop = GEN_STOP_EOS; break; }
         res->ids[res->n_ids++] = id;
         if (o->on_token && o->on_token(o->ud, id)) { res->stop = GEN_STOP_CALLBACK; break; }
@@ -127,6 +157,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     rc = 0;
 out:
     free(tb.p);
+    free(raw);
     free(logits);
     sampler_free(smp);
     if (rc) { free(res->ids); res->ids = NULL; }

@@ -28,6 +28,15 @@ typedef struct gen_opts {
     /* Called with the logits of each step before sampling; may change them
     ** (e.g. set some to -INFINITY). Optional. */
     void (*on_logits)(void *ud, float *logits, int n_vocab);
+    /* Constrained decoding (optional, both or neither): allows says whether
+    ** token id may come next with n_left tokens of budget left (this one
+    ** included); mask sets every token that may not to -INFINITY and returns
+    ** how many stay. Greedy decoding asks allows for the best tokens in turn
+    ** and masks only after 16 refusals (the choice is the same as masking
+    ** first, at a fraction of the cost); sampling masks first. When nothing
+    ** is allowed, generation stops (GEN_STOP_EOS). */
+    int (*allows)(void *ud, int id, int n_left);
+    int (*mask)(void *ud, float *logits, int n_vocab, int n_left);
     void *ud;
 } gen_opts;
 

@@ -316,6 +316,7 @@ static void run_agent(server *s, job *j) {
     agent_config cfg = {
         .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = c->max_attempts, .max_new_tokens = c->n_predict,
         .copy_values = s->copy_values, .schema = &s->schema, .cancelled = agent_cancelled, .ud = j,
+        .grammar = s->grammar, .candidates = s->candidates,
     };
     agent_answer ans;
     int rc = agent_ask(&cfg, s->db, schema_text, note, &in->conv, in->question, &ans, &err);

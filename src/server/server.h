@@ -56,9 +56,11 @@ typedef struct server_config {
     long request_timeout_ms;
     size_t max_body;
     int max_connections;
+    int max_connections_per_client;     /* sockets one client address may hold; 0: no bound */
     /* the agent */
     const char *template_file, *format;
     const char *copy_values;          /* --copy: on, off, auto/NULL */
+    const char *grammar, *candidates; /* --grammar on/off, --candidates N (NULL: defaults) */
     int samples, max_attempts, n_predict;
     long max_rows, query_timeout_ms;
 } server_config;
@@ -69,6 +71,7 @@ typedef struct server {
     /* set before the HTTP daemon starts, then read-only */
     prompt_template tpl;
     int copy_values;                    /* resolved --copy */
+    int grammar, candidates;            /* resolved --grammar, --candidates (defaults of /api/ask) */
     sb_limits limits;
     sandbox *db;                        /* the worker's only */
     sc_schema schema;
