@@ -91,7 +91,6 @@ static void corpus(void) {
         "SELECT 1",
         "SELECT total FROM orders WHERE total > (SELECT avg(total) FROM orders)",
         "  SELECT name FROM customers  ;  ",
-        "```sql\nSELECT name FROM customers\n```",
         "SELECT name FROM customers;\n```",
         "SELECT name, city FROM customers ORDER BY 2 COLLATE NOCASE, 1 NULLS LAST",
         "SELECT name FROM customers GROUP BY city HAVING count(*) >= 1",

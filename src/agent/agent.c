@@ -144,6 +144,23 @@ static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, 
     }
 }
 
+/* A reply the grammar accepted as complete, as one statement: without the
+** closing fence and surrounding blanks, ending in ';'. malloc'd. */
+static char *statement_of(const char *reply) {
+    const char *b = reply;
+    while (isspace((unsigned char)*b)) b++;
+    size_t n = strlen(b);
+    while (n && (isspace((unsigned char)b[n - 1]) || b[n - 1] == '`')) n--;
+    while (n && b[n - 1] == ';') n--;
+    while (n && isspace((unsigned char)b[n - 1])) n--;
+    char *sql = malloc(n + 2);
+    if (!sql) return NULL;
+    memcpy(sql, b, n);
+    if (n) sql[n++] = ';';
+    sql[n] = 0;
+    return sql;
+}
+
 /* How good an outcome is: ran with rows > ran > failed. */
 static int outcome_rank(const agent_attempt *at) { return at->rows > 0 ? 2 : at->rows == 0 ? 1 : 0; }
 
@@ -277,8 +294,15 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             ans->decode_ms += at->decode_ms;
             if (w.cancelled) { ans->cancelled = true; done = 1; break; }
 
-            at->sql = prompt_extract_sql(at->raw ? at->raw : "");
+            /* Under the grammar the reply is the statement itself (blanks, a
+            ** ';' and a closing fence aside): no heuristic cuts it (a blank
+            ** line inside a literal is part of the value). A reply that is
+            ** not a complete statement was cut off by the token budget (no
+            ** way to end it was found): it is never run as if it were the query. */
+            int complete = grammar && sg_complete(grammar);
+            at->sql = complete ? statement_of(at->raw ? at->raw : "") : prompt_extract_sql(at->raw ? at->raw : "");
             if (!at->sql) { rc = sa_fail(err, "out of memory"); break; }
+            at->cut_off = grammar && !complete && at->sql[0];
             for (int k = first_of_round; k < ans->n_attempts - 1; k++)
                 if (ans->attempts[k].sql && !strcmp(ans->attempts[k].sql, at->sql)) at->duplicate = k + 1;
             t0 = gen_now();
@@ -290,6 +314,10 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 if (same->error) at->error = strdup(same->error);
                 free(at->sql);
                 at->sql = strdup(same->sql);
+            } else if (at->cut_off) {
+                char msg[160];
+                snprintf(msg, sizeof msg, "the query was not finished within %d tokens", max_new);
+                at->error = strdup(msg);
             } else {
                 if (!names) names = own_schema(sb, &own_names, &have_own);
                 run_attempt(sb, at, names, &r);
@@ -497,6 +525,7 @@ char *agent_answer_to_json(const agent_answer *a) {
         json_object_set_new(x, "outcome", json_string(t->rows > 0 ? "rows" : t->rows == 0 ? "no rows" : "error"));
         if (t->rows >= 0) json_object_set_new(x, "rows", json_integer(t->rows));
         if (t->duplicate) json_object_set_new(x, "same_as", json_integer(t->duplicate));
+        if (t->cut_off) json_object_set_new(x, "cut_off", json_true());
         json_object_set_new(x, "chosen", json_boolean(i == a->chosen));
         json_object_set_new(x, "sql", jstr(t->sql));
         json_object_set_new(x, "error", jstr(t->error));

@@ -2,9 +2,9 @@
 ** sqlgrammar.c — schema-aware constrained SQL decoding (see sqlgrammar.h).
 **
 ** Three layers, each fed by the one above:
-**   wrap    the reply around the statement: leading blanks, an optional
-**           ```sql fence opener, and after the statement ';', blanks and a
-**           closing ``` fence;
+**   wrap    the reply around the statement: leading blanks (the prompt
+**           opens any code fence), and after the statement ';', blanks and
+**           a closing ``` fence;
 **   lexer   bytes → SQL tokens (words, quoted names, strings, numbers,
 **           operators), lower-casing words;
 **   parser  an explicit-stack LL machine over SQL tokens. Each frame is one
@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@
 #define SG_FRAMES 48    /* nesting of grammar rules */
 #define SG_SCOPES 6     /* nesting of SELECT statements */
 #define SG_SRC 8        /* tables in one FROM */
-#define SG_PEND 12      /* columns named before FROM */
+#define SG_PEND 24      /* distinct columns named while FROM is open */
 #define SG_RALIAS 8     /* result aliases of one SELECT */
 #define SG_CTES 6
 #define SG_POOL 384     /* alias and CTE names */
@@ -131,7 +132,7 @@ typedef struct sg_state {
     char pool[SG_POOL];
     char lastname[SG_WORD];
     /* wrap and lexer */
-    uint8_t wrap, fence_n, lx, lx_sub, qfree, dead;
+    uint8_t wrap, fence_n, lx, lx_sub, qfree, ws_run, nl_run;
     uint16_t wlen;
     int16_t exp_slot;      /* the word's expectations in the grammar's cache (-1: not looked up) */
     uint64_t exp_hash;     /* and the parser-state hash they were made for */
@@ -175,6 +176,8 @@ struct sql_grammar {
     long run_gen;        /* bumped at each push: completion cache key */
     long comp_gen;
     long comp_steps;     /* nodes the running completion search has visited */
+    char *steer;         /* the completion the reply is being steered along (NULL: none) */
+    size_t steer_pos;    /* how much of it has been written */
     char *comp;          /* completion for run_gen (NULL: none found) */
     int comp_valid;
     sg_state *dfs;       /* mask scratch: one state per trie depth */
@@ -244,6 +247,11 @@ static int is_p(const ptok *t, int c) { return t->kind == TK_PUNCT && t->punct =
 /* a word that can name something (not a keyword, or one SQLite lets be a name) */
 static int is_name(const ptok *t) {
     return t->kind == TK_QID || t->kind == TK_BRID || (t->kind == TK_WORD && (t->kw < 0 || kw_fallback(t->kw)));
+}
+/* a name the query makes up (alias, CTE): quoted, or a word SQLite does not reserve */
+static int is_new_name(const ptok *t) {
+    if (t->kind == TK_QID || t->kind == TK_BRID) return 1;
+    return t->kind == TK_WORD && t->kw < 0 && !sqlite3_keyword_check(t->text, (int)strlen(t->text));
 }
 static int is_binop(const ptok *t) {
     if (t->kind != TK_PUNCT) return 0;
@@ -333,13 +341,24 @@ static int col_visible(const sql_grammar *g, const sg_state *s, int lv, const ch
 }
 
 
+/* Is w one of SQLite's keywords (which a made-up name may not be)? */
+static int sqlite_keyword(const char *w) { return sqlite3_keyword_check(w, (int)strlen(w)); }
+
 /* Can w qualify a column in the current SELECT before its FROM is read
 ** (a table or CTE of the query, or an alias such as T1 written later)? */
 static int short_alias(const char *w) {
     size_t n = strlen(w);
-    if (n < 1 || n > 3 || !isalpha((unsigned char)w[0])) return 0;
+    if (n < 1 || n > 3 || !isalpha((unsigned char)w[0]) || sqlite_keyword(w)) return 0;
     for (size_t i = 1; i < n; i++) if (!isalnum((unsigned char)w[i])) return 0;
     return 1;
+}
+
+/* Does q already name a source of the current SELECT or an outer one? */
+static int qual_bound(const sql_grammar *g, const sg_state *s, const char *q) {
+    for (int i = s->nscope - 1; i >= 0; i--)
+        for (int k = 0; k < s->sc[i].n_src; k++)
+            if (!strcmp(src_name(g, s, &s->sc[i].src[k]), q)) return 1;
+    return 0;
 }
 
 /* Checks (and, when record, records) the column reference qual.col in the
@@ -352,6 +371,7 @@ static int col_ref(const sql_grammar *g, sg_state *s, const char *qual, const ch
     if (!qual && sc->from_state == 1 && scope_col(g, sc, col) < 0) return 0;   /* ambiguous for good */
     int visible = col_visible(g, s, lv, qual, col);
     if (visible && (qual || sc->from_state == 2 || !record)) return 1;
+    if (qual && !visible && qual_bound(g, s, qual)) return 0;   /* q names a table already: final */
     if (!visible && sc->from_state == 2) return 0;
     /* While FROM is open an unqualified name is remembered even when a table
     ** gives it now: a table joined later may make it ambiguous. */
@@ -360,7 +380,23 @@ static int col_ref(const sql_grammar *g, sg_state *s, const char *qual, const ch
     int id = bsearch_str(g->colnames, g->ncolnames, col);
     if (id < 0 && !s->n_cte) return 0;
     if (qual && table_lookup(g, qual) < 0 && cte_lookup(s, qual) < 0 && !short_alias(qual)) return 0;
+    /* every column written as qual.x must be one table's, or no FROM can
+    ** ever give them all */
+    if (qual && id >= 0 && !s->n_cte) {
+        int some = 0;
+        for (int t = 0; t < g->ntab && !some; t++) {
+            if (!table_has(g, t, col)) continue;
+            int all = 1;
+            for (int i = 0; i < sc->n_pend && all; i++)
+                if (sc->pend[i].qual && !strcmp(pool_str(s, sc->pend[i].qual), qual) && sc->pend[i].col >= 0)
+                    all = table_has(g, t, g->colnames[sc->pend[i].col]);
+            some = all;
+        }
+        if (!some) return 0;
+    }
     if (!record) return 1;
+    for (int i = 0; i < sc->n_pend; i++)   /* the same name again */
+        if (sc->pend[i].col == id && !strcmp(pool_str(s, sc->pend[i].qual), qual ? qual : "")) return 1;
     if (sc->n_pend >= SG_PEND) return 0;
     uint16_t q = 0;
     if (qual && !(q = pool_add(s, qual))) return 0;
@@ -514,7 +550,7 @@ static int h_stmt(sg_state *s, sg_frame *f, const ptok *t) {
 static int h_cte(sg_state *s, sg_frame *f, const ptok *t) {
     switch (f->st) {
     case 0: {
-        if (!is_name(t) || t->kind == TK_BRID) return R_REJ;
+        if (!is_new_name(t) || t->kind == TK_BRID) return R_REJ;
         if (s->n_cte >= SG_CTES || cte_lookup(s, t->text) >= 0) return R_REJ;
         uint16_t off = pool_add(s, t->text);
         if (!off) return R_REJ;
@@ -606,10 +642,10 @@ static int h_result(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *
         f->st = 1;
         return push_frame(s, F_EXPR, FL_STAR) ? R_AGAIN : R_REJ;
     case 1:
-        if (is_kw(t, K_AS)) { f->st = 3; return R_OK; }
+        if (is_kw(t, K_AS) && s->pool_len + 40 <= SG_POOL) { f->st = 3; return R_OK; }
         return R_POP;
     case 3: {
-        if (!is_name(t) && t->kind != TK_STRING) return R_REJ;
+        if (!is_new_name(t) && t->kind != TK_STRING) return R_REJ;
         if (sc->n_ralias < SG_RALIAS) {
             uint16_t off = pool_add(s, t->text);
             if (!off) return R_REJ;
@@ -690,19 +726,19 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         f->st = 1;
         return add_source(g, s, -1, 0) ? R_OK : R_REJ;
     case 1:
-        if (is_kw(t, K_AS)) { f->st = 2; return R_OK; }
+        if (is_kw(t, K_AS) && s->pool_len + 40 <= SG_POOL) { f->st = 2; return R_OK; }
         /* "FROM customers c": an alias without AS where the SELECT list
         ** already used it (c.name), or a short one that is not the start of
         ** a keyword (a model writing "WHERE" as "WH"+"e" must not end up
         ** with a table called "whe") */
-        if (((t->kind == TK_WORD && t->kw < 0) || t->kind == TK_QID) && (pending_qual(s, t->text) || loose_alias(t->text))) {
+        if ((is_new_name(t) && t->kind != TK_BRID) && (pending_qual(s, t->text) || loose_alias(t->text))) {
             f->st = 3;
             return set_alias(g, s, t->text) ? R_OK : R_REJ;
         }
         f->st = 3;
         return R_AGAIN;
     case 2:
-        if (!is_name(t)) return R_REJ;
+        if (!is_new_name(t)) return R_REJ;
         f->st = 3;
         return set_alias(g, s, t->text) ? R_OK : R_REJ;
     case 3:
@@ -718,6 +754,7 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         return push_frame(s, F_IDLIST, FL_JOINED) ? R_OK : R_REJ;
     case 4:
         f->flags &= (uint8_t)~FL_JOINED;
+        f->a = 0;
         if (is_p(t, ',')) { f->st = 0; return R_OK; }
         if (is_kw(t, K_JOIN)) { f->flags |= FL_JOINED; f->st = 0; return R_OK; }
         if (is_kw(t, K_INNER) || is_kw(t, K_CROSS)) { f->st = 7; return R_OK; }
@@ -726,16 +763,17 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         return R_POP;
     case 7:
         if (!is_kw(t, K_JOIN)) return R_REJ;
-        f->flags |= FL_JOINED;
+        if (!f->a) f->flags |= FL_JOINED;   /* NATURAL ... JOIN takes no ON */
         f->st = 0;
         return R_OK;
     case 8:
         if (is_kw(t, K_OUTER)) { f->st = 7; return R_OK; }
         if (!is_kw(t, K_JOIN)) return R_REJ;
-        f->flags |= FL_JOINED;
+        if (!f->a) f->flags |= FL_JOINED;
         f->st = 0;
         return R_OK;
     case 9:
+        f->a = 1;
         if (is_kw(t, K_LEFT)) { f->st = 8; return R_OK; }
         if (is_kw(t, K_INNER)) { f->st = 7; return R_OK; }
         if (is_kw(t, K_JOIN)) { f->st = 0; return R_OK; }   /* NATURAL JOIN takes no ON */
@@ -760,6 +798,11 @@ static int h_expr(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
     switch (f->st) {
     case 0:   /* an operand */
         if (is_p(t, '-') || is_p(t, '+') || is_p(t, '~') || is_kw(t, K_NOT)) return R_OK;
+        /* nesting that the state could not close again is refused up front:
+        ** a prefix must never be a dead end */
+        if (s->nf + 8 > SG_FRAMES && (is_p(t, '(') || is_kw(t, K_CASE) || is_kw(t, K_CAST) || is_kw(t, K_EXISTS)))
+            return R_REJ;
+        if (is_kw(t, K_EXISTS) && s->nscope >= SG_SCOPES) return R_REJ;
         if (is_p(t, '(')) { f->st = 1; return push_frame(s, F_PAREN, inherit(fl)) ? R_OK : R_REJ; }
         if (t->kind == TK_NUMBER || t->kind == TK_STRING) { f->st = 1; return R_OK; }
         if (is_kw(t, K_NULL) || is_kw(t, K_TRUE) || is_kw(t, K_FALSE) || is_kw(t, K_CURRENT_DATE) ||
@@ -776,7 +819,10 @@ static int h_expr(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
             } else if (t->kind == TK_QID) roles |= R_LIT;
             if (t->kind == TK_WORD) {
                 int fi = func_lookup(t->text);
-                if (fi >= 0 && !(FUNCS[fi].agg == 1 && (fl & FL_NOAGG))) { roles |= R_FUNC; f->b = (int16_t)fi; }
+                if (fi >= 0 && !(FUNCS[fi].agg == 1 && (fl & FL_NOAGG)) && s->nf + 8 <= SG_FRAMES) {
+                    roles |= R_FUNC;
+                    f->b = (int16_t)fi;
+                }
             }
             if (!roles) return R_REJ;
             set_lastname(s, t->text);
@@ -939,6 +985,7 @@ static int h_args(sg_state *s, sg_frame *f, const ptok *t) {
     switch (f->st) {
     case 0:
         if (is_p(t, ')')) return fn->min == 0 ? R_DONE : R_REJ;
+        if (fn->max == 0) return R_REJ;
         if (is_p(t, '*') && !strcmp(fn->name, "count")) { f->st = 2; return R_OK; }
         if (is_kw(t, K_DISTINCT) && fn->agg) { f->flags |= FL_DISTINCT; f->st = 3; return R_OK; }
         /* fall through */
@@ -1109,7 +1156,8 @@ static int word_prefix_ok(const sql_grammar *g, sg_state *s) {
         s->exp_slot = (int16_t)(e - g->cache);
         s->exp_hash = e->hash;
     }
-    if (e->free_ok) return 1;
+    /* a made-up name (an alias): short enough to be kept */
+    if (e->free_ok && s->wlen <= 32) return 1;
     const char *w = s->word;
     size_t n = s->wlen;
     /* a short alias or qualifier: the prefix must itself be one (the rules
@@ -1145,37 +1193,23 @@ static int op_pair(int a, int b) {
     return 0;
 }
 
-static const char *const FENCES[] = { "```sql\n", "```sqlite\n", "```SQL\n", "```\n" };
 
 static int end_ok(const sql_grammar *g, const sg_state *s);
 
 /* Feeds one byte of the reply; 0 when it is refused (s is then garbage). */
+/* Blanks in a row outside literals: enough for any layout, few enough that
+** a model cannot spend its budget on them. */
+#define MAX_BLANKS 8
+
 static int step(const sql_grammar *g, sg_state *s, unsigned char c) {
-    if (s->wrap == W_PRE) {
-        if (s->fence_n == 0 && is_ws(c)) return 1;
-        if (c == '`' || s->fence_n > 0) {
-            int any = 0;
-            for (size_t i = 0; i < sizeof FENCES / sizeof *FENCES; i++) {
-                const char *fz = FENCES[i];
-                if (strlen(fz) > s->fence_n && !strncmp(fz, s->word, s->fence_n) && (unsigned char)fz[s->fence_n] == c) {
-                    any = 1;
-                    if (fz[s->fence_n + 1] == 0) {   /* the whole opener */
-                        memset(s->word, 0, sizeof s->word);
-                        s->fence_n = 0;
-                        s->wrap = W_SQL;
-                        return 1;
-                    }
-                }
-            }
-            if (!any) return 0;
-            s->word[s->fence_n++] = (char)c;
-            return 1;
-        }
+    if (!is_ws(c)) s->ws_run = s->nl_run = 0;
+    if (s->wrap == W_PRE) {   /* the prompt opens any code fence: the reply starts with the SQL */
+        if (is_ws(c)) return ++s->ws_run <= MAX_BLANKS;
         s->wrap = W_SQL;
     }
     if (s->wrap == W_TAIL) {
         if (c == '`' && s->fence_n < 3) { s->fence_n++; return 1; }
-        return s->fence_n == 3 && is_ws(c);
+        return s->fence_n == 3 && is_ws(c) && ++s->ws_run <= MAX_BLANKS;
     }
 again:
     switch (s->lx) {
@@ -1210,6 +1244,9 @@ again:
     case LX_QID:
     case LX_BRID:
         if ((s->lx == LX_QID && c == '"') || (s->lx == LX_BRID && c == ']')) {
+            s->word[s->wlen] = 0;
+            /* a quoted name must be one the parser takes as it stands */
+            if (!(s->lx == LX_QID && s->qfree) && !trial(g, s, s->lx == LX_QID ? TK_QID : TK_BRID, 0, s->word)) return 0;
             if (s->lx == LX_BRID) {
                 if (!feed_word(g, s)) return 0;
                 memset(s->word, 0, s->wlen);
@@ -1248,7 +1285,10 @@ again:
         goto again;
     }
     default: /* LX_NONE */
-        if (is_ws(c)) return 1;
+        if (is_ws(c)) {   /* no blank line: it ends the SQL where replies are read (prompt_extract_sql) */
+            if (c == '\n' && s->nl_run++) return 0;
+            return ++s->ws_run <= MAX_BLANKS;
+        }
         if (word_start(c)) {
             s->exp_slot = -1;
             s->lx = LX_WORD;
@@ -1526,6 +1566,7 @@ void sg_free(sql_grammar *g) {
     free(g->dict);
     for (int i = 0; i < EXP_CACHE; i++) free(g->cache[i].bits);
     free(g->comp);
+    free(g->steer);
     free(g->dfs);
     free(g);
 }
@@ -1540,6 +1581,8 @@ int sg_reset(sql_grammar *g, const char *prefix) {
     state_init(&g->run);
     g->run_ok = 1;
     g->run_gen++;
+    free(g->steer);
+    g->steer = NULL;
     for (const char *p = prefix ? prefix : ""; *p; p++)
         if (!step(g, &g->run, (unsigned char)*p)) { g->run_ok = 0; return -1; }
     return 0;
@@ -1637,6 +1680,19 @@ static int table_with(const sql_grammar *g, int col) {
     return -1;
 }
 
+/* " JOIN x" (with "FROM" instead of "JOIN" when from) for pending column
+** col qualified by q: a table that has col, or the first CTE for a name
+** only a CTE can give. */
+static void put_source_for(const sql_grammar *g, const sg_state *s, int col, const char *q, const char *kw, strbuf *out) {
+    strbuf_puts(out, kw);
+    if (col == -1 && s->n_cte) strbuf_puts(out, pool_str(s, s->cte[0]));
+    else {
+        int t = col == -3 ? 0 : table_with(g, col);
+        strbuf_puts(out, g->tab[t >= 0 && t < g->ntab ? t : 0].lname);
+    }
+    if (q && col != -3) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
+}
+
 /* The first column named before FROM that no source of the current SELECT
 ** gives yet: its qualifier (or NULL) in *qual; -3 when there is none. */
 static int unresolved(const sql_grammar *g, const sg_state *s, int lv, const char **qual) {
@@ -1683,6 +1739,11 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
                 off += strlen(p) + 1;
             }
             if (word) strbuf_puts(out, word + s->wlen);
+            else if (s->lx == LX_WORD) {   /* a made-up name refused as written (an alias taken): another one */
+                char w2[SG_WORD + 4];
+                snprintf(w2, sizeof w2, "%s_1", w);
+                if (trial(g, s, kind, 0, w2)) strbuf_puts(out, "_1");
+            }
         }
         strbuf_puts(out, s->lx == LX_WORD ? " " : s->lx == LX_QID ? "\"" : "]");
         return;
@@ -1707,6 +1768,10 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
             strbuf_puts(out, "*");
             return;
         }
+        case 2:   /* a name that is not a column: a qualifier or a function */
+            if (f->a & (R_COL | R_LIT)) break;
+            strbuf_puts(out, f->a & R_QUAL ? "." : "(");
+            return;
         case 10: case 11: case 16: strbuf_puts(out, " NULL"); return;
         case 12: strbuf_puts(out, " (1)"); return;
         case 13: strbuf_puts(out, " AND 1"); return;
@@ -1742,46 +1807,34 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
         return;
     case F_FROM:
         switch (f->st) {
-        case 0: case 7: case 8: case 9: {
+        case 0: case 7: case 8: case 9:
+            if (!g->ntab && !s->n_cte) return;
             col = unresolved(g, s, lv, &q);
-            int t = col == -3 ? 0 : table_with(g, col);
-            if (f->st != 0) strbuf_puts(out, " JOIN");
-            if (t >= 0 && t < g->ntab) { strbuf_puts(out, " "); strbuf_puts(out, g->tab[t].lname); }
-            if (q && col != -3) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
+            put_source_for(g, s, col, q, f->st != 0 ? " JOIN " : " ", out);
             return;
-        }
         case 5: strbuf_puts(out, ")"); return;
         case 2: strbuf_puts(out, " x"); return;
         case 6: strbuf_puts(out, " (x)"); return;
         }
         col = unresolved(g, s, lv, &q);
-        if (col != -3) {   /* a column named before FROM that no table here gives: join one that does */
-            int t = table_with(g, col);
-            if (t >= 0) {
-                strbuf_puts(out, " JOIN ");
-                strbuf_puts(out, g->tab[t].lname);
-                if (q) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
-                return;
-            }
+        if (col != -3 && (g->ntab || s->n_cte)) {   /* a column named before FROM that no table here gives: join one that does */
+            put_source_for(g, s, col, q, " JOIN ", out);
+            return;
         }
         break;
     case F_CORE:
         if (f->st == 6) { strbuf_puts(out, " BY 1"); return; }
         if (lv >= 0 && s->sc[lv].from_state == 0 && (f->st == 3 || f->st == 2)) {
             col = unresolved(g, s, lv, &q);
-            if (col != -3 || s->sc[lv].has_star) {
-                int t = col == -3 ? 0 : table_with(g, col);
-                if (t >= 0 && t < g->ntab) {
-                    strbuf_puts(out, " FROM ");
-                    strbuf_puts(out, g->tab[t].lname);
-                    if (q) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
-                    return;
-                }
+            if ((col != -3 || s->sc[lv].has_star) && (g->ntab || s->n_cte)) {
+                put_source_for(g, s, col, q, " FROM ", out);
+                return;
             }
         }
         break;
     case F_STMT:
-        if (f->st == 2 || f->st == 5) {
+        if (f->st == 1) { strbuf_puts(out, " x AS (SELECT 1)"); return; }
+        if (f->st == 2 || f->st == 3 || f->st == 5 || f->st == 6) {
             strbuf_puts(out, " SELECT 1");
             for (int i = 1; i < f->a && f->a < 250; i++) strbuf_puts(out, ", 1");
             return;
@@ -1848,12 +1901,62 @@ char *sg_completion(sql_grammar *g) {
 }
 
 /* The completion when the budget forces it, else NULL (borrowed). */
+/* The longest token that text begins with (its length in *len), or -1. */
+static int longest_token(const vocab_trie *t, const char *text, size_t *len) {
+    int best = -1, i = 0;
+    size_t d = 0, n = strlen(text);
+    *len = 0;
+    while (d < n && i < t->n_nodes && t->nodes[i].depth == d) {
+        while (i < t->n_nodes && t->nodes[i].depth == d && t->nodes[i].byte != (unsigned char)text[d]) i = t->nodes[i].end;
+        if (i >= t->n_nodes || t->nodes[i].depth != d) break;
+        if (t->nodes[i].ntok) { best = t->ids[t->nodes[i].tok0]; *len = d + 1; }
+        i++;
+        d++;
+    }
+    return best;
+}
+
+/* Tokens text takes written longest-token first, or -1. */
+static int count_tokens(const vocab_trie *t, const char *text) {
+    int n = 0;
+    while (*text) {
+        size_t len;
+        if (longest_token(t, text, &len) < 0) return -1;
+        text += len;
+        n++;
+    }
+    return n;
+}
+
+/* The rest of the completion the reply must follow now, else NULL
+** (borrowed). The reply is steered once the budget left is what the
+** completion takes, and then follows that completion, longest token first,
+** to its end (a completion found again after each token could begin with
+** the same blank for ever). */
+#define STEER_MARGIN 10
+
 static const char *forced(sql_grammar *g, int n_left) {
-    if (n_left > 32) return NULL;
+    if (g->steer) return g->steer + g->steer_pos;
+    if (n_left > 64) return NULL;
+    if (!g->trie) g->trie = trie_for(g->tok);
+    if (!g->trie) return NULL;
     char *c = sg_completion(g);
     free(c);
+    if (!g->comp && getenv("SG_DEBUG")) fprintf(stderr, "n_left %d: no completion\n", n_left);
     if (!g->comp) return NULL;
-    return (long)strlen(g->comp) + 1 >= n_left ? g->comp : NULL;
+    int need = count_tokens(g->trie, g->comp);
+    if (getenv("SG_DEBUG")) fprintf(stderr, "n_left %d: completion [%s] needs %d tokens\n", n_left, g->comp, need);
+    /* a margin: one token can lengthen the completion by a join or two */
+    if (need < 0 || need + STEER_MARGIN < n_left) return NULL;
+    g->steer = strdup(g->comp);
+    g->steer_pos = 0;
+    return g->steer;
+}
+
+/* The one token allowed while steering: the longest that the rest begins with. */
+static int steer_token(sql_grammar *g, const char *rest) {
+    size_t len;
+    return *rest ? longest_token(g->trie, rest, &len) : -1;
 }
 
 /* ---- decoding hooks -------------------------------------------------------------------------- */
@@ -1866,7 +1969,7 @@ int sg_allows(sql_grammar *g, int id, int n_left) {
     size_t n;
     const char *b = tok_token_data(g->tok, id, &n);
     if (!b || n == 0 || tok_is_special(g->tok, id)) return 0;
-    if (fc) return n <= strlen(fc) && !memcmp(b, fc, n);
+    if (fc) return id == steer_token(g, fc);
     sg_state c = g->run;
     for (size_t i = 0; i < n; i++) if (!step(g, &c, (unsigned char)b[i])) return 0;
     return 1;
@@ -1883,14 +1986,8 @@ int sg_mask(sql_grammar *g, float *logits, int n_vocab, int n_left) {
     const char *fc = forced(g, n_left);
     int complete = end_ok(g, &g->run);
     if (fc) {
-        /* walk the trie along the completion */
-        size_t fl = strlen(fc);
-        for (int i = 0; i < t->n_nodes;) {
-            const trie_node *nd = &t->nodes[i];
-            if (nd->depth >= fl || (unsigned char)fc[nd->depth] != nd->byte) { i = nd->end; continue; }
-            for (int k = 0; k < nd->ntok; k++) if (t->ids[nd->tok0 + k] < n_vocab) ok[t->ids[nd->tok0 + k]] = 1;
-            i++;
-        }
+        int id = steer_token(g, fc);
+        if (id >= 0 && id < n_vocab) ok[id] = 1;
     } else {
         if (!g->dfs) g->dfs = malloc(257 * sizeof *g->dfs);
         if (!g->dfs) { free(ok); return n_vocab; }
@@ -1922,6 +2019,10 @@ int sg_push(sql_grammar *g, int id) {
     size_t n;
     const char *b = tok_token_data(g->tok, id, &n);
     if (!b || tok_is_special(g->tok, id)) { g->run_ok = 0; return -1; }
+    if (g->steer) {
+        if (!strncmp(g->steer + g->steer_pos, b, n) && strlen(g->steer + g->steer_pos) >= n) g->steer_pos += n;
+        else { free(g->steer); g->steer = NULL; }
+    }
     for (size_t i = 0; i < n; i++)
         if (!step(g, &g->run, (unsigned char)b[i])) {
             if (getenv("SG_DEBUG")) fprintf(stderr, "sg_push: token %d '%.*s' refused at byte %zu\n", id, (int)n, b, i);
