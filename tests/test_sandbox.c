@@ -481,6 +481,7 @@ static void memory_budgets(void) {
     sb_limits_default(&lim);
     lim.heap_limit_bytes = 64 << 20;
     lim.mem_limit_bytes = 16 << 20;
+    lim.context_mem_limit_bytes = 0;   /* as mem_limit_bytes */
     lim.context_pool_bytes = 24 << 20;
     lim.timeout_ms = 60000;
     sb_limits flim = lim;
@@ -559,6 +560,12 @@ static void memory_budgets(void) {
     sb_limits_default(&lim);
     sandbox *reset = sb_open_context("CREATE TABLE x(a);", &lim, &err);   /* the pool back at its default */
     sb_close(reset);
+    char *ctx40 = heavy_context(40);
+    c = sb_open_context(ctx40, &lim, &err);
+    CHECK(!c && strstr(err.msg, "this database's budget of 33554432 bytes"), "a 40 MB context by default: %s",
+          c ? "loaded" : err.msg);
+    sb_close(c);
+    free(ctx40);
 }
 
 /* The escaping function for terminals. */

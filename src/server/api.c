@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "engine/generate.h"
@@ -569,23 +570,74 @@ static int inside(const char *real, const char *dir) {
     return strncmp(real, dir, n) == 0 && real[n] == '/' && real[n + 1] != 0;
 }
 
+/* An absolute path with "." and ".." taken out by its text alone (no file
+** system access, no link followed). */
+static void lexical_path(const char *in, char *out, size_t cap) {
+    size_t n = 0;
+    out[n++] = '/';
+    out[n] = 0;
+    for (const char *p = in; *p;) {
+        while (*p == '/') p++;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0) break;
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 1 && out[n - 1] != '/') n--;   /* drop the last component */
+            if (n > 1) n--;
+            out[n] = 0;
+        } else if (!(len == 1 && p[0] == '.') && n + len + 2 < cap) {
+            if (n > 1) out[n++] = '/';
+            memcpy(out + n, p, len);
+            n += len;
+            out[n] = 0;
+        }
+        p += len;
+    }
+}
+
+static int outside_answer(http_req *r, const char *path) {
+    http_send_error(r, 403, "path", "field 'path': '%.200s' is outside --lora-dir", path);
+    return -1;
+}
+
 /* Resolves the request's path against --lora-dir; every file the loader
 ** may open must resolve inside it too (a symbolic link in an adapter
-** directory must not lead out). Sends the error and returns -1. */
+** directory must not lead out). Where the path lies is decided before
+** whether anything is there, so that a path outside gets the same 403
+** whether or not it exists (no probing of the file system). Sends the
+** error and returns -1. */
 static int resolve_adapter_path(server *s, http_req *r, const char *path, char *out) {
-    char joined[PATH_MAX * 2];
+    char joined[PATH_MAX * 2], lex[PATH_MAX * 2], given_dir[PATH_MAX * 2], cwd[PATH_MAX];
     if (path[0] == '/') snprintf(joined, sizeof joined, "%s", path);
     else snprintf(joined, sizeof joined, "%s/%s", s->lora_dir_real, path);
     if (strlen(joined) >= PATH_MAX) { http_send_error(r, 400, "path", "field 'path' is too long"); return -1; }
+    /* by its text: inside --lora-dir as resolved, or as given */
+    lexical_path(joined, lex, sizeof lex);
+    if (s->cfg.lora_dir[0] == '/' || !getcwd(cwd, sizeof cwd)) snprintf(joined, sizeof joined, "%s", s->cfg.lora_dir);
+    else snprintf(joined, sizeof joined, "%s/%s", cwd, s->cfg.lora_dir);
+    lexical_path(joined, given_dir, sizeof given_dir);
+    if (!inside(lex, s->lora_dir_real) && !inside(lex, given_dir)) return outside_answer(r, path);
+    if (path[0] == '/') snprintf(joined, sizeof joined, "%s", path);
+    else snprintf(joined, sizeof joined, "%s/%s", s->lora_dir_real, path);
     if (!realpath(joined, out)) {
-        if (errno == ENOENT || errno == ENOTDIR) http_send_error(r, 404, "path", "no adapter at '%.200s' in --lora-dir", path);
-        else http_send_error(r, 400, "path", "field 'path': %.200s: %s", path, strerror(errno));
+        if (errno != ENOENT && errno != ENOTDIR) {
+            http_send_error(r, 400, "path", "field 'path': %.200s: %s", path, strerror(errno));
+            return -1;
+        }
+        /* missing: but where does the part that exists lead? */
+        char anc[PATH_MAX * 2], real_anc[PATH_MAX] = "/";
+        snprintf(anc, sizeof anc, "%s", lex);
+        for (;;) {
+            char *slash = strrchr(anc, '/');
+            if (!slash || slash == anc) { snprintf(anc, sizeof anc, "/"); }
+            else *slash = 0;
+            if (realpath(anc, real_anc) || !strcmp(anc, "/")) break;
+        }
+        if (strcmp(real_anc, s->lora_dir_real) != 0 && !inside(real_anc, s->lora_dir_real)) return outside_answer(r, path);
+        http_send_error(r, 404, "path", "no adapter at '%.200s' in --lora-dir", path);
         return -1;
     }
-    if (!inside(out, s->lora_dir_real)) {
-        http_send_error(r, 403, "path", "field 'path': '%.200s' is outside --lora-dir", path);
-        return -1;
-    }
+    if (!inside(out, s->lora_dir_real)) return outside_answer(r, path);
     struct stat st;
     if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) {
         static const char *const FILES[] = { "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin" };

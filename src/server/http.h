@@ -5,13 +5,36 @@
 ** request (plain or server-sent events fed by a model job), a structured
 ** log line and metrics for every request.
 **
+** Before libmicrohttpd sees a connection, a front door of its own (one
+** thread) waits for the first request head and checks it (http.c):
+**   head not complete within 10 s              408, closed
+**   malformed request line or header line      400
+**   HTTP/1.1 without Host, Host twice          400
+**   Content-Length not a number, or two that
+**   disagree, or with Transfer-Encoding, or a
+**   Transfer-Encoding other than chunked       400
+**   Content-Length past 18 digits              413
+**   target over 8 KiB / head over 16 KiB       414 / 431
+**   a version other than HTTP/1.0 and 1.1      505
+**   every slot but the reserve taken           503 (but /health, /metrics)
+** each with the JSON error body and Connection: close. One client address
+** holds at most --max-connections-per-client sockets (its oldest silent
+** one gives way to a new one). On connections libmicrohttpd has, the next
+** head must come within 60 s and a body at 16 KiB/s after 10 s, or the
+** socket is shut down; its own error answers to later requests on a
+** kept-alive connection are replaced by the JSON body too.
+**
 ** What it decides before a route's handler runs (in this order):
+**   a later request's head as above            400 (Connection: close)
 **   shutting down                              503 (Connection: close)
 **   OPTIONS with --cors                        204 preflight
 **   /api/... or /v1/... without the key       401 (when a key is set)
+**   POST/DELETE from another site, no key     403 (Sec-Fetch-Site, Origin)
 **   no route has the path                      404
 **   no route has the path and the method       405 with Allow
-**   Content-Length over --max-body             413 (chunked: once over)
+**   Content-Length over --max-body             413 (chunked: once over;
+**                                              past 16 MiB more: 413 and
+**                                              the connection closed)
 ** Handlers run on the connection's thread once the whole body is in, and
 ** may block (waiting for a model job).
 */
@@ -43,8 +66,9 @@ typedef struct http_route {
 http_server *http_start(server *s, const http_route *routes, int n_routes, sa_err *err);
 /* The port actually bound (useful with port 0). */
 int http_port(const http_server *h);
-/* Stops accepting connections; those open go on (they get 503 from now
-** on if the server is stopping). */
+/* Stops accepting connections (the listening socket is closed when this
+** returns; sockets that sent no request yet are dropped); those open go on
+** (they get 503 from now on if the server is stopping). */
 void http_quiesce(http_server *h);
 /* Closes every connection and joins the threads; then frees h. */
 void http_stop(http_server *h);

@@ -90,7 +90,15 @@ int server_main(const server_config *cfg) {
         }
     }
     if (!(s->db = sb_open_db(cfg->db_path, &s->limits, &err))) { slog_event("error", "--db: %s", err.msg); goto out; }
-    if (sc_introspect(s->db, cfg->samples, &s->schema, &err)) { slog_event("error", "--db schema: %s", err.msg); goto out; }
+    /* no model runs on an empty schema */
+    if (sb_require_tables(s->db, &err) || sc_introspect(s->db, cfg->samples, &s->schema, &err)) {
+        slog_event("error", "--db: %s", err.msg);
+        goto out;
+    }
+    for (int i = 0; i < s->schema.ntables; i++)
+        if (s->schema.tables[i].samples_error)
+            slog_event("note", "--samples: sample rows of table %s left out: %s", s->schema.tables[i].name,
+                       s->schema.tables[i].samples_error);
     if (!(s->mx = metrics_new())) { slog_event("error", "out of memory"); goto out; }
     if (!(s->wq = wq_new(s, cfg->queue_max, &err)) || api_init(s, &err)) { slog_event("error", "%s", err.msg); goto out; }
     if (!(s->http = http_start(s, api_routes, api_n_routes, &err))) { slog_event("error", "%s", err.msg); goto out; }

@@ -283,6 +283,7 @@ void sb_limits_default(sb_limits *lim) {
     lim->max_sql_bytes = 100000;
     lim->heap_limit_bytes = 256 * 1024 * 1024;
     lim->mem_limit_bytes = 128 * 1024 * 1024;
+    lim->context_mem_limit_bytes = 32 * 1024 * 1024;
     lim->context_pool_bytes = 96 * 1024 * 1024;
 }
 
@@ -548,7 +549,8 @@ static int check_limits(const sb_limits *lim, sa_err *err) {
     if (lim->max_value_bytes <= 0) return sa_fail(err, "sandbox: value length limit must be positive");
     if (lim->max_sql_bytes <= 0) return sa_fail(err, "sandbox: SQL length limit must be positive");
     if (lim->heap_limit_bytes < 0) return sa_fail(err, "sandbox: heap limit must not be negative");
-    if (lim->mem_limit_bytes < 0) return sa_fail(err, "sandbox: memory budget must not be negative");
+    if (lim->mem_limit_bytes < 0 || lim->context_mem_limit_bytes < 0)
+        return sa_fail(err, "sandbox: memory budget must not be negative");
     if (lim->context_pool_bytes < 0) return sa_fail(err, "sandbox: context memory pool must not be negative");
     return 0;
 }
@@ -789,7 +791,8 @@ static sandbox *sandbox_new(const sb_limits *lim, bool context, sa_err *err) {
     else sb_limits_default(&chosen);
     if (check_limits(&chosen, err) < 0) return NULL;
     sandbox *sb = calloc(1, sizeof *sb);
-    if (sb) sb->mem = mem_new(chosen.mem_limit_bytes, context ? &sb_context_pool : NULL);
+    int64_t budget = context && chosen.context_mem_limit_bytes > 0 ? chosen.context_mem_limit_bytes : chosen.mem_limit_bytes;
+    if (sb) sb->mem = mem_new(budget, context ? &sb_context_pool : NULL);
     if (!sb || !sb->mem) {
         free(sb);
         sa_fail(err, "sandbox: out of memory");

@@ -87,14 +87,16 @@ typedef struct sb_limits {
     int     max_value_bytes;   /* longest string, blob or row (SQLITE_LIMIT_LENGTH) */
     int     max_sql_bytes;     /* longest statement text */
     int64_t heap_limit_bytes;  /* process-global SQLite heap cap; 0 leaves it alone */
-    int64_t mem_limit_bytes;   /* this sandbox's SQLite memory (connection, context, queries); 0: none */
+    int64_t mem_limit_bytes;   /* a file sandbox's SQLite memory (connection, cache, queries); 0: none */
+    int64_t context_mem_limit_bytes; /* a context sandbox's (its tables and queries); 0: mem_limit_bytes */
     int64_t context_pool_bytes;/* all context sandboxes together, process-global; 0 leaves it alone */
 } sb_limits;
 
 /* Defaults: 5000 ms, 1000 rows kept, 100000 rows counted, 4 MiB of result,
 ** 1 MiB per value, 100000 bytes of SQL, 256 MiB SQLite heap, 128 MiB per
-** sandbox, 96 MiB for all contexts together (so the file database's 128
-** MiB stay free whatever the contexts hold). */
+** file sandbox, 32 MiB per context sandbox and 96 MiB for all contexts
+** together (so the file database's 128 MiB stay free whatever the
+** contexts hold, and three heavy contexts at once still leave room). */
 void sb_limits_default(sb_limits *lim);
 
 typedef enum sb_type { SB_NULL, SB_INTEGER, SB_REAL, SB_TEXT, SB_BLOB } sb_type;
