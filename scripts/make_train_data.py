@@ -27,6 +27,7 @@ dropped). Rows are deduplicated by (question, context).
 """
 import hashlib
 import json
+import random
 import os
 import re
 import sys
@@ -100,7 +101,7 @@ def convert_wikisql(row):
     question = row['question'].strip()
     if not question:
         return None
-    return {'question': question, 'context': context, 'answer': sql}
+    return {'question': question, 'context': context, 'answer': sql, 'table_id': row['table_id']}
 
 
 def norm_q(q):
@@ -168,11 +169,35 @@ def main():
     def write(name, rows):
         with open(os.path.join(out, name), 'w', encoding='utf-8') as f:
             for r in rows:
+                r = {k: v for k, v in r.items() if k != 'table_id'}
                 f.write(json.dumps(r, ensure_ascii=False) + '\n')
 
     write('train.jsonl', train)
     write('wikisql_dev.jsonl', splits['dev'])
     write('wikisql_test.jsonl', splits['test'])
+    # The all-columns layout: each question's context lists every column
+    # known for its table (the union over all its questions of every split),
+    # in an order fixed by a seeded shuffle, so the context no longer gives
+    # the answer's columns or their order away.
+    known = {}
+    for split in ('train', 'dev', 'test'):
+        for r in splits[split]:
+            m = re.match(r'CREATE TABLE (\S+) \((.*)\)$', r['context'])
+            cols = known.setdefault(r['table_id'], {})
+            for cd in m.group(2).split(', '):
+                name, typ = cd.rsplit(' ', 1)
+                if cols.get(name) != 'INTEGER':
+                    cols[name] = typ
+    rng = random.Random(1234)
+    layout = {}
+    for t in sorted(known):
+        names = sorted(known[t])
+        rng.shuffle(names)
+        layout[t] = ', '.join('%s %s' % (c, known[t][c]) for c in names)
+    for s in ('dev', 'test'):
+        rows = [dict(r, context='CREATE TABLE %s (%s)' % (r['context'].split(' ', 3)[2], layout[r['table_id']]))
+                for r in splits[s]]
+        write('wikisql_%s_allcols.jsonl' % s, rows)
     counts['train_total'] = len(train)
     with open(os.path.join(out, 'counts.json'), 'w') as f:
         json.dump(counts, f, indent=1, sort_keys=True)

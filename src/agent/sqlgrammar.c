@@ -361,6 +361,18 @@ static int qual_bound(const sql_grammar *g, const sg_state *s, const char *q) {
     return 0;
 }
 
+/* Is w a qualifier the current SELECT used before its FROM named it? */
+static int pending_qual(const sg_state *s, const char *w) {
+    const sg_scope *sc = &s->sc[s->nscope - 1];
+    for (int i = 0; i < sc->n_pend; i++)
+        if (sc->pend[i].qual && !strcmp(pool_str(s, sc->pend[i].qual), w)) return 1;
+    return 0;
+}
+
+/* Qualifiers one SELECT may use before its FROM names them (T1..T4): each
+** needs a table joined, and a completion must stay short. */
+#define MAX_NEW_QUALIFIERS 4
+
 /* Checks (and, when record, records) the column reference qual.col in the
 ** current scope. Before FROM it is remembered and checked when FROM ends. */
 static int col_ref(const sql_grammar *g, sg_state *s, const char *qual, const char *col, int record) {
@@ -393,6 +405,17 @@ static int col_ref(const sql_grammar *g, sg_state *s, const char *qual, const ch
             some = all;
         }
         if (!some) return 0;
+    }
+    if (qual && !pending_qual(s, qual)) {   /* a new made-up qualifier: a few per SELECT */
+        int nq = 0;
+        for (int i = 0; i < sc->n_pend; i++) {
+            if (!sc->pend[i].qual) continue;
+            int first = 1;
+            for (int j = 0; j < i && first; j++)
+                if (sc->pend[j].qual && !strcmp(pool_str(s, sc->pend[j].qual), pool_str(s, sc->pend[i].qual))) first = 0;
+            nq += first;
+        }
+        if (nq >= MAX_NEW_QUALIFIERS) return 0;
     }
     if (!record) return 1;
     for (int i = 0; i < sc->n_pend; i++)   /* the same name again */
@@ -684,13 +707,6 @@ static int loose_alias(const char *w) {
     return 1;
 }
 
-/* Is w a qualifier the current SELECT used before its FROM named it? */
-static int pending_qual(const sg_state *s, const char *w) {
-    const sg_scope *sc = &s->sc[s->nscope - 1];
-    for (int i = 0; i < sc->n_pend; i++)
-        if (sc->pend[i].qual && !strcmp(pool_str(s, sc->pend[i].qual), w)) return 1;
-    return 0;
-}
 
 /* Names the last source w. Refused when a column already written as w.col
 ** is not one of that source's: the query could never be completed. */
