@@ -177,6 +177,7 @@ struct sql_grammar {
     long comp_gen;
     long comp_steps;     /* nodes the running completion search has visited */
     char *steer;         /* the completion the reply is being steered along (NULL: none) */
+    int wants_end;       /* the model's best token would have ended an unfinished statement */
     size_t steer_pos;    /* how much of it has been written */
     char *comp;          /* completion for run_gen (NULL: none found) */
     int comp_valid;
@@ -329,9 +330,11 @@ static int col_visible(const sql_grammar *g, const sg_state *s, int lv, const ch
         const sg_scope *sc = &s->sc[i];
         if (sc->from_state == 0) continue;
         if (qual) {
+            int named = -1, twice = 0;
             for (int k = 0; k < sc->n_src; k++)
-                if (!strcmp(src_name(g, s, &sc->src[k]), qual))
-                    return sc->src[k].table < 0 || table_has(g, sc->src[k].table, col);
+                if (!strcmp(src_name(g, s, &sc->src[k]), qual)) { twice |= named >= 0; if (named < 0) named = k; }
+            if (twice) return 0;   /* two sources under one name: ambiguous */
+            if (named >= 0) return sc->src[named].table < 0 || table_has(g, sc->src[named].table, col);
         } else {
             int r = scope_col(g, sc, col);
             if (r) return r > 0;
@@ -714,6 +717,8 @@ static int set_alias(const sql_grammar *g, sg_state *s, const char *w) {
     sg_scope *sc = cur_scope(s);
     if (!sc->n_src) return 0;
     sg_src *src = &sc->src[sc->n_src - 1];
+    for (int k = 0; k + 1 < sc->n_src; k++)   /* one name, one source */
+        if (!strcmp(src_name(g, s, &sc->src[k]), w)) return 0;
     for (int i = 0; i < sc->n_pend; i++) {
         const sg_pend *p = &sc->pend[i];
         if (!p->qual || strcmp(pool_str(s, p->qual), w) || src->table < 0) continue;
@@ -1599,6 +1604,7 @@ int sg_reset(sql_grammar *g, const char *prefix) {
     g->run_gen++;
     free(g->steer);
     g->steer = NULL;
+    g->wants_end = 0;
     for (const char *p = prefix ? prefix : ""; *p; p++)
         if (!step(g, &g->run, (unsigned char)*p)) { g->run_ok = 0; return -1; }
     return 0;
@@ -1699,11 +1705,22 @@ static int table_with(const sql_grammar *g, int col) {
 /* " JOIN x" (with "FROM" instead of "JOIN" when from) for pending column
 ** col qualified by q: a table that has col, or the first CTE for a name
 ** only a CTE can give. */
-static void put_source_for(const sql_grammar *g, const sg_state *s, int col, const char *q, const char *kw, strbuf *out) {
+static void put_source_for(const sql_grammar *g, const sg_state *s, int lv, int col, const char *q, const char *kw,
+                           strbuf *out) {
     strbuf_puts(out, kw);
     if (col == -1 && s->n_cte) strbuf_puts(out, pool_str(s, s->cte[0]));
     else {
         int t = col == -3 ? 0 : table_with(g, col);
+        if (q && lv >= 0) {   /* a table with every column written as q.x */
+            const sg_scope *sc = &s->sc[lv];
+            for (int c = 0; c < g->ntab; c++) {
+                int all = 1;
+                for (int i = 0; i < sc->n_pend && all; i++)
+                    if (sc->pend[i].qual && sc->pend[i].col >= 0 && !strcmp(pool_str(s, sc->pend[i].qual), q))
+                        all = table_has(g, c, g->colnames[sc->pend[i].col]);
+                if (all) { t = c; break; }
+            }
+        }
         strbuf_puts(out, g->tab[t >= 0 && t < g->ntab ? t : 0].lname);
     }
     if (q && col != -3) { strbuf_puts(out, " AS "); strbuf_puts(out, q); }
@@ -1826,7 +1843,7 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
         case 0: case 7: case 8: case 9:
             if (!g->ntab && !s->n_cte) return;
             col = unresolved(g, s, lv, &q);
-            put_source_for(g, s, col, q, f->st != 0 ? " JOIN " : " ", out);
+            put_source_for(g, s, lv, col, q, f->st != 0 ? " JOIN " : " ", out);
             return;
         case 5: strbuf_puts(out, ")"); return;
         case 2: strbuf_puts(out, " x"); return;
@@ -1834,7 +1851,7 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
         }
         col = unresolved(g, s, lv, &q);
         if (col != -3 && (g->ntab || s->n_cte)) {   /* a column named before FROM that no table here gives: join one that does */
-            put_source_for(g, s, col, q, " JOIN ", out);
+            put_source_for(g, s, lv, col, q, " JOIN ", out);
             return;
         }
         break;
@@ -1843,7 +1860,7 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
         if (lv >= 0 && s->sc[lv].from_state == 0 && (f->st == 3 || f->st == 2)) {
             col = unresolved(g, s, lv, &q);
             if ((col != -3 || s->sc[lv].has_star) && (g->ntab || s->n_cte)) {
-                put_source_for(g, s, col, q, " FROM ", out);
+                put_source_for(g, s, lv, col, q, " FROM ", out);
                 return;
             }
         }
@@ -1875,17 +1892,9 @@ static int complete_structural(sql_grammar *g, strbuf *out) {
             if (out->len == mark) continue;
             sg_state next = c;
             if (apply(g, &next, out->p + mark)) { c = next; moved = 1; }
-            if (getenv("SG_DEBUG")) fprintf(stderr, "  frame %d (%d/%d) closer [%s] %s\n", k, c.f[k].kind, c.f[k].st, out->p + mark, moved ? "taken" : "refused");
             if (!moved) out->len = mark;
         }
-        if (!moved) {
-            if (getenv("SG_DEBUG")) {
-                fprintf(stderr, "structural completion stuck after [%s]; lx %d; frames:", out->p ? out->p : "", c.lx);
-                for (int k = 0; k < c.nf; k++) fprintf(stderr, " %d/%d", c.f[k].kind, c.f[k].st);
-                fprintf(stderr, "\n");
-            }
-            return 0;
-        }
+        if (!moved) return 0;
     }
     return 0;
 }
@@ -1953,17 +1962,15 @@ static int count_tokens(const vocab_trie *t, const char *text) {
 
 static const char *forced(sql_grammar *g, int n_left) {
     if (g->steer) return g->steer + g->steer_pos;
-    if (n_left > 64) return NULL;
+    if (n_left > 64 && !g->wants_end) return NULL;
     if (!g->trie) g->trie = trie_for(g->tok);
     if (!g->trie) return NULL;
     char *c = sg_completion(g);
     free(c);
-    if (!g->comp && getenv("SG_DEBUG")) fprintf(stderr, "n_left %d: no completion\n", n_left);
     if (!g->comp) return NULL;
     int need = count_tokens(g->trie, g->comp);
-    if (getenv("SG_DEBUG")) fprintf(stderr, "n_left %d: completion [%s] needs %d tokens\n", n_left, g->comp, need);
     /* a margin: one token can lengthen the completion by a join or two */
-    if (need < 0 || need + STEER_MARGIN < n_left) return NULL;
+    if (need < 0 || (!g->wants_end && need + STEER_MARGIN < n_left)) return NULL;
     g->steer = strdup(g->comp);
     g->steer_pos = 0;
     return g->steer;
@@ -1981,9 +1988,17 @@ int sg_allows(sql_grammar *g, int id, int n_left) {
     g->stats.allows_calls++;
     if (!g->run_ok || !g->tok) return 1;
     const char *fc = forced(g, n_left);
-    if (is_end_id(g, id)) return end_ok(g, &g->run);
     size_t n;
-    const char *b = tok_token_data(g->tok, id, &n);
+    const char *b = is_end_id(g, id) ? NULL : tok_token_data(g->tok, id, &n);
+    /* The model would end here (end of text, ';', a closing fence) but the
+    ** statement is not finished: from now on it is closed along the
+    ** shortest completion rather than left to wander until the budget ends. */
+    if (!fc && (is_end_id(g, id) || (b && n && (b[0] == ';' || b[0] == '`'))) && !end_ok(g, &g->run) &&
+        g->run.wrap == W_SQL && g->run.lx == LX_NONE) {
+        g->wants_end = 1;
+        fc = forced(g, n_left);
+    }
+    if (is_end_id(g, id)) return end_ok(g, &g->run) && (!fc || !*fc);
     if (!b || n == 0 || tok_is_special(g->tok, id)) return 0;
     if (fc) return id == steer_token(g, fc);
     sg_state c = g->run;
@@ -2041,7 +2056,6 @@ int sg_push(sql_grammar *g, int id) {
     }
     for (size_t i = 0; i < n; i++)
         if (!step(g, &g->run, (unsigned char)b[i])) {
-            if (getenv("SG_DEBUG")) fprintf(stderr, "sg_push: token %d '%.*s' refused at byte %zu\n", id, (int)n, b, i);
             g->run_ok = 0;
             return -1;
         }
