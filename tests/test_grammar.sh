@@ -2,8 +2,9 @@
 # test_grammar.sh — constrained SQL decoding (src/agent/sqlgrammar.c) on real
 # data and real models:
 #   1. every gold query of Spider train and dev (on its database's schema),
-#      of WikiSQL dev and test in both layouts (scripts/make_train_data.py)
-#      and of the sql-create-context rows is accepted as complete, except
+#      of WikiSQL dev and test in both layouts (scripts/make_train_data.py),
+#      of the sql-create-context rows and of bench/everyday is accepted as
+#      complete, except
 #      queries SQLite itself refuses (at most MAX_REFUSED, each printed);
 #   2. property: a random-weight model (tests/fixtures.sh's m64, the real
 #      Qwen2.5 vocabulary) with the grammar on writes SQL that SQLite runs on
@@ -36,6 +37,11 @@ gold spider-train --gold "$SP/train_gold.sql" "$SP/database"
 gold wikisql --jsonl "$W/data/wikisql_dev.jsonl" --jsonl "$W/data/wikisql_test.jsonl" \
     --jsonl "$W/data/wikisql_dev_allcols.jsonl" --jsonl "$W/data/wikisql_test_allcols.jsonl"
 gold sql-create-context --jsonl "$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
+$PY -c "
+import json, sys
+for l in open('bench/everyday/shop.jsonl'):
+    r = json.loads(l); print(r['query'] + '\t' + r['db_id'])" > "$W/everyday.tsv"
+gold everyday --gold "$W/everyday.tsv" bench/everyday/databases
 
 # ---- 2. a random-weight model writes SQL that runs ---------------------------------------
 RANDOM_MODEL="$OUT/models/m64/m64-f16.gguf"
