@@ -573,8 +573,9 @@ int agent_copy_values(const char *flag, const model *m) {
     if (flag && !strcmp(flag, "off")) return 0;
     if (flag && strcmp(flag, "auto")) return -1;
     char *own = m ? model_prompt_format(m) : NULL;
+    int trained_here = own != NULL;
     free(own);
-    return own != NULL;
+    return trained_here;
 }
 
 int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates) {
