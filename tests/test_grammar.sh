@@ -9,7 +9,8 @@
 #   2. property: a random-weight model (tests/fixtures.sh's m64, the real
 #      Qwen2.5 vocabulary) with the grammar on writes SQL that SQLite runs on
 #      >= 99% of 200 random Spider dev schema/question pairs (ASan builds: 40
-#      pairs, the same floor), where without the grammar it writes none;
+#      pairs, floor 95%: one failure is 2.5%), where without the grammar it
+#      writes none;
 #   3. the mask only removes: greedy decoding of the bundled model with the
 #      grammar on gives the same SQL as without it wherever the grammar
 #      accepts what the model wrote without it (100 WikiSQL dev questions),
@@ -45,8 +46,8 @@ gold everyday --gold "$W/everyday.tsv" bench/everyday/databases
 
 # ---- 2. a random-weight model writes SQL that runs ---------------------------------------
 RANDOM_MODEL="$OUT/models/m64/m64-f16.gguf"
-PAIRS=200
-[ "${SAN:-0}" = 1 ] && PAIRS=40
+PAIRS=200 FLOOR=0.99
+[ "${SAN:-0}" = 1 ] && PAIRS=40 FLOOR=0.95
 if [ -f "$RANDOM_MODEL" ]; then
     $PY - "$SP" "$PAIRS" > "$W/pairs.jsonl" <<'EOF'
 import json, os, random, sys
@@ -62,10 +63,10 @@ EOF
         $PY -c "import json,sys; print(json.load(open(sys.argv[1]))['valid_sql_rate'])" "$W/random-$1/summary.json"
     }
     on=$(rate on)
-    if $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.99 else 1)" "$on"; then
+    if $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)" "$on" "$FLOOR"; then
         ok "random weights, grammar on: $on of $PAIRS pairs run"
     else
-        bad "random weights, grammar on: only $on of $PAIRS pairs run (floor 0.99)"
+        bad "random weights, grammar on: only $on of $PAIRS pairs run (floor $FLOOR)"
         $PY -c "
 import json,sys
 for l in open(sys.argv[1]):
