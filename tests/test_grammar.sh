@@ -14,7 +14,8 @@
 #   3. the mask only removes: greedy decoding of the bundled model with the
 #      grammar on gives the same SQL as without it wherever the grammar
 #      accepts what the model wrote without it (100 WikiSQL dev questions),
-#      and --json lists the candidates with their outcome.
+#      and --json and /api/ask list the candidates with their outcome (/api/ask
+#      takes grammar and candidates per request, 400 for bad values).
 # Env: SQLASSIST, OUT, SHARED, BUILD (for build/tests/test_sqlgrammar), SAN.
 . "$(dirname "$0")/lib_test.sh" grammar
 CHECK="${BUILD:-build}/tests/test_sqlgrammar"
@@ -138,6 +139,32 @@ EOF
 else
     bad "ask --candidates 3: $(tail -2 "$W/cand.err")"
 fi
+# /api/ask: grammar and candidates per request, candidates listed, bad values 400
+"$SQLASSIST" serve --model "$MODEL" --db examples/shop.sqlite --port 0 --threads 2 --candidates 2 2> "$W/serve.log" &
+SPID=$!
+for _ in $(seq 300); do grep -q '"event":"ready"' "$W/serve.log" 2>/dev/null && break; kill -0 $SPID 2>/dev/null || break; sleep 0.1; done
+PORT=$(grep -o '"port":[0-9]*' "$W/serve.log" | head -1 | cut -d: -f2)
+if [ -n "$PORT" ] && r=$($PY - "$PORT" <<'EOF'
+import http.client, json, sys
+port = int(sys.argv[1])
+def ask(body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("POST", "/api/ask", json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    return r.status, json.loads(r.read() or b"{}")
+st, a = ask({"question": "How many customers are there?", "candidates": 3, "grammar": True, "max_attempts": 1})
+assert st == 200, (st, a)
+assert 1 <= len(a["attempts"]) <= 3 and all("outcome" in t and "candidate" in t for t in a["attempts"]), a["attempts"]
+st, a = ask({"question": "How many customers are there?", "candidates": 1, "grammar": False, "max_attempts": 1})
+assert st == 200 and len(a["attempts"]) == 1, (st, a)
+for bad in ({"candidates": 0}, {"candidates": 99}, {"grammar": "yes"}):
+    st, e = ask(dict({"question": "How many customers are there?"}, **bad))
+    assert st == 400, (bad, st, e)
+print("fields accepted, candidates listed, bad values refused with 400")
+EOF
+); then ok "/api/ask: $r"; else bad "/api/ask grammar/candidates: $r $(tail -3 "$W/serve.log")"; fi
+kill $SPID 2>/dev/null; wait $SPID 2>/dev/null
+
 # flag errors are usage errors
 "$SQLASSIST" ask --db examples/shop.sqlite --grammar maybe "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--grammar maybe: exit 2" || bad "--grammar maybe: not a usage error"
 "$SQLASSIST" ask --db examples/shop.sqlite --candidates 0 "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--candidates 0: exit 2" || bad "--candidates 0: not a usage error"
