@@ -135,10 +135,25 @@ typedef struct sg_state {
     uint8_t wrap, fence_n, lx, lx_sub, qfree, ws_run, nl_run;
     uint16_t wlen;
     int16_t exp_slot;      /* the word's expectations in the grammar's cache (-1: not looked up) */
+    uint16_t dict_lo, dict_hi;   /* dictionary entries that begin with the word so far (wlen - 1 bytes of it) */
     uint64_t exp_hash;     /* and the parser-state hash they were made for */
     char word[SG_WORD];
 } sg_state;
 #define PARSER_BYTES offsetof(sg_state, wrap)
+
+/* Copies the parts of *src in use (frames, scopes, names, the word being
+** read): a few hundred bytes where the whole state is over two thousand.
+** What lies past the counters in *dst is left as it was and never read. */
+static void state_copy(sg_state *dst, const sg_state *src, int with_lexer) {
+    memcpy(dst, src, offsetof(sg_state, f));
+    memcpy(dst->f, src->f, (size_t)src->nf * sizeof *src->f);
+    memcpy(dst->sc, src->sc, (size_t)src->nscope * sizeof *src->sc);
+    memcpy(dst->pool, src->pool, src->pool_len);
+    memcpy(dst->lastname, src->lastname, (size_t)src->lastname_len + 1);
+    if (!with_lexer) return;
+    memcpy(&dst->wrap, &src->wrap, offsetof(sg_state, word) - offsetof(sg_state, wrap));
+    memcpy(dst->word, src->word, src->wlen);
+}
 
 /* ---- the grammar object -------------------------------------------------------- */
 
@@ -182,6 +197,8 @@ struct sql_grammar {
     char *comp;          /* completion for run_gen (NULL: none found) */
     int comp_valid;
     sg_state *dfs;       /* mask scratch: one state per trie depth */
+    unsigned char *ok;   /* mask scratch: allowed tokens */
+    int ok_cap;
     sg_stats stats;
 };
 
@@ -804,10 +821,10 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
 }
 
 static void set_lastname(sg_state *s, const char *w) {
-    memset(s->lastname, 0, sizeof s->lastname);
     size_t n = strlen(w);
     if (n >= SG_WORD) n = SG_WORD - 1;
     memcpy(s->lastname, w, n);
+    s->lastname[n] = 0;
     s->lastname_len = (uint16_t)n;
 }
 
@@ -1156,7 +1173,7 @@ static int feed_word(const sql_grammar *g, sg_state *s) {
 /* Would the parser take a token of this kind (text) now? On a copy. */
 static int trial(const sql_grammar *g, const sg_state *s, int kind, int punct, const char *text) {
     sg_state c;
-    memcpy(&c, s, PARSER_BYTES);
+    state_copy(&c, s, 0);
     return feed_tok(g, &c, kind, punct, text);
 }
 
@@ -1164,6 +1181,29 @@ static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind);
 
 /* Can the word (or quoted name) being read still become an accepted one? */
 static int word_prefix_ok(const sql_grammar *g, sg_state *s) {
+    s->word[s->wlen] = 0;   /* past wlen the buffer holds whatever state_copy left */
+    const char *w = s->word;
+    size_t n = s->wlen;
+    /* The dictionary entries beginning with w are a run of the sorted
+    ** dictionary, narrowed from the previous byte's run by the new byte. */
+    int lo = n > 1 ? s->dict_lo : 0, hi = n > 1 ? s->dict_hi : g->ndict;
+    unsigned char last = (unsigned char)w[n - 1];
+    int a = lo, b = hi;
+    while (a < b) {   /* first entry whose byte n-1 is >= last */
+        int mid = (a + b) / 2;
+        if ((unsigned char)g->dict[mid].w[n - 1] < last) a = mid + 1;
+        else b = mid;
+    }
+    lo = a;
+    b = hi;
+    while (a < b) {   /* first entry whose byte n-1 is > last */
+        int mid = (a + b) / 2;
+        if ((unsigned char)g->dict[mid].w[n - 1] <= last) a = mid + 1;
+        else b = mid;
+    }
+    hi = a;
+    s->dict_lo = (uint16_t)lo;
+    s->dict_hi = (uint16_t)hi;
     int kind = s->lx == LX_WORD ? TK_WORD : s->lx == LX_BRID ? TK_BRID : TK_QID;
     if (kind == TK_QID && s->qfree) return 1;
     exp_entry *e = NULL;
@@ -1179,18 +1219,10 @@ static int word_prefix_ok(const sql_grammar *g, sg_state *s) {
     }
     /* a made-up name (an alias): short enough to be kept */
     if (e->free_ok && s->wlen <= 32) return 1;
-    const char *w = s->word;
-    size_t n = s->wlen;
     /* a short alias or qualifier: the prefix must itself be one (the rules
     ** for them depend on the word), so that no prefix is a dead end */
     if (e->short_ok && n <= 3 && trial(g, s, kind, 0, w)) return 1;
-    int lo = 0, hi = g->ndict;                     /* first entry >= w */
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (strncmp(g->dict[mid].w, w, n) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    for (int i = lo; i < g->ndict && !strncmp(g->dict[i].w, w, n); i++)
+    for (int i = lo; i < hi; i++)
         if (e->bits[i >> 3] & (1u << (i & 7))) return 1;
     /* names the query made up (aliases, CTEs) */
     for (size_t off = 0; off < s->pool_len;) {
@@ -1386,17 +1418,26 @@ static int end_ok(const sql_grammar *g, const sg_state *s) {
 
 /* ---- expectations: which dictionary words the parser takes at a word's start ---------------- */
 
-static uint64_t state_hash(const sg_state *s, int kind) {
-    const unsigned char *p = (const unsigned char *)s;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)kind;
-    size_t n = PARSER_BYTES;
-    for (size_t i = 0; i + 8 <= n; i += 8) {
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
         uint64_t w;
-        memcpy(&w, p + i, 8);
+        memcpy(&w, b + i, 8);
         h = hash_mix64(h ^ w);
     }
-    for (size_t i = n & ~(size_t)7; i < n; i++) h = hash_mix64(h ^ p[i]);
-    return h;
+    for (; i < n; i++) h = hash_mix64(h ^ b[i]);
+    return hash_mix64(h ^ n);
+}
+
+/* The parser part of s as a hash (the parts in use: see state_copy). */
+static uint64_t state_hash(const sg_state *s, int kind) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)kind;
+    h = hash_bytes(h, s, offsetof(sg_state, f));
+    h = hash_bytes(h, s->f, (size_t)s->nf * sizeof *s->f);
+    h = hash_bytes(h, s->sc, (size_t)s->nscope * sizeof *s->sc);
+    h = hash_bytes(h, s->pool, s->pool_len);
+    return hash_bytes(h, s->lastname, s->lastname_len);
 }
 
 static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind) {
@@ -1589,6 +1630,7 @@ void sg_free(sql_grammar *g) {
     free(g->comp);
     free(g->steer);
     free(g->dfs);
+    free(g->ok);
     free(g);
 }
 
@@ -1982,6 +2024,26 @@ static int steer_token(sql_grammar *g, const char *rest) {
     return *rest ? longest_token(g->trie, rest, &len) : -1;
 }
 
+/* Does step(s, c) leave the parser part of s as it is (a byte inside a word,
+** a literal, a quoted name or a number, or a blank)? */
+static int lexer_only(const sg_state *s, unsigned char c) {
+    if (s->wrap != W_SQL) return 0;
+    switch (s->lx) {
+    case LX_WORD: return word_char(c);
+    case LX_STR: return c != '\'';
+    case LX_NUM: return isdigit(c) != 0;
+    case LX_QID: return c != '"' && c != '\n';
+    case LX_BRID: return c != ']' && c != '\n';
+    case LX_NONE: return is_ws(c) || word_start(c);
+    default: return 0;
+    }
+}
+
+static void lexer_copy(sg_state *dst, const sg_state *src) {
+    memcpy(&dst->wrap, &src->wrap, offsetof(sg_state, word) - offsetof(sg_state, wrap));
+    memcpy(dst->word, src->word, src->wlen);
+}
+
 /* ---- decoding hooks -------------------------------------------------------------------------- */
 
 int sg_allows(sql_grammar *g, int id, int n_left) {
@@ -2012,8 +2074,14 @@ int sg_mask(sql_grammar *g, float *logits, int n_vocab, int n_left) {
     if (!g->trie) g->trie = trie_for(g->tok);
     vocab_trie *t = g->trie;
     if (!t) return n_vocab;
-    unsigned char *ok = calloc((size_t)n_vocab, 1);
-    if (!ok) return n_vocab;
+    if (g->ok_cap < n_vocab) {   /* kept between masks: no page faults per step */
+        free(g->ok);
+        g->ok_cap = 0;
+        if (!(g->ok = malloc((size_t)n_vocab))) return n_vocab;
+        g->ok_cap = n_vocab;
+    }
+    unsigned char *ok = g->ok;
+    memset(ok, 0, (size_t)n_vocab);
     const char *fc = forced(g, n_left);
     int complete = end_ok(g, &g->run);
     if (fc) {
@@ -2021,12 +2089,26 @@ int sg_mask(sql_grammar *g, float *logits, int n_vocab, int n_left) {
         if (id >= 0 && id < n_vocab) ok[id] = 1;
     } else {
         if (!g->dfs) g->dfs = malloc(257 * sizeof *g->dfs);
-        if (!g->dfs) { free(ok); return n_vocab; }
+        if (!g->dfs) return n_vocab;
+        /* hold[d]: which parser content the buffer dfs[d] holds. A byte that
+        ** only moves the lexer (inside a word, a literal, a run of blanks)
+        ** leaves the parser as its parent's, and a buffer that already holds
+        ** that content needs only the lexer copied. */
+        unsigned hold[258];
+        unsigned next_id = 1;
+        memset(hold, 0, sizeof hold);
         g->dfs[0] = g->run;
+        hold[0] = next_id++;
         for (int i = 0; i < t->n_nodes;) {
             const trie_node *nd = &t->nodes[i];
-            sg_state *child = &g->dfs[nd->depth + 1];
-            *child = g->dfs[nd->depth];
+            int d = nd->depth;
+            sg_state *child = &g->dfs[d + 1];
+            int lex = lexer_only(&g->dfs[d], nd->byte);
+            if (lex && hold[d + 1] == hold[d]) lexer_copy(child, &g->dfs[d]);
+            else {
+                state_copy(child, &g->dfs[d], 1);
+                hold[d + 1] = lex ? hold[d] : next_id++;
+            }
             g->stats.trie_nodes_visited++;
             if (!step(g, child, nd->byte)) { i = nd->end; continue; }
             for (int k = 0; k < nd->ntok; k++) if (t->ids[nd->tok0 + k] < n_vocab) ok[t->ids[nd->tok0 + k]] = 1;
@@ -2039,7 +2121,6 @@ int sg_mask(sql_grammar *g, float *logits, int n_vocab, int n_left) {
         if (ok[id]) kept++;
         else logits[id] = -INFINITY;
     }
-    free(ok);
     return kept;
 }
 
