@@ -56,10 +56,10 @@ PYEOF
 
 # a failure: exit 1, stderr says so and shows the last attempt; --json has "error"
 F="How many customers are from Germany?"
-"$SQLASSIST" ask --db $DB "$F" > "$W/o7" 2> "$W/e7"; rc=$?
+"$SQLASSIST" ask --db $DB --grammar off --candidates 1 "$F" > "$W/o7" 2> "$W/e7"; rc=$?   # without the grammar the bundled model fails here
 [ $rc -eq 1 ] && [ ! -s "$W/o7" ] && grep -q "no attempt produced a query that runs (3 attempts)" "$W/e7" && grep -q "failed with: " "$W/e7" \
     && ok "failure: nothing on stdout, the reason on stderr, exit 1" || { bad "failure (rc $rc)"; cat "$W/o7" "$W/e7"; }
-"$SQLASSIST" ask --db $DB --json "$F" > "$W/f.json"; rc=$?
+"$SQLASSIST" ask --db $DB --grammar off --candidates 1 --json "$F" > "$W/f.json"; rc=$?
 $PY - "$W/f.json" <<'PYEOF' && [ $rc -eq 1 ] && ok "--json failure: top-level error, exit 1" || bad "--json failure (rc $rc)"
 import json, sys
 a = json.load(open(sys.argv[1]))
