@@ -525,7 +525,7 @@ static void send_raw_error(int fd, int status, const char *param, const char *id
 ** that closing the socket does not reset the answer away. */
 static void drain_socket(int fd) {
     double t0 = gen_now();
-    char buf[16384];
+    char buf[65536];
     while (gen_now() - t0 < LINGER_S) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, POLL_MS) < 0 && errno != EINTR) break;

@@ -11,6 +11,9 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,6 +30,10 @@
 ** statement of it while loading (an INSERT of many rows is long). */
 #define SB_CONTEXT_MAX_BYTES   (8 * 1024 * 1024)
 #define SB_CONTEXT_STMT_BYTES  (1024 * 1024)
+
+/* Closing a sandbox that held this much SQLite memory gives the free
+** pages back to the system (malloc_trim). */
+#define SB_TRIM_BYTES (8 * 1024 * 1024)
 
 /* VM instructions between two deadline checks: small enough that a check
 ** comes every few microseconds, large enough to cost nothing measurable. */
@@ -1052,6 +1059,7 @@ static sandbox *open_context(sandbox *sb, const char *sql, size_t len, sa_err *e
 
 void sb_close(sandbox *sb) {
     if (!sb) return;
+    int64_t held = atomic_load(&sb->mem->used);
     sb_mem *saved = mem_enter(sb->mem);
     sqlite3_close_v2(sb->db);
     for (size_t i = 0; i < SB_NGUARDED; i++)
@@ -1061,6 +1069,12 @@ void sb_close(sandbox *sb) {
     mem_release(sb->mem);
     free(sb->path);
     free(sb);
+#ifdef __GLIBC__
+    /* A big context's pages go back to the system rather than stay in the
+    ** malloc arena of whichever thread loaded it (a server loads contexts
+    ** on many threads, each with its arena). */
+    if (held >= SB_TRIM_BYTES) malloc_trim(0);
+#endif
 }
 
 int sb_require_tables(sandbox *sb, sa_err *err) {
