@@ -66,7 +66,9 @@ fi
 # start_server NAME ARGS... — starts a server on a free port; sets PORT
 start_server() {
     local name="$1"; shift
-    "$SQLASSIST" serve --model "$MODEL" --db "$DB" --port 0 --threads 2 "$@" 2> "$W/$name.log" &
+    # the random model's queries must fail for the retry and adapter checks: no grammar, one candidate
+    # (tests/test_grammar.sh covers the server with them)
+    "$SQLASSIST" serve --model "$MODEL" --db "$DB" --port 0 --threads 2 --grammar off --candidates 1 "$@" 2> "$W/$name.log" &
     local pid=$!
     PIDS+=("$pid")
     eval "PID_$name=$pid"

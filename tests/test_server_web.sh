@@ -43,8 +43,9 @@ AD=$(find_adapters)
 
 # -n 160: an attempt takes long enough (about half a second) for the browser to
 # receive its tokens in several pieces, as it does from a real model
+# (no grammar, one candidate: this model's SQL must never run)
 "$SQLASSIST" serve --model "$MODEL" --db "$W/shop.sqlite" --port 0 --threads 2 --api-key br0wser --template "$W/tpl.txt" \
-    -n 160 "${LORA[@]}" 2> "$W/server.log" &
+    -n 160 --grammar off --candidates 1 "${LORA[@]}" 2> "$W/server.log" &
 pid=$!
 "$SQLASSIST" serve --model models/sqlassist-sql-6m.gguf --db examples/shop.sqlite --port 0 --threads 2 2> "$W/server-b.log" &
 pid_b=$!
