@@ -279,14 +279,22 @@ int ask_examples(const sc_schema *s, char **out, int max) {
 }
 
 void ask_banner(FILE *f, const char *db_name, const sc_schema *s) {
-    fprintf(f, "sqlassist: questions about %s, %d table%s:", db_name, s->ntables, s->ntables == 1 ? "" : "s");
-    for (int i = 0; i < s->ntables; i++) fprintf(f, "%s %s", i ? "," : "", s->tables[i].name);
+    /* names come from the database: escaped, as everything printed to a terminal */
+    fprintf(f, "sqlassist: questions about ");
+    sb_print_text(f, db_name);
+    fprintf(f, ", %d table%s:", s->ntables, s->ntables == 1 ? "" : "s");
+    for (int i = 0; i < s->ntables; i++) {
+        fprintf(f, "%s ", i ? "," : "");
+        sb_print_text(f, s->tables[i].name);
+    }
     fprintf(f, "\n");
     char *ex[3];
     int n = ask_examples(s, ex, 3);
     if (n) fprintf(f, "Questions like these work:\n");
     for (int i = 0; i < n; i++) {
-        fprintf(f, "  %s\n", ex[i]);
+        fprintf(f, "  ");   /* examples quote table and column names */
+        sb_print_text(f, ex[i]);
+        fprintf(f, "\n");
         free(ex[i]);
     }
     fprintf(f, "A question that names no table refines the last one. '.sql SELECT ...' runs SQL directly; "
