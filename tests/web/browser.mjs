@@ -155,7 +155,10 @@ try {
 
   // edit the failed attempt's SQL in the card and run it there: table, bar chart, sorting
   await card(0).getByRole("button", { name: "Edit SQL" }).click();
-  check("Edit SQL opens the card's editor with the attempt's SQL", (await card(0).locator("textarea.sql-edit").inputValue()) === best);
+  // (a textarea's value has its line breaks normalized to \n)
+  const nl = (t) => t.replace(/\r\n?/g, "\n");
+  const edited = await card(0).locator("textarea.sql-edit").inputValue();
+  check("Edit SQL opens the card's editor with the attempt's SQL", nl(edited) === nl(best), JSON.stringify([edited, best]));
   await card(0).locator("textarea.sql-edit").fill("SELECT category, count(*) AS products, sum(price) AS total_price FROM products GROUP BY category ORDER BY category");
   await card(0).getByRole("button", { name: "Run", exact: true }).click();
   await page.waitForFunction(() => document.querySelector("#thread .card table"));
