@@ -161,8 +161,13 @@ static char *statement_of(const char *reply) {
     return sql;
 }
 
-/* How good an outcome is: ran with rows > ran > failed. */
-static int outcome_rank(const agent_attempt *at) { return at->rows > 0 ? 2 : at->rows == 0 ? 1 : 0; }
+/* How good an outcome is: the model's own query with rows > its own query
+** without rows > a query the grammar had to finish, with rows > without >
+** failed. A finished-for-it query runs but is seldom what was asked. */
+static int outcome_rank(const agent_attempt *at) {
+    if (at->rows < 0) return 0;
+    return (at->steered ? 1 : 3) + (at->rows > 0);
+}
 
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
               agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err) {
@@ -303,6 +308,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             at->sql = complete ? statement_of(at->raw ? at->raw : "") : prompt_extract_sql(at->raw ? at->raw : "");
             if (!at->sql) { rc = sa_fail(err, "out of memory"); break; }
             at->cut_off = grammar && !complete && at->sql[0];
+            at->steered = grammar && sg_steered(grammar);
             for (int k = first_of_round; k < ans->n_attempts - 1; k++)
                 if (ans->attempts[k].sql && !strcmp(ans->attempts[k].sql, at->sql)) at->duplicate = k + 1;
             t0 = gen_now();
@@ -338,15 +344,17 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 done = 1;
                 break;
             }
-            if (at->rows > 0) done = 1;
+            if (at->rows > 0 && !at->steered) done = 1;
         }
         free(ids);
         free(prefix);
         if (rc || done) break;
-        if (ans->chosen >= 0) break;   /* one ran (no rows): that is the answer */
-        /* none ran: the next round sees the first candidate's failure */
+        /* one of the model's own queries ran (no rows): that is the answer */
+        if (ans->chosen >= 0 && outcome_rank(&ans->attempts[ans->chosen]) >= 3) break;
+        /* none ran as the model wrote it: the next round sees the first candidate's failure */
         agent_attempt *f0 = &ans->attempts[first_of_round];
-        hints[n_fail] = agent_error_hint(f0->error ? f0->error : "");
+        hints[n_fail] = agent_error_hint(f0->error ? f0->error
+                                                   : "the query was not complete where the model stopped: write a complete query");
         fails[n_fail].sql = f0->sql;
         fails[n_fail].error = hints[n_fail];
         n_fail++;
@@ -526,6 +534,7 @@ char *agent_answer_to_json(const agent_answer *a) {
         if (t->rows >= 0) json_object_set_new(x, "rows", json_integer(t->rows));
         if (t->duplicate) json_object_set_new(x, "same_as", json_integer(t->duplicate));
         if (t->cut_off) json_object_set_new(x, "cut_off", json_true());
+        if (t->steered) json_object_set_new(x, "steered", json_true());
         json_object_set_new(x, "chosen", json_boolean(i == a->chosen));
         json_object_set_new(x, "sql", jstr(t->sql));
         json_object_set_new(x, "error", jstr(t->error));

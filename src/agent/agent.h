@@ -55,6 +55,7 @@ typedef struct agent_attempt {
     long long rows;         /* rows it returned when it ran (-1: it did not run) */
     int duplicate;          /* the same SQL as an earlier candidate of the round: not run again */
     int cut_off;            /* with the grammar: the reply ended before the statement did (not run) */
+    int steered;            /* with the grammar: the statement was finished along a completion, not by the model */
     int prompt_tokens, cached_tokens, generated_tokens;
     double prefill_ms, decode_ms, execute_ms;
 } agent_attempt;

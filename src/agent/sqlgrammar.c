@@ -193,6 +193,7 @@ struct sql_grammar {
     long comp_steps;     /* nodes the running completion search has visited */
     char *steer;         /* the completion the reply is being steered along (NULL: none) */
     int wants_end;       /* the model's best token would have ended an unfinished statement */
+    int steered;         /* this reply was (partly) written along a completion */
     size_t steer_pos;    /* how much of it has been written */
     char *comp;          /* completion for run_gen (NULL: none found) */
     int comp_valid;
@@ -1647,6 +1648,7 @@ int sg_reset(sql_grammar *g, const char *prefix) {
     free(g->steer);
     g->steer = NULL;
     g->wants_end = 0;
+    g->steered = 0;
     for (const char *p = prefix ? prefix : ""; *p; p++)
         if (!step(g, &g->run, (unsigned char)*p)) { g->run_ok = 0; return -1; }
     return 0;
@@ -2015,6 +2017,7 @@ static const char *forced(sql_grammar *g, int n_left) {
     if (need < 0 || (!g->wants_end && need + STEER_MARGIN < n_left)) return NULL;
     g->steer = strdup(g->comp);
     g->steer_pos = 0;
+    g->steered = 1;
     return g->steer;
 }
 
@@ -2144,3 +2147,5 @@ int sg_push(sql_grammar *g, int id) {
 }
 
 void sg_get_stats(const sql_grammar *g, sg_stats *out) { *out = g->stats; }
+
+int sg_steered(const sql_grammar *g) { return g->steered; }

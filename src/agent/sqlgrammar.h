@@ -70,6 +70,10 @@ int sg_push(sql_grammar *g, int id);
 /* Is the reply so far a complete statement? */
 int sg_complete(const sql_grammar *g);
 
+/* Was the reply since sg_reset ended along a completion (the model did not
+** finish the statement itself)? */
+int sg_steered(const sql_grammar *g);
+
 /* Text-only checks: feeds text[0..len) from the reply's start. Returns -1
 ** when every byte is accepted (*complete then tells whether the text is a
 ** complete statement), else the offset of the first refused byte. */
