@@ -128,12 +128,17 @@ for i, t in enumerate(atts):
     assert t["outcome"] in ("rows", "no rows", "error"), t
 chosen = [t for t in atts if t["chosen"]]
 assert len(chosen) <= 1
+# the model's own query with rows > its own without > one the grammar finished, with rows > without
+rank = lambda t: 0 if t["outcome"] == "error" else (1 if t.get("steered") else 3) + (t["outcome"] == "rows")
 if a["ok"]:
     assert chosen and chosen[0]["sql"] == a["sql"] and chosen[0]["outcome"] != "error", a
-    # a candidate that returned rows stops the round and is the answer
-    if any(t["outcome"] == "rows" for t in atts):
-        assert chosen[0]["outcome"] == "rows" and atts[-1] is chosen[0], atts
-print(f"{len(atts)} candidates: " + ", ".join(t["outcome"] for t in atts))
+    assert rank(chosen[0]) == max(rank(t) for t in atts), atts
+    # the model's own query with rows stops the round
+    if rank(chosen[0]) == 4:
+        assert atts[-1] is chosen[0], atts
+else:
+    assert all(t["outcome"] == "error" for t in atts), atts
+print(f"{len(atts)} candidates: " + ", ".join(t["outcome"] + (" (steered)" if t.get("steered") else "") for t in atts))
 EOF
     ); then ok "--json candidates: $r"; else bad "--json candidates: $r"; fi
 else
