@@ -454,7 +454,8 @@ for name in ["sqlassist_http_requests_total{endpoint=\"/api/ask\",status=\"200\"
              "sqlassist_queue_depth", "sqlassist_model_load_seconds", "sqlassist_resident_memory_bytes", "sqlassist_prefix_cache_hits_total"]:
     check(f"metrics has {name}", name in m)
 check("metrics content type", hd["content-type"].startswith("text/plain"))
-check("in flight counts this scrape", metric(P_MAIN, "sqlassist_http_requests_in_flight") == 1)
+# >= 1: an earlier request whose response was read may not have been counted out yet
+check("in flight counts this scrape", metric(P_MAIN, "sqlassist_http_requests_in_flight") >= 1)
 
 json.dump(sent, open(os.path.join(W, "sent.json"), "w"))
 sys.exit(1 if fails else 0)
