@@ -119,8 +119,8 @@ char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *s
 char *agent_error_hint(const char *error);
 
 /* Candidates per round when no --candidates is given. Chosen by measurement
-** (docs/agent.md): with the bundled model more candidates did not answer more
-** questions on any set measured and cost time wherever the first failed. */
+** (docs/agent.md): with the bundled model 4 candidates answered one question
+** more in 300-1000 and took 2.5-4 times as long. */
 #define AGENT_DEFAULT_CANDIDATES 1
 #define AGENT_DEFAULT_CANDIDATES_STR "1"
 #define AGENT_MAX_CANDIDATES 16
