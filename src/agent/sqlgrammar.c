@@ -191,6 +191,7 @@ struct sql_grammar {
     long run_gen;        /* bumped at each push: completion cache key */
     long comp_gen;
     long comp_steps;     /* nodes the running completion search has visited */
+    int comp_need;       /* tokens comp takes written longest token first (-1: cannot; -2: not counted yet) */
     char *steer;         /* the completion the reply is being steered along (NULL: none) */
     int wants_end;       /* the model's best token would have ended an unfinished statement */
     int steered;         /* this reply was (partly) written along a completion */
@@ -1413,7 +1414,8 @@ static int finish(const sql_grammar *g, sg_state *s) {
 }
 
 static int end_ok(const sql_grammar *g, const sg_state *s) {
-    sg_state c = *s;
+    sg_state c;
+    state_copy(&c, s, 1);
     return finish(g, &c);
 }
 
@@ -1695,7 +1697,7 @@ static int complete_dfs(sql_grammar *g, const sg_state *s, int depth, strbuf *ou
         for (int i = 0; i < g->ndict; i++) {
             const char *w = g->dict[i].w;
             if (strncmp(w, s->word, s->wlen)) continue;
-            c = *s;
+            state_copy(&c, s, 1);
             if (!apply(g, &c, w + s->wlen)) continue;
             if (s->lx != LX_WORD && !apply(g, &c, s->lx == LX_QID ? "\"" : "]")) continue;
             strbuf_puts(out, w + s->wlen);
@@ -1707,7 +1709,7 @@ static int complete_dfs(sql_grammar *g, const sg_state *s, int depth, strbuf *ou
     /* table names after FROM / JOIN, and " FROM t" after a SELECT list */
     for (int t = 0; t < g->ntab; t++) {
         for (int form = 0; form < 2; form++) {
-            c = *s;
+            state_copy(&c, s, 1);
             const char *pre = form ? " FROM " : " ";
             if (!apply(g, &c, pre) || !apply(g, &c, g->tab[t].lname)) continue;
             strbuf_puts(out, pre);
@@ -1722,7 +1724,7 @@ static int complete_dfs(sql_grammar *g, const sg_state *s, int depth, strbuf *ou
         size_t len = strlen(p);
         off += len + 1;
         if (!len) continue;
-        c = *s;
+        state_copy(&c, s, 1);
         if (!apply(g, &c, " ") || !apply(g, &c, p)) continue;
         strbuf_puts(out, " ");
         strbuf_puts(out, p);
@@ -1730,7 +1732,7 @@ static int complete_dfs(sql_grammar *g, const sg_state *s, int depth, strbuf *ou
         out->len = mark;
     }
     for (int i = 1; i < N_MOVES; i++) {
-        c = *s;
+        state_copy(&c, s, 1);
         if (!apply(g, &c, MOVES[i])) continue;
         strbuf_puts(out, MOVES[i]);
         if (complete_dfs(g, &c, depth - 1, out)) return 1;
@@ -1923,7 +1925,8 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
 
 /* The structural completion: closers applied while the parser takes them. */
 static int complete_structural(sql_grammar *g, strbuf *out) {
-    sg_state c = g->run;
+    sg_state c, next;
+    state_copy(&c, &g->run, 1);
     for (int it = 0; it < 64; it++) {
         if (end_ok(g, &c)) return 1;
         /* the innermost rule that needs something and takes it (rules above
@@ -1934,8 +1937,8 @@ static int complete_structural(sql_grammar *g, strbuf *out) {
             closer(g, &c, k, out);
             if (out->oom) return 0;
             if (out->len == mark) continue;
-            sg_state next = c;
-            if (apply(g, &next, out->p + mark)) { c = next; moved = 1; }
+            state_copy(&next, &c, 1);
+            if (apply(g, &next, out->p + mark)) { state_copy(&c, &next, 1); moved = 1; }
             if (!moved) out->len = mark;
         }
         if (!moved) return 0;
@@ -1943,13 +1946,16 @@ static int complete_structural(sql_grammar *g, strbuf *out) {
     return 0;
 }
 
-char *sg_completion(sql_grammar *g) {
+/* The completion of the reply so far (borrowed; NULL: none found), found
+** once per reply state: the shortest of a few moves, else the rules closed
+** one by one. */
+static const char *completion(sql_grammar *g) {
     if (!g->run_ok) return NULL;
-    if (g->comp_valid && g->comp_gen == g->run_gen) return g->comp ? strdup(g->comp) : NULL;
+    if (g->comp_valid && g->comp_gen == g->run_gen) return g->comp;
     free(g->comp);
     g->comp = NULL;
+    g->comp_need = -2;
     g->comp_steps = 0;
-    /* the shortest of a few moves, else the rules closed one by one */
     for (int depth = 0; depth <= 3 && !g->comp; depth++) {
         strbuf b;
         strbuf_init(&b);
@@ -1966,10 +1972,14 @@ char *sg_completion(sql_grammar *g) {
     }
     g->comp_gen = g->run_gen;
     g->comp_valid = 1;
-    return g->comp ? strdup(g->comp) : NULL;
+    return g->comp;
 }
 
-/* The completion when the budget forces it, else NULL (borrowed). */
+char *sg_completion(sql_grammar *g) {
+    const char *c = completion(g);
+    return c ? strdup(c) : NULL;
+}
+
 /* The longest token that text begins with (its length in *len), or -1. */
 static int longest_token(const vocab_trie *t, const char *text, size_t *len) {
     int best = -1, i = 0;
@@ -2009,10 +2019,9 @@ static const char *forced(sql_grammar *g, int n_left) {
     if (n_left > 64 && !g->wants_end) return NULL;
     if (!g->trie) g->trie = trie_for(g->tok);
     if (!g->trie) return NULL;
-    char *c = sg_completion(g);
-    free(c);
-    if (!g->comp) return NULL;
-    int need = count_tokens(g->trie, g->comp);
+    if (!completion(g)) return NULL;
+    if (g->comp_need == -2) g->comp_need = count_tokens(g->trie, g->comp);   /* once per reply state */
+    int need = g->comp_need;
     /* a margin: one token can lengthen the completion by a join or two */
     if (need < 0 || (!g->wants_end && need + STEER_MARGIN < n_left)) return NULL;
     g->steer = strdup(g->comp);
@@ -2066,7 +2075,8 @@ int sg_allows(sql_grammar *g, int id, int n_left) {
     if (is_end_id(g, id)) return end_ok(g, &g->run) && (!fc || !*fc);
     if (!b || n == 0 || tok_is_special(g->tok, id)) return 0;
     if (fc) return id == steer_token(g, fc);
-    sg_state c = g->run;
+    sg_state c;
+    state_copy(&c, &g->run, 1);
     for (size_t i = 0; i < n; i++) if (!step(g, &c, (unsigned char)b[i])) return 0;
     return 1;
 }
