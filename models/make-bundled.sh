@@ -5,15 +5,25 @@
 #
 #   bash models/make-bundled.sh            (from the repository root)
 #
+# Two stages, each resumable:
+#   1. from scratch on WikiSQL and sql-create-context rows in that data set's
+#      layout (OUT/run, STEPS steps): the model learns SQL and copying;
+#   2. from stage 1's weights, on rows in the model's own "schema" format:
+#      real schemas as the agent renders them (Spider train databases,
+#      synthetic pairs on real databases, WikiSQL tables with all their
+#      columns; scripts/make_schema_data.py), STEPS2 steps (OUT/run2).
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
-# THREADS (default: all cores), STEPS (default 10000).
-# Rerunning continues from OUT/run/checkpoint.safetensors when one exists
+# THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 4000),
+# STOP2 (stop stage 2 after this step; rerun to continue).
+# Rerunning continues from OUT/run*/checkpoint.safetensors when one exists
 # (the result is the same bytes as an uninterrupted run on the same ISA).
 set -eu
 cd "$(dirname "$0")/.."
 SHARED="${SHARED:-$PWD/../shared}"
 OUT="${OUT:-runs/bundled}"
 STEPS="${STEPS:-10000}"
+STEPS2="${STEPS2:-4000}"
+SCHEMA_TOKENS=320
 mkdir -p "$OUT"
 [ -x ./sqlassist ] || make
 # 1. data: WikiSQL train (converted to sql-create-context), sql-create-context rows
@@ -31,6 +41,21 @@ resume=()
     --steps "$STEPS" --batch 16 --lr 1.5e-3 --seed 1 \
     --save-every 250 --val-every 500 --val-max 400 \
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
-# 4. the shipped file
-./sqlassist quantize "$OUT/run/model.gguf" models/sqlassist-sql-6m.gguf --type f16
+[ -s "$OUT/stage1.gguf" ] || ./sqlassist quantize "$OUT/run/model.gguf" "$OUT/stage1.gguf" --type f16
+# 4. stage 2: real schemas in the model's own format, rendered by the product
+[ -s "$OUT/data/train_schema.jsonl" ] ||
+    /usr/bin/python3 scripts/make_schema_data.py "$SHARED/data" "$OUT/data" --sqlassist ./sqlassist \
+        --tokens-of "$OUT/stage1.gguf" --budget "$SCHEMA_TOKENS"
+resume=()
+[ -s "$OUT/run2/checkpoint.safetensors" ] && resume=(--resume)
+./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+    --hidden 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
+    --init "$OUT/stage1.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+    --data "$OUT/data/train_schema.jsonl" --out "$OUT/run2" --seq-len 512 \
+    --steps "$STEPS2" --batch 16 --lr 1e-3 --warmup 200 --seed 2 \
+    --save-every 100 --val-every 500 --val-max 300 ${STOP2:+--stop-at "$STOP2"} \
+    ${THREADS:+--threads "$THREADS"} "${resume[@]}"
+[ -z "${STOP2:-}" ] || exit 0   # stopped early (STOP2): rerun to continue
+# 5. the shipped file
+./sqlassist quantize "$OUT/run2/model.gguf" models/sqlassist-sql-6m.gguf --type f16
 ls -l models/sqlassist-sql-6m.gguf

@@ -459,13 +459,20 @@ char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *s
     long budget = limit - (long)n_predict * max_attempts - 768;
     if (budget < limit / 4) budget = limit / 4;
     if (budget < 128) budget = 128;
+    /* A model trained on schemas rendered to a budget (the bundled one) is
+    ** shown them the same way: the same tables kept, in the same style. */
+    bool own = tpl && tpl->kind == PROMPT_SCHEMA;
+    int trained_budget = own ? model_schema_tokens(m) : 0;
+    if (trained_budget > 0) budget = trained_budget;
+    if (own) with_samples = false;
     sc_budget_report rep = {0};
     /* sql-create-context shows a model only the tables a query needs, in its
     ** own plain style: models trained on it are prompted the same way. */
     bool scc = tpl && tpl->kind == PROMPT_SQL_CREATE_CONTEXT;
     char *text = scc ? sc_render_relevant_scc(s, question, (size_t)budget, agent_count_tokens, m->tok,
                                               sb ? column_has_value : NULL, sb, &rep, err)
-                     : sc_render_budget(s, question, with_samples, (size_t)budget, agent_count_tokens, m->tok, &rep, err);
+                     : sc_render_budget(s, question, (with_samples ? SC_RENDER_SAMPLES : 0) | (own ? SC_RENDER_COMPACT : 0),
+                                        (size_t)budget, agent_count_tokens, m->tok, &rep, err);
     if (text && rep.ndropped) {
         strbuf b;
         strbuf_init(&b);
@@ -571,7 +578,7 @@ int agent_template_init(prompt_template *t, const char *format, const char *file
     char *own = model_prompt_format(m);
     if (!own) return prompt_template_init(t, NULL, NULL, err);
     int rc = prompt_template_init(t, own, NULL, err);
-    if (rc) sa_fail(err, "%s: key 'sqlassist.prompt_format' is '%s': unknown template (chatml, sql-create-context)",
+    if (rc) sa_fail(err, "%s: key 'sqlassist.prompt_format' is '%s': unknown template (chatml, sql-create-context, schema)",
                     m->path, own);
     free(own);
     return rc;

@@ -39,7 +39,8 @@ int prompt_template_init(prompt_template *t, const char *kind, const char *file,
     }
     if (!kind || !strcmp(kind, "chatml")) t->kind = PROMPT_CHATML;
     else if (!strcmp(kind, "sql-create-context")) t->kind = PROMPT_SQL_CREATE_CONTEXT;
-    else return sa_fail(err, "--format '%s': unknown template (chatml, sql-create-context)", kind);
+    else if (!strcmp(kind, "schema")) t->kind = PROMPT_SCHEMA;
+    else return sa_fail(err, "--format '%s': unknown template (chatml, sql-create-context, schema)", kind);
     return 0;
 }
 
@@ -172,6 +173,29 @@ static char *render_scc(const char *schema, const prompt_turn *h, int nh, const 
     return strbuf_take(&b);
 }
 
+/* The schema kept as rendered, one statement per line (the questions of
+** one database share everything up to the question when nothing is
+** pruned). */
+static char *render_schema(const char *schema, const prompt_turn *h, int nh, const char *q, const prompt_failure *f,
+                           int nf) {
+    strbuf b;
+    strbuf_init(&b);
+    strbuf_puts(&b, "### Schema:\n");
+    put_defanged(&b, schema);
+    if (b.len && b.p[b.len - 1] != '\n') strbuf_puts(&b, "\n");
+    for (int i = 0; i < nh; i++) {
+        strbuf_puts(&b, "### Question:\n");
+        put_defanged(&b, h[i].question);
+        strbuf_puts(&b, "\n### SQL:\n");
+        put_defanged(&b, h[i].sql);
+        strbuf_puts(&b, "\n");
+    }
+    strbuf_puts(&b, "### Question:\n");
+    put_question_with_failures(&b, q, f, nf);
+    strbuf_puts(&b, "\n### SQL:\n");
+    return strbuf_take(&b);
+}
+
 static char *render_file(const char *tpl, const char *schema, const prompt_turn *h, int nh, const char *q,
                          const prompt_failure *f, int nf) {
     strbuf b;
@@ -198,6 +222,7 @@ char *prompt_render(const prompt_template *t, const char *schema, const prompt_t
     switch (t->kind) {
     case PROMPT_CHATML: return render_chatml(schema, history, n_history, question, failures, n_failures);
     case PROMPT_SQL_CREATE_CONTEXT: return render_scc(schema, history, n_history, question, failures, n_failures);
+    case PROMPT_SCHEMA: return render_schema(schema, history, n_history, question, failures, n_failures);
     case PROMPT_FILE: return render_file(t->text, schema, history, n_history, question, failures, n_failures);
     }
     return NULL;

@@ -1,7 +1,7 @@
 /*
 ** prompt.h — the prompt templates of the SQL agent.
 **
-** Three kinds:
+** Four kinds:
 **   chatml              Qwen2.5-Instruct's chat format: a system turn with the
 **                       instructions and the schema, earlier questions and
 **                       their final SQL as previous turns, the question, and
@@ -11,6 +11,11 @@
 **   sql-create-context  the fine-tuning format of the sql-create-context
 **                       data set (question, CREATE TABLE context, answer):
 **                       "### Context:\n…\n### Question:\n…\n### SQL:\n".
+**   schema              the bundled model's own format: the whole schema
+**                       as the agent renders it for a real database
+**                       (compact CREATE TABLE statements, one per line,
+**                       keys and references kept):
+**                       "### Schema:\n…\n### Question:\n…\n### SQL:\n".
 **   file                a user's own template (--template FILE) with the
 **                       placeholders {{schema}} and {{question}} (and
 **                       optionally {{history}}), for adapters trained on
@@ -24,7 +29,7 @@
 
 #include "../util/err.h"
 
-typedef enum prompt_kind { PROMPT_CHATML, PROMPT_SQL_CREATE_CONTEXT, PROMPT_FILE } prompt_kind;
+typedef enum prompt_kind { PROMPT_CHATML, PROMPT_SQL_CREATE_CONTEXT, PROMPT_SCHEMA, PROMPT_FILE } prompt_kind;
 
 typedef struct prompt_template {
     prompt_kind kind;
@@ -37,7 +42,7 @@ typedef struct prompt_turn { const char *question, *sql; } prompt_turn;
 /* One failed attempt at the current question. */
 typedef struct prompt_failure { const char *sql, *error; } prompt_failure;
 
-/* Parses a kind name ("chatml", "sql-create-context") or loads a file. */
+/* Parses a kind name ("chatml", "sql-create-context", "schema") or loads a file. */
 int prompt_template_init(prompt_template *t, const char *kind_or_null, const char *file_or_null, sa_err *err);
 void prompt_template_free(prompt_template *t);
 

@@ -17,6 +17,10 @@
 #include "cli/cli_args.h"
 #include "sql/sandbox.h"
 #include "sql/schema.h"
+#include "agent/agent.h"
+#include "engine/tokenizer.h"
+
+#include <jansson.h>
 
 /* Past this much input on standard input, stop counting its size. */
 #define STDIN_COUNT_MAX (1024L * 1024 * 1024)
@@ -176,19 +180,65 @@ int cmd_sql(int argc, char **argv) {
     return status;
 }
 
-static const char schema_usage[] = "sqlassist schema --db PATH [--samples N] [--budget CHARS [--question TEXT]]";
+static const char schema_usage[] =
+    "sqlassist schema --db PATH [--samples N] [--compact] [--budget N [--tokens-of MODEL] [--question TEXT | --questions FILE]]";
 static const char schema_summary[] =
     "Prints the tables of a database as CREATE TABLE statements, as the model sees them.\n"
-    "With --budget, only what fits in CHARS characters, keeping the tables most related to\n"
-    "--question; the tables left out are named on standard error.";
+    "With --budget, only what fits in N characters (or N tokens of --tokens-of's tokenizer), keeping\n"
+    "the tables most related to --question; the tables left out are named on standard error.\n"
+    "--questions renders the schema for each JSON object of a JSONL file (its field 'question') and\n"
+    "prints the object back with a field 'schema' added: training rows rendered as the agent renders.";
+
+/* --questions: one rendering per JSONL line, the line's object echoed with "schema" added. */
+static int render_questions(const sc_schema *schema, const char *path, unsigned flags, size_t budget,
+                            const tokenizer *tok) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "sqlassist: --questions %s: cannot open\n", path); return 1; }
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    int status = 0;
+    while (status == 0 && getline(&line, &cap, f) > 0) {
+        lineno++;
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        const char *q = json_string_value(json_object_get(o, "question"));
+        if (!q) {
+            fprintf(stderr, "sqlassist: --questions %s:%ld: not a JSON object with a string field 'question'\n", path, lineno);
+            json_decref(o);
+            status = 1;
+            break;
+        }
+        sa_err err = {{0}};
+        char *text = sc_render_budget(schema, q, flags, budget, tok ? agent_count_tokens : NULL, (void *)tok, NULL, &err);
+        if (!text) { fprintf(stderr, "sqlassist: --questions %s:%ld: %s\n", path, lineno, err.msg); status = 1; }
+        else {
+            json_object_set_new(o, "schema", json_string(text));
+            char *out = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+            if (out) puts(out);
+            else status = 1;
+            free(out);
+        }
+        free(text);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    return status;
+}
 
 int cmd_schema(int argc, char **argv) {
-    const char *db_path = NULL, *question = NULL, *samples_arg = NULL, *budget_arg = NULL;
+    const char *db_path = NULL, *question = NULL, *samples_arg = NULL, *budget_arg = NULL, *tokens_of = NULL,
+               *questions = NULL;
+    int compact = 0;
     cli_opt opts[] = {
         {"--db", NULL, 1, &db_path, NULL, "SQLite database to read (opened read-only)"},
         {"--samples", NULL, 1, &samples_arg, NULL, "add up to N sample rows per table, in a comment (default 0)"},
-        {"--budget", NULL, 1, &budget_arg, NULL, "print only what fits in this many characters"},
+        {"--compact", NULL, 0, NULL, &compact, "no declared types or NOT NULL (the bundled model's style)"},
+        {"--budget", NULL, 1, &budget_arg, NULL, "print only what fits in this many characters (tokens with --tokens-of)"},
+        {"--tokens-of", NULL, 1, &tokens_of, NULL, "count --budget in tokens of this model's tokenizer (GGUF, directory or tokenizer.json)"},
         {"--question", NULL, 1, &question, NULL, "the question that decides which tables --budget keeps"},
+        {"--questions", NULL, 1, &questions, NULL, "JSONL file of objects with a 'question': one rendering per line, as JSONL"},
         {NULL},
     };
     const char *pos[1];
@@ -203,9 +253,23 @@ int cmd_schema(int argc, char **argv) {
     long samples = 0, budget = -1;
     if (samples_arg && cli_int("--samples", samples_arg, 0, 100, &samples) < 0) return 2;
     if (budget_arg && cli_int("--budget", budget_arg, 0, INT32_MAX, &budget) < 0) return 2;
-    if (question && budget < 0) {
-        fprintf(stderr, "sqlassist: --question needs --budget\nusage: %s\n", schema_usage);
+    if ((question || questions || tokens_of) && budget < 0) {
+        fprintf(stderr, "sqlassist: %s needs --budget\nusage: %s\n", question ? "--question" : questions ? "--questions" : "--tokens-of",
+                schema_usage);
         return 2;
+    }
+    if (question && questions) {
+        fprintf(stderr, "sqlassist: --question and --questions exclude each other\nusage: %s\n", schema_usage);
+        return 2;
+    }
+    unsigned flags = (samples > 0 ? SC_RENDER_SAMPLES : 0) | (compact ? SC_RENDER_COMPACT : 0);
+    tokenizer *tok = NULL;
+    if (tokens_of) {
+        sa_err terr = {{0}};
+        if (!(tok = tok_load(tokens_of, &terr))) {
+            fail_msg(terr.msg);
+            return 1;
+        }
     }
 
     sa_err err = {{0}};
@@ -218,6 +282,7 @@ int cmd_schema(int argc, char **argv) {
     if (sb_require_tables(sb, &err) < 0 || sc_introspect(sb, (int)samples, &schema, &err) < 0) {
         fail_msg(err.msg);
         sb_close(sb);
+        tok_free(tok);
         return 1;
     }
     for (int i = 0; i < schema.ntables; i++)
@@ -231,19 +296,23 @@ int cmd_schema(int argc, char **argv) {
     int status = 0;
     char *text;
     sc_budget_report report = {0};
-    if (budget >= 0)
-        text = sc_render_budget(&schema, question, samples > 0, (size_t)budget, NULL, NULL, &report, &err);
+    if (questions) {
+        status = render_questions(&schema, questions, flags, (size_t)budget, tok);
+        text = NULL;
+    } else if (budget >= 0)
+        text = sc_render_budget(&schema, question, flags, (size_t)budget, tok ? agent_count_tokens : NULL, tok, &report, &err);
     else
-        text = sc_render(&schema, samples > 0);
-    if (!text) {
+        text = sc_render(&schema, flags);
+    if (questions) {
+    } else if (!text) {
         fail_msg(budget >= 0 ? err.msg : "out of memory");
         status = 1;
     } else {
         fputs(text, stdout);
         free(text);
         if (report.ndropped > 0) {
-            fprintf(stderr, "sqlassist: %d of %d tables left out to fit %ld characters:", report.ndropped,
-                    schema.ntables, budget);
+            fprintf(stderr, "sqlassist: %d of %d tables left out to fit %ld %s:", report.ndropped,
+                    schema.ntables, budget, tok ? "tokens" : "characters");
             for (int i = 0; i < report.ndropped; i++) {
                 fputs(i ? ", " : " ", stderr);
                 sb_print_text(stderr, report.dropped[i]);
@@ -256,6 +325,7 @@ int cmd_schema(int argc, char **argv) {
     sc_budget_report_free(&report);
     sc_free(&schema);
     sb_close(sb);
+    tok_free(tok);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "sqlassist: cannot write the schema\n");
         status = 1;

@@ -66,7 +66,8 @@ int cmd_train(int argc, char **argv) {
                *limit = NULL, *val_mod = NULL, *val_max = NULL, *steps = NULL, *epochs = NULL, *batch = NULL,
                *accum = NULL, *lr = NULL, *min_lr = NULL, *warmup = NULL, *wd = NULL, *beta1 = NULL, *beta2 = NULL,
                *eps = NULL, *clip = NULL, *seed = NULL, *threads = NULL, *save_every = NULL, *val_every = NULL,
-               *stop_at = NULL, *max_report = NULL, *dump = NULL;
+               *stop_at = NULL, *max_report = NULL, *dump = NULL, *prompt_format = NULL, *schema_tokens = NULL,
+               *init = NULL;
     int rslora = 0, untied = 0, resume = 0, quiet = 0;
     cli_opt opts[] = {
         {"--mode", NULL, 1, &mode, NULL, "lora (adapters over --model) or full (a new model from --tokenizer) (required)"},
@@ -89,6 +90,9 @@ int cmd_train(int argc, char **argv) {
         {"--rope-theta", NULL, 1, &rope_theta, NULL, "full: rope base (default 10000)"},
         {"--ctx", NULL, 1, &ctx, NULL, "full: context length written to the GGUF (default 2048)"},
         {"--untied", NULL, 0, NULL, &untied, "full: a separate output head (default: tied to the embedding)"},
+        {"--init", NULL, 1, &init, NULL, "full: start from the weights of this training checkpoint (same shape; fresh optimizer)"},
+        {"--prompt-format", NULL, 1, &prompt_format, NULL, "full: the prompt template of the rows and of the model written: sql-create-context (default) or schema"},
+        {"--schema-tokens", NULL, 1, &schema_tokens, NULL, "full, schema format: the schema budget in tokens the contexts were rendered with (written to the model for the agent)"},
         {"--seq-len", NULL, 1, &seq_len, NULL, "longest example in tokens; longer rows are skipped and reported (default 512)"},
         {"--limit", NULL, 1, &limit, NULL, "read only the first N lines of --data"},
         {"--val-mod", NULL, 1, &val_mod, NULL, "hold out rows whose question hash mod N is 0 (default 20; 0: none)"},
@@ -138,7 +142,8 @@ int cmd_train(int argc, char **argv) {
     if (o.mode == TM_FULL && !tok_path) { fprintf(stderr, "sqlassist: --mode full needs --tokenizer\n"); return 2; }
     const char *lora_only = rank ? "--rank" : alpha ? "--alpha" : rslora ? "--rslora" : dtype ? "--dtype" : base_name ? "--base-name" : NULL;
     const char *full_only = tok_path ? "--tokenizer" : vocab ? "--vocab" : hidden ? "--hidden" : layers ? "--layers" : heads ? "--heads"
-                            : kv_heads ? "--kv-heads" : ffn ? "--ffn" : rope_theta ? "--rope-theta" : ctx ? "--ctx" : untied ? "--untied" : NULL;
+                            : kv_heads ? "--kv-heads" : ffn ? "--ffn" : rope_theta ? "--rope-theta" : ctx ? "--ctx" : untied ? "--untied"
+                            : init ? "--init" : prompt_format ? "--prompt-format" : schema_tokens ? "--schema-tokens" : NULL;
     if (o.mode == TM_FULL && (lora_only || model_path)) { fprintf(stderr, "sqlassist: %s is for --mode lora\n", lora_only ? lora_only : "--model"); return 2; }
     if (o.mode == TM_LORA && full_only) { fprintf(stderr, "sqlassist: %s is for --mode full\n", full_only); return 2; }
     o.data_path = data;
@@ -148,6 +153,13 @@ int cmd_train(int argc, char **argv) {
     o.base_name = base_name;
     o.tokenizer_path = tok_path;
     o.dump_dir = dump;
+    o.init_path = init;
+    o.prompt_format = prompt_format ? prompt_format : "sql-create-context";
+    if (strcmp(o.prompt_format, "sql-create-context") && strcmp(o.prompt_format, "schema")) {
+        fprintf(stderr, "sqlassist: --prompt-format '%s': expected sql-create-context or schema\n", o.prompt_format);
+        return 2;
+    }
+    if (schema_tokens && strcmp(o.prompt_format, "schema")) { fprintf(stderr, "sqlassist: --schema-tokens is for --prompt-format schema\n"); return 2; }
     o.resume = resume;
     o.quiet = quiet;
 
@@ -185,7 +197,8 @@ int cmd_train(int argc, char **argv) {
         get_long("--seed", seed, 0, 0x7fffffffffffffffL, &sd) || get_int("--threads", threads, 1, 1024, &o.threads) ||
         get_int("--save-every", save_every, 0, 1 << 30, &o.save_every) ||
         get_int("--val-every", val_every, 0, 1 << 30, &o.val_every) || get_int("--stop-at", stop_at, 1, 1 << 30, &o.stop_at) ||
-        get_int("--max-report", max_report, 0, 1 << 30, &o.max_report))
+        get_int("--max-report", max_report, 0, 1 << 30, &o.max_report) ||
+        get_int("--schema-tokens", schema_tokens, 16, 1 << 20, &o.schema_tokens))
         return 2;
     o.lora.alpha = (float)a;
     c->rope_theta = (float)theta;

@@ -495,6 +495,13 @@ char *model_prompt_format(const model *m) {
     return v;
 }
 
+int model_schema_tokens(const model *m) {
+    uint32_t v = 0;
+    sa_err e = {{0}};
+    if (!m->gguf || gguf_get_u32(m->gguf, "sqlassist.schema_tokens", 0, &v, &e) || v > (1u << 20)) return 0;
+    return (int)v;
+}
+
 size_t model_weight_bytes(const model *m) {
     size_t b = m->tok_embd.row_bytes * (size_t)m->tok_embd.rows;
     if (m->output.data != m->tok_embd.data) b += m->output.row_bytes * (size_t)m->output.rows;

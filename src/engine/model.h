@@ -96,6 +96,10 @@ size_t model_weight_bytes(const model *m);
 ** GGUF files from elsewhere). */
 char *model_prompt_format(const model *m);
 
+/* The schema budget in tokens the model's training rows were rendered with
+** (GGUF key `sqlassist.schema_tokens`), or 0 when the file does not say. */
+int model_schema_tokens(const model *m);
+
 /* One sequence's KV cache and scratch. */
 typedef struct infer_state infer_state;
 infer_state *infer_new(const model *m, int n_ctx, sa_err *err);

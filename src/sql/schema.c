@@ -311,8 +311,9 @@ static void put_sample_value(strbuf *b, const sb_value *v) {
     sbuf_putc(b, '\'');
 }
 
-char *sc_render_table(const sc_table *t, bool with_samples) {
+char *sc_render_table(const sc_table *t, unsigned flags) {
     assert(t);
+    bool with_samples = flags & SC_RENDER_SAMPLES, compact = flags & SC_RENDER_COMPACT;
     strbuf b = {0};
     int npk = 0;
     for (int c = 0; c < t->ncols; c++) npk += t->cols[c].pk_position > 0;
@@ -323,12 +324,12 @@ char *sc_render_table(const sc_table *t, bool with_samples) {
         const sc_column *col = &t->cols[c];
         if (c) strbuf_puts(&b, ", ");
         put_ident(&b, col->name);
-        if (plain_type(col->decl_type)) {
+        if (!compact && plain_type(col->decl_type)) {
             sbuf_putc(&b, ' ');
             strbuf_puts(&b, col->decl_type);
         }
         if (npk == 1 && col->pk_position == 1) strbuf_puts(&b, " PRIMARY KEY");
-        if (col->not_null) strbuf_puts(&b, " NOT NULL");
+        if (col->not_null && !compact) strbuf_puts(&b, " NOT NULL");
         const sc_fkey *k = single_fkey(t, col->name);
         if (k) {
             sbuf_putc(&b, ' ');
@@ -373,11 +374,11 @@ char *sc_render_table(const sc_table *t, bool with_samples) {
     return strbuf_take(&b);
 }
 
-char *sc_render(const sc_schema *s, bool with_samples) {
+char *sc_render(const sc_schema *s, unsigned flags) {
     assert(s);
     strbuf b = {0};
     for (int i = 0; i < s->ntables; i++) {
-        char *one = sc_render_table(&s->tables[i], with_samples);
+        char *one = sc_render_table(&s->tables[i], flags);
         if (!one) {
             strbuf_free(&b);
             return NULL;
@@ -515,9 +516,11 @@ void sc_budget_report_free(sc_budget_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-char *sc_render_budget(const sc_schema *s, const char *question, bool with_samples, size_t budget,
+char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags, size_t budget,
                        sc_measure_fn measure, void *measure_ctx, sc_budget_report *report, sa_err *err) {
     assert(s);
+    bool with_samples = flags & SC_RENDER_SAMPLES;
+    unsigned bare_flags = flags & ~(unsigned)SC_RENDER_SAMPLES;
     sc_budget_report local = {0};
     if (!report) report = &local;
     memset(report, 0, sizeof *report);
@@ -531,11 +534,11 @@ char *sc_render_budget(const sc_schema *s, const char *question, bool with_sampl
 
     for (int i = 0; i < n; i++) {
         const sc_table *t = &s->tables[i];
-        cand[i].bare = sc_render_table(t, false);
+        cand[i].bare = sc_render_table(t, bare_flags);
         if (!cand[i].bare) goto out_of_memory;
         cand[i].bare_cost = measure_text(measure, measure_ctx, cand[i].bare);
         if (with_samples && t->samples.nrows > 0) {
-            cand[i].full = sc_render_table(t, true);
+            cand[i].full = sc_render_table(t, flags);
             if (!cand[i].full) goto out_of_memory;
             cand[i].full_cost = measure_text(measure, measure_ctx, cand[i].full);
         }

@@ -68,14 +68,21 @@ void sc_free(sc_schema *s);
 /* The table called name (case-insensitive), or NULL. */
 const sc_table *sc_find_table(const sc_schema *s, const char *name);
 
-/* One CREATE TABLE statement for t, followed, when with_samples and t has
-** sample rows, by a comment block of them. Returns a malloc'd string ending
-** in a newline, or NULL when out of memory. */
-char *sc_render_table(const sc_table *t, bool with_samples);
+/* Rendering flags. SC_RENDER_SAMPLES: a comment block of the table's sample
+** rows after its statement (true converts to it). SC_RENDER_COMPACT: no
+** declared types and no NOT NULL, keeping the names, the primary key and
+** the references, for small models that read a whole schema in a few
+** hundred tokens. */
+enum { SC_RENDER_SAMPLES = 1u, SC_RENDER_COMPACT = 2u };
+
+/* One CREATE TABLE statement for t (flags as above), followed, with
+** SC_RENDER_SAMPLES when t has sample rows, by a comment block of them.
+** Returns a malloc'd string ending in a newline, or NULL when out of memory. */
+char *sc_render_table(const sc_table *t, unsigned flags);
 
 /* Every table, one statement each, in order. Returns a malloc'd string, or
 ** NULL when out of memory. */
-char *sc_render(const sc_schema *s, bool with_samples);
+char *sc_render(const sc_schema *s, unsigned flags);
 
 /* Measures the cost of text (len bytes) in the caller's unit, e.g. tokens. */
 typedef size_t (*sc_measure_fn)(const char *text, size_t len, void *ctx);
@@ -97,7 +104,7 @@ typedef struct sc_budget_report {
 ** keeps the database's table order. report (optional) tells what was left
 ** out; free it with sc_budget_report_free. Returns a malloc'd string (maybe
 ** empty when not even one table fits), or NULL with the reason. */
-char *sc_render_budget(const sc_schema *s, const char *question, bool with_samples, size_t budget,
+char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags, size_t budget,
                        sc_measure_fn measure, void *measure_ctx, sc_budget_report *report, sa_err *err);
 
 void sc_budget_report_free(sc_budget_report *r);

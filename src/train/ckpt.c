@@ -101,6 +101,15 @@ static int load_f32(const st_file *f, const char *name, float *dst, size_t n, sa
     return 0;
 }
 
+int ckpt_load_weights(const char *path, tmodel *m, sa_err *err) {
+    st_file *f = st_open(path, err);
+    if (!f) return -1;
+    int rc = 0;
+    for (int i = 0; i < m->n_params && !rc; i++) rc = load_f32(f, m->params[i].name, m->params[i].data, m->params[i].n, err);
+    st_close(f);
+    return rc;
+}
+
 int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_json, sa_err *err) {
     st_file *f = st_open(path, err);
     if (!f) return -1;

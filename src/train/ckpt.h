@@ -43,4 +43,9 @@ int ckpt_save(const char *path, const tmodel *m, const adamw *o, const tstate *s
 ** settings equal run_json. */
 int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_json, sa_err *err);
 
+/* Restores only m's parameters from PATH (any run's checkpoint of a model
+** of the same shape: every parameter by name, F32, same size), to start a
+** new run from trained weights. */
+int ckpt_load_weights(const char *path, tmodel *m, sa_err *err);
+
 #endif

@@ -199,7 +199,7 @@ int tdata_load(tdata *d, const tdata_opts *o, FILE *report, sa_err *err) {
     FILE *f = fopen(o->path, "rb");
     if (!f) return sa_fail(err, "%s: cannot open: %s", o->path, strerror(errno));
     loader ld = { .o = o };
-    if (prompt_template_init(&ld.tpl, "sql-create-context", NULL, err)) { fclose(f); return -1; }
+    if (prompt_template_init(&ld.tpl, o->prompt_format ? o->prompt_format : "sql-create-context", NULL, err)) { fclose(f); return -1; }
     char *buf = NULL;
     size_t cap = 0;
     ssize_t len;

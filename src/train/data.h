@@ -61,6 +61,7 @@ typedef struct tdata_opts {
     long limit;          /* > 0: read only the first `limit` lines */
     int max_report;      /* line-numbered messages printed (the rest only counted) */
     threadpool *tp;      /* tokenizes in parallel; NULL: on this thread */
+    const char *prompt_format; /* prompt.h kind the rows are rendered with; NULL: sql-create-context */
 } tdata_opts;
 
 /* Reads and tokenizes the file. Bad rows go to `report` (one line each,

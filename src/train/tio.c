@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../engine/gguf.h"
+#include "../engine/kernels.h"
 
 char *tio_join(const char *dir, const char *file) {
     size_t n = strlen(dir) + strlen(file) + 2;
@@ -464,17 +465,78 @@ static const char *const GGUF_PROJ[LORA_N_TARGETS] = {
     "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
 };
 
-static void put_mat(gguf_writer *w, const char *name, const wmat *m) {
-    uint64_t ne[2] = { (uint64_t)m->cols, (uint64_t)m->rows };
-    gw_tensor(w, name, 2, ne, GGML_TYPE_F32, m->data);
+/* Calls fn for every weight of a full model under its GGUF name, with its
+** shape (ne[0] innermost; n_dims 1 or 2), in file order; stops at the first
+** non-zero return. The one place that maps training weights to GGUF names.
+** The weights live in the model's writable parameter buffer (m->pbuf); the
+** layer structs only see them through const pointers. */
+typedef int (*tensor_fn)(void *ctx, const char *name, int n_dims, const uint64_t ne[2], float *data);
+
+static int each_tensor(tmodel *m, tensor_fn fn, void *ctx) {
+    const qwen2_config *c = &m->cfg;
+    uint64_t vec[2] = { (uint64_t)c->n_embd, 1 };
+    char nm[96];
+#define MAT(name, w) do { uint64_t ne_[2] = { (uint64_t)(w)->cols, (uint64_t)(w)->rows }; \
+                          int rc_ = fn(ctx, name, 2, ne_, (float *)(w)->data); if (rc_) return rc_; } while (0)
+#define VEC(name, v, n) do { uint64_t ne_[2] = { (uint64_t)(n), 1 }; \
+                             int rc_ = fn(ctx, name, 1, ne_, (float *)(v)); if (rc_) return rc_; } while (0)
+    MAT("token_embd.weight", &m->embd);
+    for (int l = 0; l < c->n_layer; l++) {
+        tlayer *L = &m->layers[l];
+        snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
+        VEC(nm, L->attn_norm, vec[0]);
+        for (int t = 0; t < LORA_N_TARGETS; t++) {
+            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GGUF_PROJ[t]);
+            MAT(nm, &L->lin[t].w);
+            if (L->lin[t].b) {
+                snprintf(nm, sizeof nm, "blk.%d.%s.bias", l, GGUF_PROJ[t]);
+                VEC(nm, L->lin[t].b, L->lin[t].w.rows);
+            }
+        }
+        snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
+        VEC(nm, L->ffn_norm, vec[0]);
+    }
+    VEC("output_norm.weight", m->out_norm, vec[0]);
+    if (!c->tied) MAT("output.weight", &m->head);
+#undef MAT
+#undef VEC
+    return 0;
 }
 
-static void put_vec(gguf_writer *w, const char *name, const float *v, int n) {
-    uint64_t ne[1] = { (uint64_t)n };
-    gw_tensor(w, name, 1, ne, GGML_TYPE_F32, v);
+static int put_tensor(void *w, const char *name, int n_dims, const uint64_t ne[2], float *data) {
+    gw_tensor(w, name, (uint32_t)n_dims, ne, GGML_TYPE_F32, data);
+    return 0;
 }
 
-int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name, sa_err *err) {
+typedef struct reader { const gguf_file *g; sa_err *err; } reader;
+
+static int get_tensor(void *ctx, const char *name, int n_dims, const uint64_t ne[2], float *data) {
+    reader *r = ctx;
+    const gguf_tensor *t = gguf_find_tensor(r->g, name);
+    if (!t) return sa_fail(r->err, "%s: no tensor '%s'", r->g->path, name);
+    if (t->ne[0] != ne[0] || (n_dims == 2 && (t->n_dims != 2 || t->ne[1] != ne[1])) || (n_dims == 1 && t->n_dims != 1))
+        return sa_fail(r->err, "%s: tensor '%s' has another shape than the model being trained", r->g->path, name);
+    uint64_t n = ne[0] * ne[1];
+    if (t->type == GGML_TYPE_F32 && t->nbytes == n * 4) memcpy(data, t->data, n * 4);
+    else if (t->type == GGML_TYPE_F16 && t->nbytes == n * 2) {
+        const uint8_t *p = t->data;
+        for (uint64_t i = 0; i < n; i++) data[i] = f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+    } else return sa_fail(r->err, "%s: tensor '%s': only F32 and F16 weights can start a training", r->g->path, name);
+    return 0;
+}
+
+int tio_read_gguf_weights(const char *path, tmodel *m, sa_err *err) {
+    if (m->mode != TM_FULL) return sa_fail(err, "internal: GGUF weights into a LoRA model");
+    gguf_file *g = gguf_open(path, err);
+    if (!g) return -1;
+    reader r = { g, err };
+    int rc = each_tensor(m, get_tensor, &r);
+    gguf_close(g);
+    return rc ? -1 : 0;
+}
+
+int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name,
+                   const char *prompt_format, int schema_tokens, sa_err *err) {
     if (m->mode != TM_FULL) return sa_fail(err, "internal: GGUF export of a LoRA model");
     const qwen2_config *c = &m->cfg;
     if (v->n != c->n_vocab) return sa_fail(err, "internal: vocabulary of %d tokens for a model of %d", v->n, c->n_vocab);
@@ -487,7 +549,10 @@ int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_l
     gw_set_u32(w, "general.quantization_version", 2);
     /* the template training used (src/train/data.c): ask, serve and bench
     ** default to it for this model */
-    gw_set_str(w, "sqlassist.prompt_format", "sql-create-context");
+    gw_set_str(w, "sqlassist.prompt_format", prompt_format ? prompt_format : "sql-create-context");
+    /* the schema budget its rows were rendered with: the agent renders the
+    ** same way (agent_schema_prompt) */
+    if (schema_tokens > 0) gw_set_u32(w, "sqlassist.schema_tokens", (uint32_t)schema_tokens);
     gw_set_u32(w, "qwen2.block_count", (uint32_t)c->n_layer);
     gw_set_u32(w, "qwen2.context_length", (uint32_t)ctx_len);
     gw_set_u32(w, "qwen2.embedding_length", (uint32_t)c->n_embd);
@@ -497,25 +562,7 @@ int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_l
     gw_set_f32(w, "qwen2.rope.freq_base", c->rope_theta);
     gw_set_f32(w, "qwen2.attention.layer_norm_rms_epsilon", c->rms_eps);
     tvocab_set_kvs(v, w);
-    char nm[96];
-    put_mat(w, "token_embd.weight", &m->embd);
-    for (int l = 0; l < c->n_layer; l++) {
-        const tlayer *L = &m->layers[l];
-        snprintf(nm, sizeof nm, "blk.%d.attn_norm.weight", l);
-        put_vec(w, nm, L->attn_norm, c->n_embd);
-        for (int t = 0; t < LORA_N_TARGETS; t++) {
-            snprintf(nm, sizeof nm, "blk.%d.%s.weight", l, GGUF_PROJ[t]);
-            put_mat(w, nm, &L->lin[t].w);
-            if (L->lin[t].b) {
-                snprintf(nm, sizeof nm, "blk.%d.%s.bias", l, GGUF_PROJ[t]);
-                put_vec(w, nm, L->lin[t].b, L->lin[t].w.rows);
-            }
-        }
-        snprintf(nm, sizeof nm, "blk.%d.ffn_norm.weight", l);
-        put_vec(w, nm, L->ffn_norm, c->n_embd);
-    }
-    put_vec(w, "output_norm.weight", m->out_norm, c->n_embd);
-    if (!c->tied) put_mat(w, "output.weight", &m->head);
+    each_tensor((tmodel *)m, put_tensor, w);  /* put_tensor only reads */
     int rc = gw_write(w, path, err);
     gw_free(w);
     return rc;

@@ -65,7 +65,13 @@ int tio_write_peft(const char *dir, const tmodel *m, const char *base_name, sa_e
 
 /* A GGUF model (f32, architecture qwen2) of a full-mode model that both
 ** this engine and llama.cpp load. ctx_len: qwen2.context_length. */
-int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name, sa_err *err);
+/* Fills a full model's weights from a GGUF of the same shape (F32 or F16
+** tensors, as tio_write_gguf and `quantize --type f16` write them), to
+** start a training from an earlier model. */
+int tio_read_gguf_weights(const char *path, tmodel *m, sa_err *err);
+
+int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name,
+                   const char *prompt_format, int schema_tokens, sa_err *err);
 
 /* mkdir -p. */
 int tio_mkdirs(const char *path, sa_err *err);

@@ -112,6 +112,10 @@ static char *run_settings(const run *r) {
     json_object_set_new(j, "accum", json_integer(o->accum));
     json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(j, "seq_len", json_integer(o->seq_len));
+    if (o->mode == TM_FULL) {
+        json_object_set_new(j, "prompt_format", json_string(o->prompt_format ? o->prompt_format : "sql-create-context"));
+        if (o->init_path) json_object_set_new(j, "init", json_string(o->init_path));
+    }
     json_object_set_new(j, "isa", json_string(tg_isa()));
     json_t *d = json_object();
     char h[24];
@@ -262,7 +266,8 @@ static int save_all(run *r, sa_err *err) {
     if (ckpt_save(r->ckpt_path, r->m, &r->opt, &r->st, r->run_json, err)) return -1;
     if (r->o->mode == TM_LORA) {
         if (tio_write_peft(r->o->out_dir, r->m, r->o->base_name ? r->o->base_name : r->o->model_path, err)) return -1;
-    } else if (tio_write_gguf(r->gguf_path, r->m, &r->vocab, r->m->cfg.n_ctx_train, "sqlassist trained qwen2", err)) {
+    } else if (tio_write_gguf(r->gguf_path, r->m, &r->vocab, r->m->cfg.n_ctx_train, "sqlassist trained qwen2",
+                              r->o->prompt_format, r->o->schema_tokens, err)) {
         return -1;
     }
     if (r->have_report && report_svg(&r->rep, err)) return -1;
@@ -332,7 +337,7 @@ int train_run(const train_opts *o) {
     if (setup_model(r, &err)) goto fail;
 
     tdata_opts dopt = { o->data_path, o->mode == TM_LORA ? r->base->tok : r->tok, r->end_id, o->seq_len,
-                        o->val_mod, o->limit, o->max_report, r->m->tp };
+                        o->val_mod, o->limit, o->max_report, r->m->tp, o->mode == TM_FULL ? o->prompt_format : NULL };
     if (tdata_load(&r->data, &dopt, stderr, &err)) goto fail;
     char bad[256];
     tdata_bad_summary(&r->data, bad, sizeof bad);
@@ -364,6 +369,13 @@ int train_run(const train_opts *o) {
     /* fresh state: weights, then the first epoch's order, from one generator */
     trng_seed(&r->st.rng, o->seed);
     tm_init_weights(r->m, &r->st.rng);
+    if (o->init_path && !o->resume) {
+        size_t n = strlen(o->init_path);
+        int is_gguf = n > 5 && !strcmp(o->init_path + n - 5, ".gguf");
+        if (is_gguf ? tio_read_gguf_weights(o->init_path, r->m, &err) : ckpt_load_weights(o->init_path, r->m, &err))
+            goto fail;
+        fprintf(stderr, "weights from %s\n", o->init_path);
+    }
     for (int i = 0; i < r->st.n_train; i++) r->st.order[i] = i;
     shuffle(&r->st);
     if (o->resume) {

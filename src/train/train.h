@@ -28,6 +28,9 @@ typedef struct train_opts {
     const char *tokenizer_path;
     int vocab_limit;           /* 0: the tokenizer's whole vocabulary */
     qwen2_config cfg;          /* n_vocab filled from the tokenizer */
+    const char *init_path;     /* start from this checkpoint's weights; NULL: random */
+    const char *prompt_format; /* template of the rows and of the GGUF written: "sql-create-context" or "schema" */
+    int schema_tokens;         /* schema format: the budget the contexts were rendered with (0: not said) */
     /* data */
     int seq_len;               /* longest example in tokens */
     long limit;                /* first lines of the file only (0: all) */

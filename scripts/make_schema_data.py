@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""make_schema_data.py — the bundled model's training rows in its own prompt
+format ("schema", src/agent/prompt.h): each question comes with the schema of
+a real database as the agent renders it for that question (`sqlassist schema
+--compact --budget N --tokens-of TOKENIZER --questions`: every table the
+budget keeps, every column in schema order, keys and references), never only
+the gold query's columns.
+
+    /usr/bin/python3 scripts/make_schema_data.py SHARED_DATA OUTDIR \\
+        --sqlassist ./sqlassist --tokens-of TOKENIZER.gguf --budget 320
+
+Sources (counts per source go to OUTDIR/schema_counts.json):
+  spider     Spider train questions on their real database files; the
+             databases of Spider dev are never used.
+  synthetic  scripts/make_synthetic.py pairs on the Spider train databases,
+             the text2sql-data databases and the sample databases of
+             shared/data (values from the rows, every query returns rows).
+  wikisql    WikiSQL train: each table rebuilt as an SQLite table holding
+             every column known for it (the union over its train questions)
+             plus 2-4 columns of other tables, in shuffled order; values keep
+             their case and strings are single-quoted.
+Never used: Spider dev databases and questions, WikiSQL dev/test, examples/,
+bench/. Rows are {"question", "context", "answer", "source"}; the trainer
+reads question/context/answer. Fixed seed: the same inputs give the same file.
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_train_data as mtd  # noqa: E402  (WikiSQL conversion)
+
+
+def norm_q(q):
+    return ' '.join(q.lower().split())
+
+
+def stable_seed(*parts):
+    return int(hashlib.sha256('\x00'.join(parts).encode()).hexdigest()[:16], 16)
+
+
+def render(args, db_path, rows):
+    """Runs the product's renderer over rows (dicts with 'question') for one database."""
+    with tempfile.NamedTemporaryFile('w', suffix='.jsonl', delete=False, encoding='utf-8') as f:
+        for r in rows:
+            f.write(json.dumps({'question': r['question']}, ensure_ascii=False) + '\n')
+        qpath = f.name
+    try:
+        out = subprocess.run([args.sqlassist, 'schema', '--db', db_path, '--compact', '--budget', str(args.budget),
+                              '--tokens-of', args.tokens_of, '--questions', qpath],
+                             capture_output=True, text=True, encoding='utf-8')
+    finally:
+        os.unlink(qpath)
+    if out.returncode != 0:
+        print('note: %s: %s' % (db_path, out.stderr.strip()[:200]), file=sys.stderr)
+        return []
+    rendered = [json.loads(l) for l in out.stdout.splitlines() if l.strip()]
+    assert len(rendered) == len(rows), db_path
+    return [dict(r, context=x['schema']) for r, x in zip(rows, rendered)]
+
+
+def spider_rows(data, dev_dbs, dev_questions):
+    with open(os.path.join(data, 'spider/train_spider.question_query_dbid.json'), encoding='utf-8') as f:
+        items = json.load(f)
+    by_db = {}
+    for it in items:
+        if it['db_id'] in dev_dbs or norm_q(it['question']) in dev_questions:
+            continue
+        by_db.setdefault(it['db_id'], []).append(
+            {'question': it['question'].strip(), 'answer': ' '.join(it['query'].split()), 'source': 'spider'})
+    return by_db
+
+
+def synthetic_rows(args, data, dev_dbs):
+    dbs = sorted(p for p in (os.path.join(data, 'spider/database', d, d + '.sqlite')
+                             for d in os.listdir(os.path.join(data, 'spider/database')) if d not in dev_dbs)
+                 if os.path.exists(p))
+    dbs += sorted(os.path.join(data, 'text2sql-data', f) for f in os.listdir(os.path.join(data, 'text2sql-data'))
+                  if f.endswith('.sqlite'))
+    dbs += [os.path.join(data, 'sample-db/Chinook_Sqlite.sqlite'), os.path.join(data, 'sample-db/northwind/northwind.sqlite')]
+    out = os.path.join(args.out, 'synthetic.jsonl')
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_synthetic.py'),
+                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '1'] + dbs, check=True)
+    by_db = {}
+    with open(out, encoding='utf-8') as f:
+        for line in f:
+            r = json.loads(line)
+            by_db.setdefault(r['db_path'], []).append(
+                {'question': r['question'], 'answer': r['query'], 'source': 'synthetic'})
+    return by_db
+
+
+def single_quoted(sql):
+    """WikiSQL's "text" literals as 'text' (SQLite reads double quotes as names first)."""
+    return re.sub(r'"((?:[^"]|"")*)"', lambda m: "'" + m.group(1).replace('""', '"').replace("'", "''") + "'", sql)
+
+
+def wikisql_dbs(data, tmp, limit, rng):
+    """WikiSQL train tables as SQLite files: {db_path: rows}."""
+    mtd.table_name = lambda tid, _orig=mtd.table_name: (_orig(tid)[0], False)  # keep the values' case
+    tables = {}
+    for r in mtd.read_jsonl(os.path.join(data, 'wikisql/text2sql-data/wikisql_train.flat.jsonl')):
+        c = mtd.convert_wikisql(r)
+        if c is None:
+            continue
+        m = re.match(r'CREATE TABLE (\S+) \((.*)\)$', c['context'])
+        t = tables.setdefault(c['table_id'], {'name': m.group(1), 'cols': {}, 'rows': []})
+        for cd in m.group(2).split(', '):
+            name, typ = cd.rsplit(' ', 1)
+            if t['cols'].get(name) != 'INTEGER':
+                t['cols'][name] = typ
+        t['rows'].append({'question': c['question'], 'answer': single_quoted(c['answer']), 'source': 'wikisql'})
+    ids = sorted(tables)
+    rng.shuffle(ids)
+    all_cols = sorted({c for t in tables.values() for c in t['cols']})
+    by_db, n = {}, 0
+    for tid in ids:
+        if n >= limit:
+            break
+        t = tables[tid]
+        cols = dict(t['cols'])
+        for c in rng.sample(all_cols, rng.randint(2, 4)):
+            cols.setdefault(c, 'VARCHAR')
+        names = sorted(cols)
+        rng.shuffle(names)
+        path = os.path.join(tmp, re.sub(r'[^A-Za-z0-9_-]', '_', tid) + '.sqlite')
+        db = sqlite3.connect(path)
+        db.execute('CREATE TABLE %s (%s)' % (t['name'], ', '.join('"%s" %s' % (c, cols[c]) for c in names)))
+        db.commit()
+        db.close()
+        by_db[path] = t['rows']
+        n += len(t['rows'])
+    return by_db
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('data')
+    ap.add_argument('out')
+    ap.add_argument('--sqlassist', default='./sqlassist')
+    ap.add_argument('--tokens-of', required=True)
+    ap.add_argument('--budget', type=int, default=320)
+    ap.add_argument('--wikisql-rows', type=int, default=24000)
+    ap.add_argument('--synthetic-per-db', type=int, default=150)
+    ap.add_argument('--spider-copies', type=int, default=2, help='times each Spider train row is repeated')
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    rng = random.Random(1)
+    with open(os.path.join(args.data, 'spider/dev.json'), encoding='utf-8') as f:
+        dev = json.load(f)
+    dev_dbs = {r['db_id'] for r in dev}
+    dev_questions = {norm_q(r['question']) for r in dev}
+    held_out = set(dev_questions)
+    for s in ('dev', 'test'):
+        for r in mtd.read_jsonl(os.path.join(args.data, 'wikisql/text2sql-data/wikisql_%s.flat.jsonl' % s)):
+            held_out.add(norm_q(r['question']))
+
+    counts, rows = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        groups = []
+        sp = spider_rows(args.data, dev_dbs, dev_questions)
+        groups += [(os.path.join(args.data, 'spider/database', d, d + '.sqlite'), sp[d]) for d in sorted(sp)]
+        if args.synthetic_per_db > 0:
+            syn = synthetic_rows(args, args.data, dev_dbs)
+            groups += [(p, syn[p]) for p in sorted(syn)]
+        wk = wikisql_dbs(args.data, tmp, args.wikisql_rows, rng)
+        groups += [(p, wk[p]) for p in sorted(wk)]
+        for i, (path, items) in enumerate(groups):
+            items = [r for r in items if norm_q(r['question']) not in held_out]
+            for r in render(args, path, items):
+                copies = args.spider_copies if r['source'] == 'spider' else 1
+                rows.extend([r] * copies)
+                counts[r['source']] = counts.get(r['source'], 0) + copies
+            if i % 500 == 0:
+                print('rendered %d/%d databases, %d rows' % (i + 1, len(groups), len(rows)), file=sys.stderr)
+    random.Random(2).shuffle(rows)
+    with open(os.path.join(args.out, 'train_schema.jsonl'), 'w', encoding='utf-8') as f:
+        for r in rows:
+            f.write(json.dumps({'question': r['question'], 'context': r['context'], 'answer': r['answer'],
+                                'source': r['source']}, ensure_ascii=False) + '\n')
+    counts['total'] = len(rows)
+    counts['budget_tokens'] = args.budget
+    with open(os.path.join(args.out, 'schema_counts.json'), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()
