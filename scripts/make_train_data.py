@@ -66,13 +66,15 @@ def parse_value(v, lower):
     return None
 
 
-def convert_wikisql(row):
-    """One text2sql-data flat row -> sql-create-context row, or None."""
+def convert_wikisql(row, keep_case=False):
+    """One text2sql-data flat row -> sql-create-context row, or None.
+    keep_case: values as WikiSQL wrote them, never lower-cased."""
     m = SELECT_RE.match(row['sql'])
     if not m:
         return None
     agg, sel, where = m.group(1), snake(m.group(2)), m.group(3)
     tname, lower = table_name(row['table_id'])
+    lower = lower and not keep_case
     cols, integer = [sel], set()
     if agg in ('MAX', 'MIN', 'SUM', 'AVG'):
         integer.add(sel)
@@ -178,7 +180,8 @@ def main():
     # The all-columns layout: each question's context lists every column
     # known for its table (the union over all its questions of every split),
     # in an order fixed by a seeded shuffle, so the context no longer gives
-    # the answer's columns or their order away.
+    # the answer's columns or their order away. Its values keep WikiSQL's
+    # case: lower-casing them is sql-create-context's quirk, not the task's.
     known = {}
     for split in ('train', 'dev', 'test'):
         for r in splits[split]:
@@ -195,6 +198,9 @@ def main():
         rng.shuffle(names)
         layout[t] = ', '.join('%s %s' % (c, known[t][c]) for c in names)
     for s in ('dev', 'test'):
+        cased = [convert_wikisql(r, keep_case=True) for r in
+                 read_jsonl(os.path.join(data, 'wikisql/text2sql-data/wikisql_%s.flat.jsonl' % s))]
+        splits[s] = [r for r in cased if r is not None]
         rows = [dict(r, context='CREATE TABLE %s (%s)' % (r['context'].split(' ', 3)[2], layout[r['table_id']]))
                 for r in splits[s]]
         write('wikisql_%s_allcols.jsonl' % s, rows)

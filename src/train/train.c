@@ -385,7 +385,7 @@ int train_run(const train_opts *o) {
     }
     char title[160];
     snprintf(title, sizeof title, "sqlassist train (%s) — %s", o->mode == TM_LORA ? "LoRA" : "full",
-             o->mode == TM_LORA ? o->model_path : "from scratch");
+             o->mode == TM_LORA ? o->model_path : o->init_path ? "from earlier weights" : "from scratch");
     if (report_open(&r->rep, o->out_dir, r->st.step, r->total_steps, title, &err)) goto fail;
     r->have_report = 1;
 
@@ -393,7 +393,7 @@ int train_run(const train_opts *o) {
     char np[32];
     fmt_count(np, sizeof np, (double)r->m->n_values);
     fprintf(stderr, "model: %s, %d layers, hidden %d, ffn %d, heads %d/%d, vocab %d%s; %s parameters trained",
-            o->mode == TM_LORA ? "LoRA over a frozen base" : "full training from scratch", c->n_layer, c->n_embd, c->n_ff,
+            o->mode == TM_LORA ? "LoRA over a frozen base" : o->init_path ? "full training from --init's weights" : "full training from scratch", c->n_layer, c->n_embd, c->n_ff,
             c->n_head, c->n_head_kv, c->n_vocab, o->mode == TM_FULL ? (c->tied ? ", tied head" : ", untied head") : "", np);
     if (o->mode == TM_LORA) fprintf(stderr, " (rank %d, alpha %g%s)", o->lora.rank, (double)o->lora.alpha, o->lora.rslora ? ", rsLoRA" : "");
     fprintf(stderr, "\nrun: %d steps of %d x %d sequences, lr %g, %d threads (%s), activations %.0f MiB\n", r->total_steps,

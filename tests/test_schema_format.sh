@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# test_schema_format.sh — the bundled model's own prompt format ("schema"):
+# one renderer for its training rows and for the agent.
+#   1. `schema --compact --budget N --tokens-of M --questions F` renders each
+#      question's schema: kept tables whole, every column in schema order
+#      (checked against SQLite's own table_info), keys and references, no
+#      declared types or NOT NULL, within N tokens of M (counted by
+#      `sqlassist tokenize`), tables dropped when the budget is small;
+#   2. a tiny model trained on such rows with --prompt-format schema
+#      --schema-tokens N says so in its GGUF, and `ask` on it builds exactly
+#      the prompt the training rows had (SQLASSIST_DUMP_PROMPT);
+#   3. --init starts a run from a model's weights (GGUF) or a checkpoint:
+#      its first loss is the first run's last, far below a fresh start;
+#      a model of another shape is refused naming the tensor;
+#   4. usage errors exit 2.
+# Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
+. "$(dirname "$0")/lib_test.sh" schema_format
+TOK="$OUT/qwen-tokenizer.gguf"
+[ -f "$TOK" ] || { echo "no fixtures (tests/fixtures.sh)"; exit 77; }
+DB=examples/shop.sqlite
+
+# ---- 1. rendering for training rows --------------------------------------------------------
+cat > "$W/q.jsonl" <<'EOF'
+{"question": "How many customers live in France?", "answer": "SELECT count(*) FROM customers WHERE country = 'France'"}
+{"question": "Which product category has the most products?", "answer": "SELECT T1.name FROM categories AS T1 JOIN products AS T2 ON T1.category_id = T2.category_id GROUP BY T1.category_id ORDER BY count(*) DESC LIMIT 1"}
+{"question": "What is the total quantity ordered per order?", "answer": "SELECT order_id, sum(quantity) FROM order_items GROUP BY order_id"}
+EOF
+for b in 1000 90; do
+    "$SQLASSIST" schema --db "$DB" --compact --budget $b --tokens-of "$TOK" --questions "$W/q.jsonl" > "$W/r$b.jsonl" 2> "$W/r$b.err" \
+        || bad "schema --questions (budget $b): $(cat "$W/r$b.err")"
+done
+if r=$($PY - "$W" "$DB" "$SQLASSIST" "$TOK" <<'EOF'
+import json, re, sqlite3, subprocess, sys
+w, db, exe, tok = sys.argv[1:]
+con = sqlite3.connect(db)
+tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+cols = {t: [r[1] for r in con.execute(f"PRAGMA table_info({t})")] for t in tables}
+def ntok(text):
+    out = subprocess.run([exe, "tokenize", "--model", tok, "--jsonl"], input=json.dumps(text) + "\n",
+                         capture_output=True, text=True, check=True).stdout
+    return len(json.loads(out))
+for budget in (1000, 90):
+    rows = [json.loads(l) for l in open(f"{w}/r{budget}.jsonl")]
+    assert len(rows) == 3 and all("answer" in r for r in rows), "each input object echoed with its fields"
+    for r in rows:
+        s = r["schema"]
+        assert ntok(s) <= budget, f"{ntok(s)} tokens over the budget {budget}"
+        kept = re.findall(r"^CREATE TABLE (\w+) \((.*)\);$", s, re.M)
+        assert len(kept) == s.count("\n"), f"one statement per line: {s!r}"
+        assert [t for t, _ in kept] == [t for t in tables if t in dict(kept)], "schema order"
+        for t, body in kept:
+            names = [re.split(r" ", c.strip())[0] for c in re.split(r", (?![^()]*\))", body) if not c.startswith("PRIMARY KEY")]
+            assert names == cols[t], f"{t}: columns {names} != {cols[t]}"
+        for bad in ("INTEGER", "TEXT", "REAL", "NOT NULL"):
+            assert bad not in s, f"compact style has no {bad}"
+        assert "REFERENCES" in s or len(kept) == 1 or budget == 90, "references kept"
+        if budget == 1000:
+            assert len(kept) == len(tables), "a large budget keeps every table"
+        else:
+            assert 0 < len(kept) < len(tables), f"budget 90 keeps some tables, not all ({len(kept)})"
+    if budget == 90:
+        assert "customers" in rows[0]["schema"], "the table the question names is kept first"
+print(f"{len(tables)} tables; budget 1000 keeps all, 90 keeps the question's tables within 90 tokens")
+EOF
+); then ok "$r"; else bad "rendering: $r"; fi
+
+# ---- 2. a model trained on it prompts the same way ----------------------------------------------
+$PY - "$W/r90.jsonl" > "$W/train.jsonl" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for i in range(40):
+    r = rows[i % 3]
+    print(json.dumps({"question": r["question"], "context": r["schema"], "answer": r["answer"]}))
+EOF
+TINY=(--mode full --tokenizer "$TOK" --vocab 1024 --hidden 64 --layers 2 --heads 4 --kv-heads 2 --ffn 192
+      --seq-len 512 --batch 4 --lr 3e-3 --warmup 2 --val-mod 0 --quiet --threads 2)
+"$SQLASSIST" train "${TINY[@]}" --prompt-format schema --schema-tokens 90 --data "$W/train.jsonl" --out "$W/a" \
+    --steps 30 2> "$W/a.log" && ok "trained a tiny model on schema rows" || bad "training: $(tail -3 "$W/a.log")"
+if r=$($PY - "$W/a/model.gguf" <<'EOF'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+def val(key):
+    k = key.encode(); i = b.find(struct.pack("<Q", len(k)) + k)
+    assert i >= 0, f"no key {key}"
+    i += 8 + len(k); t = struct.unpack_from("<I", b, i)[0]; i += 4
+    if t == 8: n = struct.unpack_from("<Q", b, i)[0]; return b[i + 8:i + 8 + n].decode()
+    if t == 4: return struct.unpack_from("<I", b, i)[0]
+    raise AssertionError(f"{key}: type {t}")
+assert val("sqlassist.prompt_format") == "schema", val("sqlassist.prompt_format")
+assert val("sqlassist.schema_tokens") == 90, val("sqlassist.schema_tokens")
+print("GGUF: sqlassist.prompt_format = schema, sqlassist.schema_tokens = 90")
+EOF
+); then ok "$r"; else bad "GGUF keys: $r"; fi
+Q="Which product category has the most products?"
+SQLASSIST_DUMP_PROMPT=1 "$SQLASSIST" ask --model "$W/a/model.gguf" --db "$DB" --max-attempts 1 --grammar off -n 8 "$Q" \
+    > /dev/null 2> "$W/ask.err"
+"$SQLASSIST" schema --db "$DB" --compact --budget 90 --tokens-of "$W/a/model.gguf" --question "$Q" > "$W/want_schema.txt" 2> /dev/null
+if r=$($PY - "$W/ask.err" "$W/want_schema.txt" "$Q" <<'EOF'
+import sys
+err, schema, q = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
+got = err.split("--- prompt\n", 1)[1].split("---\n", 1)[0] if "--- prompt\n" in err else None
+want = "### Schema:\n" + schema + "### Question:\n" + q + "\n### SQL:\n"
+assert got == want, f"agent prompt {got!r} != training prompt {want!r}"
+print(f"the agent's prompt is the training rows' ({schema.count(chr(10))} tables)")
+EOF
+); then ok "$r"; else bad "agent prompt: $r"; fi
+
+# ---- 3. --init -------------------------------------------------------------------------------------
+"$SQLASSIST" train "${TINY[@]}" --init "$W/a/model.gguf" --prompt-format schema --data "$W/train.jsonl" --out "$W/b" \
+    --steps 2 --lr 1e-6 2> "$W/b.log" || bad "--init from GGUF: $(tail -2 "$W/b.log")"
+"$SQLASSIST" train "${TINY[@]}" --init "$W/a/checkpoint.safetensors" --prompt-format schema --data "$W/train.jsonl" \
+    --out "$W/c" --steps 2 --lr 1e-6 2> "$W/c.log" || bad "--init from a checkpoint: $(tail -2 "$W/c.log")"
+if r=$($PY - "$W" <<'EOF'
+import json, sys
+w = sys.argv[1]
+first = lambda d: json.loads(open(f"{w}/{d}/metrics.jsonl").readline())["loss"]
+rows = [json.loads(l) for l in open(f"{w}/a/metrics.jsonl")]
+fresh, trained = rows[0]["loss"], sum(r["loss"] for r in rows[-5:]) / 5
+for d in ("b", "c"):
+    assert first(d) < fresh - 2 and abs(first(d) - trained) < 1.0, f"{d}: first loss {first(d):.3f}; fresh {fresh:.3f}, trained {trained:.3f}"
+print(f"first loss from the GGUF {first('b'):.3f}, from the checkpoint {first('c'):.3f}; fresh start {fresh:.3f}, the run's end {trained:.3f}")
+EOF
+); then ok "$r"; else bad "--init losses: $r"; fi
+"$SQLASSIST" train --mode full --tokenizer "$TOK" --vocab 1024 --hidden 32 --layers 2 --heads 4 --kv-heads 2 --ffn 192 \
+    --init "$W/a/model.gguf" --data "$W/train.jsonl" --out "$W/d" --steps 1 --quiet 2> "$W/d.log"; rc=$?
+[ $rc = 1 ] && grep -q "token_embd.weight.*another shape" "$W/d.log" && ok "--init of another shape: exit 1, $(tail -1 "$W/d.log")" \
+    || bad "--init of another shape: exit $rc, $(tail -1 "$W/d.log")"
+
+# ---- 4. usage ----------------------------------------------------------------------------------------
+"$SQLASSIST" train "${TINY[@]}" --prompt-format chat --data "$W/train.jsonl" --out "$W/x" 2> "$W/e.log"; rc=$?
+[ $rc = 2 ] && grep -q "prompt-format 'chat'" "$W/e.log" && ok "--prompt-format chat: exit 2" || bad "--prompt-format chat: exit $rc"
+"$SQLASSIST" schema --db "$DB" --tokens-of "$TOK" 2> "$W/e.log"; rc=$?
+[ $rc = 2 ] && grep -q "needs --budget" "$W/e.log" && ok "schema --tokens-of without --budget: exit 2" || bad "schema --tokens-of: exit $rc"
+echo '{"q": 1}' > "$W/badq.jsonl"
+"$SQLASSIST" schema --db "$DB" --budget 100 --questions "$W/badq.jsonl" > /dev/null 2> "$W/e.log"; rc=$?
+[ $rc = 1 ] && grep -q "badq.jsonl:1: .*'question'" "$W/e.log" && ok "schema --questions: a line without a question names the line" \
+    || bad "schema --questions bad line: exit $rc $(cat "$W/e.log")"
+
+echo "$npass passed"
+[ $fail = 0 ]
