@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "sql/sandbox.h"
 #include "util/jsonstr.h"
 #include "util/strbuf.h"
 

@@ -1,6 +1,6 @@
 /*
 ** strbuf.h — a growable, always NUL-terminated byte string. Out of memory
-** sets a sticky flag (sb_oom) instead of failing each call, so builders can
+** sets a sticky flag (oom) instead of failing each call, so builders can
 ** append freely and check once at the end.
 */
 #ifndef SA_STRBUF_H
