@@ -18,6 +18,7 @@
 #include "sqlgrammar.h"
 #include "../util/jsonstr.h"
 #include "../util/strbuf.h"
+#include "../util/utf8.h"
 
 void agent_conversation_init(agent_conversation *c) { memset(c, 0, sizeof *c); }
 
@@ -98,7 +99,7 @@ static const sc_schema *own_schema(sandbox *sb, sc_schema *own, int *state) {
 /* The reply as valid UTF-8: a token may end inside a character (the reply
 ** then goes back into the next prompt, which must tokenize). Takes s. */
 static char *valid_utf8(char *s) {
-    if (!s || sb_utf8_valid(s, strlen(s), NULL)) return s;
+    if (!s || utf8_valid(s, strlen(s), NULL)) return s;
     char *r = utf8_repaired(s, strlen(s), NULL);
     free(s);
     return r;

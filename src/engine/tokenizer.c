@@ -16,6 +16,7 @@
 */
 #include "tokenizer.h"
 #include "../util/hash.h"
+#include "../util/utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -205,51 +206,9 @@ static void pair_insert(pair_table *pt, int32_t left, int32_t right, uint32_t ra
 
 /* -------------------------------------------------------------- UTF-8 */
 
-/* Looks at the character starting at s[0] (n > 0 bytes available).
-** Returns its length when it is a valid UTF-8 character; 0 when s[0..n) is a
-** valid but incomplete start of one (more bytes could complete it); -k when
-** the first k bytes are a maximal invalid subpart (Unicode's "substitution
-** of maximal subparts", which is what Rust's from_utf8_lossy and so HF
-** decoding use: each such subpart becomes one U+FFFD). */
-static int utf8_next(const unsigned char *s, size_t n) {
-    assert(n > 0);
-    unsigned char b = s[0];
-    if (b < 0x80) return 1;
-    int need;
-    unsigned char lo = 0x80, hi = 0xBF;   /* allowed range of the second byte */
-    if (b >= 0xC2 && b <= 0xDF) need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        if (b == 0xE0) lo = 0xA0;         /* no overlongs */
-        if (b == 0xED) hi = 0x9F;         /* no surrogates */
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        if (b == 0xF0) lo = 0x90;
-        if (b == 0xF4) hi = 0x8F;         /* nothing above U+10FFFF */
-    } else {
-        return -1;
-    }
-    for (int i = 1; i < need; i++) {
-        if ((size_t)i >= n) return 0;
-        unsigned char c = s[i];
-        if (i == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF)) return -i;
-    }
-    return need;
-}
-
+/* Decoding is util/utf8.h's utf8_next: each maximal invalid subpart of
+** decoded bytes becomes one U+FFFD, as Hugging Face's decoding does. */
 static const unsigned char REPLACEMENT_CHAR[3] = {0xEF, 0xBF, 0xBD};
-
-/* Offset of the first invalid byte of s[0..n), or n when it is all valid. */
-static size_t utf8_valid_prefix(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) { i++; continue; }
-        int k = utf8_next(s + i, n - i);
-        if (k <= 0) return i;
-        i += (size_t)k;
-    }
-    return n;
-}
 
 /* ------------------------------------------------- GPT-2 byte <-> unicode */
 
@@ -281,13 +240,10 @@ static long byte_level_decode(const int16_t byte_of_cp[324], const unsigned char
                               unsigned char *out) {
     size_t i = 0, n = 0;
     while (i < len) {
-        int k = utf8_next(s + i, len - i);
-        if (k <= 0) return -1;
         uint32_t cp;
-        if (k == 1) cp = s[i];
-        else if (k == 2) cp = (uint32_t)(s[i] & 0x1F) << 6 | (s[i + 1] & 0x3F);
-        else return -1;     /* the alphabet stops at U+0143 */
-        if (cp >= 324 || byte_of_cp[cp] < 0) return -1;
+        int k = utf8_next((const char *)s + i, len - i, &cp);
+        if (k <= 0) return -1;
+        if (cp >= 324 || byte_of_cp[cp] < 0) return -1;   /* the alphabet stops at U+0143 */
         out[n++] = (unsigned char)byte_of_cp[cp];
         i += (size_t)k;
     }
@@ -1026,7 +982,7 @@ static int split_pieces(const pcre2_code *re, pcre2_match_data *md, const unsign
         if (end == start) {
             /* An empty match cannot happen with this pattern; step one
             ** character so that a changed pattern cannot loop forever. */
-            int k = utf8_next(seg + start, n - start);
+            int k = utf8_next((const char *)seg + start, n - start, NULL);
             end = start + (size_t)(k > 0 ? k : 1);
         }
         if (fn(ctx, seg + start, end - start)) return -1;
@@ -1083,8 +1039,8 @@ int tok_encode(const tokenizer *t, const char *text, size_t len,
     *ids = NULL;
     *n_ids = 0;
     if (!text && len > 0) return sa_fail(err, "tok_encode: NULL text");
-    size_t bad = utf8_valid_prefix((const unsigned char *)text, len);
-    if (bad < len)
+    size_t bad;
+    if (!utf8_valid(text, len, &bad))
         return sa_fail(err, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (unsigned char)text[bad]);
 
     enc_ctx c = {.t = t, .err = err};
@@ -1146,8 +1102,8 @@ void tok_pretok_free(tok_pretok *p) {
 int tok_pretok_split(tok_pretok *p, const char *text, size_t len, tok_piece_fn fn, void *ctx, sa_err *err) {
     assert(p && fn);
     if (!text && len > 0) return sa_fail(err, "tok_pretok_split: NULL text");
-    size_t bad = utf8_valid_prefix((const unsigned char *)text, len);
-    if (bad < len)
+    size_t bad;
+    if (!utf8_valid(text, len, &bad))
         return sa_fail(err, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad, (unsigned char)text[bad]);
     if (len == 0) return 0;
     return normalize_and_split(p->re, p->md, text, len, fn, ctx, err);
@@ -1222,7 +1178,7 @@ char *tok_decode_n(const tokenizer *t, const int32_t *ids, size_t n, int with_sp
     /* Invalid sequences become U+FFFD, as HF's from_utf8_lossy does. */
     const unsigned char *r = (const unsigned char *)raw.p;
     for (size_t i = 0; i < raw.n;) {
-        int k = utf8_next(r + i, raw.n - i);
+        int k = utf8_next((const char *)r + i, raw.n - i, NULL);
         if (k > 0) {
             gb_put(&text, r + i, (size_t)k);
             i += (size_t)k;
@@ -1290,7 +1246,7 @@ int tok_stream_push(const tokenizer *t, tok_stream *s, int id, char *out, size_t
         size_t n_head = (size_t)s->n_pending, take = e->bytes_len < 3 ? e->bytes_len : 3;
         memcpy(head, s->pending, n_head);
         memcpy(head + n_head, tb, take);
-        int k = utf8_next(head, n_head + take);
+        int k = utf8_next((const char *)head, n_head + take, NULL);
         if (k == 0) {                   /* still incomplete: hold everything */
             assert(n_head + take < 4);
             memcpy(s->pending, head, n_head + take);
@@ -1307,7 +1263,7 @@ int tok_stream_push(const tokenizer *t, tok_stream *s, int id, char *out, size_t
     }
     size_t i = used;
     while (i < e->bytes_len) {
-        int k = utf8_next(tb + i, e->bytes_len - i);
+        int k = utf8_next((const char *)tb + i, e->bytes_len - i, NULL);
         if (k > 0) {
             bb_put(&o, tb + i, (size_t)k);
             i += (size_t)k;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sql/sandbox.h"
+#include "util/utf8.h"
 
 static const char *str_field(json_t *o, const char *const *names, int n) {
     for (int i = 0; i < n; i++) {
@@ -30,7 +30,7 @@ static const char *add_task(ev_tasks *ts, json_t *o, int line) {
     if (!c && !d) return "needs 'context' (CREATE TABLE text) or 'db_id'";
     if (strlen(q) > 4096 || (g && strlen(g) > 65536) || (c && strlen(c) > (1 << 20))) return "over-long field";
     if (d && (strchr(d, '/') || strstr(d, "..") || !*d)) return "'db_id' must be a plain name";
-    if (!sb_utf8_valid(q, strlen(q), NULL) || (g && !sb_utf8_valid(g, strlen(g), NULL))) return "invalid UTF-8";
+    if (!utf8_valid(q, strlen(q), NULL) || (g && !utf8_valid(g, strlen(g), NULL))) return "invalid UTF-8";
     if (ts->n == ts->cap) {
         int cap = ts->cap ? 2 * ts->cap : 64;
         ev_task *p = realloc(ts->t, (size_t)cap * sizeof *p);

@@ -25,6 +25,7 @@
 #include <utf8proc.h>
 
 #include "util/strbuf.h"
+#include "util/utf8.h"
 
 /* Bounds on the context text of sb_open_context: the whole text, and one
 ** statement of it while loading (an INSERT of many rows is long). */
@@ -298,42 +299,6 @@ static int64_t monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------- UTF-8 */
-
-int sb_utf8_decode(const char *str, size_t n, uint32_t *cp_out) {
-    const unsigned char *s = (const unsigned char *)str;
-    if (n == 0) return 0;
-    unsigned char c = s[0];
-    uint32_t cp, min;
-    int len;
-    if (c < 0x80) { if (cp_out) *cp_out = c; return 1; }
-    else if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n < (size_t)len) return 0;
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    if (cp_out) *cp_out = cp;
-    return len;
-}
-
-bool sb_utf8_valid(const char *s, size_t len, size_t *bad_offset) {
-    size_t i = 0;
-    while (i < len) {
-        int k = sb_utf8_decode(s + i, len - i, NULL);
-        if (k == 0) {
-            if (bad_offset) *bad_offset = i;
-            return false;
-        }
-        i += (size_t)k;
-    }
-    return true;
 }
 
 /* ------------------------------------------------------ SQL text scanning */
@@ -997,7 +962,7 @@ sandbox *sb_open_context(const char *sql, const sb_limits *lim, sa_err *err) {
         sa_fail(err, "context: %zu bytes of SQL, over the limit of %d bytes", len, SB_CONTEXT_MAX_BYTES);
         return NULL;
     }
-    if (!sb_utf8_valid(sql, len, &bad)) {
+    if (!utf8_valid(sql, len, &bad)) {
         sa_fail(err, "context: SQL is not valid UTF-8 (bad byte at offset %zu)", bad);
         return NULL;
     }
@@ -1221,7 +1186,7 @@ static int prepare_checked(sandbox *sb, const char *sql, size_t len, sqlite3_stm
     const char *nul = memchr(sql, '\0', len);
     if (nul) return sa_fail(err, "refused: SQL contains a NUL byte at offset %zu", (size_t)(nul - sql));
     size_t bad;
-    if (!sb_utf8_valid(sql, len, &bad)) return sa_fail(err, "refused: SQL is not valid UTF-8 (bad byte at offset %zu)", bad);
+    if (!utf8_valid(sql, len, &bad)) return sa_fail(err, "refused: SQL is not valid UTF-8 (bad byte at offset %zu)", bad);
     if (len > (size_t)sb->lim.max_sql_bytes)
         return sa_fail(err, "refused: SQL is %zu bytes, over the SQL length limit of %d bytes", len, sb->lim.max_sql_bytes);
     const char *start = skip_filler(sql, end, true);
@@ -1415,7 +1380,7 @@ static int escape_text(const char *s, size_t len, int max_width, strbuf *b) {
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        int k = sb_utf8_decode(s + i, len - i, &cp);
+        int k = utf8_decode(s + i, len - i, &cp);
         const char *esc = NULL;
         int w;
         if (k == 0) {
@@ -1537,11 +1502,11 @@ done:
 
 /* s as a JSON string, bad UTF-8 bytes replaced by U+FFFD. */
 static json_t *json_text(const char *s, size_t n) {
-    if (sb_utf8_valid(s, n, NULL)) return json_stringn(s, n);
+    if (utf8_valid(s, n, NULL)) return json_stringn(s, n);
     strbuf b = {0};
     size_t i = 0;
     while (i < n) {
-        int k = sb_utf8_decode(s + i, n - i, NULL);
+        int k = utf8_decode(s + i, n - i, NULL);
         if (k == 0) {
             strbuf_puts(&b, "\xEF\xBF\xBD");
             i++;

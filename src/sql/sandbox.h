@@ -190,14 +190,4 @@ void sb_print_text(FILE *f, const char *s);
 ** or NULL when out of memory. */
 char *sb_result_to_json(const sb_result *r);
 
-/* True when len bytes at s are valid UTF-8 (no overlongs, surrogates, or
-** code points past U+10FFFF); else false and *bad_offset (if non-NULL) is the
-** offset of the first bad byte. */
-bool sb_utf8_valid(const char *s, size_t len, size_t *bad_offset);
-
-/* Decodes the code point starting at s (n bytes available) into *cp (if
-** non-NULL); returns its length 1..4, or 0 when s does not start a valid
-** UTF-8 sequence (or n is 0). */
-int sb_utf8_decode(const char *s, size_t n, uint32_t *cp);
-
 #endif

@@ -16,6 +16,7 @@
 #include <utf8proc.h>
 
 #include "util/strbuf.h"
+#include "util/utf8.h"
 
 /* Sample values longer than this many characters are cut with "...". */
 #define SC_SAMPLE_TEXT_CHARS 40
@@ -210,7 +211,7 @@ static void put_ident(strbuf *b, const char *name) {
     sbuf_putc(b, '"');
     size_t i = 0;
     while (i < n) {
-        int k = sb_utf8_decode(name + i, n - i, NULL);
+        int k = utf8_decode(name + i, n - i, NULL);
         unsigned char c = (unsigned char)name[i];
         if (k == 0 || c < 0x20 || c == 0x7F) {
             sbuf_putc(b, '_');
@@ -289,7 +290,7 @@ static void put_sample_value(strbuf *b, const sb_value *v) {
             break;
         }
         uint32_t cp = 0;
-        int k = sb_utf8_decode(v->bytes + i, v->len - i, &cp);
+        int k = utf8_decode(v->bytes + i, v->len - i, &cp);
         unsigned char c = (unsigned char)v->bytes[i];
         bool invisible = k > 1 && utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_CF;
         if (k == 0 || c < 0x20 || c == 0x7F || invisible) {

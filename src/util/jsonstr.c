@@ -5,14 +5,14 @@
 
 #include <stdlib.h>
 
-#include "sql/sandbox.h"
 #include "util/strbuf.h"
+#include "util/utf8.h"
 
 char *utf8_repaired(const char *s, size_t n, size_t *len) {
     strbuf b;
     strbuf_init(&b);
     for (size_t i = 0; i < n;) {
-        int k = sb_utf8_decode(s + i, n - i, NULL);
+        int k = utf8_decode(s + i, n - i, NULL);
         if (k > 0) { strbuf_append(&b, s + i, (size_t)k); i += (size_t)k; }
         else { strbuf_puts(&b, "\xEF\xBF\xBD"); i++; }
     }
@@ -24,7 +24,7 @@ char *utf8_repaired(const char *s, size_t n, size_t *len) {
 json_t *json_text(const char *s, size_t n) {
     if (!s) return json_null();
     json_t *j = NULL;
-    if (sb_utf8_valid(s, n, NULL)) {
+    if (utf8_valid(s, n, NULL)) {
         j = json_stringn(s, n);
     } else {
         size_t len;
