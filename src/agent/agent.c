@@ -15,6 +15,7 @@
 #include "../engine/lora.h"
 #include "copyvals.h"
 #include "fixnames.h"
+#include "schema_prompt.h"
 #include "sqlgrammar.h"
 #include "../util/jsonstr.h"
 #include "../util/strbuf.h"

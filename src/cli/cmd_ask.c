@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/schema_prompt.h"
 #include "ask_out.h"
 #include "engine/generate.h"
 #include "sql/schema.h"

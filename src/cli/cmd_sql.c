@@ -18,6 +18,7 @@
 #include "sql/sandbox.h"
 #include "sql/schema.h"
 #include "agent/agent.h"
+#include "agent/schema_prompt.h"
 #include "engine/tokenizer.h"
 
 #include <jansson.h>

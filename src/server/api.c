@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/schema_prompt.h"
 #include "engine/generate.h"
 #include "metrics.h"
 #include "openai.h"
