@@ -479,6 +479,7 @@ char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *s
         strbuf b;
         strbuf_init(&b);
         strbuf_printf(&b, scc ? "the model sees the tables related to the question; left out %d table%s:"
+                          : own ? "the model sees the tables most related to the question, as it was trained; left out %d table%s:"
                               : "the schema is too large for the context; left out %d table%s:",
                       rep.ndropped, rep.ndropped == 1 ? "" : "s");
         for (int i = 0; i < rep.ndropped && b.len < 900; i++) strbuf_printf(&b, " %s", rep.dropped[i]);
