@@ -1,5 +1,5 @@
 /*
-** tasks.c — task file parsing (see tasks.h).
+** tasks.c — task file parsing and the tasks' databases (see tasks.h).
 */
 #include "tasks.h"
 
@@ -110,4 +110,30 @@ int ev_task_schema_only(const ev_task *t) {
         if ((p == t->context || !isalnum((unsigned char)p[-1])) && !strncasecmp(p, "INSERT", 6) && !isalnum((unsigned char)p[6]))
             return 0;
     return 1;
+}
+
+void ev_task_db_path(const char *dir, const char *db_id, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%s/%s.sqlite", dir ? dir : ".", db_id, db_id);
+}
+
+const ev_db *ev_dbs_get(ev_dbs *c, const char *db_id, sa_err *err) {
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->d[i].id, db_id)) return c->d[i].sb ? &c->d[i] : NULL;
+    if (!c->d && !(c->d = calloc(EV_MAX_DBS, sizeof *c->d))) { sa_fail(err, "out of memory"); return NULL; }
+    if (c->n >= EV_MAX_DBS) { sa_fail(err, "too many databases"); return NULL; }
+    ev_db *e = &c->d[c->n++];
+    e->id = strdup(db_id);
+    char path[4096];
+    ev_task_db_path(c->dir, db_id, path, sizeof path);
+    e->sb = sb_open_db(path, NULL, err);
+    if (!e->sb) return NULL;
+    if (sc_introspect(e->sb, 0, &e->schema, err)) { sb_close(e->sb); e->sb = NULL; return NULL; }
+    return e;
+}
+
+void ev_dbs_free(ev_dbs *c) {
+    for (int i = 0; i < c->n; i++) { free(c->d[i].id); sc_free(&c->d[i].schema); sb_close(c->d[i].sb); }
+    free(c->d);
+    c->d = NULL;
+    c->n = 0;
 }
