@@ -21,7 +21,8 @@
 # (Adam's per-element normalization turns float32 noise in near-zero
 # gradients into visible per-element differences; see the script).
 # Also: the gradients do not depend on the thread count (bitwise), and the
-# AVX2 and portable micro-kernels give correct gradients too.
+# AVX2 and portable micro-kernels give correct gradients too. Section 8:
+# --precision bf16 (skipped, with the reason, where the CPU lacks AVX512_BF16).
 # Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
 . "$(dirname "$0")/lib_test.sh" train_grad
 DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
@@ -102,6 +103,70 @@ fi
 # 7. LoRA on an HF directory with an untied head and 3 layers, MLP targets, rank 2
 if train lora-u "${LORA[@]}" --model "$M/m64u/hf-f32" --targets gate,up,down,o --rank 2 --steps 2 --batch 3; then
     check lora-u grads --base "$M/m64u/hf-f32"
+fi
+
+# 8. --precision bf16 (AVX512_BF16 only): every linear product's operands rounded to bf16, f32 sums.
+#    Against torch with the same operands rounded (--bf16; sums in float64): 1e-3 per tensor
+#    (observed ~3e-4: where C's float32 inputs and torch's float64 ones straddle a bf16 rounding
+#    boundary the two round apart), the loss alike; an f32 run's gradients miss that reference
+#    (~2.5e-3, its loss by ~1e-5), so the check sees the rounding. Against plain float64
+#    autograd (no rounding): 2e-2 (observed ~5e-3). LoRA (its A, B gradients are small beside
+#    the base's products): 3e-3 and 6e-2 (observed ~8e-4 and ~2e-2). The bf16 products of a
+#    quantized base are checked by test_tgemm_bf16. The optimizer with C's gradients as in f32;
+#    1 and 2 threads bitwise equal; resuming with the other precision is refused both ways.
+if "$SQLASSIST" train "${FULL[@]}" --data "$W/data.jsonl" --out "$W/bf16-probe" --quiet --seq-len 160 --val-max 4 \
+        --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 1 --batch 2 --steps 1 --precision bf16 \
+        > "$W/bf16-probe.log" 2>&1; then
+    if train odd-bf16 "${FULL[@]}" --hidden 48 --heads 3 --kv-heads 1 --ffn 72 --layers 2 --batch 4 --threads 2 \
+            --precision bf16; then
+        check odd-bf16 grads --bf16 --tol 1e-3
+        check odd-bf16 grads --tol 2e-2
+    fi
+    if [ -d "$W/odd.dump" ]; then
+        if $PY tests/torch_train_ref.py grads --dump "$W/odd.dump" --bf16 --tol 1e-3 > "$W/odd.bf16ref.txt" 2>&1; then
+            bad "the f32 run's gradients pass the bf16 reference: the check cannot see the rounding"
+        elif grep -q "^gradients: .* [1-9][0-9]* failures" "$W/odd.bf16ref.txt"; then
+            ok "the f32 run misses the bf16 reference: $(tail -1 "$W/odd.bf16ref.txt")"
+        else
+            bad "bf16 reference on the f32 run: $(tail -3 "$W/odd.bf16ref.txt")"
+        fi
+    fi
+    for t in 2 1; do
+        train "gqa-bf16-t$t" "${FULL[@]}" --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 2 --batch 3 --accum 2 \
+            --threads $t --precision bf16 || true
+    done
+    if [ -d "$W/gqa-bf16-t2.dump" ]; then
+        check gqa-bf16-t2 grads --bf16 --tol 1e-3
+        check gqa-bf16-t2 adamw --c-grads --tol 2e-5
+        same=1
+        for f in "$W"/gqa-bf16-t2.dump/*.safetensors; do cmp -s "$f" "$W/gqa-bf16-t1.dump/$(basename "$f")" || same=0; done
+        [ $same = 1 ] && ok "bf16: gradients and updates bitwise equal with 1 and 2 threads" || bad "bf16: 1 vs 2 threads differ"
+    fi
+    # LoRA over the odd run's model (3 steps from N(0, 0.02²)): m64's random weights make a
+    # model so ill-conditioned under bf16 rounding (loss 34) that the bf16 reference computed
+    # in float32 and in float64 already differ by 1.6e-4 in the loss
+    if [ -f "$W/odd/model.gguf" ] && train lora-bf16 "${LORA[@]}" --model "$W/odd/model.gguf" --steps 3 --batch 2 \
+            --accum 2 --precision bf16; then
+        check lora-bf16 grads --base "$W/odd/model.gguf" --bf16 --tol 3e-3
+        check lora-bf16 grads --base "$W/odd/model.gguf" --tol 6e-2
+    fi
+    # resume across precisions: refused both ways, with the setting named
+    for pair in "gqa-bf16-t2 f32" "gqa bf16"; do
+        set -- $pair
+        if "$SQLASSIST" train --data "$W/data.jsonl" --out "$W/$1" --quiet --seq-len 160 --val-max 4 "${FULL[@]}" \
+                --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 2 --batch 3 --accum 2 --threads 2 --precision "$2" \
+                --resume > "$W/$1.resume.log" 2>&1; then
+            bad "$1: --resume with --precision $2 was accepted"
+        elif grep -q "cannot resume with other settings: 'precision'" "$W/$1.resume.log"; then
+            ok "$1: --resume --precision $2 refused: $(tail -1 "$W/$1.resume.log" | sed 's/.*settings: //')"
+        else
+            bad "$1: --resume --precision $2: $(tail -1 "$W/$1.resume.log")"
+        fi
+    done
+elif grep -q -- "--precision bf16:" "$W/bf16-probe.log"; then
+    echo "SKIP --precision bf16 checks: $(grep -- "--precision bf16:" "$W/bf16-probe.log" | sed 's/^sqlassist: --precision bf16: //')"
+else
+    bad "--precision bf16 probe failed: $(tail -3 "$W/bf16-probe.log")"
 fi
 
 echo "$npass passed"

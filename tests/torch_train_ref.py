@@ -16,6 +16,9 @@ code shared with the C trainer), and checks it:
       C's. The error of a tensor is max|g_c - g_t| / max|g_t| (the infinity
       norm of the difference relative to that of the reference); "model" is
       the same over all parameters together. Every tensor must be within tol.
+      With --bf16 the reference rounds the operands of every linear product
+      (forward, dx and dW; LoRA and the output head too) to bfloat16 as
+      `sqlassist train --precision bf16` does, and sums them in float64.
 
   adamw --dump DIR [--base MODEL] [--tol 1e-4]
       Replays the run in float32 with torch.optim.AdamW (decay on matrices
@@ -130,6 +133,33 @@ class DnnlLinear(torch.autograd.Function):
 
 def mm_dnnl(x, w):
     return DnnlLinear.apply(x, w)
+
+
+def bf16r(t):
+    """t rounded to bfloat16 (to nearest, ties to even), in t's dtype."""
+    return t.to(torch.bfloat16).to(t.dtype)
+
+
+class Bf16Linear(torch.autograd.Function):
+    """x @ w.T as `sqlassist train --precision bf16` computes every linear
+    product: both operands of the forward product and of each backward one
+    (dx = g @ w, dw = g.T @ x) rounded to bfloat16, the sums exact here
+    (float64) where C's are float32."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return bf16r(x) @ bf16r(w).T
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        g = bf16r(g)
+        return g @ bf16r(w), g.T @ bf16r(x)
+
+
+def mm_bf16(x, w):
+    return Bf16Linear.apply(x, w)
 
 
 class Net:
@@ -268,6 +298,8 @@ def cmd_grads(a):
         meta = meta_of(st)
         params = {k[6:]: v for k, v in st.items() if k.startswith("param.")}
         net, leaves = build(meta, params, a.base, torch.float64, True)
+        if a.bf16:
+            net.mm = mm_bf16
         loss = step_loss(net, batches_of(st, meta))
         loss.backward()
         lerr = abs(loss.item() - meta["loss"]) / abs(loss.item())
@@ -436,6 +468,8 @@ def main():
                        help="adamw: compare in the L2 norm instead of the max norm")
         p.add_argument("--c-grads", action="store_true",
                        help="adamw: update with C's gradients instead of autograd's (checks the optimizer alone)")
+        p.add_argument("--bf16", action="store_true",
+                       help="grads: round the linear products' operands to bfloat16 as --precision bf16 does")
     a = ap.parse_args()
     if a.cmd != "bench":
         torch.set_num_threads(int(os.environ.get("TORCH_REF_THREADS", "2")))

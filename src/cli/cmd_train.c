@@ -67,7 +67,7 @@ int cmd_train(int argc, char **argv) {
                *accum = NULL, *lr = NULL, *min_lr = NULL, *warmup = NULL, *wd = NULL, *beta1 = NULL, *beta2 = NULL,
                *eps = NULL, *clip = NULL, *seed = NULL, *threads = NULL, *save_every = NULL, *val_every = NULL,
                *stop_at = NULL, *max_report = NULL, *dump = NULL, *prompt_format = NULL, *schema_tokens = NULL,
-               *init = NULL;
+               *init = NULL, *precision = NULL;
     int rslora = 0, untied = 0, resume = 0, quiet = 0;
     cli_opt opts[] = {
         {"--mode", NULL, 1, &mode, NULL, "lora (adapters over --model) or full (a new model from --tokenizer) (required)"},
@@ -111,6 +111,7 @@ int cmd_train(int argc, char **argv) {
         {"--clip", NULL, 1, &clip, NULL, "clip gradients to this global norm (default 1; 0: off)"},
         {"--seed", NULL, 1, &seed, NULL, "random seed: initial weights and data order (default 42)"},
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores); results do not depend on it"},
+        {"--precision", NULL, 1, &precision, NULL, "linear products: f32 (default) or bf16 (operands rounded to bfloat16, f32 sums; needs AVX512_BF16; weights, gradients and optimizer stay f32)"},
         {"--save-every", NULL, 1, &save_every, NULL, "checkpoint every N steps (default 200; always at the end)"},
         {"--val-every", NULL, 1, &val_every, NULL, "validation loss every N steps (default 50; always at the end)"},
         {"--stop-at", NULL, 1, &stop_at, NULL, "stop after step N with a checkpoint (continue later with --resume)"},
@@ -160,6 +161,11 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (schema_tokens && strcmp(o.prompt_format, "schema")) { fprintf(stderr, "sqlassist: --schema-tokens is for --prompt-format schema\n"); return 2; }
+    if (precision && strcmp(precision, "f32") && strcmp(precision, "bf16")) {
+        fprintf(stderr, "sqlassist: --precision '%s': expected f32 or bf16\n", precision);
+        return 2;
+    }
+    o.precision = precision && !strcmp(precision, "bf16") ? TG_BF16 : TG_F32;
     o.resume = resume;
     o.quiet = quiet;
 

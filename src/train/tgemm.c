@@ -10,6 +10,22 @@
 ** through transposed strides as A and x as B. No product ever needs more
 ** than a 256-row slice of W in f32 at once, so quantized base models stay
 ** quantized in memory.
+**
+** The bf16 path (tgemm.h: Precision) has its own micro-kernel of the same
+** 6 × 64 shape, C[MR][64] += A(MR, 2·kp)·B[2·kp][64], where both operands
+** hold bf16 pairs along the reduction index: A's rows are bf16 runs (a
+** 32-bit broadcast takes A(i,k), A(i,k+1)) and B is pair-interleaved, each
+** 32-bit element holding B[k][j], B[k+1][j]; one VDPBF16PS then adds both
+** products to C[i][j]. Each product converts its activation operands once
+** per call (in parallel, into tg_ctx's shared buffers), and packs weight
+** slices per work item as the f32 path does: forward y = x·Wᵀ takes x's
+** rows as A and packs Wᵀ's slice as interleaved B; dx = dy·W takes dy's
+** rows as A and packs pairs of W's rows as B; dW += dyᵀ·x transposes dy
+** into pairs along the tokens (A) and interleaves x by token pairs (B), in
+** 64-column panels so that B's rows are contiguous (a row stride of 1 or
+** 3 KiB would crowd a few L1 sets).
+** An odd reduction length is padded with a zero. Sums run in the same
+** fixed order whatever the thread count.
 */
 #include "tgemm.h"
 
@@ -52,6 +68,7 @@ static void ukr_portable(int mr, int nr, int kc, const float *A, size_t as, size
 /* ---- x86 micro-kernels -------------------------------------------------------- */
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define T512 __attribute__((target("avx512f,avx2,fma")))
@@ -122,6 +139,87 @@ T256 static void ukr_256(int mr, int nr, int kc, const float *A, size_t as, size
         _mm256_maskstore_ps(C + (size_t)j * ldc + 8, m1, acc[j][1]);
     }
 }
+
+/* ---- bf16 (AVX512_BF16) ----------------------------------------------------------- */
+
+#define TBF __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+#define HAVE_BF16_KERNEL 1
+#define KCP (KC / 2)     /* bf16 pairs per reduction block */
+
+static __mmask16 mask16(int valid) {
+    return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+}
+
+/* dst[0..n) = bf16(src[0..n)), rounded by the hardware (VCVTNEPS2BF16). */
+TBF static void cvt_bf16(const float *src, int n, uint16_t *dst) {
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + j));
+        _mm256_mask_storeu_epi16(dst + j, m, h);
+    }
+}
+
+/* dst[j] = bf16(a[j]) | bf16(b[j]) << 16 for j < n; b NULL: zeros. */
+TBF static void cvt_pairs(const float *a, const float *b, int n, uint32_t *dst) {
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j);
+        __m256i lo = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, a + j));
+        __m256i hi = b ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, b + j)) : _mm256_setzero_si256();
+        __m512i p = _mm512_or_si512(_mm512_cvtepu16_epi32(lo), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
+        _mm512_mask_storeu_epi32(dst + j, m, p);
+    }
+}
+
+/* C[mr][nr] += Σ_p A[i][p]·B[p][j] over kp pairs: A's rows are `as` pairs
+** apart, B's ldb. Rows past mr repeat the last valid row, columns past nr
+** are masked, as in ukr_512. */
+TBF static void ukr_bf16(int mr, int nr, int kp, const uint32_t *A, size_t as, const uint32_t *B, size_t ldb,
+                         float *C, size_t ldc) {
+    __mmask16 m[4];
+    for (int q = 0; q < 4; q++) m[q] = mask16(nr - 16 * q);
+    const uint32_t *ar[MR];
+    for (int j = 0; j < MR; j++) ar[j] = A + (size_t)(j < mr ? j : mr - 1) * as;
+    __m512 acc[MR][4];
+    for (int j = 0; j < MR; j++)
+        for (int q = 0; q < 4; q++)
+            acc[j][q] = j < mr ? _mm512_maskz_loadu_ps(m[q], C + (size_t)j * ldc + 16 * q) : _mm512_setzero_ps();
+    for (int p = 0; p < kp; p++) {
+        const uint32_t *bp = B + (size_t)p * ldb;
+        __m512bh p0 = (__m512bh)_mm512_maskz_loadu_epi32(m[0], bp), p1 = (__m512bh)_mm512_maskz_loadu_epi32(m[1], bp + 16),
+                 p2 = (__m512bh)_mm512_maskz_loadu_epi32(m[2], bp + 32), p3 = (__m512bh)_mm512_maskz_loadu_epi32(m[3], bp + 48);
+#define ROWBF(j) do { __m512bh a = (__m512bh)_mm512_set1_epi32((int)ar[j][p]); \
+        acc[j][0] = _mm512_dpbf16_ps(acc[j][0], a, p0); acc[j][1] = _mm512_dpbf16_ps(acc[j][1], a, p1); \
+        acc[j][2] = _mm512_dpbf16_ps(acc[j][2], a, p2); acc[j][3] = _mm512_dpbf16_ps(acc[j][3], a, p3); } while (0)
+        ROWBF(0); ROWBF(1); ROWBF(2); ROWBF(3); ROWBF(4); ROWBF(5);
+#undef ROWBF
+    }
+    for (int j = 0; j < mr; j++)
+        for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(C + (size_t)j * ldc + 16 * q, m[q], acc[j][q]);
+}
+
+/* tg_gemm over bf16 pairs: C[M][N] += A[M][kp]·B[kp][N] (A's rows `as`
+** pairs apart, B's ldb), blocked as tg_gemm is. */
+static void gemm_bf16(int M, int N, int kp, const uint32_t *A, size_t as, const uint32_t *B, size_t ldb, float *C,
+                      size_t ldc) {
+    for (int p0 = 0; p0 < kp; p0 += KCP) {
+        int pc = kp - p0 < KCP ? kp - p0 : KCP;
+        for (int j0 = 0; j0 < N; j0 += NR_512) {
+            int n = N - j0 < NR_512 ? N - j0 : NR_512;
+            for (int i0 = 0; i0 < M; i0 += MR) {
+                int m = M - i0 < MR ? M - i0 : MR;
+                ukr_bf16(m, n, pc, A + (size_t)i0 * as + p0, as, B + (size_t)p0 * ldb + j0, ldb, C + (size_t)i0 * ldc + j0,
+                         ldc);
+            }
+        }
+    }
+}
+
+/* AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5. */
+static int cpu_has_avx512_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1;
+}
 #endif
 
 /* ---- selection ----------------------------------------------------------------- */
@@ -131,6 +229,24 @@ static int g_nr = NR_C;
 static const char *g_isa = "portable";
 
 const char *tg_isa(void) { return g_isa; }
+
+const char *tg_bf16_unavailable(void) {
+#ifdef HAVE_BF16_KERNEL
+    if (strcmp(g_isa, "avx512")) return "the bf16 kernel needs the AVX-512 micro-kernel (SQLASSIST_ISA chose a lesser one, or the CPU lacks AVX-512)";
+    if (!cpu_has_avx512_bf16()) return "this CPU has no AVX512_BF16 (VDPBF16PS)";
+    return NULL;
+#else
+    return "the bf16 kernel is x86-64 only";
+#endif
+}
+
+int tg_set_precision(tg_ctx *g, int precision) {
+    if (precision == TG_BF16 && tg_bf16_unavailable()) return -1;
+    g->precision = precision == TG_BF16 ? TG_BF16 : TG_F32;
+    return 0;
+}
+
+const char *tg_precision_name(int precision) { return precision == TG_BF16 ? "bf16" : "f32"; }
 
 int tg_init(tg_ctx *g, threadpool *tp) {
     memset(g, 0, sizeof *g);
@@ -159,6 +275,11 @@ void tg_free(tg_ctx *g) {
     free(g->xt);
     g->xt = NULL;
     g->xt_cap = 0;
+    for (int i = 0; i < 2; i++) {
+        free(g->bf[i]);
+        g->bf[i] = NULL;
+        g->bf_cap[i] = 0;
+    }
 }
 
 wmat tg_f32_mat(const float *data, int rows, int cols) {
@@ -205,6 +326,231 @@ static const float *row_slice(const wmat *w, int row, int k0, int n, float *buf)
 }
 
 static int cdiv(int a, int b) { return (a + b - 1) / b; }
+
+/* ---- bf16 products ----------------------------------------------------------------------- */
+
+#ifdef HAVE_BF16_KERNEL
+/* g->bf[i] with room for n elements (even, so pair rows stay 4-byte
+** aligned), or NULL when it cannot grow. */
+static uint16_t *bf_buf(tg_ctx *g, int i, size_t n) {
+    if (g->bf_cap[i] < n) {
+        uint16_t *p = aligned_alloc(64, (n * sizeof *p + 63) / 64 * 64);
+        if (!p) return NULL;
+        free(g->bf[i]);
+        g->bf[i] = p;
+        g->bf_cap[i] = n;
+    }
+    return g->bf[i];
+}
+
+static int even(int n) { return n + (n & 1); }
+
+/* rows: dst[t][0..cols) = bf16(src[t][..]), each row ldd (even) apart, an
+** odd row padded with a zero */
+typedef struct cvr_job {
+    const float *src;
+    int cols;
+    uint16_t *dst;
+    size_t ldd;
+} cvr_job;
+
+static void cvr_items(void *ctx, int begin, int end, int ith) {
+    const cvr_job *j = ctx;
+    for (int t = begin; t < end; t++) {
+        uint16_t *d = j->dst + (size_t)t * j->ldd;
+        cvt_bf16(j->src + (size_t)t * j->cols, j->cols, d);
+        if ((size_t)j->cols < j->ldd) d[j->cols] = 0;
+    }
+}
+
+/* pairs of rows in column panels: pair (src[2p][c], src[2p+1][c]) at
+** dst[c / 64][p][c % 64], each panel np·64 pairs, so a micro-kernel's B
+** rows are contiguous whatever the width; a missing last row is zeros */
+#define PANEL 64
+typedef struct cvp_job {
+    const float *src;
+    int rows, cols;
+    uint32_t *dst;
+    size_t np;
+} cvp_job;
+
+static void cvp_items(void *ctx, int begin, int end, int ith) {
+    const cvp_job *j = ctx;
+    for (int p = begin; p < end; p++) {
+        const float *a = j->src + (size_t)2 * p * j->cols, *b = 2 * p + 1 < j->rows ? a + j->cols : NULL;
+        for (int c0 = 0; c0 < j->cols; c0 += PANEL)
+            cvt_pairs(a + c0, b ? b + c0 : NULL, j->cols - c0 < PANEL ? j->cols - c0 : PANEL,
+                      j->dst + ((size_t)(c0 / PANEL) * j->np + (size_t)p) * PANEL);
+    }
+}
+
+/* transposed pairs: dst[c][p] = (src[2p][c], src[2p+1][c]), rows of dst
+** ts pairs apart; items are blocks of 16 pairs, so each column's 16 pairs
+** are one 64-byte store */
+#define TP_PAIRS 16
+#define TP_COLS 256
+typedef struct cvt_job {
+    tg_ctx *g;
+    const float *src;
+    int rows, cols;
+    uint32_t *dst;
+    size_t ts;
+} cvt_job;
+
+static void cvt_items(void *ctx, int begin, int end, int ith) {
+    const cvt_job *j = ctx;
+    uint32_t *tmp = (uint32_t *)j->g->scratch[ith];      /* [TP_PAIRS][TP_COLS] */
+    int np = (j->rows + 1) / 2;
+    for (int it = begin; it < end; it++) {
+        int p0 = it * TP_PAIRS, n = np - p0 < TP_PAIRS ? np - p0 : TP_PAIRS;
+        for (int c0 = 0; c0 < j->cols; c0 += TP_COLS) {
+            int cc = j->cols - c0 < TP_COLS ? j->cols - c0 : TP_COLS;
+            for (int p = 0; p < n; p++) {
+                const float *a = j->src + (size_t)2 * (p0 + p) * j->cols + c0;
+                cvt_pairs(a, 2 * (p0 + p) + 1 < j->rows ? a + j->cols : NULL, cc, tmp + (size_t)p * TP_COLS);
+            }
+            for (int c = 0; c < cc; c++) {
+                uint32_t *d = j->dst + (size_t)(c0 + c) * j->ts + p0;
+                for (int p = 0; p < n; p++) d[p] = tmp[(size_t)p * TP_COLS + c];
+            }
+        }
+    }
+}
+
+/* forward: A = x's bf16 rows, B = Wᵀ's slice packed as pairs [kc/2][FWD_ROWS] */
+typedef struct fwdb_job {
+    tg_ctx *g;
+    float *y;
+    const uint32_t *xb;      /* [N][xs] pairs */
+    size_t xs;
+    const float *bias;
+    const wmat *w;
+    int N, n_tb;
+} fwdb_job;
+
+static void fwdb_items(void *ctx, int begin, int end, int ith) {
+    const fwdb_job *j = ctx;
+    const wmat *w = j->w;
+    int R = w->rows, K = w->cols;
+    float *rows = j->g->scratch[ith];                            /* [FWD_ROWS][KC] dequantized slices */
+    uint32_t *panel = (uint32_t *)(rows + FWD_ROWS * KC);         /* [KCP][FWD_ROWS] */
+    uint32_t *row = panel + KCP * FWD_ROWS;                       /* [KCP] one row's pairs */
+    for (int it = begin; it < end; it++) {
+        int r0 = (it / j->n_tb) * FWD_ROWS, t0 = (it % j->n_tb) * TOK_BLOCK;
+        int nr = R - r0 < FWD_ROWS ? R - r0 : FWD_ROWS, nt = j->N - t0 < TOK_BLOCK ? j->N - t0 : TOK_BLOCK;
+        for (int t = t0; t < t0 + nt; t++) {
+            float *yr = j->y + (size_t)t * R + r0;
+            if (j->bias) memcpy(yr, j->bias + r0, (size_t)nr * sizeof *yr);
+            else memset(yr, 0, (size_t)nr * sizeof *yr);
+        }
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC, pc = (kc + 1) / 2;
+            for (int i = 0; i < nr; i++) {
+                const float *src = row_slice(w, r0 + i, k0, kc, rows + (size_t)i * KC);
+                row[pc - 1] = 0;
+                cvt_bf16(src, kc, (uint16_t *)row);
+                for (int p = 0; p < pc; p++) panel[(size_t)p * FWD_ROWS + i] = row[p];
+            }
+            gemm_bf16(nt, nr, pc, j->xb + (size_t)t0 * j->xs + k0 / 2, j->xs, panel, FWD_ROWS, j->y + (size_t)t0 * R + r0,
+                      (size_t)R);
+        }
+    }
+}
+
+static int fwd_bf16(tg_ctx *g, float *y, const float *x, int N, const wmat *w, const float *bias) {
+    int K = w->cols, Kp = even(K);
+    uint16_t *xb = bf_buf(g, 0, (size_t)N * Kp);
+    if (!xb) return 0;
+    cvr_job cj = { x, K, xb, (size_t)Kp };
+    tp_run(g->tp, N, cvr_items, &cj);
+    fwdb_job j = { g, y, (const uint32_t *)xb, (size_t)Kp / 2, bias, w, N, cdiv(N, TOK_BLOCK) };
+    tp_run(g->tp, cdiv(w->rows, FWD_ROWS) * j.n_tb, fwdb_items, &j);
+    return 1;
+}
+
+/* dx = dy·W: A = dy's bf16 rows, B = pairs of W's rows [rc/2][nk] */
+typedef struct bxb_job {
+    tg_ctx *g;
+    float *dx;
+    const uint32_t *dyb;     /* [N][ys] pairs */
+    size_t ys;
+    const wmat *w;
+    int N, n_tb, nb, accumulate;
+} bxb_job;
+
+static void bxb_items(void *ctx, int begin, int end, int ith) {
+    const bxb_job *j = ctx;
+    const wmat *w = j->w;
+    int R = w->rows, K = w->cols;
+    float *buf = j->g->scratch[ith];                       /* [2][nb] dequantized rows */
+    uint32_t *B = (uint32_t *)(buf + 2 * j->nb);           /* [KCP][nb] */
+    for (int it = begin; it < end; it++) {
+        int k0 = (it / j->n_tb) * j->nb, t0 = (it % j->n_tb) * TOK_BLOCK;
+        int nk = K - k0 < j->nb ? K - k0 : j->nb, nt = j->N - t0 < TOK_BLOCK ? j->N - t0 : TOK_BLOCK;
+        if (!j->accumulate)
+            for (int t = t0; t < t0 + nt; t++) memset(j->dx + (size_t)t * K + k0, 0, (size_t)nk * sizeof(float));
+        for (int r0 = 0; r0 < R; r0 += KC) {
+            int rc = R - r0 < KC ? R - r0 : KC, pc = (rc + 1) / 2;
+            for (int p = 0; p < pc; p++) {
+                int r = r0 + 2 * p;
+                const float *a = row_slice(w, r, k0, nk, buf);
+                const float *b = r + 1 < R ? row_slice(w, r + 1, k0, nk, buf + j->nb) : NULL;
+                cvt_pairs(a, b, nk, B + (size_t)p * nk);
+            }
+            gemm_bf16(nt, nk, pc, j->dyb + (size_t)t0 * j->ys + r0 / 2, j->ys, B, (size_t)nk, j->dx + (size_t)t0 * K + k0,
+                      (size_t)K);
+        }
+    }
+}
+
+static int bwd_x_bf16(tg_ctx *g, float *dx, const float *dy, int N, const wmat *w, int accumulate) {
+    int R = w->rows, Rp = even(R);
+    int be = type_block(w->type, NULL);
+    int nb = be > 64 ? be : 64;
+    assert(2 * nb + KCP * nb <= TG_SCRATCH_FLOATS);
+    uint16_t *dyb = bf_buf(g, 0, (size_t)N * Rp);
+    if (!dyb) return 0;
+    cvr_job cj = { dy, R, dyb, (size_t)Rp };
+    tp_run(g->tp, N, cvr_items, &cj);
+    bxb_job j = { g, dx, (const uint32_t *)dyb, (size_t)Rp / 2, w, N, cdiv(N, TOK_BLOCK), nb, accumulate };
+    tp_run(g->tp, cdiv(w->cols, nb) * j.n_tb, bxb_items, &j);
+    return 1;
+}
+
+/* dW += dyᵀ·x: A = dyᵀ as token pairs [R][ts], B = x by token pairs in
+** 64-column panels [K/64][ts][64] */
+typedef struct bwb_job {
+    float *dW;
+    const uint32_t *dyT, *xp;
+    size_t ts;
+    int R, K, n_kb;
+} bwb_job;
+
+static void bwb_items(void *ctx, int begin, int end, int ith) {
+    const bwb_job *j = ctx;
+    for (int it = begin; it < end; it++) {
+        int r0 = (it / j->n_kb) * WG_ROWS, k0 = (it % j->n_kb) * WG_COLS;
+        int nr = j->R - r0 < WG_ROWS ? j->R - r0 : WG_ROWS, nk = j->K - k0 < WG_COLS ? j->K - k0 : WG_COLS;
+        for (int c = k0; c < k0 + nk; c += PANEL)
+            gemm_bf16(nr, k0 + nk - c < PANEL ? k0 + nk - c : PANEL, (int)j->ts, j->dyT + (size_t)r0 * j->ts, j->ts,
+                      j->xp + (size_t)(c / PANEL) * j->ts * PANEL, PANEL, j->dW + (size_t)r0 * j->K + c, (size_t)j->K);
+    }
+}
+
+static int bwd_w_bf16(tg_ctx *g, float *dW, const float *dy, const float *x, int N, int R, int K) {
+    int np = (N + 1) / 2;
+    uint16_t *dyT = bf_buf(g, 0, (size_t)R * 2 * np), *xp = bf_buf(g, 1, (size_t)2 * np * cdiv(K, PANEL) * PANEL);
+    if (!dyT || !xp) return 0;
+    assert(TP_PAIRS * TP_COLS <= TG_SCRATCH_FLOATS && WG_COLS % PANEL == 0);
+    cvt_job tj = { g, dy, N, R, (uint32_t *)dyT, (size_t)np };
+    tp_run(g->tp, cdiv(np, TP_PAIRS), cvt_items, &tj);
+    cvp_job pj = { x, N, K, (uint32_t *)xp, (size_t)np };
+    tp_run(g->tp, np, cvp_items, &pj);
+    bwb_job j = { dW, (const uint32_t *)dyT, (const uint32_t *)xp, (size_t)np, R, K, cdiv(K, WG_COLS) };
+    tp_run(g->tp, cdiv(R, WG_ROWS) * j.n_kb, bwb_items, &j);
+    return 1;
+}
+#endif
 
 /* ---- forward: y = x·Wᵀ + b ----------------------------------------------------------- */
 
@@ -293,6 +639,10 @@ static void fwdt_items(void *ctx, int begin, int end, int ith) {
 
 void tg_linear_fwd(tg_ctx *g, float *y, const float *x, int N, const wmat *w, const float *bias) {
     if (N <= 0) return;
+#ifdef HAVE_BF16_KERNEL
+    /* every size, few tokens included: bf16 means every product */
+    if (g->precision == TG_BF16 && fwd_bf16(g, y, x, N, w, bias)) return;
+#endif
     int K = w->cols;
     if (N <= FEW_TOKENS && (size_t)K * N <= (size_t)KC * 256 * 4) {
         if (g->xt_cap < (size_t)K * N) {
@@ -350,6 +700,9 @@ static void bx_items(void *ctx, int begin, int end, int ith) {
 
 void tg_linear_bwd_x(tg_ctx *g, float *dx, const float *dy, int N, const wmat *w, int accumulate) {
     if (N <= 0) return;
+#ifdef HAVE_BF16_KERNEL
+    if (g->precision == TG_BF16 && bwd_x_bf16(g, dx, dy, N, w, accumulate)) return;
+#endif
     int be = type_block(w->type, NULL);
     int nb = be > 64 ? be : 64;
     assert(nb * KC <= TG_SCRATCH_FLOATS);
@@ -378,6 +731,9 @@ static void bw_items(void *ctx, int begin, int end, int ith) {
 
 void tg_linear_bwd_w(tg_ctx *g, float *dW, const float *dy, const float *x, int N, int R, int K) {
     if (N <= 0) return;
+#ifdef HAVE_BF16_KERNEL
+    if (g->precision == TG_BF16 && bwd_w_bf16(g, dW, dy, x, N, R, K)) return;
+#endif
     bw_job j = { dW, dy, x, N, R, K, cdiv(K, WG_COLS) };
     tp_run(g->tp, cdiv(R, WG_ROWS) * j.n_kb, bw_items, &j);
 }

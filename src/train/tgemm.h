@@ -3,13 +3,25 @@
 ** y = x·Wᵀ + b and its two backward products dx = dy·W and dW += dyᵀ·x,
 ** spread over a thread pool.
 **
-** Owns: per-thread scratch (the packed weight panels) and the choice of
-** micro-kernel (AVX-512, AVX2+FMA or portable C, following kernels_isa()).
+** Owns: per-thread scratch (the packed weight panels), the bf16 copies of
+** a call's operands, and the choice of micro-kernel (AVX-512, AVX2+FMA or
+** portable C, following kernels_isa()).
+**
+** Precision (tg_set_precision): f32 (the default) multiplies f32 operands
+** with f32 FMAs. bf16 rounds both operands of every product (forward, dx
+** and dW, LoRA's and the output head's included) to bfloat16, round to
+** nearest even as the hardware does (VCVTNEPS2BF16: zeros and f32
+** subnormals become signed zero, NaN stays NaN), and sums their products
+** in f32 with AVX512_BF16's VDPBF16PS, two reduction steps per
+** instruction. Only the operands are rounded: outputs, and dW which
+** accumulates in place, stay f32, as do the parameters, the optimizer and
+** everything outside these products (mixed precision). Available only
+** where the CPU has AVX512_BF16 and the AVX-512 kernel is in use.
 **
 ** Determinism: every output element is computed by exactly one work item,
 ** summing over its reduction index in a fixed order (blocks of 256, in
 ** order), so results do not depend on the thread count or on timing; they
-** depend only on the instruction set chosen.
+** depend only on the instruction set and the precision chosen.
 **
 ** Shapes: N tokens, K inputs (columns of W), R outputs (rows of W).
 ** W is an engine wmat (any stored type: f32, f16, bf16, q8_0, q4_0, k-quants),
@@ -19,9 +31,12 @@
 #define SA_TGEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../engine/model.h"
 #include "../engine/threadpool.h"
+
+enum { TG_F32 = 0, TG_BF16 = 1 };
 
 typedef struct tg_ctx {
     threadpool *tp;
@@ -29,6 +44,9 @@ typedef struct tg_ctx {
     float **scratch;     /* [threads][TG_SCRATCH_FLOATS], 64-byte aligned */
     float *xt;           /* [K][N] a transposed input, shared by one call's items */
     size_t xt_cap;
+    int precision;       /* TG_F32 or TG_BF16 */
+    uint16_t *bf[2];     /* bf16 operands of one call, shared by its items */
+    size_t bf_cap[2];    /* in elements */
 } tg_ctx;
 
 /* Picks the micro-kernel for the instruction set kernels_init() chose and
@@ -37,6 +55,16 @@ int tg_init(tg_ctx *g, threadpool *tp);
 void tg_free(tg_ctx *g);
 /* "avx512", "avx2" or "portable": the micro-kernel in use. */
 const char *tg_isa(void);
+
+/* NULL when TG_BF16 can run here (after tg_init), else why not. */
+const char *tg_bf16_unavailable(void);
+/* Chooses the products' precision; -1 (precision unchanged) when TG_BF16
+** is asked for and tg_bf16_unavailable() says why not. With TG_BF16 the
+** operands' bf16 copies are grown on demand; should that allocation ever
+** fail, that one call runs in f32. */
+int tg_set_precision(tg_ctx *g, int precision);
+/* "f32" or "bf16". */
+const char *tg_precision_name(int precision);
 
 /* C[i][j] += Σ_k A(i,k)·B[k][j] for i < M, j < N, k < K, on the calling
 ** thread. A(i,k) = A[i·as + k·ak] (so a transposed A is just other

@@ -117,6 +117,8 @@ static char *run_settings(const run *r) {
         if (o->init_path) json_object_set_new(j, "init", json_string(o->init_path));
     }
     json_object_set_new(j, "isa", json_string(tg_isa()));
+    /* only when bf16, so f32 runs keep the settings (and resume the checkpoints) they always had */
+    if (o->precision == TG_BF16) json_object_set_new(j, "precision", json_string(tg_precision_name(TG_BF16)));
     json_t *d = json_object();
     char h[24];
     snprintf(h, sizeof h, "%016" PRIx64, r->data.hash);
@@ -335,6 +337,7 @@ int train_run(const train_opts *o) {
     if (tio_mkdirs(o->out_dir, &err)) goto fail;
     if (o->dump_dir && tio_mkdirs(o->dump_dir, &err)) goto fail;
     if (setup_model(r, &err)) goto fail;
+    if (tg_set_precision(&r->m->g, o->precision)) { sa_fail(&err, "--precision bf16: %s", tg_bf16_unavailable()); goto fail; }
 
     tdata_opts dopt = { o->data_path, o->mode == TM_LORA ? r->base->tok : r->tok, r->end_id, o->seq_len,
                         o->val_mod, o->limit, o->max_report, r->m->tp, o->mode == TM_FULL ? o->prompt_format : NULL };
@@ -396,8 +399,9 @@ int train_run(const train_opts *o) {
             o->mode == TM_LORA ? "LoRA over a frozen base" : o->init_path ? "full training from --init's weights" : "full training from scratch", c->n_layer, c->n_embd, c->n_ff,
             c->n_head, c->n_head_kv, c->n_vocab, o->mode == TM_FULL ? (c->tied ? ", tied head" : ", untied head") : "", np);
     if (o->mode == TM_LORA) fprintf(stderr, " (rank %d, alpha %g%s)", o->lora.rank, (double)o->lora.alpha, o->lora.rslora ? ", rsLoRA" : "");
-    fprintf(stderr, "\nrun: %d steps of %d x %d sequences, lr %g, %d threads (%s), activations %.0f MiB\n", r->total_steps,
-            o->accum, o->batch, o->opt.lr, tp_size(r->m->tp), tg_isa(), (double)tm_act_bytes(r->m) / (1 << 20));
+    fprintf(stderr, "\nrun: %d steps of %d x %d sequences, lr %g, %d threads (%s, %s products), activations %.0f MiB\n",
+            r->total_steps, o->accum, o->batch, o->opt.lr, tp_size(r->m->tp), tg_isa(), tg_precision_name(o->precision),
+            (double)tm_act_bytes(r->m) / (1 << 20));
 
     struct sigaction sa, old_sa;
     memset(&sa, 0, sizeof sa);

@@ -42,6 +42,7 @@ typedef struct train_opts {
     uint64_t seed;
     /* the run */
     int threads;
+    int precision;             /* TG_F32 or TG_BF16: the linear products' operands (tgemm.h) */
     int save_every, val_every, stop_at;
     int resume, quiet, max_report;
     const char *dump_dir;      /* --dump-grads: per-step batches, parameters and gradients */
