@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make-bundled.sh — reproduces models/sqlassist-sql-6m.gguf, the model
-# sqlassist uses when no --model is given, from the public data in
+# sqlassist uses when no --model is given, and models/sqlassist-sql-6m-schema.gguf
+# (its successor, trained on real schemas), from the public data in
 # ../shared/data, with this repository's own trainer (see models/README.md).
 #
 #   bash models/make-bundled.sh            (from the repository root)
@@ -56,6 +57,8 @@ resume=()
     --save-every 100 --val-every 500 --val-max 300 ${STOP2:+--stop-at "$STOP2"} \
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
 [ -z "${STOP2:-}" ] || exit 0   # stopped early (STOP2): rerun to continue
-# 5. the shipped file
-./sqlassist quantize "$OUT/run2/model.gguf" models/sqlassist-sql-6m.gguf --type f16
-ls -l models/sqlassist-sql-6m.gguf
+# 5. the shipped files: stage 1 is the default model today; stage 2 ships beside it
+#    (models/README.md says why) until it answers more everyday questions
+cp "$OUT/stage1.gguf" models/sqlassist-sql-6m.gguf
+./sqlassist quantize "$OUT/run2/model.gguf" models/sqlassist-sql-6m-schema.gguf --type f16
+ls -l models/sqlassist-sql-6m.gguf models/sqlassist-sql-6m-schema.gguf
