@@ -153,35 +153,22 @@ static void put_scc_context(strbuf *b, const char *schema) {
     free(t);
 }
 
-static char *render_scc(const char *schema, const prompt_turn *h, int nh, const char *q, const prompt_failure *f,
-                        int nf) {
+/* The "### …" formats: a schema section, then each earlier exchange and the
+** question as "### Question:" / "### SQL:". sql-create-context writes its
+** context in that data set's one-line style; the schema format keeps the
+** schema as rendered, one statement per line (the questions of one database
+** share everything up to the question when nothing is pruned). */
+static char *render_hashes(int scc, const char *schema, const prompt_turn *h, int nh, const char *q,
+                           const prompt_failure *f, int nf) {
     strbuf b;
     strbuf_init(&b);
-    strbuf_puts(&b, "### Context:\n");
-    put_scc_context(&b, schema);
-    if (b.len && b.p[b.len - 1] != '\n') strbuf_puts(&b, "\n");
-    for (int i = 0; i < nh; i++) {
-        strbuf_puts(&b, "### Question:\n");
-        put_defanged(&b, h[i].question);
-        strbuf_puts(&b, "\n### SQL:\n");
-        put_defanged(&b, h[i].sql);
-        strbuf_puts(&b, "\n");
+    if (scc) {
+        strbuf_puts(&b, "### Context:\n");
+        put_scc_context(&b, schema);
+    } else {
+        strbuf_puts(&b, "### Schema:\n");
+        put_defanged(&b, schema);
     }
-    strbuf_puts(&b, "### Question:\n");
-    put_question_with_failures(&b, q, f, nf);
-    strbuf_puts(&b, "\n### SQL:\n");
-    return strbuf_take(&b);
-}
-
-/* The schema kept as rendered, one statement per line (the questions of
-** one database share everything up to the question when nothing is
-** pruned). */
-static char *render_schema(const char *schema, const prompt_turn *h, int nh, const char *q, const prompt_failure *f,
-                           int nf) {
-    strbuf b;
-    strbuf_init(&b);
-    strbuf_puts(&b, "### Schema:\n");
-    put_defanged(&b, schema);
     if (b.len && b.p[b.len - 1] != '\n') strbuf_puts(&b, "\n");
     for (int i = 0; i < nh; i++) {
         strbuf_puts(&b, "### Question:\n");
@@ -221,8 +208,8 @@ char *prompt_render(const prompt_template *t, const char *schema, const prompt_t
                     const char *question, const prompt_failure *failures, int n_failures) {
     switch (t->kind) {
     case PROMPT_CHATML: return render_chatml(schema, history, n_history, question, failures, n_failures);
-    case PROMPT_SQL_CREATE_CONTEXT: return render_scc(schema, history, n_history, question, failures, n_failures);
-    case PROMPT_SCHEMA: return render_schema(schema, history, n_history, question, failures, n_failures);
+    case PROMPT_SQL_CREATE_CONTEXT: return render_hashes(1, schema, history, n_history, question, failures, n_failures);
+    case PROMPT_SCHEMA: return render_hashes(0, schema, history, n_history, question, failures, n_failures);
     case PROMPT_FILE: return render_file(t->text, schema, history, n_history, question, failures, n_failures);
     }
     return NULL;
