@@ -139,17 +139,48 @@ def wikisql_dbs(data, tmp, limit, rng):
     return by_db
 
 
+def remix(out, synthetic_copies, wikisql_rows, seed=3):
+    """OUT/train_schema_mix.jsonl from OUT/train_schema.jsonl: the rows of stage 3
+    of models/make-bundled.sh. Everyday shapes (the synthetic pairs) weigh more,
+    WikiSQL's single-table filters less: the rows are the same, only their
+    weights change, so no new question or database comes in."""
+    rows = {'spider': [], 'synthetic': [], 'wikisql': []}
+    with open(os.path.join(out, 'train_schema.jsonl'), encoding='utf-8') as f:
+        for line in f:
+            r = json.loads(line)
+            rows[r['source']].append(line)
+    mix = rows['spider'] + rows['synthetic'] * synthetic_copies + rows['wikisql'][:wikisql_rows]
+    random.Random(seed).shuffle(mix)
+    with open(os.path.join(out, 'train_schema_mix.jsonl'), 'w', encoding='utf-8') as f:
+        f.writelines(mix)
+    counts = {'spider': len(rows['spider']), 'synthetic': len(rows['synthetic']) * synthetic_copies,
+              'wikisql': min(wikisql_rows, len(rows['wikisql'])), 'total': len(mix)}
+    with open(os.path.join(out, 'schema_mix_counts.json'), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('data')
     ap.add_argument('out')
     ap.add_argument('--sqlassist', default='./sqlassist')
-    ap.add_argument('--tokens-of', required=True)
+    ap.add_argument('--tokens-of')
     ap.add_argument('--budget', type=int, default=320)
     ap.add_argument('--wikisql-rows', type=int, default=24000)
     ap.add_argument('--synthetic-per-db', type=int, default=150)
     ap.add_argument('--spider-copies', type=int, default=2, help='times each Spider train row is repeated')
+    ap.add_argument('--remix', action='store_true',
+                    help='only write OUT/train_schema_mix.jsonl from OUT/train_schema.jsonl (see remix())')
+    ap.add_argument('--synthetic-copies', type=int, default=2, help='with --remix: times each synthetic row is repeated')
+    ap.add_argument('--mix-wikisql-rows', type=int, default=12000, help='with --remix: WikiSQL rows kept')
     args = ap.parse_args()
+    if args.remix:
+        remix(args.out, args.synthetic_copies, args.mix_wikisql_rows)
+        return
+    if not args.tokens_of:
+        ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
     os.makedirs(args.out, exist_ok=True)
     rng = random.Random(1)
     with open(os.path.join(args.data, 'spider/dev.json'), encoding='utf-8') as f:
