@@ -43,6 +43,11 @@ assert rows[0] == ["name"], rows[0]
 assert [r[0] for r in rows[1:]] == want, (len(rows), len(want))
 PYEOF
 
+# a result taller than any terminal, piped: printed, never through $PAGER (false would print nothing)
+PAGER=false "$SQLASSIST" ask --db $DB "List the names of the products" > "$W/o8" 2> "$W/e8"; rc=$?
+[ $rc -eq 0 ] && grep -q "^SQL: SELECT name FROM products;" "$W/o8" && grep -q "^(137 rows)$" "$W/o8" \
+    && ok "piped output never goes through \$PAGER" || { bad "piped output never goes through \$PAGER (rc $rc)"; tail -3 "$W/o8"; }
+
 # --json: the answer, "error" null, the rows once
 "$SQLASSIST" ask --db $DB --json "$Q" > "$W/a.json"; rc=$?
 $PY - "$W/a.json" <<'PYEOF' && [ $rc -eq 0 ] && ok "--json: error null, columns and rows once" || bad "--json answer (rc $rc)"
