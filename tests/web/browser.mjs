@@ -12,7 +12,8 @@
 //   B: the bundled model on examples/shop.sqlite (real answers): focus on
 //      load, example questions, a single value as a big number with
 //      thousands separators, a follow-up continuing the thread, a value the
-//      SQL leaves out, a failed follow-up that leaves the earlier answers,
+//      SQL leaves out, a failed question and a failed follow-up that leave
+//      the earlier answers,
 //      "New conversation", ?q= and ?sql= links, schema search and a column
 //      clicked into the question, labels and aria-live, text contrast
 //      >= 4.5:1 in the light and the dark theme, and on a phone: the
@@ -237,6 +238,12 @@ try {
     && (await card(4).locator(".notice.fail .examples button").count()) === 3);
   check("a failed question leaves the earlier answers", (await cardCount()) === 5 && (await card(0).locator(".big").textContent()) === "167.68"
     && (await card(2).locator(".big").textContent()) === "46,250");
+  // a follow-up (it names no table) that fails: a failure card of its own, the answers before it stay
+  await askTyped("and from France", 6);
+  check("a failed follow-up is a failure card of its own", (await card(5).getAttribute("class")).includes("failed")
+    && (await card(5).locator(".asked-as").textContent()).includes("How many customers are from Germany, and from France"));
+  check("a failed follow-up leaves the earlier answers", (await cardCount()) === 6 && (await card(0).locator(".big").textContent()) === "167.68"
+    && (await card(2).locator(".big").textContent()) === "46,250" && (await card(3).locator(".notice.warn").count()) === 1);
   await page.screenshot({ path: shot, fullPage: true });
   check("screenshot saved", fs.statSync(shot).size > 10000);
 
@@ -254,9 +261,9 @@ try {
   await page.emulateMedia({ colorScheme: "light" });
 
   // sorting a text column; schema search; a column clicked into the question
-  await askTyped("List the names of the products", 6);
-  await card(5).getByRole("button", { name: /^name/ }).click();
-  const names = await card(5).locator("tbody td").allTextContents();
+  await askTyped("List the names of the products", 7);
+  await card(6).getByRole("button", { name: /^name/ }).click();
+  const names = await card(6).locator("tbody td").allTextContents();
   check("a table sorts by a text column", names.length === 137 && JSON.stringify(names) === JSON.stringify(names.slice().sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))));
   await page.fill("#schema-search", "salary");
   const shown = await page.$$eval("#schema-tables details", (ds) => ds.filter((d) => !d.hidden).map((d) => d.dataset.table + ":" +
