@@ -7,8 +7,9 @@
 #      so is a body that trickles; the reserve for /health; a log line;
 #   2. heavy /api/sql contexts fail alone: ordinary --db queries running at
 #      the same time all succeed;
-#   3. table names with ESC/OSC/BEL never reach the terminal raw (ask -v's
-#      "left out" note, schema --budget);
+#   3. table names with ESC/OSC/BEL/CSI never reach the terminal raw (ask
+#      -v's "left out" note, schema and schema --budget, SQLite's errors in
+#      an ask session's .sql);
 #   4. an empty file, /dev/null or a directory as --db: one line, exit 1,
 #      no model run;
 #   5. a table whose generated column fails: its samples are left out with
@@ -51,6 +52,7 @@ INSERT INTO good VALUES ('apple', 3), ('pear', 5);
 CREATE TABLE bad (a INTEGER, b AS (abs(a)));
 INSERT INTO bad(a) VALUES (-9223372036854775807);
 CREATE TABLE "evil\x1b]0;owned\x07\x1b[2J\x9b" (x INTEGER, "y\x1b[31m" TEXT);
+CREATE VIEW v AS SELECT `z\x1b]0;owned\x07` FROM good;
 PRAGMA writable_schema = ON;
 """)
 db.execute("UPDATE sqlite_schema SET sql = 'CREATE TABLE bad (a INTEGER, b AS (abs(a - 1)))' WHERE name = 'bad'")
@@ -87,6 +89,34 @@ cat "$W/schema-evil.out" "$W/schema-evil.err" > "$W/schema-evil.all"
 no_raw_controls "$W/schema-evil.all" && grep -qF 'evil\x1B]0;owned' "$W/schema-evil.err" \
     && ok "schema --budget: left-out names escaped" || { bad "schema --budget prints raw names"; cat -v "$W/schema-evil.all"; }
 
+# the session's .sql on a pseudo-terminal: SQLite's message names a column of the database (a view's), escaped
+timeout 60 $PY - "$SQLASSIST" "$MODEL" "$W/evil.sqlite" > "$W/session-evil.out" <<'PYEOF'
+import os, pty, select, sys, time
+exe, model, db = sys.argv[1:4]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(exe, [exe, "ask", "--model", model, "--db", db])
+out = b""
+def until(done, t=30):
+    global out
+    end = time.time() + t
+    while not done() and time.time() < end:
+        if select.select([fd], [], [], 0.5)[0]:
+            try: d = os.read(fd, 4096)
+            except OSError: break
+            if not d: break
+            out += d
+until(lambda: b"ask> " in out)
+os.write(fd, b".sql SELECT * FROM v\r")
+until(lambda: b"no such column" in out and out.rstrip().endswith(b"ask>"))
+os.write(fd, b"exit\r")
+until(lambda: False, 5)
+os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+PYEOF
+grep -qF 'no such column: z\x1B]0;owned\x07' "$W/session-evil.out" && ! LC_ALL=C grep -q $'\x1b]0;owned' "$W/session-evil.out" \
+    && ok "ask session: .sql's error names escaped" || { bad "ask session: .sql's error prints raw names"; cat -v "$W/session-evil.out" | tail -5; }
+
 # ---- 4. empty and non-database files -----------------------------------------------------------
 expect_one_line() {   # NAME RC WANT CMD... — exit status RC, stderr exactly one line holding WANT, quickly
     local name="$1" want_rc="$2" want="$3"; shift 3
@@ -112,6 +142,9 @@ timeout 30 "$SQLASSIST" serve --model "$MODEL" --db "$W/empty.sqlite" --port 0 >
 timeout 60 "$SQLASSIST" schema --db "$W/evil.sqlite" --samples 2 > "$W/schema-samples.out" 2> "$W/schema-samples.err"; rc=$?
 [ $rc -eq 0 ] && grep -q "('apple', 3)" "$W/schema-samples.out" && grep -q "sample rows of table bad left out: SQL error: integer overflow" "$W/schema-samples.err" \
     && ok "schema --samples: the bad table's samples left out with a note, the rest shown" || { bad "schema --samples (rc=$rc)"; cat "$W/schema-samples.err"; }
+# the whole schema, hostile table included: no raw controls (C1 CSI too)
+no_raw_controls "$W/schema-samples.out" && no_raw_controls "$W/schema-samples.err" && grep -qF 'CREATE TABLE "evil_]0;owned__[2J_"' "$W/schema-samples.out" \
+    && ok "schema: hostile names printed without controls" || { bad "schema prints raw controls"; cat -v "$W/schema-samples.out"; }
 timeout 120 "$SQLASSIST" ask --db "$W/evil.sqlite" --samples 2 --max-attempts 1 -n 8 "How many good items are there?" > /dev/null 2> "$W/ask-samples.err"
 grep -q "sample rows of table bad left out" "$W/ask-samples.err" && ! grep -q "sqlassist: schema" "$W/ask-samples.err" \
     && ok "ask --samples: goes on with a note" || { bad "ask --samples"; cat "$W/ask-samples.err"; }

@@ -5,7 +5,8 @@
 ** test_sandbox's): the rendering loads back as the same schema and keeps
 ** the data inside its comments; the budgeted rendering keeps the tables of
 ** the question and reports the others; the sql-create-context style shows
-** only the tables and columns the question is about.
+** only the tables and columns the question is about; names and values with
+** terminal controls (C0 and C1) are rendered without them.
 */
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -228,9 +229,37 @@ static void render_tests(void) {
     sb_close(sb);
 }
 
+/* Names and sample values with C0 and C1 controls (ESC, BEL, CSI, OSC,
+** NEL): the rendering shows none of them, since `schema` and the session's
+** .tables print it to a terminal and a prompt line must not be broken. */
+static void control_names(void) {
+    sa_err err = {{0}};
+#define HOSTILE "\"t\x1b]0;owned\x07\xc2\x9b" "2J\xc2\x9dx\xc2\x85y\""
+    sandbox *sb = sb_open_context("CREATE TABLE " HOSTILE " (\"c\xc2\x9b" "31m\" TEXT);"
+                                  "INSERT INTO " HOSTILE " VALUES ('v\xc2\x9b" "2J\xc2\x85w\x1b[31m');",
+                                  NULL, &err);
+#undef HOSTILE
+    CHECK(sb, "context with control names: %s", err.msg);
+    if (!sb) return;
+    sc_schema s;
+    CHECK(sc_introspect(sb, 2, &s, &err) == 0 && s.ntables == 1, "introspect: %s", err.msg);
+    char *text = sc_render(&s, SC_RENDER_SAMPLES);
+    CHECK(text, "render: out of memory");
+    bool clean = text != NULL;
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
+        if ((*p < 0x20 && *p != '\n') || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] < 0xA0)) clean = false;
+    CHECK(clean, "control characters in the rendering:\n%s", text ? text : "");
+    CHECK(text && strstr(text, "CREATE TABLE \"t_]0;owned__2J_x_y\" (\"c_31m\" TEXT);"), "names:\n%s", text ? text : "");
+    CHECK(text && strstr(text, "('v 2J w [31m')"), "sample value:\n%s", text ? text : "");
+    free(text);
+    sc_free(&s);
+    sb_close(sb);
+}
+
 int main(void) {
     make_test_db();
     render_tests();
+    control_names();
     printf("%d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -28,8 +28,9 @@ static void sbuf_putc(strbuf *b, char c) { strbuf_append(b, &c, 1); }
 /* ---------------------------------------------------------- rendering */
 
 /* Appends name as an SQL identifier: bare when it is a plain word that is
-** not a keyword, else double-quoted. Control characters and bad UTF-8
-** bytes become '_' so a name can never start a new line of the prompt. */
+** not a keyword, else double-quoted. Control characters (C0, DEL and C1,
+** which holds CSI, OSC and NEL) and bad UTF-8 bytes become '_' so a name
+** can never start a new line of the prompt or act on a terminal. */
 static void put_ident(strbuf *b, const char *name) {
     size_t n = strlen(name);
     bool plain = n > 0 && (isalpha((unsigned char)name[0]) || name[0] == '_') && !sqlite3_keyword_check(name, (int)n);
@@ -42,11 +43,12 @@ static void put_ident(strbuf *b, const char *name) {
     sbuf_putc(b, '"');
     size_t i = 0;
     while (i < n) {
-        int k = utf8_decode(name + i, n - i, NULL);
+        uint32_t cp = 0;
+        int k = utf8_decode(name + i, n - i, &cp);
         unsigned char c = (unsigned char)name[i];
-        if (k == 0 || c < 0x20 || c == 0x7F) {
+        if (k == 0 || c < 0x20 || c == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
             sbuf_putc(b, '_');
-            i++;
+            i += k > 1 ? (size_t)k : 1;
             continue;
         }
         if (c == '"') sbuf_putc(b, '"');
@@ -124,9 +126,10 @@ static void put_sample_value(strbuf *b, const sb_value *v) {
         int k = utf8_decode(v->bytes + i, v->len - i, &cp);
         unsigned char c = (unsigned char)v->bytes[i];
         bool invisible = k > 1 && utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_CF;
-        if (k == 0 || c < 0x20 || c == 0x7F || invisible) {
-            /* Line breaks and other controls read as a space; bad bytes and
-            ** invisible format characters (bidi overrides) as '?'. */
+        if (k == 0 || c < 0x20 || c == 0x7F || (cp >= 0x80 && cp < 0xA0) || invisible) {
+            /* Line breaks and other controls (C1 too: CSI, OSC, NEL) read
+            ** as a space; bad bytes and invisible format characters (bidi
+            ** overrides) as '?'. */
             char repl = k == 0 || invisible ? '?' : ' ';
             sbuf_putc(b, repl);
             prev = repl;

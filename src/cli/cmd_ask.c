@@ -269,7 +269,11 @@ int cmd_ask(int argc, char **argv) {
                     sb_result res;
                     sa_err serr = {{0}};
                     if (sb_run(sb, sql, &res, &serr) == 0) ask_print_result(&res, fmt);
-                    else fprintf(stderr, "sqlassist: %s\n", serr.msg);
+                    else {   /* SQLite's message can name the database's tables and columns */
+                        fputs("sqlassist: ", stderr);
+                        sb_print_text(stderr, serr.msg);
+                        fputc('\n', stderr);
+                    }
                     sb_result_free(&res);
                 }
                 free(line);
