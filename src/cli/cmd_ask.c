@@ -300,7 +300,7 @@ int cmd_ask(int argc, char **argv) {
                                                        (int)n_att, &schema_note, &err)
                                  : NULL;
         free(tables_for);
-        if (!schema_text) { fprintf(stderr, "sqlassist: schema: %s\n", err.msg); free(folded); free(line); rc = 1; break; }
+        if (!schema_text) { fprintf(stderr, "sqlassist: %s\n", err.msg); free(folded); free(line); rc = 1; break; }
         if (schema_note) {   /* it names tables: escaped for the terminal it is printed on */
             char *shown = sb_display_text(schema_note);
             if (shown) { free(schema_note); schema_note = shown; }
