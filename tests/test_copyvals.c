@@ -115,7 +115,48 @@ int main(void) {
     cv_reset(c, "SELECT college FROM table_name_81 AS");
     for (int i = 0; i < V; i++) logits[i] = 0;
     cv_mask(c, logits, V);
-    CHECK(!isinf(logits[tok_lookup(tok, "Ġfoo")]), "the word after AS is free");
+    CHECK(isinf(logits[tok_lookup(tok, "Ġfoo")]) && !isinf(logits[tok_lookup(tok, "ĠT")]) && !isinf(logits[tok_lookup(tok, "Ġt")]),
+          "the word after AS is an alias t1, t2, ...");
+    cv_reset(c, "SELECT college FROM table_name_81 AS T");
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    cv_mask(c, logits, V);
+    CHECK(!isinf(logits[tok_lookup(tok, "1")]) && isinf(logits[tok_lookup(tok, "ROUP")]), "an alias is t and digits");
+    cv_free(c);
+
+    /* case: a name as the schema spells it or in one case throughout; a keyword in one case */
+    const char *spelled[] = { "Unit_Price", "loans" };
+    c = cv_new(tok, q, spelled, 2);
+    struct { const char *prefix, *piece; int ok; const char *what; } cases[] = {
+        { "SELECT max(", "Unit", 1, "the schema's spelling" },
+        { "SELECT max(", "unit", 1, "lower case" },
+        { "SELECT max(", "UNIT", 1, "upper case" },
+        { "SELECT max(Unit_", "price", 0, "the spelling left for one case midway (Unit_price)" },
+        { "SELECT max(Unit_", "Price", 1, "the spelling kept" },
+        { "SELECT max(unit_", "Price", 0, "lower case left for the spelling midway" },
+        { "SELECT * FROM l", "O", 0, "lO(ANS)" },
+        { "SELECT * FROM L", "O", 1, "LO(ANS)" },
+        { "SELECT * FROM loans WHERE loans IS NULL ", "AND", 1, "a keyword in upper case" },
+        { "SELECT * FROM loans ", "Where", 0, "a keyword in mixed case" },
+        { "SELECT * FROM loans WHERE loans IS NULL l", "IMIT", 0, "lIMIT" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int id = tok_lookup(tok, cases[i].piece);
+        if (id < 0) { printf("no token '%s'\n", cases[i].piece); failures++; continue; }
+        cv_reset(c, cases[i].prefix);
+        for (int k = 0; k < V; k++) logits[k] = 0;
+        cv_mask(c, logits, V);
+        CHECK((isinf(logits[id]) != 0) == !cases[i].ok, "%s: '%s' + '%s' %s", cases[i].what, cases[i].prefix, cases[i].piece,
+              cases[i].ok ? "refused" : "allowed");
+    }
+    cv_free(c);
+    /* a value's words keep one shape, unless spelled as in the question */
+    const char *qv = "Which books did harry hall and Ray McDonald borrow?";
+    CHECK(allowed(qv, "SELECT 1 WHERE n = 'Harry", "ĠHall") == 1, "Capitalized words");
+    CHECK(allowed(qv, "SELECT 1 WHERE n = 'HARRY", "ĠHAL") == 1, "upper-case words");
+    CHECK(allowed(qv, "SELECT 1 WHERE n = 'HAR", "ry") == 0, "HARry");
+    CHECK(allowed(qv, "SELECT 1 WHERE n = 'Ray Mc", "Donald") == 1, "the question's own spelling (McDonald)");
+    CHECK(allowed(qv, "SELECT 1 WHERE n = 'ray mc", "Donald") == 0, "mcDonald");
+    c = cv_new(tok, q, names, 3);
     cv_reset(c, "SELECT T1.college FROM table_name_81 WHERE college = ");
     for (int i = 0; i < V; i++) logits[i] = 0;
     cv_mask(c, logits, V);

@@ -21,8 +21,8 @@ typedef struct cv_state {
     int mode;
     char quote;            /* CV_IN_VALUE / CV_IN_QUOTED_NAME: the closing quote */
     char word[CV_WORD];    /* CV_OUT: the word being read, lower case */
+    char raw[CV_WORD];     /* CV_OUT: the same word as written */
     int word_len;          /* > CV_WORD: too long to follow */
-    int after_as;          /* the next word is an alias the query makes up */
     char buf[CV_MAX];      /* CV_IN_VALUE / CV_IN_NUMBER: the value so far */
     int len;
 } cv_state;
@@ -35,6 +35,7 @@ struct copy_vals {
     char *digits;          /* the question without ',' (1,780 -> 1780) */
     size_t dlen;
     char **words;          /* names allowed outside values (keywords + schema), lower case, sorted; NULL: any */
+    char **spelled;        /* words[i] as the schema spells it (keywords: lower case) */
     int n_words;
     cv_state st;
 };
@@ -52,6 +53,25 @@ static const char *const SQL_WORDS[] = {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* The letters of w[0..n) are all lower case, all upper case, or (cap) an
+** upper-case letter then lower case ones. Mixed case ("HARry", "lOANS") is
+** how a small model spells a word it has lost the thread of, never how data
+** writes it. */
+static int case_shape(const char *w, int n, int cap) {
+    int up = 0, low = 0, first = -1;
+    for (int i = 0; i < n; i++) {
+        unsigned char u = (unsigned char)w[i];
+        if (!isalpha(u)) continue;
+        if (first < 0) { first = i; continue; }
+        if (isupper(u)) up = 1; else low = 1;
+    }
+    if (first < 0) return 1;
+    int first_up = isupper((unsigned char)w[first]) != 0;
+    if (!up && !low) return 1;
+    if (up && low) return 0;
+    return up ? first_up : (!first_up || cap);
+}
+
 /* Aliases the way text-to-SQL data writes them: t1, t2, ... */
 static int alias_word(const char *w, int n) {
     if (n < 1 || w[0] != 't') return 0;
@@ -59,8 +79,10 @@ static int alias_word(const char *w, int n) {
     return 1;
 }
 
-/* Is w[0..n) a prefix of an allowed word (whole: an allowed word)? */
-static int word_allowed(const copy_vals *c, const char *w, int n, int whole) {
+/* Is w[0..n) (raw: as written) a prefix of an allowed word (whole: an
+** allowed word)? A name is written as the schema spells it, or in one case
+** throughout; a keyword in one case. */
+static int word_allowed(const copy_vals *c, const char *w, const char *raw, int n, int whole) {
     if (!c->words || n > CV_WORD) return 1;
     if (alias_word(w, n)) return 1;
     int lo = 0, hi = c->n_words;           /* first word >= w[0..n) */
@@ -69,8 +91,12 @@ static int word_allowed(const copy_vals *c, const char *w, int n, int whole) {
         if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
         else hi = mid;
     }
-    if (lo == c->n_words || strncmp(c->words[lo], w, (size_t)n) != 0) return 0;
-    return !whole || c->words[lo][n] == 0;
+    int one_case = case_shape(raw, n, 0);
+    for (int i = lo; i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++) {
+        if (whole && c->words[i][n] != 0) continue;
+        if (one_case || strncmp(c->spelled[i], raw, (size_t)n) == 0) return 1;
+    }
+    return 0;
 }
 
 static int word_char(char ch) { return isalnum((unsigned char)ch) || ((unsigned char)ch & 0x80); }
@@ -92,11 +118,22 @@ static int is_span(const char *hay, size_t hay_len, const char *s, int n, int wh
 
 /* The value so far, a span of the question in any case: data sets write a
 ** value as the table holds it ("Ruben Hinojosa") whatever the question's
-** case ("ruben hinojosa"), or lower-case it. */
+** case ("ruben hinojosa"), or lower-case it. Each word keeps one shape
+** (lower, UPPER, Capitalized) unless the value is the question's own
+** spelling ("McDonald"). */
 static int value_span(const copy_vals *c, const cv_state *s, int whole) {
+    if (s->len <= 0) return 1;
     char low[CV_MAX];
+    low[0] = 0;
     for (int i = 0; i < s->len; i++) low[i] = (char)tolower((unsigned char)s->buf[i]);
-    return is_span(c->lower, c->qlen, low, s->len, whole);
+    if (!is_span(c->lower, c->qlen, low, s->len, whole)) return 0;
+    for (int i = 0; i < s->len;) {
+        int j = i;
+        while (j < s->len && word_char(s->buf[j])) j++;
+        if (j > i && !case_shape(s->buf + i, j - i, 1)) return is_span(c->question, c->qlen, s->buf, s->len, whole);
+        i = j + (j == i);
+    }
+    return 1;
 }
 
 /* Feeds one byte; returns 0 when it breaks a copied value. */
@@ -137,15 +174,17 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
         return step(c, s, ch);
     default: /* CV_OUT */
         if (isalpha(u) || ch == '_' || (s->word_len > 0 && isdigit(u))) {
-            if (s->word_len < CV_WORD) s->word[s->word_len] = (char)tolower(u);
+            if (s->word_len < CV_WORD) {
+                s->word[s->word_len] = (char)tolower(u);
+                s->raw[s->word_len] = ch;
+            }
             s->word_len++;
-            return s->after_as || word_allowed(c, s->word, s->word_len, 0);
+            return word_allowed(c, s->word, s->raw, s->word_len, 0);
         }
         if (s->word_len > 0) {                  /* a word ends here */
-            int n = s->word_len, ok = s->after_as || word_allowed(c, s->word, n, 1);
-            int like = n == 4 && !memcmp(s->word, "like", 4), as = n == 2 && !memcmp(s->word, "as", 2);
+            int n = s->word_len, ok = word_allowed(c, s->word, s->raw, n, 1);
+            int like = n == 4 && !memcmp(s->word, "like", 4);
             s->word_len = 0;
-            s->after_as = as;
             if (!ok) return 0;
             if (like) { s->mode = CV_AFTER_OP; return step(c, s, ch); }
         }
@@ -179,12 +218,16 @@ copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const 
         if (!(c->words = calloc((size_t)(nk + n_names), sizeof *c->words))) { cv_free(c); return NULL; }
         for (int i = 0; i < nk + n_names; i++) {
             const char *w = i < nk ? SQL_WORDS[i] : names[i - nk];
-            char *l = strdup(w);
+            size_t wl = strlen(w);
+            char *l = malloc(2 * wl + 2);   /* lower case, NUL, then the spelling */
             if (!l) { cv_free(c); return NULL; }
-            for (char *p = l; *p; p++) *p = (char)tolower((unsigned char)*p);
+            for (size_t k = 0; k <= wl; k++) l[k] = (char)tolower((unsigned char)w[k]);
+            memcpy(l + wl + 1, w, wl + 1);
             c->words[c->n_words++] = l;
         }
         qsort(c->words, (size_t)c->n_words, sizeof *c->words, cmp_str);
+        if (!(c->spelled = calloc((size_t)c->n_words, sizeof *c->spelled))) { cv_free(c); return NULL; }
+        for (int i = 0; i < c->n_words; i++) c->spelled[i] = c->words[i] + strlen(c->words[i]) + 1;
     }
     c->digits[c->dlen] = 0;
     c->qlen = n;
@@ -198,6 +241,7 @@ void cv_free(copy_vals *c) {
     free(c->digits);
     for (int i = 0; i < c->n_words; i++) free(c->words[i]);
     free(c->words);
+    free(c->spelled);
     free(c);
 }
 

@@ -19,8 +19,12 @@
 **     numbers only.
 ** With names (the schema's tables and columns), every word of the query
 ** outside quotes must also be one of them, an SQL keyword or function of a
-** fixed list, an alias t1, t2, ... or the word after AS: "faames" cannot be
-** written where "games" is a column.
+** fixed list, or an alias t1, t2, ... (the only aliases such data makes up):
+** "faames" cannot be written where "games" is a column. A name is written
+** as the schema spells it or in one case throughout, a keyword in one case,
+** and each word of a value keeps one shape (lower, UPPER, Capitalized)
+** unless the value is spelled as in the question: mixed case ("lOANS",
+** "HARry") is how a small model writes a word it has lost the thread of.
 ** The mask never removes every token: when nothing fits, the model is left
 ** free. Off unless asked for (agent_config.copy_values): larger models
 ** rightly write values the question does not spell out.
