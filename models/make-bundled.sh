@@ -6,16 +6,20 @@
 #
 #   bash models/make-bundled.sh            (from the repository root)
 #
-# Two stages, each resumable:
+# Three stages, each resumable:
 #   1. from scratch on WikiSQL and sql-create-context rows in that data set's
 #      layout (OUT/run, STEPS steps): the model learns SQL and copying;
 #   2. from stage 1's weights, on rows in the model's own "schema" format:
 #      real schemas as the agent renders them (Spider train databases,
 #      synthetic pairs on real databases, WikiSQL tables with all their
-#      columns; scripts/make_schema_data.py), STEPS2 steps (OUT/run2).
+#      columns; scripts/make_schema_data.py), STEPS2 steps of a 2500-step
+#      schedule (OUT/run2; the shipped run stopped at step 2237);
+#   3. from stage 2's weights, the same rows re-weighted (make_schema_data.py
+#      --remix: synthetic everyday pairs twice, WikiSQL halved), STEPS3 steps
+#      with bf16 products where the CPU has AVX512_BF16 (OUT/run3).
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
-# THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2500),
-# STOP2 (stop stage 2 after this step; rerun to continue).
+# THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
+# STEPS3 (default 3600), STOP3 (stop stage 3 after this step; rerun to continue).
 # Rerunning continues from OUT/run*/checkpoint.safetensors when one exists
 # (the result is the same bytes as an uninterrupted run on the same ISA).
 set -eu
@@ -23,7 +27,8 @@ cd "$(dirname "$0")/.."
 SHARED="${SHARED:-$PWD/../shared}"
 OUT="${OUT:-runs/bundled}"
 STEPS="${STEPS:-10000}"
-STEPS2="${STEPS2:-2500}"
+STEPS2="${STEPS2:-2237}"
+STEPS3="${STEPS3:-3600}"
 SCHEMA_TOKENS=320
 mkdir -p "$OUT"
 [ -x ./sqlassist ] || make
@@ -49,16 +54,29 @@ resume=()
         --tokens-of "$OUT/stage1.gguf" --budget "$SCHEMA_TOKENS"
 resume=()
 [ -s "$OUT/run2/checkpoint.safetensors" ] && resume=(--resume)
-./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+[ -s "$OUT/stage2.gguf" ] || ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
     --hidden 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
     --init "$OUT/stage1.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
     --data "$OUT/data/train_schema.jsonl" --out "$OUT/run2" --seq-len 512 \
-    --steps "$STEPS2" --batch 16 --lr 1e-3 --warmup 200 --seed 2 \
-    --save-every 100 --val-every 500 --val-max 300 ${STOP2:+--stop-at "$STOP2"} \
+    --steps 2500 --stop-at "$STEPS2" --batch 16 --lr 1e-3 --warmup 200 --seed 2 \
+    --save-every 100 --val-every 500 --val-max 300 \
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
-[ -z "${STOP2:-}" ] || exit 0   # stopped early (STOP2): rerun to continue
-# 5. the shipped files: stage 1 is the default model today; stage 2 ships beside it
-#    (models/README.md says why) until it answers more everyday questions
+[ -s "$OUT/stage2.gguf" ] || ./sqlassist quantize "$OUT/run2/model.gguf" "$OUT/stage2.gguf" --type f16
+# 5. stage 3: the same rows, everyday shapes weighted up
+[ -s "$OUT/data/train_schema_mix.jsonl" ] || /usr/bin/python3 scripts/make_schema_data.py "$SHARED/data" "$OUT/data" --remix
+precision=()
+grep -q avx512_bf16 /proc/cpuinfo && precision=(--precision bf16)
+resume=()
+[ -s "$OUT/run3/checkpoint.safetensors" ] && resume=(--resume)
+./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+    --hidden 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
+    --init "$OUT/stage2.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+    --data "$OUT/data/train_schema_mix.jsonl" --out "$OUT/run3" --seq-len 512 \
+    --steps "$STEPS3" --batch 16 --lr 6e-4 --warmup 100 --seed 3 "${precision[@]}" \
+    --save-every 100 --val-every 400 --val-max 300 ${STOP3:+--stop-at "$STOP3"} \
+    ${THREADS:+--threads "$THREADS"} "${resume[@]}"
+[ -z "${STOP3:-}" ] || exit 0   # stopped early (STOP3): rerun to continue
+# 6. the shipped files
 cp "$OUT/stage1.gguf" models/sqlassist-sql-6m.gguf
-./sqlassist quantize "$OUT/run2/model.gguf" models/sqlassist-sql-6m-schema.gguf --type f16
+./sqlassist quantize "$OUT/run3/model.gguf" models/sqlassist-sql-6m-schema.gguf --type f16
 ls -l models/sqlassist-sql-6m.gguf models/sqlassist-sql-6m-schema.gguf
