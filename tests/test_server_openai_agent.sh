@@ -2,25 +2,56 @@
 # test_server_openai_agent.sh — the SQL agent of the OpenAI-compatible API
 # (model `sql-agent`) and GET /v1/models/{id}, with the official `openai` npm
 # client (tests/web/openai_agent.mjs), on examples/shop.sqlite with the
-# bundled model (it answers single-table questions). Loopback only.
+# bundled model. The checks hold for any model: the replies' tables are
+# compared with what sqlite3 gives for the SQL they show, and the failure
+# comes from a second server that lets each attempt write two tokens.
+# Loopback only.
 . "$(dirname "$0")/lib_test.sh" server-openai-agent
-BUNDLED=models/sqlassist-sql-6m.gguf
+BUNDLED=${BUNDLED:-models/sqlassist-sql-6m.gguf}
 [ -f "$BUNDLED" ] || { echo "missing $BUNDLED"; exit 1; }
 bash tests/web/setup.sh; rc=$?
 [ $rc -eq 0 ] || exit $rc
 
-# without the grammar and with one candidate, as the failure check needs a question the bundled model fails
 "$SQLASSIST" serve --model "$BUNDLED" --db examples/shop.sqlite --port 0 --threads 2 --grammar off --candidates 1 2> "$W/server.log" &
 pid=$!
-trap 'kill -9 $pid 2>/dev/null' EXIT
-for _ in $(seq 600); do grep -q '"event":"ready"' "$W/server.log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-grep -q '"event":"ready"' "$W/server.log" || { echo "server did not start"; cat "$W/server.log"; exit 1; }
+# the failing server: two tokens per attempt and no grammar give a cut-off query, whatever the model
+"$SQLASSIST" serve --model "$BUNDLED" --db examples/shop.sqlite --port 0 --threads 1 --grammar off --candidates 1 -n 2 2> "$W/server-f.log" &
+pidf=$!
+trap 'kill -9 $pid $pidf 2>/dev/null' EXIT
+for log in "$W/server.log" "$W/server-f.log"; do
+    for _ in $(seq 600); do grep -q '"event":"ready"' "$log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    grep -q '"event":"ready"' "$log" || { echo "server did not start"; cat "$log"; exit 1; }
+done
 port=$(grep -o '"port":[0-9]*' "$W/server.log" | head -1 | cut -d: -f2)
+portf=$(grep -o '"port":[0-9]*' "$W/server-f.log" | head -1 | cut -d: -f2)
 
-timeout 300 node tests/web/openai_agent.mjs "http://127.0.0.1:$port/v1" || fail=1
+timeout 300 node tests/web/openai_agent.mjs "http://127.0.0.1:$port/v1" "http://127.0.0.1:$portf/v1" "$W" || fail=1
+# the tables of the replies are those of their SQL (tests/web/openai_agent.mjs wrote the replies)
+for f in one many; do
+    $PY - "$W/reply-$f.md" <<'PYEOF' && ok "agent reply '$f': its Markdown table holds the rows of its SQL" || bad "agent reply '$f': table against sqlite3"
+import re, sqlite3, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+sql = re.match(r"```sql\n(.+?)\n```\n", text, re.S).group(1)
+cur = sqlite3.connect("examples/shop.sqlite").execute(sql)
+rows = cur.fetchall()
+lines = [l for l in text.split("\n") if l.startswith("| ")]
+cells = lambda l: [c.strip() for c in l.strip()[1:-1].split(" | ")]
+assert cells(lines[0]) == [d[0] for d in cur.description], (lines[0], cur.description)
+def shown(v):
+    if v is None: return ""
+    if isinstance(v, float): return repr(v)
+    return str(v).replace("|", "\\|")
+body = [cells(l) for l in lines[2:]]
+assert len(body) == min(50, len(rows)), (len(body), len(rows))
+assert body == [[shown(v) for v in r] for r in rows[:50]], (body[:3], rows[:3])
+m = re.search(r"and (\d+) more rows \((\d+) in all\)", text)
+assert (m is not None) == (len(rows) > 50) and (not m or int(m.group(2)) == len(rows)), (m and m.group(0), len(rows))
+PYEOF
+done
 # the agent's requests are logged like /api/ask's, with their attempts and tokens
-grep '"path":"/v1/chat/completions"' "$W/server.log" | grep -q '"attempts":3,"ok":false' \
+grep '"path":"/v1/chat/completions"' "$W/server-f.log" | grep -q '"attempts":3,"ok":false' \
     && ok "agent requests logged with attempts and ok" || bad "agent requests logged with attempts and ok"
+kill -TERM $pidf
 kill -TERM $pid
 timeout 30 tail --pid=$pid -f /dev/null
 wait $pid; rc=$?

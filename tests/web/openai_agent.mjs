@@ -6,12 +6,16 @@
 // bad requests as the client's error classes, and the raw model prompted in
 // the model file's own format.
 //
-//   node openai_agent.mjs BASE_URL
+//   node openai_agent.mjs BASE_URL FAILING_BASE_URL OUTDIR
 //
-// Prints PASS/FAIL lines; exits 1 when any check fails.
+// FAILING_BASE_URL is a server whose attempts cannot run (two tokens each);
+// the replies of the one-value and many-rows questions go to
+// OUTDIR/reply-one.md and reply-many.md, where the shell test compares their
+// tables with sqlite3. Prints PASS/FAIL lines; exits 1 when any check fails.
 import OpenAI from "openai";
+import { writeFileSync } from "node:fs";
 
-const [, , baseURL] = process.argv;
+const [, , baseURL, failingURL, outDir] = process.argv;
 let failed = 0;
 function check(name, cond, detail) {
   if (cond) console.log("PASS " + name);
@@ -41,8 +45,9 @@ await raises("models.retrieve(unknown) raises NotFoundError", () => client.model
 const q1 = "What is the highest unit price of the products?";
 const one = await ask([user(q1)]);
 const c1 = one.choices[0].message.content;
-check("agent reply: SQL in a ```sql block", /^```sql\nSELECT MAX\(unit_price\) FROM products;?\n```\n/.test(c1), c1);
-check("agent reply: the rows as a Markdown table, numbers right-aligned", /\| MAX\(unit_price\) \|\n\| ---: \|\n\| 167\.68 \|/.test(c1), c1);
+writeFileSync(outDir + "/reply-one.md", c1);
+check("agent reply: SQL in a ```sql block", /^```sql\nSELECT [^\n]+\n```\n/.test(c1), c1);
+check("agent reply: the one value as a Markdown table, the number right-aligned", /\n\| [^\n]+ \|\n\| ---: \|\n\| [0-9.]+ \|\n/.test(c1), c1);
 check("agent reply: model, finish_reason, usage", one.model === "sql-agent" && one.choices[0].finish_reason === "stop"
   && one.usage.prompt_tokens > 0 && one.usage.completion_tokens > 0, one);
 
@@ -64,13 +69,16 @@ check("agent streamed: role, finish, usage", role === "assistant" && finish === 
 
 // many rows: the first 50, then how many more
 const many = (await ask([user("List the names of the products")])).choices[0].message.content;
-const rows = many.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| name") && !l.startsWith("| ---"));
+writeFileSync(outDir + "/reply-many.md", many);
+const rows = many.split("\n").filter((l) => l.startsWith("| ")).slice(2);   // past the header and its rule
 const more = many.match(/and (\d+) more rows \((\d+) in all\)/);
 check("agent table: 50 rows, then how many more", rows.length === 50 && more && Number(more[2]) === 50 + Number(more[1]),
   { rows: rows.length, tail: many.slice(-80) });
 
 // no attempt runs: said plainly, with the last attempt
-const bad = (await ask([user("How many customers are from Germany?")])).choices[0].message.content;
+const failing = new OpenAI({ baseURL: failingURL, apiKey: "none", maxRetries: 0, timeout: 120000 });
+const bad = (await failing.chat.completions.create({ model: "sql-agent", messages: [user("How many customers are from Germany?")] }))
+  .choices[0].message.content;
 check("agent failure: says no query ran, shows the last attempt and the error",
   /^No query ran:/.test(bad) && /```sql\n.+\n```/.test(bad) && /SQLite said: /.test(bad), bad);
 
@@ -89,6 +97,6 @@ await raises("unknown model names sql-agent", () => ask([user(q1)], { model: "gp
 const raw = await client.chat.completions.create({ model: base, temperature: 0, max_tokens: 40, messages: [
   { role: "system", content: "CREATE TABLE head (name VARCHAR, age INTEGER)" }, user("What are the names of the heads older than 56?")] });
 const rc = raw.choices[0].message.content;
-check("raw model prompted in its own format writes SQL", /^SELECT name FROM head WHERE age > 56/.test(rc) && !/###/.test(rc), rc);
+check("raw model prompted in its own format writes SQL", /^SELECT [^\n]*\bhead\b/i.test(rc) && !/###/.test(rc), rc);
 
 process.exit(failed ? 1 : 0);
