@@ -7,20 +7,23 @@
 **                                    the right byte, completions that SQLite
 **                                    prepares; with the Qwen2.5 vocabulary
 **                                    (tests/out/qwen-tokenizer.gguf) also the
-**                                    mask against single-token checks
+**                                    mask against single-token checks and
+**                                    random walks that the token budget
+**                                    must end as complete statements
 **   test_sqlgrammar --gold FILE DBDIR  every "SQL<TAB>db_id" line of a Spider
 **                                    gold file must be accepted as complete
 **                                    on the schema of DBDIR/db/db.sqlite
 **   test_sqlgrammar --jsonl FILE     every {"context","answer"} row (the
 **                                    sql-create-context format) likewise, on
 **                                    the schema its CREATE TABLE context makes
-** The gold modes print each refused query and the rate; they fail when
-** more than --max-refused (default 0) are refused, and when a refused query
-** is one SQLite prepares without error outside the --allow list of known
-** exceptions (docs/agent.md lists them).
+** The gold modes print each refused query (with SQLite's verdict on it) and
+** the rate; they fail when more than --max-refused (default 0) of the
+** refused queries are ones SQLite prepares without error (queries SQLite
+** refuses too are reported, not counted; docs/agent.md lists them).
 */
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +131,7 @@ static void corpus(void) {
         "SELECT name FROM customers ORDER |price",
         "SELECT name FROM customers `|x`",
         "SELECT name FROM customers LIMIT n|ame",
+        "SELECT quantity FROM order_items WHERE uni|t",              /* "unit price" is written quoted only */
     };
     for (size_t i = 0; i < sizeof INVALID / sizeof *INVALID; i++) {
         char t[512];
@@ -168,6 +172,62 @@ static void corpus(void) {
     sg_free(g);
     sc_free(&s);
     sb_close(sb);
+}
+
+/* The token budget: random walks through the mask (a token drawn uniformly
+** among the allowed ones, never the end while anything else is allowed, so
+** the walk never stops by itself) with budgets of 12 to 60 tokens. Every
+** token the mask allows is pushed without refusal, and the reply must be a
+** complete statement when the budget runs out: the steering toward the
+** shortest completion is what ends it. The grammar avoids dead ends without
+** proving them absent (docs/agent.md), so a few walks may still be cut off. */
+static void budget_walks(sql_grammar *g, const tokenizer *tok, float *logits, int V) {
+    enum { WALKS = 60 };
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    int *allowed = malloc((size_t)V * sizeof *allowed);
+    int cut = 0, refused = 0, steered = 0;
+    static const char *const START[] = { "", "SELECT", "SELECT name FROM customers WHERE" };
+    for (int w = 0; w < WALKS && allowed; w++) {
+        int budget = 12 + (w * 7) % 49;
+        sg_reset(g, START[w % 3]);
+        char text[4096];
+        size_t tl = (size_t)snprintf(text, sizeof text, "%s", START[w % 3]);
+        for (int left = budget; left > 0; left--) {
+            for (int i = 0; i < V; i++) logits[i] = 0;
+            sg_mask(g, logits, V, left);
+            int n = 0, end = -1;
+            for (int id = 0; id < V; id++) {
+                if (isinf(logits[id])) continue;
+                if (id == tok_eos_id(tok) || id == tok_im_end_id(tok) || tok_is_special(tok, id)) end = id;
+                else allowed[n++] = id;
+            }
+            if (!n) {
+                CHECK(end >= 0, "walk %d: nothing allowed with %d tokens left (a dead end)", w, left);
+                break;
+            }
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            int id = allowed[(rng >> 33) % (uint64_t)n];
+            int nb = tok_token_bytes(tok, id, text + tl, sizeof text - tl - 1);
+            if (nb > 0) tl += (size_t)nb;
+            text[tl] = 0;
+            if (sg_push(g, id) != 0) { refused++; break; }
+        }
+        if (!sg_complete(g)) {   /* show where */
+            cut++;
+            char *c = sg_completion(g);
+            printf("cut off (budget %d, completion %s): [", budget, c ? c : "none found");
+            for (const char *q = text; *q; q++) printf(*q >= 32 && *q < 127 ? "%c" : "\\x%02x", (unsigned char)*q);
+            printf("]\n");
+            free(c);
+        }
+        steered += sg_steered(g);
+    }
+    printf("budget walks: %d of %d complete when the budget ran out (%d steered), %d pushes refused\n", WALKS - cut, WALKS,
+           steered, refused);
+    CHECK(refused == 0, "%d tokens the mask allowed were refused by sg_push", refused);
+    CHECK(steered > WALKS / 2, "only %d of %d walks were steered: the walks do not test the budget", steered, WALKS);
+    CHECK(cut <= WALKS / 20, "%d of %d random walks cut off by the budget", cut, WALKS);
+    free(allowed);
 }
 
 /* The mask over the real Qwen vocabulary agrees with sg_allows token by
@@ -219,6 +279,7 @@ static void vocab_checks(void) {
     for (int i = 0; i < V; i++) logits[i] = 0;
     int kept = sg_mask(g, logits, V, 3);
     CHECK(kept >= 1 && kept < 20, "forced completion keeps %d tokens", kept);
+    budget_walks(g, tok, logits, V);
     free(logits);
     sg_free(g);
     sc_free(&s);

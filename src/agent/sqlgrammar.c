@@ -210,6 +210,12 @@ static char lc(char c) { return (char)tolower((unsigned char)c); }
 static int is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 static int word_start(unsigned char c) { return isalpha(c) || c == '_' || c >= 0x80; }
 static int word_char(unsigned char c) { return isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
+/* Can w be written as an unquoted word? */
+static int bare_word(const char *w) {
+    if (!word_start((unsigned char)*w)) return 0;
+    for (const char *p = w + 1; *p; p++) if (!word_char((unsigned char)*p)) return 0;
+    return 1;
+}
 
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 static int cmp_dict(const void *a, const void *b) {
@@ -1454,6 +1460,9 @@ static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind) {
     memset(e->bits, 0, (size_t)g->ndict / 8 + 1);
     for (int i = 0; i < g->ndict; i++) {
         if (kind != TK_WORD && g->dict[i].kind != D_NAME) continue;
+        /* a name with a blank or other non-word byte ("unit price") is
+        ** written quoted only: as a bare word its prefix would be a dead end */
+        if (kind == TK_WORD && !bare_word(g->dict[i].w)) continue;
         if (trial(g, s, kind, 0, g->dict[i].w)) e->bits[i >> 3] |= (uint8_t)(1u << (i & 7));
     }
     e->free_ok = (uint8_t)trial(g, s, kind, 0, "zqxjvkw");
