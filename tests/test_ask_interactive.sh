@@ -5,7 +5,9 @@
 # schema), the `ask>` prompt, `help`, an answer with no note or timings (only
 # -v shows them), a follow-up that keeps the question's meaning, `.sql`, a
 # result taller than the terminal through $PAGER, line-editing history (Up
-# recalls the last question), `exit`; and end of input (Ctrl+D) ends it too.
+# recalls the last line), `exit`; and end of input (Ctrl+D) ends it too.
+# The checks hold for any model: an answer's rows are compared with what
+# `sqlassist sql` prints for the SQL it shows.
 . "$(dirname "$0")/lib_test.sh" interactive
 command -v tmux >/dev/null || { echo "tmux is not installed"; exit 77; }
 S="sqlassist-test-$$"
@@ -31,32 +33,35 @@ tmux send-keys -t "$S" "help" Enter
 wait_for "\.sql SELECT" && ok "help lists the commands" || bad "help lists the commands"
 
 tmux send-keys -t "$S" "What is the highest unit price of the products?" Enter
-wait_for "167.68" || exit 1
-grep -q "^SQL: SELECT MAX(unit_price) FROM products;" "$W/pane.txt" && ok "answered" || bad "answered"
+wait_for "^SQL: SELECT" || exit 1
+wait_for "ask>" 3 || exit 1
+sql=$(grep -m1 "^SQL: SELECT" "$W/pane.txt" | sed 's/^SQL: //')
+"$SQLASSIST" sql --db examples/shop.sqlite "$sql" > "$W/answer.txt" 2>&1
+grep -Fxq -f "$W/answer.txt" "$W/pane.txt" && [ "$(grep -Fx -f "$W/answer.txt" "$W/pane.txt" | wc -l)" -ge "$(wc -l < "$W/answer.txt")" ] \
+    && ok "answered: the rows of the SQL it shows" || { bad "answered"; cat "$W/answer.txt"; }
 grep -q "^note:\|^tokens:" "$W/pane.txt" && bad "no note or timings without -v" || ok "no note or timings without -v"
 
 # a follow-up that names no table refines the last question
 tmux send-keys -t "$S" "only those with more than 10 units in stock" Enter
-wait_for "WHERE units_in_stock > 10" || exit 1
-grep -q "asked as: What is the highest unit price of the products, only those with more than 10 units in stock" "$W/pane.txt" \
-    && grep -q "^SQL: SELECT MAX(unit_price) FROM products WHERE units_in_stock > 10;" "$W/pane.txt" \
+wait_for "ask>" 4 || exit 1
+grep -A1 "asked as: What is the highest unit price of the products, only those with more than 10 units in stock" "$W/pane.txt" | grep -q "^SQL: SELECT" \
     && ok "a follow-up keeps the question's meaning" || bad "a follow-up keeps the question's meaning"
 
 tmux send-keys -t "$S" ".sql SELECT COUNT(*) AS n FROM customers" Enter
 wait_for "^ *650$" && ok ".sql runs SQL directly" || bad ".sql runs SQL directly"
 
 # 137 rows: taller than the 40-line terminal, so through $PAGER
-tmux send-keys -t "$S" "List the names of the products" Enter
+tmux send-keys -t "$S" ".sql SELECT name FROM products" Enter
 for _ in $(seq 100); do [ -s "$W/paged.txt" ] && break; sleep 0.1; done
 wait_for "ask>" 6 || exit 1
-grep -q "^SQL: SELECT name FROM products;" "$W/paged.txt" && grep -q "(137 rows)" "$W/paged.txt" \
+grep -q "^Organic Espresso Beans" "$W/paged.txt" && grep -q "(137 rows)" "$W/paged.txt" \
     && ! grep -q "137 rows" "$W/pane.txt" && ok "a tall result goes through \$PAGER" || { bad "a tall result goes through \$PAGER"; cat "$W/paged.txt" | head; }
 
-# history: Up recalls the previous question into the line editor
+# history: Up recalls the previous line into the line editor
 tmux send-keys -t "$S" Up
 sleep 0.5
 pane
-grep -v "^\s*$" "$W/pane.txt" | tail -1 | grep -q "ask> List the names of the products" && ok "Up recalls the last question" || { bad "Up recalls the last question"; tail -3 "$W/pane.txt"; }
+grep -v "^\s*$" "$W/pane.txt" | tail -1 | grep -q "ask> .sql SELECT name FROM products" && ok "Up recalls the last line" || { bad "Up recalls the last line"; tail -3 "$W/pane.txt"; }
 tmux send-keys -t "$S" C-u "exit" Enter
 wait_for "EXITED-0" && ok "exit ends the session (status 0)" || bad "exit ends the session"
 tmux kill-session -t "$S"
