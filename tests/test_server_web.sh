@@ -47,8 +47,8 @@ AD=$(find_adapters)
 "$SQLASSIST" serve --model "$MODEL" --db "$W/shop.sqlite" --port 0 --threads 2 --api-key br0wser --template "$W/tpl.txt" \
     -n 160 --grammar off --candidates 1 "${LORA[@]}" 2> "$W/server.log" &
 pid=$!
-# (without the grammar and with one candidate: the failure card needs a question it fails)
-"$SQLASSIST" serve --model models/sqlassist-sql-6m.gguf --db examples/shop.sqlite --port 0 --threads 2 --grammar off --candidates 1 2> "$W/server-b.log" &
+# (failures are forced per question by the browser test: two tokens, no grammar)
+"$SQLASSIST" serve --model "${BUNDLED:-models/sqlassist-sql-6m.gguf}" --db examples/shop.sqlite --port 0 --threads 2 2> "$W/server-b.log" &
 pid_b=$!
 trap 'kill -9 $pid $pid_b 2>/dev/null' EXIT
 for log in "$W/server.log" "$W/server-b.log"; do

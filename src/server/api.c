@@ -245,6 +245,7 @@ typedef struct ask_in {
     const lora_adapter *lora;
     float scale;
     int max_attempts;
+    int max_tokens;               /* per attempt, at most the server's -n */
     int grammar, candidates;
 } ask_in;
 
@@ -306,7 +307,7 @@ static void run_ask(server *s, job *j) {
     }
     agent_conversation *conv = in->conv_id ? conv_get(s->convs, in->conv_id) : NULL;
     agent_config cfg = {
-        .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = in->max_attempts, .max_new_tokens = c->n_predict,
+        .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = in->max_attempts, .max_new_tokens = in->max_tokens,
         .copy_values = s->copy_values, .schema = sc, .grammar = in->grammar, .candidates = in->candidates,
         .lora = in->lora, .lora_scale = in->scale, .adapter_name = in->lora ? in->cache_key : NULL,
         .on_token = ask_token, .on_attempt = ask_attempt, .cancelled = ask_cancelled, .ud = j,
@@ -352,14 +353,15 @@ static void h_ask(server *s, http_req *r) {
     json_t *b = http_body_json(r);
     if (!b) return;
     const char *question = NULL, *context = NULL, *adapter = NULL, *conv_id = NULL;
-    long attempts = s->cfg.max_attempts, candidates = s->candidates;
+    long attempts = s->cfg.max_attempts, candidates = s->candidates, max_tokens = s->cfg.n_predict;
     int stream = http_wants_sse(r), grammar = s->grammar;
     ask_in *in = NULL;
     if (http_json_string(r, b, "question", 1, &question) || http_json_string(r, b, "context", 0, &context) ||
         http_json_string(r, b, "adapter", 0, &adapter) || http_json_string(r, b, "conversation_id", 0, &conv_id) ||
         http_json_int(r, b, "max_attempts", 1, MAX_ATTEMPTS_LIMIT, &attempts) || http_json_bool(r, b, "stream", &stream) ||
         http_json_bool(r, b, "grammar", &grammar) ||
-        http_json_int(r, b, "candidates", 1, AGENT_MAX_CANDIDATES, &candidates))
+        http_json_int(r, b, "candidates", 1, AGENT_MAX_CANDIDATES, &candidates) ||
+        http_json_int(r, b, "max_tokens", 1, s->cfg.n_predict, &max_tokens))
         goto out;
     if (!question[strspn(question, " \t\r\n")]) { http_send_error(r, 400, "question", "field 'question' is empty"); goto out; }
     if (strlen(question) > MAX_QUESTION_BYTES) {
@@ -373,6 +375,7 @@ static void h_ask(server *s, http_req *r) {
     in = calloc(1, sizeof *in);
     if (!in) { http_send_error(r, 500, NULL, "out of memory"); goto out; }
     in->max_attempts = (int)attempts;
+    in->max_tokens = (int)max_tokens;
     in->grammar = grammar;
     in->candidates = (int)candidates;
     in->question = strdup(question);
