@@ -46,6 +46,15 @@ void agent_conversation_add(agent_conversation *c, const char *question, const c
     if (c->questions[c->n] && c->sqls[c->n]) c->n++;
 }
 
+void agent_conversation_keep_last(agent_conversation *c, int max) {
+    int drop = c->n - (max > 0 ? max : 0);
+    if (drop <= 0) return;
+    for (int i = 0; i < drop; i++) { free(c->questions[i]); free(c->sqls[i]); }
+    memmove(c->questions, c->questions + drop, (size_t)(c->n - drop) * sizeof *c->questions);
+    memmove(c->sqls, c->sqls + drop, (size_t)(c->n - drop) * sizeof *c->sqls);
+    c->n -= drop;
+}
+
 /* ---- streaming stop rule ------------------------------------------------- */
 
 typedef struct gen_watch {

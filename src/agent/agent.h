@@ -76,7 +76,9 @@ typedef struct agent_answer {
     char *schema_note;      /* e.g. tables left out of the prompt; NULL if none */
 } agent_answer;
 
-/* A conversation: earlier questions and their final SQL, for follow-ups. */
+/* A conversation: earlier questions and their final SQL, for follow-ups.
+** Owned by the agent: callers read the fields but change them only through
+** the functions below (agent_ask records each answered question). */
 typedef struct agent_conversation {
     char **questions, **sqls;
     int n, cap;
@@ -86,6 +88,8 @@ void agent_conversation_init(agent_conversation *c);
 void agent_conversation_free(agent_conversation *c);
 /* Records a successful exchange (copies the strings). */
 void agent_conversation_add(agent_conversation *c, const char *question, const char *sql);
+/* Drops the oldest exchanges so that at most max are kept. */
+void agent_conversation_keep_last(agent_conversation *c, int max);
 
 /* Answers `question` on the database behind sb, whose schema the prompt
 ** shows as `schema_text`. conv may be NULL. Each round writes up to

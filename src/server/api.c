@@ -68,16 +68,6 @@ static agent_conversation *conv_get(conv_store *cs, const char *id) {
     return &e->c;
 }
 
-/* Drops the oldest exchanges beyond MAX_EXCHANGES. */
-static void conv_trim(agent_conversation *c) {
-    int drop = c->n - MAX_EXCHANGES;
-    if (drop <= 0) return;
-    for (int i = 0; i < drop; i++) { free(c->questions[i]); free(c->sqls[i]); }
-    memmove(c->questions, c->questions + drop, (size_t)(c->n - drop) * sizeof *c->questions);
-    memmove(c->sqls, c->sqls + drop, (size_t)(c->n - drop) * sizeof *c->sqls);
-    c->n -= drop;
-}
-
 static int valid_conv_id(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n > 64) return 0;
@@ -314,7 +304,7 @@ static void run_ask(server *s, job *j) {
     agent_answer ans;
     int rc = agent_ask(&cfg, in->ctx ? in->ctx : s->db, schema_text, note, conv, in->question, &ans, &err);
     api_observe_answer(s, j, &ans);
-    if (conv) conv_trim(conv);
+    if (conv) agent_conversation_keep_last(conv, MAX_EXCHANGES);
     int stop = atomic_load(&j->stop);
     if (rc) {
         job_fail(j, 500, NULL, err.msg);
