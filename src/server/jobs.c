@@ -3,9 +3,30 @@
 */
 #include "jobs.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "metrics.h"
+
+/* Sends a finished plain job's status and body. */
+static void send_job(server *s, http_req *r, job *j) {
+    pthread_mutex_lock(&j->mu);
+    assert(j->state == JOB_DONE);
+    int status = j->status;
+    char *body = j->body;
+    j->body = NULL;
+    pthread_mutex_unlock(&j->mu);
+    if (status == 503) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", s->wq ? wq_retry_after(s->wq) : 1);
+        http_add_header(r, "Retry-After", ra);
+    }
+    if (!body) { http_send_error(r, status >= 400 ? status : 500, NULL, "no answer"); return; }
+    http_send(r, status, "application/json", body, strlen(body));
+}
 
 void jobs_submit(server *s, http_req *r, job *j) {
     if (j->sse == SSE_EVENTS) {
@@ -30,7 +51,7 @@ void jobs_submit(server *s, http_req *r, job *j) {
     }
     http_attach_job(r, j);
     if (j->sse != SSE_NONE) http_stream_job(r, j);
-    else if (http_wait_job(r, j) == 0) http_send_job(r, j);
+    else if (http_wait_job(r, j) == 0) send_job(s, r, j);
     job_release(j);
 }
 

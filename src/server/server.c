@@ -124,7 +124,12 @@ int server_main(const server_config *cfg) {
                        s->schema.tables[i].samples_error);
     if (!(s->mx = metrics_new())) { slog_event("error", "out of memory"); goto out; }
     if (!(s->wq = wq_new(s, cfg->queue_max, &err)) || api_init(s, &err)) { slog_event("error", "%s", err.msg); goto out; }
-    if (!(s->http = http_start(s, routes, route_table(), &err))) { slog_event("error", "%s", err.msg); goto out; }
+    http_config hc = {
+        .host = cfg->host, .port = cfg->port, .api_key = cfg->api_key, .cors_origin = cfg->cors_origin,
+        .max_body = cfg->max_body, .max_connections = cfg->max_connections,
+        .max_connections_per_client = cfg->max_connections_per_client, .mx = s->mx, .stopping = &s->stopping, .app = s,
+    };
+    if (!(s->http = http_start(&hc, routes, route_table(), &err))) { slog_event("error", "%s", err.msg); goto out; }
     log_listening(s);
 
     slog_event("loading", "%s", cfg->model_path);
