@@ -11,6 +11,7 @@
 #ifndef SA_AGENT_H
 #define SA_AGENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "../engine/model.h"
@@ -134,8 +135,10 @@ char *agent_error_hint(const char *error);
 ** value. */
 int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates);
 
-/* The whole answer as one JSON object (malloc'd). */
-char *agent_answer_to_json(const agent_answer *a);
+/* The whole answer as one JSON object, the rows included as
+** sb_result_json gives them; the caller owns it, adds to it and writes it
+** once. NULL when out of memory. */
+json_t *agent_answer_json(const agent_answer *a);
 
 /* The prompt template for model M: --template FILE or --format KIND when
 ** given (non-NULL), else the format the model file names

@@ -165,9 +165,7 @@ static void run_ask(server *s, job *j) {
     } else if (ans.cancelled && stop != JOB_GO) {
         job_fail_stopped(j, stop);
     } else {
-        char *aj = agent_answer_to_json(&ans);
-        json_t *o = aj ? json_loads(aj, 0, NULL) : NULL;
-        free(aj);
+        json_t *o = agent_answer_json(&ans);
         if (!o) {
             job_fail(j, 500, NULL, "out of memory");
         } else {
@@ -279,9 +277,7 @@ static void run_sql(server *s, job *j) {
     json_object_set_new(o, "sql", sj_str(in->sql));
     json_object_set_new(o, "ok", json_boolean(rc == 0));
     if (rc == 0) {
-        char *rj = sb_result_to_json(&res);
-        json_t *result = rj ? json_loads(rj, 0, NULL) : NULL;
-        free(rj);
+        json_t *result = sb_result_json(&res);
         json_object_set_new(o, "result", result ? result : json_null());
         json_object_set_new(o, "error", json_null());
     } else {
