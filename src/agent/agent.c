@@ -46,6 +46,15 @@ void agent_conversation_add(agent_conversation *c, const char *question, const c
     if (c->questions[c->n] && c->sqls[c->n]) c->n++;
 }
 
+void agent_conversation_keep_last(agent_conversation *c, int max) {
+    int drop = c->n - (max > 0 ? max : 0);
+    if (drop <= 0) return;
+    for (int i = 0; i < drop; i++) { free(c->questions[i]); free(c->sqls[i]); }
+    memmove(c->questions, c->questions + drop, (size_t)(c->n - drop) * sizeof *c->questions);
+    memmove(c->sqls, c->sqls + drop, (size_t)(c->n - drop) * sizeof *c->sqls);
+    c->n -= drop;
+}
+
 /* ---- streaming stop rule ------------------------------------------------- */
 
 typedef struct gen_watch {
@@ -506,23 +515,17 @@ void agent_answer_free(agent_answer *a) {
 
 static json_t *jstr(const char *s) { return s ? json_text(s, strlen(s)) : json_null(); }
 
-char *agent_answer_to_json(const agent_answer *a) {
+json_t *agent_answer_json(const agent_answer *a) {
     json_t *o = json_object();
+    if (!o) return NULL;
     json_object_set_new(o, "question", jstr(a->question));
     json_object_set_new(o, "sql", jstr(a->sql));
     json_object_set_new(o, "ok", json_boolean(a->ok));
     if (a->cancelled) json_object_set_new(o, "cancelled", json_true());
     json_object_set_new(o, "adapter", jstr(a->adapter));
     if (a->schema_note) json_object_set_new(o, "schema_note", json_string(a->schema_note));
-    json_t *result = json_null();
-    if (a->ok) {
-        char *rj = sb_result_to_json(&a->result);
-        if (rj) {
-            json_t *parsed = json_loads(rj, 0, NULL);
-            if (parsed) result = parsed;
-            free(rj);
-        }
-    }
+    json_t *result = a->ok ? sb_result_json(&a->result) : NULL;
+    if (!result) result = json_null();
     json_object_set_new(o, "result", result);
     if (json_is_object(result)) {
         json_object_set(o, "columns", json_object_get(result, "columns"));
@@ -571,9 +574,7 @@ char *agent_answer_to_json(const agent_answer *a) {
     json_object_set_new(tm, "execute_ms", json_real(a->execute_ms));
     json_object_set_new(tm, "total_ms", json_real(a->total_ms));
     json_object_set_new(o, "timings", tm);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(o);
-    return s;
+    return o;
 }
 
 int agent_template_init(prompt_template *t, const char *format, const char *file, const model *m, sa_err *err) {

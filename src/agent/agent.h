@@ -11,6 +11,7 @@
 #ifndef SA_AGENT_H
 #define SA_AGENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "../engine/model.h"
@@ -76,7 +77,9 @@ typedef struct agent_answer {
     char *schema_note;      /* e.g. tables left out of the prompt; NULL if none */
 } agent_answer;
 
-/* A conversation: earlier questions and their final SQL, for follow-ups. */
+/* A conversation: earlier questions and their final SQL, for follow-ups.
+** Owned by the agent: callers read the fields but change them only through
+** the functions below (agent_ask records each answered question). */
 typedef struct agent_conversation {
     char **questions, **sqls;
     int n, cap;
@@ -86,6 +89,8 @@ void agent_conversation_init(agent_conversation *c);
 void agent_conversation_free(agent_conversation *c);
 /* Records a successful exchange (copies the strings). */
 void agent_conversation_add(agent_conversation *c, const char *question, const char *sql);
+/* Drops the oldest exchanges so that at most max are kept. */
+void agent_conversation_keep_last(agent_conversation *c, int max);
 
 /* Answers `question` on the database behind sb, whose schema the prompt
 ** shows as `schema_text`. conv may be NULL. Each round writes up to
@@ -130,8 +135,10 @@ char *agent_error_hint(const char *error);
 ** value. */
 int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates);
 
-/* The whole answer as one JSON object (malloc'd). */
-char *agent_answer_to_json(const agent_answer *a);
+/* The whole answer as one JSON object, the rows included as
+** sb_result_json gives them; the caller owns it, adds to it and writes it
+** once. NULL when out of memory. */
+json_t *agent_answer_json(const agent_answer *a);
 
 /* The prompt template for model M: --template FILE or --format KIND when
 ** given (non-NULL), else the format the model file names

@@ -18,9 +18,7 @@
 #define TABLES_FOR_TURNS 3
 
 char *ask_answer_json(const agent_answer *a) {
-    char *s = agent_answer_to_json(a);
-    json_t *o = s ? json_loads(s, 0, NULL) : NULL;
-    free(s);
+    json_t *o = agent_answer_json(a);
     if (!o) return NULL;
     json_t *res = json_object_get(o, "result");
     if (json_is_object(res)) {   /* the rows are at the top level: not twice */

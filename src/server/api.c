@@ -19,7 +19,8 @@
 #include "agent/schema_prompt.h"
 #include "engine/generate.h"
 #include "metrics.h"
-#include "openai.h"
+#include "adapters.h"
+#include "jobs.h"
 #include "util.h"
 #include "util/strbuf.h"
 #include "web_page.h"
@@ -68,16 +69,6 @@ static agent_conversation *conv_get(conv_store *cs, const char *id) {
     return &e->c;
 }
 
-/* Drops the oldest exchanges beyond MAX_EXCHANGES. */
-static void conv_trim(agent_conversation *c) {
-    int drop = c->n - MAX_EXCHANGES;
-    if (drop <= 0) return;
-    for (int i = 0; i < drop; i++) { free(c->questions[i]); free(c->sqls[i]); }
-    memmove(c->questions, c->questions + drop, (size_t)(c->n - drop) * sizeof *c->questions);
-    memmove(c->sqls, c->sqls + drop, (size_t)(c->n - drop) * sizeof *c->sqls);
-    c->n -= drop;
-}
-
 static int valid_conv_id(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n > 64) return 0;
@@ -89,158 +80,11 @@ static int valid_conv_id(const char *s) {
     return 1;
 }
 
-/* ---- shared pieces ------------------------------------------------------------------- */
-
-int server_ready(server *s) { return atomic_load_explicit(&s->ready, memory_order_acquire); }
-
-int api_require_ready(server *s, http_req *r) {
-    if (server_ready(s)) return 1;
-    http_add_header(r, "Retry-After", "2");
-    http_send_error(r, 503, NULL, "the model is still loading; retry shortly (GET /health says when it is ready)");
-    return 0;
-}
-
-void api_submit(server *s, http_req *r, job *j) {
-    if (j->sse == SSE_EVENTS) {
-        /* first event at once: the client learns its request was taken (the
-        ** headers go out with it) even while the job waits in the queue */
-        char d[160];
-        snprintf(d, sizeof d, "{\"id\":\"%s\",\"queue_depth\":%d}", j->id, wq_depth(s->wq));
-        job_emit(j, "queued", d);
-    }
-    int rc = wq_submit(s->wq, j);
-    if (rc) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", rc == -1 ? wq_retry_after(s->wq) : 1);
-        http_add_header(r, "Retry-After", ra);
-        if (rc == -1)
-            http_send_error(r, 503, NULL, "the server is busy: %d requests are already waiting (--queue); retry later",
-                            wq_capacity(s->wq));
-        else
-            http_send_error(r, 503, NULL, "the server is shutting down");
-        job_release(j);
-        return;
-    }
-    http_attach_job(r, j);
-    if (j->sse != SSE_NONE) http_stream_job(r, j);
-    else if (http_wait_job(r, j) == 0) http_send_job(r, j);
-    job_release(j);
-}
-
-/* ---- adapter instances ------------------------------------------------------------- */
-
-/* name -> id of the instance loaded under it. Changed together with the
-** registry under mu (unload) or right after it (load), and read together
-** with it under mu (api_adapter), so a request never pairs one instance
-** with another's id. */
-typedef struct adapter_id { char name[LORA_NAME_MAX + 1]; unsigned long id; } adapter_id;
-typedef struct adapter_ids {
-    pthread_mutex_t mu;
-    adapter_id *v;
-    int n, cap;
-    unsigned long next;
-} adapter_ids;
-
-static int aid_find(const adapter_ids *t, const char *name) {
-    for (int i = 0; i < t->n; i++)
-        if (!strcmp(t->v[i].name, name)) return i;
-    return -1;
-}
-
-/* Records a freshly loaded instance of name (caller holds mu). */
-static int aid_add_locked(adapter_ids *t, const char *name) {
-    int i = aid_find(t, name);
-    if (i < 0) {
-        if (t->n == t->cap) {
-            int cap = t->cap ? 2 * t->cap : 8;
-            adapter_id *v = realloc(t->v, (size_t)cap * sizeof *v);
-            if (!v) return -1;
-            t->v = v;
-            t->cap = cap;
-        }
-        i = t->n++;
-        snprintf(t->v[i].name, sizeof t->v[i].name, "%s", name);
-    }
-    t->v[i].id = ++t->next;
-    return 0;
-}
-
-/* Loads into the registry, then records the instance. */
-static int adapter_load(server *s, const char *name, const char *path, float scale, sa_err *err) {
-    if (lora_registry_load(s->reg, name, path, scale, err)) return -1;
-    pthread_mutex_lock(&s->aids->mu);
-    int rc = aid_add_locked(s->aids, name);
-    pthread_mutex_unlock(&s->aids->mu);
-    if (rc) {
-        lora_registry_unload(s->reg, name, NULL);
-        return sa_fail(err, "out of memory");
-    }
-    return 0;
-}
-
-static int adapter_unload(server *s, const char *name, sa_err *err) {
-    pthread_mutex_lock(&s->aids->mu);
-    int rc = lora_registry_unload(s->reg, name, err);
-    int i = aid_find(s->aids, name);
-    if (i >= 0) s->aids->v[i] = s->aids->v[--s->aids->n];
-    pthread_mutex_unlock(&s->aids->mu);
-    return rc;
-}
-
-int api_adapter(server *s, const char *name, const lora_adapter **a, float *scale, char *key, size_t cap) {
-    *a = NULL;
-    *scale = 0;
-    if (cap) key[0] = 0;
-    if (!name || !name[0] || !strcmp(name, "none")) return 0;
-    pthread_mutex_lock(&s->aids->mu);
-    int i = aid_find(s->aids, name);
-    /* an instance still being recorded by its loader counts as not loaded yet */
-    if (i >= 0 && (*a = lora_registry_acquire(s->reg, name, scale))) snprintf(key, cap, "%s#%lu", name, s->aids->v[i].id);
-    pthread_mutex_unlock(&s->aids->mu);
-    return *a ? 0 : -1;
-}
-
-int api_load_flag_adapter(server *s, const char *spec, sa_err *err) {
-    const char *eq = strchr(spec, '=');
-    char name[LORA_NAME_MAX + 1];
-    const char *path = spec;
-    if (eq && !memchr(spec, '/', (size_t)(eq - spec))) {
-        size_t n = (size_t)(eq - spec);
-        if (n > LORA_NAME_MAX) return sa_fail(err, "--lora %s: the name is longer than %d characters", spec, LORA_NAME_MAX);
-        memcpy(name, spec, n);
-        name[n] = 0;
-        path = eq + 1;
-        if (lora_check_name(name, err)) { sa_err_prefix(err, "--lora %s", spec); return -1; }
-    } else {
-        lora_default_name(path, name);
-    }
-    if (adapter_load(s, name, path, 1.0f, err)) { sa_err_prefix(err, "--lora %s", spec); return -1; }
-    return 0;
-}
-
-void api_observe_answer(server *s, job *j, const agent_answer *a) {
-    for (int i = 0; i < a->n_attempts; i++) {
-        const agent_attempt *t = &a->attempts[i];
-        metrics_observe(s->mx, MX_PREFILL, t->prefill_ms / 1000.0);
-        metrics_observe(s->mx, MX_DECODE, t->decode_ms / 1000.0);
-        if (t->sql && t->sql[0]) metrics_observe(s->mx, MX_SQL_EXEC, t->execute_ms / 1000.0);
-    }
-    metrics_tokens(s->mx, a->prompt_tokens, a->cached_tokens, a->generated_tokens, a->decode_ms / 1000.0);
-    j->st.prefill_s = a->prefill_ms / 1000.0;
-    j->st.decode_s = a->decode_ms / 1000.0;
-    j->st.execute_s = a->execute_ms / 1000.0;
-    j->st.prompt_tokens = a->prompt_tokens;
-    j->st.cached_tokens = a->cached_tokens;
-    j->st.gen_tokens = a->generated_tokens;
-    j->st.attempts = a->n_attempts;
-    j->st.ok = a->ok;
-}
-
 /* ---- POST /api/ask ------------------------------------------------------------------ */
 
 typedef struct ask_in {
     char *question, *adapter, *conv_id;
-    char cache_key[LORA_NAME_MAX + 24];   /* api_adapter's key: the agent's adapter_name */
+    char cache_key[LORA_NAME_MAX + 24];   /* adapters_acquire's key: the agent's adapter_name */
     sandbox *ctx;                 /* context mode: the request's own database */
     const lora_adapter *lora;
     float scale;
@@ -314,17 +158,15 @@ static void run_ask(server *s, job *j) {
     };
     agent_answer ans;
     int rc = agent_ask(&cfg, in->ctx ? in->ctx : s->db, schema_text, note, conv, in->question, &ans, &err);
-    api_observe_answer(s, j, &ans);
-    if (conv) conv_trim(conv);
+    jobs_observe_answer(s, j, &ans);
+    if (conv) agent_conversation_keep_last(conv, MAX_EXCHANGES);
     int stop = atomic_load(&j->stop);
     if (rc) {
         job_fail(j, 500, NULL, err.msg);
     } else if (ans.cancelled && stop != JOB_GO) {
         job_fail_stopped(j, stop);
     } else {
-        char *aj = agent_answer_to_json(&ans);
-        json_t *o = aj ? json_loads(aj, 0, NULL) : NULL;
-        free(aj);
+        json_t *o = agent_answer_json(&ans);
         if (!o) {
             job_fail(j, 500, NULL, "out of memory");
         } else {
@@ -349,7 +191,7 @@ static void run_ask(server *s, job *j) {
 }
 
 static void h_ask(server *s, http_req *r) {
-    if (!api_require_ready(s, r)) return;
+    if (!server_require_ready(s, r)) return;
     json_t *b = http_body_json(r);
     if (!b) return;
     const char *question = NULL, *context = NULL, *adapter = NULL, *conv_id = NULL;
@@ -385,7 +227,7 @@ static void h_ask(server *s, http_req *r) {
         http_send_error(r, 500, NULL, "out of memory");
         goto out;
     }
-    if (api_adapter(s, adapter, &in->lora, &in->scale, in->cache_key, sizeof in->cache_key)) {
+    if (adapters_acquire(s, adapter, &in->lora, &in->scale, in->cache_key, sizeof in->cache_key)) {
         http_send_error(r, 400, "adapter", "no adapter named '%.80s' is loaded (GET /api/adapters lists them)", adapter);
         goto out;
     }
@@ -402,7 +244,7 @@ static void h_ask(server *s, http_req *r) {
     j->in = in;
     j->in_free = ask_in_free;
     in = NULL;
-    api_submit(s, r, j);
+    jobs_submit(s, r, j);
 out:
     ask_in_free(in);
     json_decref(b);
@@ -438,9 +280,7 @@ static void run_sql(server *s, job *j) {
     json_object_set_new(o, "sql", sj_str(in->sql));
     json_object_set_new(o, "ok", json_boolean(rc == 0));
     if (rc == 0) {
-        char *rj = sb_result_to_json(&res);
-        json_t *result = rj ? json_loads(rj, 0, NULL) : NULL;
-        free(rj);
+        json_t *result = sb_result_json(&res);
         json_object_set_new(o, "result", result ? result : json_null());
         json_object_set_new(o, "error", json_null());
     } else {
@@ -454,7 +294,7 @@ static void run_sql(server *s, job *j) {
 }
 
 static void h_sql(server *s, http_req *r) {
-    if (!api_require_ready(s, r)) return;
+    if (!server_require_ready(s, r)) return;
     json_t *b = http_body_json(r);
     if (!b) return;
     const char *sql = NULL, *context = NULL;
@@ -475,7 +315,7 @@ static void h_sql(server *s, http_req *r) {
     j->in = in;
     j->in_free = sql_in_free;
     in = NULL;
-    api_submit(s, r, j);
+    jobs_submit(s, r, j);
 out:
     sql_in_free(in);
     json_decref(b);
@@ -663,7 +503,7 @@ static void h_adapters_load(server *s, http_req *r) {
         http_send_error(r, 403, NULL, "adapters cannot be loaded at run time: the server was started without --lora-dir");
         return;
     }
-    if (!api_require_ready(s, r)) return;
+    if (!server_require_ready(s, r)) return;
     json_t *b = http_body_json(r);
     if (!b) return;
     const char *name = NULL, *path = NULL;
@@ -685,7 +525,7 @@ static void h_adapters_load(server *s, http_req *r) {
         http_send_error(r, 409, "name", "an adapter named '%s' is already loaded (DELETE /api/adapters/%s first)", nm, nm);
         goto out;
     }
-    if (adapter_load(s, nm, real, (float)scale, &err)) {
+    if (adapters_load(s, nm, real, (float)scale, &err)) {
         if ((have = lora_registry_acquire(s->reg, nm, &sc))) {   /* lost a race with another load */
             lora_release(have);
             http_send_error(r, 409, "name", "an adapter named '%s' is already loaded", nm);
@@ -717,11 +557,11 @@ static void h_adapters_unload(server *s, http_req *r) {
         http_send_error(r, 403, NULL, "adapters cannot be unloaded at run time: the server was started without --lora-dir");
         return;
     }
-    if (!api_require_ready(s, r)) return;
+    if (!server_require_ready(s, r)) return;
     const char *name = http_path(r) + strlen("/api/adapters/");
     sa_err err = {{0}};
     if (lora_check_name(name, &err)) { http_send_error(r, 400, "name", "%s", err.msg); return; }
-    if (adapter_unload(s, name, &err)) { http_send_error(r, 404, "name", "%s", err.msg); return; }
+    if (adapters_unload(s, name, &err)) { http_send_error(r, 404, "name", "%s", err.msg); return; }
     slog_event("adapter_unloaded", "%s", name);
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(name));
@@ -783,19 +623,14 @@ const http_route api_routes[] = {
     { "GET", "/api/adapters", 1, "/api/adapters", h_adapters_list },
     { "POST", "/api/adapters", 1, "/api/adapters", h_adapters_load },
     { "DELETE", "/api/adapters/", 1, "/api/adapters/{name}", h_adapters_unload },
-    { "POST", "/v1/chat/completions", 1, "/v1/chat/completions", oa_chat_completions },
-    { "GET", "/v1/models", 1, "/v1/models", oa_models },
-    { "GET", "/v1/models/", 1, "/v1/models/{id}", oa_model },
 };
 const int api_n_routes = (int)(sizeof api_routes / sizeof api_routes[0]);
 
 int api_init(server *s, sa_err *err) {
     s->schema_json = schema_body(s);
     s->convs = calloc(1, sizeof *s->convs);
-    s->aids = calloc(1, sizeof *s->aids);
-    if (!s->schema_json || !s->convs || !s->aids) return sa_fail(err, "out of memory");
-    pthread_mutex_init(&s->aids->mu, NULL);
-    return 0;
+    if (!s->schema_json || !s->convs) return sa_fail(err, "out of memory");
+    return adapters_init(s, err);
 }
 
 void api_free(server *s) {
@@ -803,12 +638,7 @@ void api_free(server *s) {
         for (int i = 0; i < s->convs->n; i++) agent_conversation_free(&s->convs->e[i].c);
     free(s->convs);
     s->convs = NULL;
-    if (s->aids) {
-        pthread_mutex_destroy(&s->aids->mu);
-        free(s->aids->v);
-        free(s->aids);
-        s->aids = NULL;
-    }
+    adapters_free(s);
     free(s->schema_json);
     s->schema_json = NULL;
 }

@@ -97,7 +97,7 @@ typedef struct door_counts {
 } door_counts;
 
 struct http_server {
-    server *s;
+    http_config cfg;               /* its strings, metrics and flag borrowed */
     struct MHD_Daemon *d;
     const http_route *routes;
     int n_routes;
@@ -121,6 +121,9 @@ struct http_server {
 };
 
 static _Thread_local conn *tl_conn;   /* the connection of this libmicrohttpd thread */
+
+/* Whether the server is shutting down (new requests get 503). */
+static int stopping(const http_server *h) { return h->cfg.stopping && atomic_load(h->cfg.stopping); }
 
 struct http_req {
     http_server *h;
@@ -176,10 +179,9 @@ void http_add_header(http_req *r, const char *name, const char *value) {
 static void queue_response(http_req *r, int status, struct MHD_Response *resp, const char *ctype) {
     assert(!r->responded);
     http_server *h = r->h;
-    server *s = h->s;
     r->responded = 1;
     r->status = status;
-    metrics_request(s->mx, r->endpoint, status);
+    metrics_request(h->cfg.mx, r->endpoint, status);
     if (!resp) {
         slog_event("error", "request %s: out of memory building the response", r->id);
         return;
@@ -194,12 +196,12 @@ static void queue_response(http_req *r, int status, struct MHD_Response *resp, c
         if (!strcasecmp(r->hname[i], "Cache-Control")) has_cache = 1;
     }
     if (!has_cache) MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (s->cfg.cors_origin) {
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", s->cfg.cors_origin);
+    if (h->cfg.cors_origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", h->cfg.cors_origin);
         MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
         MHD_add_response_header(resp, "Vary", "Origin");
     }
-    if (r->close || atomic_load(&s->stopping)) MHD_add_response_header(resp, "Connection", "close");
+    if (r->close || stopping(h)) MHD_add_response_header(resp, "Connection", "close");
     if (MHD_queue_response(r->c, (unsigned)status, resp) != MHD_YES)
         slog_event("error", "request %s: libmicrohttpd refused the response", r->id);
     MHD_destroy_response(resp);
@@ -351,22 +353,6 @@ int http_wait_job(http_req *r, job *j) {
     }
     pthread_mutex_unlock(&j->mu);
     return r->client_gone ? -1 : 0;
-}
-
-void http_send_job(http_req *r, job *j) {
-    pthread_mutex_lock(&j->mu);
-    assert(j->state == JOB_DONE);
-    int status = j->status;
-    char *body = j->body;
-    j->body = NULL;
-    pthread_mutex_unlock(&j->mu);
-    if (status == 503) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", r->h->s->wq ? wq_retry_after(r->h->s->wq) : 1);
-        http_add_header(r, "Retry-After", ra);
-    }
-    if (!body) { http_send_error(r, status >= 400 ? status : 500, NULL, "no answer"); return; }
-    http_send(r, status, "application/json", body, strlen(body));
 }
 
 typedef struct sse_ctx {
@@ -549,7 +535,7 @@ static void raw_answer(http_req *r, int status, const char *param, const char *f
     int fd = conn_fd(r);
     r->responded = 1;
     r->status = status;
-    metrics_request(r->h->s->mx, r->endpoint, status);
+    metrics_request(r->h->cfg.mx, r->endpoint, status);
     if (fd < 0) return;
     send_raw_error(fd, status, param, r->id, !strcmp(r->method, "HEAD"), msg);
     shutdown(fd, SHUT_WR);
@@ -594,7 +580,7 @@ static int key_equal(const char *given, const char *key) {
 }
 
 static int authorized(http_req *r) {
-    const char *key = r->h->s->cfg.api_key;
+    const char *key = r->h->cfg.api_key;
     if (!key) return 1;
     const char *a = http_header(r, "Authorization");
     if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
@@ -613,9 +599,9 @@ static int protected_path(const char *p) {
 ** make the visitor's browser POST to a server on their own machine or
 ** network: a form or a "simple" fetch needs no CORS preflight. */
 static const char *cross_site(http_req *r) {
-    server *s = r->h->s;
-    if (s->cfg.api_key) return NULL;
-    const char *cors = s->cfg.cors_origin, *origin = http_header(r, "Origin");
+    const http_config *cfg = &r->h->cfg;
+    if (cfg->api_key) return NULL;
+    const char *cors = cfg->cors_origin, *origin = http_header(r, "Origin");
     if (cors && (!strcmp(cors, "*") || (origin && !strcmp(origin, cors)))) return NULL;
     const char *site = http_header(r, "Sec-Fetch-Site");
     if (site) return strcasecmp(site, "same-origin") == 0 || strcasecmp(site, "none") == 0 ? NULL : "Sec-Fetch-Site";
@@ -672,7 +658,6 @@ static const char *header_problem(http_req *r, const char *version) {
 ** when one of them decides it. */
 static void precheck(http_req *r) {
     http_server *h = r->h;
-    server *s = h->s;
     const char *m = !strcmp(r->method, "HEAD") ? "GET" : r->method;
     const http_route *path_hit = NULL, *hit = NULL;
     char allow[96] = "";
@@ -689,14 +674,14 @@ static void precheck(http_req *r) {
     }
     r->route = hit;
     r->endpoint = hit ? hit->endpoint : path_hit ? path_hit->endpoint : "other";
-    if (atomic_load(&s->stopping)) {
+    if (stopping(h)) {
         r->close = 1;
         http_add_header(r, "Retry-After", "1");
         http_send_error(r, 503, NULL, "the server is shutting down");
         return;
     }
     if (!strcmp(r->method, "OPTIONS") && path_hit) {
-        if (s->cfg.cors_origin) {
+        if (h->cfg.cors_origin) {
             http_add_header(r, "Access-Control-Allow-Methods", allow);
             http_add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, X-Request-Id");
             http_add_header(r, "Access-Control-Max-Age", "600");
@@ -730,9 +715,9 @@ static void precheck(http_req *r) {
         char *end;
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (errno || end == cl || n > s->cfg.max_body) {
+        if (errno || end == cl || n > h->cfg.max_body) {
             http_send_error(r, 413, "body", "the request body (%s bytes) is larger than the limit of %zu bytes (--max-body)",
-                            cl, s->cfg.max_body);
+                            cl, h->cfg.max_body);
             return;
         }
     }
@@ -760,7 +745,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         else snprintf(r->id, sizeof r->id, "%s-%lu", h->id_prefix, (unsigned long)atomic_fetch_add(&h->seq, 1) + 1);
         r->endpoint = "other";
         *con_cls = r;
-        metrics_in_flight(h->s->mx, 1);
+        metrics_in_flight(h->cfg.mx, 1);
         if (!r->path) { http_send_error(r, 500, NULL, "out of memory"); return MHD_YES; }
         const char *bad = header_problem(r, version);
         if (bad) {
@@ -783,14 +768,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         size_t n = *upload_size;
         conn_body_progress(h, tl_conn, n);
         if (!r->responded) {
-            if (r->too_big || r->body.len + n > h->s->cfg.max_body) {
+            if (r->too_big || r->body.len + n > h->cfg.max_body) {
                 r->too_big = 1;
                 r->discarded += n;
                 if (r->discarded > MAX_DISCARD) {
                     /* libmicrohttpd takes no answer before the body ends:
                     ** answer on the socket and close */
                     raw_answer(r, 413, "body", "the request body is larger than the limit of %zu bytes (--max-body)",
-                               h->s->cfg.max_body);
+                               h->cfg.max_body);
                     return MHD_NO;
                 }
             } else {
@@ -808,12 +793,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (r->responded) return MHD_YES;
     if (r->too_big) {
         http_send_error(r, 413, "body", "the request body is larger than the limit of %zu bytes (--max-body)",
-                        h->s->cfg.max_body);
+                        h->cfg.max_body);
         return MHD_YES;
     }
     if (r->body.oom) { http_send_error(r, 500, NULL, "out of memory reading the body"); return MHD_YES; }
     assert(r->route);
-    r->route->fn(h->s, r);
+    r->route->fn(h->cfg.app, r);
     /* no response: the client left while its job ran; drop the connection */
     return r->responded ? MHD_YES : MHD_NO;
 }
@@ -841,9 +826,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
     double total = gen_now() - r->t0;
     int status = r->responded ? r->status : 499;
-    if (!r->responded) metrics_request(h->s->mx, r->endpoint, 499);
-    metrics_total(h->s->mx, r->endpoint, total);
-    metrics_in_flight(h->s->mx, -1);
+    if (!r->responded) metrics_request(h->cfg.mx, r->endpoint, 499);
+    metrics_total(h->cfg.mx, r->endpoint, total);
+    metrics_in_flight(h->cfg.mx, -1);
 
     json_t *o = json_object();
     json_object_set_new(o, "event", json_string("request"));
@@ -918,7 +903,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         snprintf(id, sizeof id, "%s-%lu", h->id_prefix, (unsigned long)atomic_fetch_add(&h->seq, 1) + 1);
         send_raw_error(tl_conn->fd, (int)code, NULL, id, 0, library_error_message((int)code));
         shutdown(tl_conn->fd, SHUT_WR);
-        metrics_request(h->s->mx, "other", (int)code);
+        metrics_request(h->cfg.mx, "other", (int)code);
     }
     slog_event("httpd", "%s", msg);
 }
@@ -1081,7 +1066,7 @@ static void door_answer(http_server *h, conn *k, int status, const char *param, 
     k->stalled_until = 0;
     if (status == 408) return;   /* no request: counted, not logged as one */
     const char *ep = door_endpoint(h, dh && dh->path[0] ? dh->path : "");
-    metrics_request(h->s->mx, ep, status);
+    metrics_request(h->cfg.mx, ep, status);
     json_t *o = json_object();
     json_object_set_new(o, "event", json_string("request"));
     json_object_set_new(o, "id", json_string(id));
@@ -1432,10 +1417,10 @@ static void http_free(http_server *h) {
     free(h);
 }
 
-http_server *http_start(server *s, const http_route *routes, int n_routes, sa_err *err) {
+http_server *http_start(const http_config *cfg, const http_route *routes, int n_routes, sa_err *err) {
     http_server *h = calloc(1, sizeof *h);
     if (!h) { sa_fail(err, "out of memory"); return NULL; }
-    h->s = s;
+    h->cfg = *cfg;
     h->routes = routes;
     h->n_routes = n_routes;
     h->lfd = h->wake[0] = h->wake[1] = -1;
@@ -1447,15 +1432,15 @@ http_server *http_start(server *s, const http_route *routes, int n_routes, sa_er
     clock_gettime(CLOCK_REALTIME, &ts);
     /* ids unique across restarts and replicas without coordination */
     snprintf(h->id_prefix, sizeof h->id_prefix, "%x%05x", (unsigned)getpid() & 0xfffff, (unsigned)(ts.tv_sec & 0xfffff));
-    h->max_active = s->cfg.max_connections;
+    h->max_active = cfg->max_connections;
     h->reserve = h->max_active / 16 > 2 ? h->max_active / 16 : 2;
     if (h->reserve >= h->max_active) h->reserve = h->max_active - 1;
-    h->per_client = s->cfg.max_connections_per_client;
+    h->per_client = cfg->max_connections_per_client;
     h->pending_max = h->max_active > 64 ? h->max_active : 64;
 
-    const char *host = s->cfg.host ? s->cfg.host : "127.0.0.1";
+    const char *host = cfg->host ? cfg->host : "127.0.0.1";
     char port[16];
-    snprintf(port, sizeof port, "%d", s->cfg.port);
+    snprintf(port, sizeof port, "%d", cfg->port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *ai = NULL;
     int gr = getaddrinfo(host, port, &hints, &ai);
@@ -1468,14 +1453,14 @@ http_server *http_start(server *s, const http_route *routes, int n_routes, sa_er
     int lerr = errno;
     freeaddrinfo(ai);
     if (h->lfd < 0) {
-        sa_fail(err, "cannot listen on %s port %d: %s (in use, or not an address of this machine?)", host, s->cfg.port,
+        sa_fail(err, "cannot listen on %s port %d: %s (in use, or not an address of this machine?)", host, cfg->port,
                 strerror(lerr));
         http_free(h);
         return NULL;
     }
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
-    h->port = s->cfg.port;
+    h->port = cfg->port;
     if (getsockname(h->lfd, (struct sockaddr *)&bound, &blen) == 0)
         h->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                     : ((struct sockaddr_in *)&bound)->sin_port);
@@ -1491,7 +1476,7 @@ http_server *http_start(server *s, const http_route *routes, int n_routes, sa_er
                      MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->cfg.max_connections + 64),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections + 64),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(4 * HEAD_MAX),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,

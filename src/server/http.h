@@ -42,16 +42,20 @@
 #define SA_SERVER_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
-#include "server.h"
 #include "util/err.h"
 #include "worker.h"
+
+struct metrics;
+struct server;
 
 typedef struct http_server http_server;
 typedef struct http_req http_req;
 
-typedef void (*http_handler)(server *s, http_req *r);
+/* A route's handler; app is http_config.app, passed through untouched. */
+typedef void (*http_handler)(struct server *app, http_req *r);
 
 typedef struct http_route {
     const char *method;       /* "GET", "POST", "DELETE" (GET also answers HEAD) */
@@ -61,9 +65,24 @@ typedef struct http_route {
     http_handler fn;
 } http_route;
 
-/* Binds cfg.host:cfg.port and starts serving routes[0..n) (which must
+/* All the HTTP layer knows of the program it serves (borrowed: everything
+** pointed to must outlive the http_server). */
+typedef struct http_config {
+    const char *host;                   /* NULL: 127.0.0.1 */
+    int port;                           /* 0: any free port (http_port) */
+    const char *api_key;                /* NULL: no authentication */
+    const char *cors_origin;            /* NULL: no CORS headers */
+    size_t max_body;
+    int max_connections;
+    int max_connections_per_client;     /* 0: no bound */
+    struct metrics *mx;                 /* requests are counted and timed here */
+    const atomic_int *stopping;         /* nonzero: shutting down (503); NULL: never */
+    struct server *app;                 /* handed to every handler */
+} http_config;
+
+/* Binds cfg->host:cfg->port and starts serving routes[0..n) (which must
 ** outlive the server). Fails with a message naming the address. */
-http_server *http_start(server *s, const http_route *routes, int n_routes, sa_err *err);
+http_server *http_start(const http_config *cfg, const http_route *routes, int n_routes, sa_err *err);
 /* The port actually bound (useful with port 0). */
 int http_port(const http_server *h);
 /* Stops accepting connections (the listening socket is closed when this
@@ -118,8 +137,6 @@ void http_attach_job(http_req *r, job *j);
 /* Blocks until j is done. 0; or -1 when the client went away first (j
 ** has then been cancelled, and nothing should be sent). */
 int http_wait_job(http_req *r, job *j);
-/* Sends a finished plain job's status and body. */
-void http_send_job(http_req *r, job *j);
 /* Answers 200 with a text/event-stream fed by j's events until j is done;
 ** a client that leaves cancels j. */
 void http_stream_job(http_req *r, job *j);

@@ -24,8 +24,9 @@
 
 #include "agent/agent.h"
 #include "agent/prompt.h"
-#include "api.h"
+#include "adapters.h"
 #include "engine/generate.h"
+#include "jobs.h"
 #include "metrics.h"
 #include "util.h"
 #include "util/strbuf.h"
@@ -53,7 +54,7 @@ typedef struct chat_in {
     char *stop[MAX_STOP + 1];           /* + the format's own end ("\n###") */
     int n_stop;
     char model[LORA_NAME_MAX + 130];
-    char cache_key[LORA_NAME_MAX + 24];   /* api_adapter's key */
+    char cache_key[LORA_NAME_MAX + 24];   /* adapters_acquire's key */
     const lora_adapter *lora;
     float scale;
     int include_usage;
@@ -320,7 +321,7 @@ static void run_agent(server *s, job *j) {
     };
     agent_answer ans;
     int rc = agent_ask(&cfg, s->db, schema_text, note, &in->conv, in->question, &ans, &err);
-    api_observe_answer(s, j, &ans);
+    jobs_observe_answer(s, j, &ans);
     int stop = atomic_load(&j->stop);
     if (rc) {
         job_fail(j, 500, NULL, err.msg);
@@ -561,8 +562,8 @@ static void send_model_not_found(server *s, http_req *r, const char *name) {
     http_send(r, 404, "application/json", body, strlen(body));
 }
 
-void oa_chat_completions(server *s, http_req *r) {
-    if (!api_require_ready(s, r)) return;
+static void oa_chat_completions(server *s, http_req *r) {
+    if (!server_require_ready(s, r)) return;
     json_t *b = http_body_json(r);
     if (!b) return;
     chat_in *in = calloc(1, sizeof *in);
@@ -595,7 +596,7 @@ void oa_chat_completions(server *s, http_req *r) {
     }
     int agent = !strcmp(model_name, OA_AGENT_MODEL);
     if (!agent && strcmp(model_name, s->model_id) != 0) {
-        if (api_adapter(s, model_name, &in->lora, &in->scale, in->cache_key, sizeof in->cache_key) || !in->lora) {
+        if (adapters_acquire(s, model_name, &in->lora, &in->scale, in->cache_key, sizeof in->cache_key) || !in->lora) {
             send_model_not_found(s, r, model_name);
             goto out;
         }
@@ -643,7 +644,7 @@ void oa_chat_completions(server *s, http_req *r) {
     j->in = in;
     j->in_free = chat_in_free;
     in = NULL;
-    api_submit(s, r, j);
+    jobs_submit(s, r, j);
 out:
     chat_in_free(in);
     msgs_free(msgs, n_msgs);
@@ -678,16 +679,16 @@ static json_t *model_list(server *s) {
     return data;
 }
 
-void oa_models(server *s, http_req *r) {
-    if (!api_require_ready(s, r)) return;
+static void oa_models(server *s, http_req *r) {
+    if (!server_require_ready(s, r)) return;
     json_t *o = json_object();
     json_object_set_new(o, "object", json_string("list"));
     json_object_set_new(o, "data", model_list(s));
     http_send_json(r, 200, o);
 }
 
-void oa_model(server *s, http_req *r) {
-    if (!api_require_ready(s, r)) return;
+static void oa_model(server *s, http_req *r) {
+    if (!server_require_ready(s, r)) return;
     const char *id = http_path(r) + strlen("/v1/models/");
     json_t *data = model_list(s), *m;
     size_t i;
@@ -701,3 +702,12 @@ void oa_model(server *s, http_req *r) {
     json_decref(data);
     send_model_not_found(s, r, id);
 }
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+const http_route oa_routes[] = {
+    { "POST", "/v1/chat/completions", 1, "/v1/chat/completions", oa_chat_completions },
+    { "GET", "/v1/models", 1, "/v1/models", oa_models },
+    { "GET", "/v1/models/", 1, "/v1/models/{id}", oa_model },
+};
+const int oa_n_routes = (int)(sizeof oa_routes / sizeof oa_routes[0]);

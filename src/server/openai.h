@@ -18,20 +18,14 @@
 
 #define OA_AGENT_MODEL "sql-agent"
 
-void oa_chat_completions(server *s, http_req *r);
-void oa_models(server *s, http_req *r);
-/* GET /v1/models/{id}: one entry of the list, or 404 model_not_found. */
-void oa_model(server *s, http_req *r);
+/* The routes above (server.c serves them after api.c's). */
+extern const http_route oa_routes[];
+extern const int oa_n_routes;
 
 /* The agent's reply as Markdown: the SQL in a ```sql block, then the first
 ** 50 rows as a table (numeric columns right-aligned) and a line saying how
 ** many more there are; when no attempt ran, a sentence saying so, the
 ** last attempt's SQL and error. malloc'd; NULL when out of memory. */
 char *oa_answer_markdown(const agent_answer *a);
-
-/* Records an agent answer's timings and token counts in the metrics and in
-** j's stats (the request's log line). Defined in api.c, shared with
-** POST /api/ask. */
-void api_observe_answer(server *s, job *j, const agent_answer *a);
 
 #endif

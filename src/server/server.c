@@ -17,11 +17,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "adapters.h"
 #include "api.h"
 #include "../agent/agent.h"
 #include "engine/generate.h"
 #include "http.h"
 #include "metrics.h"
+#include "openai.h"
 #include "util.h"
 #include "worker.h"
 
@@ -29,6 +31,27 @@
 #define SHUTDOWN_GRACE_S 10.0
 /* How long finished answers may take to be sent before connections close. */
 #define DRAIN_S 5.0
+
+/* Every route: the JSON API's, then the OpenAI-compatible ones. */
+#define MAX_ROUTES 32
+static http_route routes[MAX_ROUTES];
+
+static int route_table(void) {
+    int n = 0;
+    for (int i = 0; i < api_n_routes && n < MAX_ROUTES; i++) routes[n++] = api_routes[i];
+    for (int i = 0; i < oa_n_routes && n < MAX_ROUTES; i++) routes[n++] = oa_routes[i];
+    assert(n == api_n_routes + oa_n_routes);
+    return n;
+}
+
+int server_ready(server *s) { return atomic_load_explicit(&s->ready, memory_order_acquire); }
+
+int server_require_ready(server *s, http_req *r) {
+    if (server_ready(s)) return 1;
+    http_add_header(r, "Retry-After", "2");
+    http_send_error(r, 503, NULL, "the model is still loading; retry shortly (GET /health says when it is ready)");
+    return 0;
+}
 
 /* The base model's public name: the file or directory name without .gguf. */
 static void model_name(const char *path, char *out, size_t cap) {
@@ -101,7 +124,12 @@ int server_main(const server_config *cfg) {
                        s->schema.tables[i].samples_error);
     if (!(s->mx = metrics_new())) { slog_event("error", "out of memory"); goto out; }
     if (!(s->wq = wq_new(s, cfg->queue_max, &err)) || api_init(s, &err)) { slog_event("error", "%s", err.msg); goto out; }
-    if (!(s->http = http_start(s, api_routes, api_n_routes, &err))) { slog_event("error", "%s", err.msg); goto out; }
+    http_config hc = {
+        .host = cfg->host, .port = cfg->port, .api_key = cfg->api_key, .cors_origin = cfg->cors_origin,
+        .max_body = cfg->max_body, .max_connections = cfg->max_connections,
+        .max_connections_per_client = cfg->max_connections_per_client, .mx = s->mx, .stopping = &s->stopping, .app = s,
+    };
+    if (!(s->http = http_start(&hc, routes, route_table(), &err))) { slog_event("error", "%s", err.msg); goto out; }
     log_listening(s);
 
     slog_event("loading", "%s", cfg->model_path);
@@ -121,7 +149,7 @@ int server_main(const server_config *cfg) {
     if (!(s->pc = pc_new(s->m, cfg->slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }
     if (!(s->reg = lora_registry_new(s->m, &err))) { slog_event("error", "%s", err.msg); goto out; }
     for (int i = 0; i < cfg->n_lora; i++)
-        if (api_load_flag_adapter(s, cfg->lora[i], &err)) { slog_event("error", "%s", err.msg); goto out; }
+        if (adapters_load_flag(s, cfg->lora[i], &err)) { slog_event("error", "%s", err.msg); goto out; }
     model_name(cfg->model_path, s->model_id, sizeof s->model_id);
     s->created = (long long)time(NULL);
     if (wq_start(s->wq, &err)) { slog_event("error", "%s", err.msg); goto out; }

@@ -37,6 +37,7 @@ struct work_queue;
 struct http_server;
 struct conv_store;
 struct adapter_ids;
+struct http_req;
 
 #define SERVE_MAX_LORA 16
 
@@ -80,7 +81,7 @@ typedef struct server {
     struct work_queue *wq;
     struct http_server *http;
     struct conv_store *convs;           /* the worker's only */
-    struct adapter_ids *aids;           /* instance ids of loaded adapters (api.c) */
+    struct adapter_ids *aids;           /* instance ids of loaded adapters (adapters.c) */
     /* set while loading, published by `ready` */
     model *m;
     prefix_cache *pc;
@@ -97,5 +98,8 @@ int server_main(const server_config *cfg);
 
 /* Whether the model is loaded (acquire: after 1, m/pc/reg are usable). */
 int server_ready(server *s);
+/* Answers 503 "model is loading" (with Retry-After) and returns 0 while
+** the model is not loaded yet; 1 when it is. */
+int server_require_ready(server *s, struct http_req *r);
 
 #endif

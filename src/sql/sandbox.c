@@ -1523,15 +1523,35 @@ static json_t *json_text(const char *s, size_t n) {
     return j;
 }
 
-static json_t *json_value(const sb_value *v) {
+/* The text form's precision of reals (JSON_REAL_PRECISION). */
+#define RESULT_REAL_DIGITS 10
+
+/* x as the text form writes it and a JSON parser reads it back: rounded to
+** RESULT_REAL_DIGITS significant digits. NULL where a parser refuses the
+** text (rounded past the largest double). */
+static json_t *json_real_as_text(double x) {
+    char t[40];
+    snprintf(t, sizeof t, "%.*g", RESULT_REAL_DIGITS, x);
+    errno = 0;
+    double d = strtod(t, NULL);
+    if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE) return NULL;
+    return json_real(d);
+}
+
+/* One cell. as_text: as the text form parses back (json_real_as_text; a
+** text value holding a NUL byte, which a parser refuses as \u0000, gives
+** NULL). */
+static json_t *json_value(const sb_value *v, bool as_text) {
     switch (v->type) {
     case SB_NULL: return json_null();
     case SB_INTEGER: return json_integer((json_int_t)v->i);
     case SB_REAL:
         if (isinf(v->r)) return json_string(v->r > 0 ? "Infinity" : "-Infinity");
         if (isnan(v->r)) return json_null();
-        return json_real(v->r);
-    case SB_TEXT: return json_text(v->bytes, v->len);
+        return as_text ? json_real_as_text(v->r) : json_real(v->r);
+    case SB_TEXT:
+        if (as_text && memchr(v->bytes, 0, v->len)) return NULL;
+        return json_text(v->bytes, v->len);
     case SB_BLOB: {
         char *hex = malloc(v->len * 2 + 1);
         if (!hex) return NULL;
@@ -1550,7 +1570,7 @@ static bool append(json_t *arr, json_t *v) {
     return v && json_array_append_new(arr, v) == 0;
 }
 
-char *sb_result_to_json(const sb_result *r) {
+static json_t *result_object(const sb_result *r, bool as_text) {
     assert(r);
     json_t *root = json_object();
     json_t *cols = json_array(), *types = json_array(), *rows = json_array();
@@ -1565,15 +1585,26 @@ char *sb_result_to_json(const sb_result *r) {
     for (int64_t row = 0; ok && row < r->nrows; row++) {
         json_t *jr = json_array();
         ok = append(rows, jr);
-        for (int c = 0; ok && c < r->ncols; c++) ok = append(jr, json_value(&r->cells[row * r->ncols + c]));
+        for (int c = 0; ok && c < r->ncols; c++) ok = append(jr, json_value(&r->cells[row * r->ncols + c], as_text));
     }
     ok = ok && json_object_set_new(root, "row_count", json_integer(r->nrows)) == 0 &&
          json_object_set_new(root, "total_rows", json_integer(r->total_rows)) == 0 &&
          json_object_set_new(root, "total_rows_at_least", json_boolean(r->total_at_least)) == 0 &&
          json_object_set_new(root, "truncated", json_boolean(r->truncated)) == 0 &&
          json_object_set_new(root, "note", json_text(r->note, strlen(r->note))) == 0 &&
-         json_object_set_new(root, "elapsed_ms", json_real(r->elapsed_ms)) == 0;
-    char *text = ok ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
+         json_object_set_new(root, "elapsed_ms", as_text ? json_real_as_text(r->elapsed_ms) : json_real(r->elapsed_ms)) == 0;
+    if (!ok) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+json_t *sb_result_json(const sb_result *r) { return result_object(r, true); }
+
+char *sb_result_to_json(const sb_result *r) {
+    json_t *root = result_object(r, false);
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(RESULT_REAL_DIGITS)) : NULL;
     json_decref(root);
     if (!text) return NULL;
     /* Hand back a plain malloc'd string whatever allocator jansson uses. */

@@ -75,6 +75,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "util/err.h"
 
 typedef struct sqlite3 sqlite3;
@@ -189,5 +191,14 @@ void sb_print_text(FILE *f, const char *s);
 ** reals are the strings "Infinity"/"-Infinity". Returns a malloc'd string,
 ** or NULL when out of memory. */
 char *sb_result_to_json(const sb_result *r);
+
+/* The same object as a jansson value (the caller owns it), for callers
+** that add to it or nest it before writing JSON once: it holds what the
+** text above parses back to, so that it writes the same bytes (reals
+** rounded to the text's 10 significant digits). NULL when out of memory,
+** or where a JSON parser would refuse the text (a text value holding a NUL
+** byte; a real that rounds past the largest double): callers show no
+** result then. */
+json_t *sb_result_json(const sb_result *r);
 
 #endif
