@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "agent/sqlgrammar.h"
 #include "engine/tokenizer.h"
@@ -380,6 +383,46 @@ static int jsonl_file(const char *file, gold_stats *st) {
     return 0;
 }
 
+/* Views are named like tables: introspected with their columns, accepted by
+** the grammar, their unknown columns refused. */
+static void views(void) {
+    char path[512];
+    const char *out = getenv("OUT");
+    snprintf(path, sizeof path, "%s/test_sqlgrammar_views.sqlite", out && *out ? out : "/tmp");
+    unlink(path);
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y');"
+                         "CREATE VIEW big_t AS SELECT a AS id, b AS label FROM t WHERE a > 1;", NULL, NULL, NULL) != SQLITE_OK) {
+        printf("FAIL views: cannot make %s\n", path);
+        failures++;
+        sqlite3_close(db);
+        return;
+    }
+    sqlite3_close(db);
+    sa_err e = {{0}};
+    sc_schema s = {0};
+    sandbox *sb = sb_open_db(path, NULL, &e);
+    if (!sb || sc_introspect(sb, 0, &s, &e)) { printf("FAIL views: %s\n", e.msg); failures++; sb_close(sb); return; }
+    const sc_table *v = sc_find_table(&s, "big_t");
+    CHECK(s.ntables == 2 && v && v->is_view && !s.tables[0].is_view && v->ncols == 2 && !strcmp(v->cols[1].name, "label"),
+          "the view is introspected with its columns");
+    sql_grammar *g = sg_new(NULL, &s);
+    int complete = 0;
+    const char *q = "SELECT label FROM big_t WHERE id > 1";
+    CHECK(sg_check_text(g, q, strlen(q), &complete) < 0 && complete, "a query on a view is accepted");
+    char why[300] = "";
+    CHECK(sqlite_ok(sb, q, why, sizeof why), "SQLite runs the query on the view (%s)", why);
+    q = "SELECT T1.b, T2.label FROM t AS T1 JOIN big_t AS T2 ON T1.a = T2.id";
+    CHECK(sg_check_text(g, q, strlen(q), &complete) < 0 && complete, "a view joined to a table is accepted");
+    q = "SELECT label FROM big_t WHERE b = 1";
+    CHECK(sg_check_text(g, q, strlen(q), &complete) >= 0, "a column the view does not have is refused");
+    sg_free(g);
+    sc_free(&s);
+    sb_close(sb);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     long max_refused = 0;
     gold_stats st = {0};
@@ -396,6 +439,7 @@ int main(int argc, char **argv) {
         if (st.refused_sqlite_ok > max_refused) { printf("FAIL: more than %ld valid queries refused\n", max_refused); failures++; }
     } else {
         corpus();
+        views();
         vocab_checks();
     }
     printf(failures ? "%d failures\n" : "all passed\n", failures);

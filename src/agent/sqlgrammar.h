@@ -8,7 +8,7 @@
 ** date and aggregate functions) that follows a model's reply byte by byte.
 ** At each decoding step only tokens that keep the reply a valid prefix of
 ** such a statement are allowed:
-**   * table names are the schema's tables or the query's CTEs; a column is
+**   * table names are the schema's tables and views or the query's CTEs; a column is
 **     a column of a table in scope (aliases tracked per SELECT, outer
 **     SELECTs visible to subqueries) or an alias of the result; a column
 **     named in the SELECT list before FROM is checked when FROM ends;
@@ -28,8 +28,8 @@
 ** Left out on purpose (the grammar refuses them): comments, backquoted
 ** identifiers (``` closes the reply's code fence), window functions,
 ** VALUES, bound parameters, implicit result aliases (write AS), and
-** functions SQLite 3.40 does not have. Views are not in sc_schema, so a
-** query on a view is refused.
+** functions SQLite 3.40 does not have. Views are named like tables (they
+** are in sc_schema with their columns).
 **
 ** Owns: the parser state and the schema's names (copied). Borrows the
 ** tokenizer (its trie is built once per tokenizer and kept for the life of

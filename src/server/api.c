@@ -338,6 +338,7 @@ static char *schema_body(const server *s) {
         json_t *tj = json_object(), *cols = json_array(), *fks = json_array();
         json_object_set_new(tj, "name", sj_str(t->name));
         json_object_set_new(tj, "virtual", json_boolean(t->is_virtual));
+        json_object_set_new(tj, "view", json_boolean(t->is_view));
         for (int k = 0; k < t->ncols; k++) {
             json_t *cj = json_object();
             json_object_set_new(cj, "name", sj_str(t->cols[k].name));

@@ -130,9 +130,9 @@ int sc_introspect(sandbox *sb, int sample_rows, sc_schema *out, sa_err *err) {
     /* pragma_table_list tells shadow tables of FTS/R-tree apart; sqlite_schema
     ** gives the order the tables were created in. */
     if (run_fmt(sb, &list, err,
-                "SELECT s.name, l.type = 'virtual' FROM sqlite_schema AS s"
+                "SELECT s.name, l.type = 'virtual', l.type = 'view' FROM sqlite_schema AS s"
                 " JOIN pragma_table_list AS l ON l.schema = 'main' AND l.name = s.name"
-                " WHERE s.type = 'table' AND l.type IN ('table', 'virtual')"
+                " WHERE s.type IN ('table', 'view') AND l.type IN ('table', 'virtual', 'view')"
                 " AND s.name NOT LIKE 'sqlite\\_%%' ESCAPE '\\' ORDER BY s.rowid") < 0) {
         sa_err_prefix(err, "schema: listing tables");
         return -1;
@@ -146,6 +146,7 @@ int sc_introspect(sandbox *sb, int sample_rows, sc_schema *out, sa_err *err) {
         sc_table *t = &out->tables[out->ntables++];
         t->name = xstrdup(cell_text(&list, i, 0));
         t->is_virtual = cell_int(&list, i, 1) != 0;
+        t->is_view = cell_int(&list, i, 2) != 0;
         if (!t->name) {
             sa_fail(err, "schema: out of memory");
             goto fail;

@@ -33,6 +33,7 @@ typedef struct sc_fkey {
 typedef struct sc_table {
     char      *name;
     bool       is_virtual;
+    bool       is_view;   /* a view: queried like a table, no keys */
     sc_column *cols;
     int        ncols;
     sc_fkey   *fkeys;
@@ -46,8 +47,8 @@ typedef struct sc_schema {
     int       ntables;
 } sc_schema;
 
-/* Reads every table of sb's main database except SQLite's internal ones and
-** virtual tables' shadow tables (views are left out), with up to
+/* Reads every table and view of sb's main database except SQLite's internal
+** ones and virtual tables' shadow tables, with up to
 ** sample_rows rows each (0: none); a table whose rows cannot be read gets
 ** no samples and says why in samples_error, and the rest goes on. Each listing is one sb_run, so at most
 ** the sandbox's max_rows tables, and columns per table, are read.
