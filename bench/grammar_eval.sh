@@ -7,7 +7,9 @@
 #   wikisql-all WikiSQL test, every column known for the table in a shuffled
 #               order (scripts/make_train_data.py), first $LIMIT questions;
 #   spider      Spider dev on its databases;
-#   everyday    bench/everyday/shop.jsonl on examples/shop.sqlite.
+#   everyday    bench/everyday/shop.jsonl on examples/shop.sqlite;
+#   library     bench/everyday/library.jsonl on a library database no model
+#               was trained on.
 # Prints one Markdown table row per run.
 #
 #   bash bench/grammar_eval.sh           (after make; MODEL=... for another model)
@@ -24,12 +26,13 @@ mkdir -p "$OUT"
 [ -s "$OUT/data/wikisql_test_allcols.jsonl" ] || /usr/bin/python3 scripts/make_train_data.py "$SHARED/data" "$OUT/data" > /dev/null
 echo "| set | grammar | candidates | execution accuracy | valid SQL | mean latency |"
 echo "|---|---|---|---|---|---|"
-for set in ${SETS:-everyday wikisql wikisql-all spider}; do
+for set in ${SETS:-everyday library wikisql wikisql-all spider}; do
     case $set in
     wikisql) args=(--tasks "$OUT/data/wikisql_test.jsonl" --limit "$LIMIT") ;;
     wikisql-all) args=(--tasks "$OUT/data/wikisql_test_allcols.jsonl" --limit "$LIMIT") ;;
     spider) args=(--tasks "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database") ;;
     everyday) args=(--tasks bench/everyday/shop.jsonl --db-dir bench/everyday/databases) ;;
+    library) args=(--tasks bench/everyday/library.jsonl --db-dir bench/everyday/databases) ;;
     *) echo "unknown set $set"; exit 2 ;;
     esac
     for cfg in ${CONFIGS:-off:1 on:1 on:4 on:8}; do

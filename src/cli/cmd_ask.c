@@ -118,7 +118,7 @@ int cmd_ask(int argc, char **argv) {
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default 4096)"},
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
-        {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the first that returns rows is the answer (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
         {"--verbose", "-v", 0, NULL, &verbose, "on stderr: the SQL as it is generated, each attempt's error, tables left out of the prompt, timings"},
         LORA_CLI_OPTS(&lc),
         {NULL},

@@ -70,7 +70,7 @@ int cmd_bench(int argc, char **argv) {
         {"--template", NULL, 1, &o.tpl, NULL, "prompt template file"},
         {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &o.grammar, NULL, "on or off: decode only SQL valid on the schema (default on)"},
-        {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the first that returns rows is the answer (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
         LORA_CLI_OPTS(&lc),

@@ -48,7 +48,7 @@ int cmd_serve(int argc, char **argv) {
         {"--template", NULL, 1, &tpl, NULL, "prompt template file with {{schema}} and {{question}}"},
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL valid on the schema (default on; /api/ask's \"grammar\" overrides)"},
-        {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the first that returns rows is the answer (default " AGENT_DEFAULT_CANDIDATES_STR "; /api/ask's \"candidates\" overrides)"},
+        {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR "; /api/ask's \"candidates\" overrides)"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
         {"--samples", NULL, 1, &samples, NULL, "sample rows per table shown to the model (default 0)"},
         {"--max-attempts", NULL, 1, &attempts, NULL, "default generate/execute/repair rounds per question (default 3)"},
