@@ -60,7 +60,8 @@ void gen_result_free(gen_result *r);
 char *chatml_format(const char *system, const char *user);
 extern const char *const QWEN25_DEFAULT_SYSTEM;
 
-/* Seconds on a monotonic clock. */
+/* Seconds on the monotonic clock: clock_now_s() (util/clock.h), under the
+** name src/server still calls it by. */
 double gen_now(void);
 
 #endif

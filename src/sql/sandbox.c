@@ -21,9 +21,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <utf8proc.h>
 
+#include "util/clock.h"
 #include "util/strbuf.h"
 #include "util/utf8.h"
 
@@ -295,12 +295,6 @@ void sb_limits_default(sb_limits *lim) {
     lim->context_pool_bytes = 96 * 1024 * 1024;
 }
 
-static int64_t monotonic_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ------------------------------------------------------ SQL text scanning */
 
 /* SQLite's own whitespace; anything else (e.g. \v) counts as more SQL. */
@@ -502,7 +496,7 @@ static int sb_authorize(void *ctx, int action, const char *a1, const char *a2,
 
 static int sb_progress(void *ctx) {
     sandbox *sb = ctx;
-    if (monotonic_ns() >= sb->deadline_ns) {
+    if (clock_now_ns() >= sb->deadline_ns) {
         sb->timed_out = true;
         return 1;
     }
@@ -750,7 +744,7 @@ static int configure(sandbox *sb, sa_err *err) {
     if (exec_setup(sb, "PRAGMA temp_store = MEMORY", err) < 0 || install_guards(sb, err) < 0) return -1;
     for (size_t i = 0; sb_prewarm_sql[i]; i++) prewarm(sb, sb_prewarm_sql[i]);
 
-    sb->deadline_ns = monotonic_ns() + sb->lim.timeout_ms * 1000000;
+    sb->deadline_ns = clock_now_ns() + sb->lim.timeout_ms * 1000000;
     sqlite3_progress_handler(db, SB_PROGRESS_OPS, sb_progress, sb);
     return 0;
 }
@@ -1270,7 +1264,7 @@ int sb_run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err 
 
 /* The rest of sb_run_len, charged to sb's budget. */
 static int run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err *err) {
-    int64_t t0 = monotonic_ns();
+    int64_t t0 = clock_now_ns();
     sb->deny_reason[0] = '\0';
     sb->deny_reason_weak = false;
     sb->stop_reason[0] = '\0';
@@ -1315,7 +1309,7 @@ static int run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_
         goto fail;
     }
     sqlite3_finalize(st);
-    out->elapsed_ms = (double)(monotonic_ns() - t0) / 1e6;
+    out->elapsed_ms = (double)(clock_now_ns() - t0) / 1e6;
     return 0;
 
 fail:

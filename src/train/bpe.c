@@ -22,10 +22,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../engine/tokenizer.h"
+#include "../util/clock.h"
 #include "../util/hash.h"
 #include "../util/progress.h"
 #include "data.h"
@@ -439,12 +439,6 @@ static void learner_free(learner *L) {
     free(L->sym);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* After a step: a new heap entry for each pair whose count changed. */
 static void push_touched(learner *L) {
     for (size_t i = 0; i < L->n_touched && !L->oom; i++) {
@@ -468,7 +462,7 @@ int bpe_learn(bpe *b, int n_regular, int show_progress, tvocab *v, bpe_result *r
     r->pieces = b->pieces;
     r->words = (long)b->n_words;
     r->bytes = b->bytes;
-    double t0 = now_s();
+    double t0 = clock_now_s();
 
     learner L = { .b = b, .step = 0 };
     char **merges = NULL;
@@ -573,7 +567,7 @@ int bpe_learn(bpe *b, int n_regular, int show_progress, tvocab *v, bpe_result *r
     merges = NULL;
     r->n_merges = n_merges;
     r->n_regular = L.n_tok;
-    r->seconds = now_s() - t0;
+    r->seconds = clock_now_s() - t0;
     rc = 0;
     goto out;
 oom:
