@@ -24,6 +24,7 @@
 #include <utf8proc.h>
 
 #include "util/clock.h"
+#include "util/jsonstr.h"
 #include "util/strbuf.h"
 #include "util/utf8.h"
 
@@ -1492,29 +1493,6 @@ done:
     free(widths);
     free(colw);
     return strbuf_take(&out);
-}
-
-/* s as a JSON string, bad UTF-8 bytes replaced by U+FFFD. */
-static json_t *json_text(const char *s, size_t n) {
-    if (utf8_valid(s, n, NULL)) return json_stringn(s, n);
-    strbuf b = {0};
-    size_t i = 0;
-    while (i < n) {
-        int k = utf8_decode(s + i, n - i, NULL);
-        if (k == 0) {
-            strbuf_puts(&b, "\xEF\xBF\xBD");
-            i++;
-        } else {
-            strbuf_append(&b, s + i, (size_t)k);
-            i += (size_t)k;
-        }
-    }
-    size_t clean_len = b.len;
-    char *clean = strbuf_take(&b);
-    if (!clean) return NULL;
-    json_t *j = json_stringn(clean, clean_len);
-    free(clean);
-    return j;
 }
 
 static json_t *json_value(const sb_value *v) {
