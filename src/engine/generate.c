@@ -4,24 +4,12 @@
 #include "generate.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../util/clock.h"
 
-const char *const QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
-
 double gen_now(void) { return clock_now_s(); }
-
-char *chatml_format(const char *system, const char *user) {
-    if (!system) system = QWEN25_DEFAULT_SYSTEM;
-    const char *fmt = "<|im_start|>system\n%s<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
-    size_t n = strlen(fmt) + strlen(system) + strlen(user) + 1;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, fmt, system, user);
-    return p;
-}
 
 typedef struct textbuf { char *p; size_t len, cap; } textbuf;
 
