@@ -300,11 +300,26 @@ float kern_dot_act_portable(uint32_t type, const void *row, const void *act, int
     return 0;
 }
 
+void kern_matvec_t_portable(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    float acc[KERN_MATVEC_T_MAX];
+    assert(n <= KERN_MATVEC_T_MAX);
+    memset(acc, 0, (size_t)n * sizeof *acc);
+    for (int k = 0; k < r; k++) {
+        const float *row = m + (size_t)k * ld;
+        float ck = c[k];
+        for (int i = 0; i < n; i++) acc[i] += ck * row[i];
+    }
+    for (int i = 0; i < n; i++) out[i] += s * acc[i];
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef float (*dot_fn)(uint32_t, const void *, const float *, int);
 
 static dot_fn g_dot = kern_dot_portable;
+
+typedef void (*matvec_t_fn)(float *, float, const float *, size_t, const float *, int, int);
+static matvec_t_fn g_matvec_t = kern_matvec_t_portable;
 
 typedef float (*dot_act_fn)(uint32_t, const void *, const void *, int);
 typedef void (*act_quant_fn)(uint32_t, const float *, int, void *);
@@ -340,6 +355,7 @@ void kernels_init(const char *force) {
     if (g_ready && !force) return;
     g_dot = kern_dot_portable;
     g_isa = "portable";
+    g_matvec_t = kern_matvec_t_portable;
     g_dot_act = kern_dot_act_portable;
     g_act_quant = kern_act_quantize_portable;
     g_act_isa = "portable";
@@ -348,8 +364,8 @@ void kernels_init(const char *force) {
     cpu_features(&has2, &has512, &vnni);
     int want512 = !force || strcmp(force, "avx512") == 0;
     int want2 = !force || strcmp(force, "avx2") == 0 || strcmp(force, "avx512") == 0;
-    if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_isa = "avx512"; }
-    else if (has2 && want2) { g_dot = kern_dot_avx2; g_isa = "avx2"; }
+    if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_matvec_t = kern_matvec_t_avx512; g_isa = "avx512"; }
+    else if (has2 && want2) { g_dot = kern_dot_avx2; g_matvec_t = kern_matvec_t_avx2; g_isa = "avx2"; }
     /* integer dots: VNNI with AVX-512, else the AVX2 ones (AVX-512 without VNNI too) */
     if (g_dot != kern_dot_portable) {
         g_act_quant = kern_act_quantize_avx2;
@@ -370,6 +386,10 @@ const char *kernels_isa(void) { return g_isa; }
 void kern_axpy(float *y, float a, const float *x, int n) {
     if (g_dot == kern_dot_avx512) { kern_axpy_avx512(y, a, x, n); return; }
     for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void kern_matvec_t(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    g_matvec_t(out, s, m, ld, c, r, n);
 }
 
 int kern_has_gemm(void) { return g_dot == kern_dot_avx512; }

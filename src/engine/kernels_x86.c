@@ -953,6 +953,60 @@ void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act) {
     else quantize_act32_256(x, n, act);
 }
 
+/* ---- mᵀ·c, scaled and added (kern_matvec_t: LoRA's B product) ------------ */
+
+/* 64 outputs at a time in four registers, over all r rows of m */
+T512 void kern_matvec_t_avx512(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    const __m512 vs = _mm512_set1_ps(s);
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld) {
+            __m512 ck = _mm512_set1_ps(c[k]);
+            a0 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row), a0);
+            a1 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row + 16), a1);
+            a2 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row + 32), a2);
+            a3 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row + 48), a3);
+        }
+        float *o = out + i;
+        _mm512_storeu_ps(o, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(o)));
+        _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(o + 16)));
+        _mm512_storeu_ps(o + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(o + 32)));
+        _mm512_storeu_ps(o + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(o + 48)));
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a0 = _mm512_setzero_ps();
+        const float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld) a0 = _mm512_fmadd_ps(_mm512_set1_ps(c[k]), _mm512_loadu_ps(row), a0);
+        _mm512_storeu_ps(out + i, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(out + i)));
+    }
+    if (i < n) kern_matvec_t_portable(out + i, s, m + i, ld, c, r, n - i);
+}
+
+/* 32 outputs at a time in four registers */
+T256 void kern_matvec_t_avx2(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld) {
+            __m256 ck = _mm256_set1_ps(c[k]);
+            a0 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row), a0);
+            a1 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row + 8), a1);
+            a2 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row + 16), a2);
+            a3 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row + 24), a3);
+        }
+        float *o = out + i;
+        _mm256_storeu_ps(o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(o)));
+        _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(o + 8)));
+        _mm256_storeu_ps(o + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(o + 16)));
+        _mm256_storeu_ps(o + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(o + 24)));
+    }
+    if (i < n) kern_matvec_t_portable(out + i, s, m + i, ld, c, r, n - i);
+}
+
 #else
 void kern_axpy_avx512(float *y, float a, const float *x, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
 void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
