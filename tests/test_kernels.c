@@ -1,8 +1,8 @@
 /*
-** test_kernels.c — every SIMD dot kernel agrees with the portable C kernel
-** on random data of many (including odd) sizes, number conversions agree
-** with hand-checked values, and quantize → dequantize round trips stay
-** within the format's step.
+** test_kernels.c — every SIMD kernel (dot products, GEMM, kern_matvec_t)
+** agrees with the portable C kernel on random data of many (including odd)
+** sizes, number conversions agree with hand-checked values, and quantize →
+** dequantize round trips stay within the format's step.
 */
 #include <math.h>
 #include <stdio.h>
@@ -684,6 +684,38 @@ static void test_dot_act_env(void) {
     kernels_init(NULL);
 }
 
+/* kern_matvec_t (LoRA's B product): SIMD and portable against an exact sum,
+** on odd widths and ranks, the floats past n left alone. */
+static void test_matvec_t(const char *isa) {
+    kernels_init(isa);
+    if (strcmp(kernels_isa(), isa) != 0) return;
+    static const int ns[] = { 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 129, 255, 256 };
+    static const int rs[] = { 1, 3, 16 };
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof rs / sizeof *rs; b++) {
+            int n = ns[a], r = rs[b];
+            size_t ld = (size_t)n + 5;
+            float m[16 * 261], c[16], o0[257], o1[257], o2[257], s = 0.37f;
+            for (size_t i = 0; i < (size_t)r * ld; i++) m[i] = frand();
+            for (int k = 0; k < r; k++) c[k] = frand();
+            for (int i = 0; i <= n; i++) o0[i] = o1[i] = o2[i] = frand();
+            float guard = o1[n];
+            kern_matvec_t(o1, s, m, ld, c, r, n);
+            kern_matvec_t_portable(o2, s, m, ld, c, r, n);
+            for (int i = 0; i < n; i++) {
+                double sum = 0, mag = 0;
+                for (int k = 0; k < r; k++) { sum += (double)c[k] * m[(size_t)k * ld + i]; mag += fabs((double)c[k] * m[(size_t)k * ld + i]); }
+                double exact = (double)o0[i] + s * sum, tol = 1e-6 * (fabs(s) * mag + fabs((double)o0[i]));
+                CHECK(fabs(o1[i] - exact) <= tol, "%s matvec_t n=%d r=%d i=%d: simd %.9g vs exact %.9g", isa, n, r, i, o1[i], exact);
+                CHECK(fabs(o2[i] - exact) <= tol, "%s matvec_t n=%d r=%d i=%d: portable %.9g vs exact %.9g", isa, n, r, i, o2[i], exact);
+            }
+            CHECK(o1[n] == guard && o2[n] == guard, "%s matvec_t n=%d r=%d wrote past n", isa, n, r);
+            cases++;
+        }
+    printf("%s: %d matvec_t cases checked\n", isa, cases);
+}
+
 int main(void) {
     test_conversions();
     test_dots("portable");
@@ -705,6 +737,9 @@ int main(void) {
     test_dot_act_n("portable");
     test_dot_act_n("avx2");
     test_dot_act_n("avx512");
+    test_matvec_t("portable");
+    test_matvec_t("avx2");
+    test_matvec_t("avx512");
     /* q8_0 block layout is ggml's: 2-byte f16 scale then 32 int8 */
     CHECK(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18, "block sizes");
     float v[32];

@@ -11,6 +11,7 @@
 ** ../shared. Exit status 0 when every check passes, 1 otherwise.
 */
 #include "engine/tokenizer.h"
+#include "util/clock.h"
 
 #include <jansson.h>
 #include <utf8proc.h>
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #define MAX_REPORTED 5
 
@@ -32,12 +32,6 @@ typedef struct vector {
 } vector;
 
 static int n_failed_groups;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static const char *env_or(const char *name, const char *fallback) {
     const char *v = getenv(name);
@@ -115,7 +109,7 @@ static vector *load_vectors(const char *path, size_t *count) {
 static void check_encode(const char *name, const tokenizer *t, const vector *v, size_t n) {
     int bad = 0;
     size_t total_bytes = 0;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     for (size_t i = 0; i < n; i++) {
         int32_t *ids;
         size_t n_ids;
@@ -140,7 +134,7 @@ static void check_encode(const char *name, const tokenizer *t, const vector *v, 
         }
         free(ids);
     }
-    double dt = now_s() - t0;
+    double dt = clock_now_s() - t0;
     char detail[200];
     snprintf(detail, sizeof detail, "%zu vectors, %d mismatched; %zu bytes in %.2f ms = %.4f ms/KB",
              n, bad, total_bytes, dt * 1e3, dt * 1e3 / (total_bytes / 1024.0));
@@ -455,9 +449,9 @@ int main(void) {
     };
     for (size_t s = 0; s < 3; s++) {
         sa_err err = {{0}};
-        double t0 = now_s();
+        double t0 = clock_now_s();
         tokenizer *t = tok_load(sources[s].path, &err);
-        double dt = now_s() - t0;
+        double dt = clock_now_s() - t0;
         char group[100], detail[1200];
         snprintf(group, sizeof group, "load [%s]", sources[s].name);
         snprintf(detail, sizeof detail, "%s in %.1f ms", t ? sources[s].path : err.msg, dt * 1e3);

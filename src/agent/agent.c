@@ -17,6 +17,7 @@
 #include "fixnames.h"
 #include "schema_prompt.h"
 #include "sqlgrammar.h"
+#include "../util/clock.h"
 #include "../util/jsonstr.h"
 #include "../util/strbuf.h"
 #include "../util/utf8.h"
@@ -117,7 +118,7 @@ static char *valid_utf8(char *s) {
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static double ms_since(double t0) { return (gen_now() - t0) * 1000.0; }
+static double ms_since(double t0) { return (clock_now_s() - t0) * 1000.0; }
 
 /* A template may end with the start of the SQL ("### SQL:\nSELECT"): that
 ** last line is then the beginning of the model's reply. */
@@ -184,7 +185,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
               agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err) {
     memset(ans, 0, sizeof *ans);
     ans->chosen = -1;
-    double t_start = gen_now();
+    double t_start = clock_now_s();
     const model *m = cfg->m;
     int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 3;
     int n_cand = cfg->candidates > 0 ? cfg->candidates : 1;
@@ -246,7 +247,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, n_fail);
         if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
         if (getenv("SQLASSIST_DUMP_PROMPT")) fprintf(stderr, "--- prompt\n%s---\n", prompt);
-        double t0 = gen_now();
+        double t0 = clock_now_s();
         int32_t *ids = NULL;
         size_t n_ids = 0;
         if (tok_encode(m->tok, prompt, strlen(prompt), &ids, &n_ids, err)) { free(prompt); rc = -1; break; }
@@ -322,7 +323,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             at->steered = grammar && sg_steered(grammar);
             for (int k = first_of_round; k < ans->n_attempts - 1; k++)
                 if (ans->attempts[k].sql && !strcmp(ans->attempts[k].sql, at->sql)) at->duplicate = k + 1;
-            t0 = gen_now();
+            t0 = clock_now_s();
             sb_result r = {0};
             if (at->duplicate) {   /* same outcome as before: no need to run it again */
                 const agent_attempt *same = &ans->attempts[at->duplicate - 1];

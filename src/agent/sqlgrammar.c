@@ -1427,18 +1427,6 @@ static int end_ok(const sql_grammar *g, const sg_state *s) {
 
 /* ---- expectations: which dictionary words the parser takes at a word's start ---------------- */
 
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        h = hash_mix64(h ^ w);
-    }
-    for (; i < n; i++) h = hash_mix64(h ^ b[i]);
-    return hash_mix64(h ^ n);
-}
-
 /* The parser part of s as a hash (the parts in use: see state_copy). */
 static uint64_t state_hash(const sg_state *s, int kind) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)kind;

@@ -4,27 +4,12 @@
 #include "generate.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-const char *const QWEN25_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
+#include "../util/clock.h"
 
-double gen_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-char *chatml_format(const char *system, const char *user) {
-    if (!system) system = QWEN25_DEFAULT_SYSTEM;
-    const char *fmt = "<|im_start|>system\n%s<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n";
-    size_t n = strlen(fmt) + strlen(system) + strlen(user) + 1;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, fmt, system, user);
-    return p;
-}
+double gen_now(void) { return clock_now_s(); }
 
 typedef struct textbuf { char *p; size_t len, cap; } textbuf;
 
@@ -92,11 +77,11 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     textbuf tb = {0};
     int rc = -1;
     if (!logits || !smp || !res->ids || (o->allows && o->on_logits && !raw) || tb_append(&tb, "", 0)) { sa_fail(err, "out of memory"); goto out; }
-    double t0 = gen_now();
+    double t0 = clock_now_s();
     if (n_prompt > 0 && model_forward(m, s, prompt, n_prompt, LOGITS_LAST, logits, err)) goto out;
     res->n_prompt = n_prompt;
-    res->prefill_s = gen_now() - t0;
-    t0 = gen_now();
+    res->prefill_s = clock_now_s() - t0;
+    t0 = clock_now_s();
     int eos = tok_eos_id(m->tok), im_end = tok_im_end_id(m->tok);
     int endoftext = tok_lookup(m->tok, "<|endoftext|>");
     size_t emitted = 0, searched = 0;
@@ -151,7 +136,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     }
     if (o->on_text && tb.len > emitted && res->stop != GEN_STOP_CALLBACK)
         o->on_text(o->ud, tb.p + emitted, (int)(tb.len - emitted));
-    res->decode_s = gen_now() - t0;
+    res->decode_s = clock_now_s() - t0;
     res->text = tb.p;
     tb.p = NULL;
     rc = 0;

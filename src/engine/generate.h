@@ -4,13 +4,15 @@
 ** token budget; text is streamed out in whole UTF-8 characters, holding
 ** back anything that might be the start of a stop string.
 **
-** Also the ChatML prompt format of Qwen2.5-Instruct.
+** The ChatML prompt format of Qwen2.5-Instruct lives in chatml.h (included
+** here, where chatml_format's callers have always found it).
 */
 #ifndef SA_GENERATE_H
 #define SA_GENERATE_H
 
 #include <stdint.h>
 
+#include "chatml.h"
 #include "model.h"
 #include "sampler.h"
 
@@ -55,12 +57,8 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
              const gen_opts *o, gen_result *res, sa_err *err);
 void gen_result_free(gen_result *r);
 
-/* "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
-** with Qwen2.5's default system prompt when system is NULL. malloc'd. */
-char *chatml_format(const char *system, const char *user);
-extern const char *const QWEN25_DEFAULT_SYSTEM;
-
-/* Seconds on a monotonic clock. */
+/* Seconds on the monotonic clock: clock_now_s() (util/clock.h), under the
+** name src/server still calls it by. */
 double gen_now(void);
 
 #endif

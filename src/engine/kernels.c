@@ -1,8 +1,9 @@
 /*
 ** kernels.c — portable C kernels, conversions and the run-time dispatcher
-** (see kernels.h). The SIMD versions live in kernels_x86.c.
+** (see kernels.h). The SIMD versions live in kernels_x86.c (kernels_impl.h).
 */
 #include "kernels.h"
+#include "kernels_impl.h"
 
 #include <assert.h>
 #include <float.h>
@@ -111,8 +112,8 @@ static float dot_q4_0_c(const block_q4_0 *b, const float *x, int n) {
     return s;
 }
 
-/* k-quants: dequantize one super-block at a time, then an f32 dot. */
-float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int));
+/* k-quants: dequantize one super-block at a time, then an f32 dot (also
+** the AVX2 kernel's, with its own dot32). */
 float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int)) {
     float tmp[QK_K], s = 0;
     for (int i = 0; i < n / QK_K; i++) {
@@ -299,19 +300,29 @@ float kern_dot_act_portable(uint32_t type, const void *row, const void *act, int
     return 0;
 }
 
+void kern_matvec_t_portable(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    float acc[KERN_MATVEC_T_MAX];
+    assert(n <= KERN_MATVEC_T_MAX);
+    memset(acc, 0, (size_t)n * sizeof *acc);
+    for (int k = 0; k < r; k++) {
+        const float *row = m + (size_t)k * ld;
+        float ck = c[k];
+        for (int i = 0; i < n; i++) acc[i] += ck * row[i];
+    }
+    for (int i = 0; i < n; i++) out[i] += s * acc[i];
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef float (*dot_fn)(uint32_t, const void *, const float *, int);
-float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);   /* kernels_x86.c */
-float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 
 static dot_fn g_dot = kern_dot_portable;
 
+typedef void (*matvec_t_fn)(float *, float, const float *, size_t, const float *, int, int);
+static matvec_t_fn g_matvec_t = kern_matvec_t_portable;
+
 typedef float (*dot_act_fn)(uint32_t, const void *, const void *, int);
 typedef void (*act_quant_fn)(uint32_t, const float *, int, void *);
-float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);   /* kernels_x86.c */
-float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
-void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
 static dot_act_fn g_dot_act = kern_dot_act_portable;
 static act_quant_fn g_act_quant = kern_act_quantize_portable;
 static const char *g_act_isa = "portable";
@@ -344,6 +355,7 @@ void kernels_init(const char *force) {
     if (g_ready && !force) return;
     g_dot = kern_dot_portable;
     g_isa = "portable";
+    g_matvec_t = kern_matvec_t_portable;
     g_dot_act = kern_dot_act_portable;
     g_act_quant = kern_act_quantize_portable;
     g_act_isa = "portable";
@@ -352,8 +364,8 @@ void kernels_init(const char *force) {
     cpu_features(&has2, &has512, &vnni);
     int want512 = !force || strcmp(force, "avx512") == 0;
     int want2 = !force || strcmp(force, "avx2") == 0 || strcmp(force, "avx512") == 0;
-    if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_isa = "avx512"; }
-    else if (has2 && want2) { g_dot = kern_dot_avx2; g_isa = "avx2"; }
+    if (has512 && has2 && want512) { g_dot = kern_dot_avx512; g_matvec_t = kern_matvec_t_avx512; g_isa = "avx512"; }
+    else if (has2 && want2) { g_dot = kern_dot_avx2; g_matvec_t = kern_matvec_t_avx2; g_isa = "avx2"; }
     /* integer dots: VNNI with AVX-512, else the AVX2 ones (AVX-512 without VNNI too) */
     if (g_dot != kern_dot_portable) {
         g_act_quant = kern_act_quantize_avx2;
@@ -371,17 +383,13 @@ void kernels_init(const char *force) {
 
 const char *kernels_isa(void) { return g_isa; }
 
-void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
-                      float *out, int ldo, float *scratch);
-
-void kern_axpy_avx512(float *y, float a, const float *x, int n);
-/* kernels_int8.c: kern_gemm for q8_0/q4_0 on the int8 path; 0 when not taken */
-int kern_gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
-                   float *out, int ldo, float *scratch);
-
 void kern_axpy(float *y, float a, const float *x, int n) {
     if (g_dot == kern_dot_avx512) { kern_axpy_avx512(y, a, x, n); return; }
     for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void kern_matvec_t(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    g_matvec_t(out, s, m, ld, c, r, n);
 }
 
 int kern_has_gemm(void) { return g_dot == kern_dot_avx512; }
@@ -412,8 +420,6 @@ void kern_act_quantize(uint32_t type, const float *x, int n, void *act) { g_act_
 float kern_dot_act(uint32_t type, const void *row, const void *act, int n) {
     return g_dot_act(type, row, act, n);
 }
-
-void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
 
 void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     if (g_dot_act == kern_dot_act_avx2) { kern_dot_act_n_avx2(type, row, act, stride, T, n, out, ostride); return; }

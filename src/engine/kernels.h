@@ -42,6 +42,13 @@ float kern_dot(uint32_t type, const void *row, const float *x, int n);
 /* y[0..n) += a · x[0..n) (f32). */
 void kern_axpy(float *y, float a, const float *x, int n);
 
+/* out[i] += s · Σ_{k<r} c[k]·m[k·ld + i] for i in [0, n), n <= KERN_MATVEC_T_MAX
+** (f32): r rows of a row-major matrix, ld floats apart, times the vector c
+** (mᵀ·c), scaled and added. Each sum over k is taken whole before s·sum is
+** added to out. LoRA's B product (lora.c), B stored transposed. */
+#define KERN_MATVEC_T_MAX 256
+void kern_matvec_t(float *out, float s, const float *m, size_t ld, const float *c, int r, int n);
+
 /* Converts n elements of a row in ggml type `type` to f32. */
 void kern_dequant_row(uint32_t type, const void *row, float *dst, int n);
 
@@ -160,5 +167,6 @@ int kern_dot_act_enabled(void);
 float kern_dot_portable(uint32_t type, const void *row, const float *x, int n);
 void kern_act_quantize_portable(uint32_t type, const float *x, int n, void *act);
 float kern_dot_act_portable(uint32_t type, const void *row, const void *act, int n);
+void kern_matvec_t_portable(float *out, float s, const float *m, size_t ld, const float *c, int r, int n);
 
 #endif

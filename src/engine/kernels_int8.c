@@ -24,6 +24,7 @@
 ** hardware is missing; it is slow and only for tests.
 */
 #include "kernels.h"
+#include "kernels_impl.h"
 
 #include <assert.h>
 #include <math.h>
@@ -946,8 +947,6 @@ void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, 
 
 #endif
 
-int kern_gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
-                   float *out, int ldo, float *scratch);
 int kern_gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                    float *out, int ldo, float *scratch) {
     size_t bytes = kern_gemm_prepare_bytes(type, T, K);

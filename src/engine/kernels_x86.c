@@ -1,11 +1,12 @@
 /*
-** kernels_x86.c — AVX-512 and AVX2 versions of the dot kernels (see
-** kernels.h). Compiled with per-function target attributes so the rest of
+** kernels_x86.c — AVX-512 and AVX2 versions of the kernels (see kernels.h;
+** their prototypes in kernels_impl.h). Compiled with per-function target attributes so the rest of
 ** the program stays portable; kernels_init() only calls them after CPUID
 ** says the instructions exist. Tails (n not a multiple of the vector width)
 ** fall back to the portable kernel on the remaining elements.
 */
 #include "kernels.h"
+#include "kernels_impl.h"
 
 #include <assert.h>
 #include <float.h>
@@ -95,7 +96,6 @@ T512 static float dot_q4_0_512(const block_q4_0 *b, const float *x, int n) {
     return hsum512(acc);
 }
 
-
 /* ---- AVX-512 k-quant unpacking ------------------------------------------ */
 /* One q4_K super-block (256 weights) to f32: per 64-chunk, 32 bytes give the
 ** low nibbles (sub-block 2c) and high nibbles (sub-block 2c+1). */
@@ -160,9 +160,6 @@ T512 static float dot_kquant_512(uint32_t type, const void *row, const float *x,
     return _mm512_reduce_add_ps(acc);
 }
 
-float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, float (*dot32)(const float *, const float *, int));
-
-float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) {
     switch (type) {
     case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return dot_kquant_512(type, row, x, n);
@@ -175,8 +172,6 @@ float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) {
     return kern_dot_portable(type, row, x, n);
 }
 
-
-void kern_axpy_avx512(float *y, float a, const float *x, int n);
 T512 void kern_axpy_avx512(float *y, float a, const float *x, int n) {
     __m512 va = _mm512_set1_ps(a);
     int i = 0;
@@ -320,8 +315,6 @@ T512 static void transpose16_512(const float *src, int ld, float *dst, int ldd) 
     }
 }
 
-void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
-                      float *out, int ldo, float *scratch);
 T512 void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                            float *out, int ldo, float *scratch) {
     uint32_t be, bb;
@@ -424,7 +417,6 @@ T256 static float dot_q4_0_256(const block_q4_0 *b, const float *x, int n) {
     return hsum256(acc);
 }
 
-float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n) {
     switch (type) {
     case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K: case GGML_TYPE_Q6_K: return kern_dot_kquant(type, row, x, n, dot_f32_256);
@@ -626,7 +618,6 @@ T_VNNI static float dot_q8_0_q8_vnni(const block_q8_0 *w, const void *act, int n
     return r;
 }
 
-float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);
 float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n) {
     switch (type) {
     case GGML_TYPE_Q4_K: return dot_q4_K_vnni(row, act, n);
@@ -770,7 +761,6 @@ T256 static float dot_q8_0_q8_256(const block_q8_0 *w, const void *act, int n) {
     return hsum256(acc);
 }
 
-float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
 float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n) {
     switch (type) {
     case GGML_TYPE_Q4_K: return dot_q4_K_256(row, act, n);
@@ -862,7 +852,6 @@ T256 static inline __attribute__((always_inline)) void dot_q6_K_256_n(const int 
 #ifndef NT_AVX2
 #define NT_AVX2 2
 #endif
-void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
 T256 void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     int t = 0;
     if (type == GGML_TYPE_Q4_K || type == GGML_TYPE_Q6_K)
@@ -958,31 +947,75 @@ T256 static void quantize_q8_K_256(const float *x, block_q8_K *y, int n) {
     }
 }
 
-void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
 void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act) {
     assert(kern_act_bytes(type, n));
     if (kern_act_format(type) == KERN_ACT_Q8_K) quantize_q8_K_256(x, act, n);
     else quantize_act32_256(x, n, act);
 }
 
+/* ---- mᵀ·c, scaled and added (kern_matvec_t: LoRA's B product) ------------ */
+
+/* 64 outputs at a time in four registers, over all r rows of m */
+T512 void kern_matvec_t_avx512(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    const __m512 vs = _mm512_set1_ps(s);
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld) {
+            __m512 ck = _mm512_set1_ps(c[k]);
+            a0 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row), a0);
+            a1 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row + 16), a1);
+            a2 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row + 32), a2);
+            a3 = _mm512_fmadd_ps(ck, _mm512_loadu_ps(row + 48), a3);
+        }
+        float *o = out + i;
+        _mm512_storeu_ps(o, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(o)));
+        _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(o + 16)));
+        _mm512_storeu_ps(o + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(o + 32)));
+        _mm512_storeu_ps(o + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(o + 48)));
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a0 = _mm512_setzero_ps();
+        const float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld) a0 = _mm512_fmadd_ps(_mm512_set1_ps(c[k]), _mm512_loadu_ps(row), a0);
+        _mm512_storeu_ps(out + i, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(out + i)));
+    }
+    if (i < n) kern_matvec_t_portable(out + i, s, m + i, ld, c, r, n - i);
+}
+
+/* 32 outputs at a time in four registers */
+T256 void kern_matvec_t_avx2(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {
+    const __m256 vs = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld) {
+            __m256 ck = _mm256_set1_ps(c[k]);
+            a0 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row), a0);
+            a1 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row + 8), a1);
+            a2 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row + 16), a2);
+            a3 = _mm256_fmadd_ps(ck, _mm256_loadu_ps(row + 24), a3);
+        }
+        float *o = out + i;
+        _mm256_storeu_ps(o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(o)));
+        _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(o + 8)));
+        _mm256_storeu_ps(o + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(o + 16)));
+        _mm256_storeu_ps(o + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(o + 24)));
+    }
+    if (i < n) kern_matvec_t_portable(out + i, s, m + i, ld, c, r, n - i);
+}
+
 #else
-void kern_axpy_avx512(float *y, float a, const float *x, int n);
 void kern_axpy_avx512(float *y, float a, const float *x, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
 void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
-                      float *out, int ldo, float *scratch);
-void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                       float *out, int ldo, float *scratch) { assert(0); }
-float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);
-float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) { return kern_dot_portable(type, row, x, n); }
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n) { return kern_dot_portable(type, row, x, n); }
-float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);
-float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
-void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
 float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n) { return kern_dot_act_portable(type, row, act, n); }
 float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n) { return kern_dot_act_portable(type, row, act, n); }
 void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act) { kern_act_quantize_portable(type, x, n, act); }
-void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
 void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     for (int t = 0; t < T; t++) out[(size_t)t * ostride] = kern_dot_act_portable(type, row, (const uint8_t *)act + (size_t)t * stride, n);
 }

@@ -71,10 +71,6 @@ static const char *const GGUF_MOD[LORA_N_TARGETS] = {
 #define LORA_TMP_FLOATS 4096
 _Static_assert(LORA_TMP_FLOATS >= LORA_MAX_RANK, "lora_apply's scratch must hold one token's A·x");
 
-/* lora_apply's B kernel is chosen once, at the first load (see bt_select) */
-static pthread_once_t g_bt_once = PTHREAD_ONCE_INIT;
-static void bt_select(void);
-
 static void target_dims(const qwen2_config *c, int t, int *out, int *in) {
     int C = c->n_embd, F = c->n_ff, KV = c->n_head_kv * c->head_dim;
     static const int outs[LORA_N_TARGETS] = { 0, 1, 1, 0, 2, 2, 0 };   /* 0: C, 1: KV, 2: F */
@@ -699,7 +695,6 @@ out:
 /* ---- loading ---------------------------------------------------------------- */
 
 lora_adapter *lora_load(const model *m, const char *name, const char *path, sa_err *err) {
-    pthread_once(&g_bt_once, bt_select);   /* model_load ran kernels_init already */
     if (name && lora_check_name(name, err)) return NULL;
     if (!is_dir(path) && !is_file(path)) { sa_fail(err, "%s: no such adapter file or directory", path); return NULL; }
     if (is_file(path) && has_gguf_magic(path)) {
@@ -763,106 +758,22 @@ static void apply_a(void *ctx, int b, int e, int ith) {
     }
 }
 
-/* Outputs are handled in blocks: the unit of work per thread, and the size
-** of the accumulator that keeps s·(B·tmp) apart from out until it is whole. */
+/* Outputs are handled in blocks: the unit of work per thread, and one
+** kern_matvec_t (kernels.h), which keeps B·tmp apart from out until it is
+** whole and then adds s times it. */
 #define LORA_OUT_BLOCK 256
+_Static_assert(LORA_OUT_BLOCK <= KERN_MATVEC_T_MAX, "one block of outputs is one kern_matvec_t");
 
-/* out[o0 + i] += s · Σ_k Bt[k][o0 + i]·tm[k] for i < n (n <= LORA_OUT_BLOCK):
-** the B product of one token over one block of outputs. */
-typedef void (*bt_block_fn)(const lora_mat *lm, const float *tm, int o0, int n, float s, float *out);
-
-static void bt_block_c(const lora_mat *lm, const float *tm, int o0, int n, float s, float *out) {
-    float acc[LORA_OUT_BLOCK];
-    assert(n <= LORA_OUT_BLOCK);
-    memset(acc, 0, (size_t)n * sizeof *acc);
-    for (int k = 0; k < lm->rank; k++) {
-        const float *row = lm->Bt + (size_t)k * lm->out + o0;
-        float c = tm[k];
-        for (int i = 0; i < n; i++) acc[i] += c * row[i];
-    }
-    for (int i = 0; i < n; i++) out[o0 + i] += s * acc[i];
-}
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define T512 __attribute__((target("avx512f,avx2,fma")))
-#define T256 __attribute__((target("avx2,fma")))
-
-/* 64 outputs at a time in four registers, over all r rows of Bt */
-T512 static void bt_block_512(const lora_mat *lm, const float *tm, int o0, int n, float s, float *out) {
-    const __m512 vs = _mm512_set1_ps(s);
-    int i = 0;
-    for (; i + 64 <= n; i += 64) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *row = lm->Bt + o0 + i;
-        for (int k = 0; k < lm->rank; k++, row += lm->out) {
-            __m512 c = _mm512_set1_ps(tm[k]);
-            a0 = _mm512_fmadd_ps(c, _mm512_loadu_ps(row), a0);
-            a1 = _mm512_fmadd_ps(c, _mm512_loadu_ps(row + 16), a1);
-            a2 = _mm512_fmadd_ps(c, _mm512_loadu_ps(row + 32), a2);
-            a3 = _mm512_fmadd_ps(c, _mm512_loadu_ps(row + 48), a3);
-        }
-        float *o = out + o0 + i;
-        _mm512_storeu_ps(o, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(o)));
-        _mm512_storeu_ps(o + 16, _mm512_fmadd_ps(vs, a1, _mm512_loadu_ps(o + 16)));
-        _mm512_storeu_ps(o + 32, _mm512_fmadd_ps(vs, a2, _mm512_loadu_ps(o + 32)));
-        _mm512_storeu_ps(o + 48, _mm512_fmadd_ps(vs, a3, _mm512_loadu_ps(o + 48)));
-    }
-    for (; i + 16 <= n; i += 16) {
-        __m512 a0 = _mm512_setzero_ps();
-        const float *row = lm->Bt + o0 + i;
-        for (int k = 0; k < lm->rank; k++, row += lm->out) a0 = _mm512_fmadd_ps(_mm512_set1_ps(tm[k]), _mm512_loadu_ps(row), a0);
-        _mm512_storeu_ps(out + o0 + i, _mm512_fmadd_ps(vs, a0, _mm512_loadu_ps(out + o0 + i)));
-    }
-    if (i < n) bt_block_c(lm, tm, o0 + i, n - i, s, out);
-}
-
-/* 32 outputs at a time in four registers */
-T256 static void bt_block_256(const lora_mat *lm, const float *tm, int o0, int n, float s, float *out) {
-    const __m256 vs = _mm256_set1_ps(s);
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *row = lm->Bt + o0 + i;
-        for (int k = 0; k < lm->rank; k++, row += lm->out) {
-            __m256 c = _mm256_set1_ps(tm[k]);
-            a0 = _mm256_fmadd_ps(c, _mm256_loadu_ps(row), a0);
-            a1 = _mm256_fmadd_ps(c, _mm256_loadu_ps(row + 8), a1);
-            a2 = _mm256_fmadd_ps(c, _mm256_loadu_ps(row + 16), a2);
-            a3 = _mm256_fmadd_ps(c, _mm256_loadu_ps(row + 24), a3);
-        }
-        float *o = out + o0 + i;
-        _mm256_storeu_ps(o, _mm256_fmadd_ps(vs, a0, _mm256_loadu_ps(o)));
-        _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(vs, a1, _mm256_loadu_ps(o + 8)));
-        _mm256_storeu_ps(o + 16, _mm256_fmadd_ps(vs, a2, _mm256_loadu_ps(o + 16)));
-        _mm256_storeu_ps(o + 24, _mm256_fmadd_ps(vs, a3, _mm256_loadu_ps(o + 24)));
-    }
-    if (i < n) bt_block_c(lm, tm, o0 + i, n - i, s, out);
-}
-#endif
-
-static bt_block_fn g_bt_block = bt_block_c;
-
-/* Follows the instruction set kernels_init() chose (SQLASSIST_ISA included),
-** so that the whole forward pass runs on one. */
-static void bt_select(void) {
-    const char *isa = kernels_isa();
-    (void)isa;
-#if defined(__x86_64__)
-    if (!strcmp(isa, "avx512")) g_bt_block = bt_block_512;
-    else if (!strcmp(isa, "avx2")) g_bt_block = bt_block_256;
-#endif
-}
-
-/* B product for the outputs of blocks [b, e), every token of the job */
+/* B product for the outputs of blocks [b, e), every token of the job:
+** out[t][o0 + i] += s · Σ_k Bt[k][o0 + i]·tmp[t][k] */
 static void apply_b(void *ctx, int b, int e, int ith) {
     const apply_job *j = ctx;
     const lora_mat *lm = j->lm;
-    bt_block_fn fn = g_bt_block;
     for (int blk = b; blk < e; blk++) {
         int o0 = blk * LORA_OUT_BLOCK, n = lm->out - o0 < LORA_OUT_BLOCK ? lm->out - o0 : LORA_OUT_BLOCK;
         for (int t = 0; t < j->T; t++)
-            fn(lm, j->tmp + (size_t)t * lm->rank, o0, n, j->s, j->out + (size_t)t * lm->out);
+            kern_matvec_t(j->out + (size_t)t * lm->out + o0, j->s, lm->Bt + o0, (size_t)lm->out,
+                          j->tmp + (size_t)t * lm->rank, lm->rank, n);
     }
 }
 

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "kernels.h"
 #include "lora.h"
 #include "quant.h"
+#include "../util/clock.h"
 
 /* ---- storage helpers ----------------------------------------------------- */
 
@@ -424,19 +424,13 @@ static int convert_all(model *m, uint32_t type, sa_err *err) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 model *model_load(const char *path, const model_opts *opts, sa_err *err) {
-    double t0 = now_s();
+    double t0 = clock_now_s();
     model_opts dflt = {0};
     if (!opts) opts = &dflt;
     kernels_init(getenv("SQLASSIST_ISA"));
@@ -466,7 +460,7 @@ model *model_load(const char *path, const model_opts *opts, sa_err *err) {
     if (!m->gemm_scratch) { sa_fail(err, "out of memory"); goto fail; }
     for (int i = 0; i < tp_size(m->tp); i++)
         if (!(m->gemm_scratch[i] = own(m, KERN_GEMM_SCRATCH * sizeof(float)))) { sa_fail(err, "out of memory"); goto fail; }
-    m->load_seconds = now_s() - t0;
+    m->load_seconds = clock_now_s() - t0;
     return m;
 fail:
     model_free(m);

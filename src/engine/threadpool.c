@@ -19,8 +19,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "../util/clock.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -49,12 +50,6 @@ struct threadpool {
     int n_items;
 };
 
-static long long now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void run_share(threadpool *tp, int ith) {
     int per = (tp->n_items + tp->n - 1) / tp->n;
     int b = ith * per, e = b + per;
@@ -71,7 +66,7 @@ static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
         unsigned long g = atomic_load_explicit(&tp->generation, memory_order_acquire);
         if (g != seen || atomic_load(&tp->quit)) return g;
         if ((spins & 63) == 0) {
-            long long t = now_ns();
+            long long t = clock_now_ns();
             if (!start) start = t;
             else if (t - start > tp->spin_ns) break;
         }
@@ -176,9 +171,9 @@ void tp_run(threadpool *tp, int n, tp_fn fn, void *ctx) {
     /* The other shares usually finish within microseconds of ours; if not
     ** (a worker was descheduled), stop spinning and sleep until the last
     ** one signals, so a busy machine gets the core back. */
-    long long start = now_ns();
+    long long start = clock_now_ns();
     for (unsigned spins = 1; atomic_load_explicit(&tp->pending, memory_order_acquire) > 0; spins++) {
-        if ((spins & 63) == 0 && now_ns() - start > WAIT_SPIN_NS) {
+        if ((spins & 63) == 0 && clock_now_ns() - start > WAIT_SPIN_NS) {
             pthread_mutex_lock(&tp->mu);
             atomic_store(&tp->main_waiting, 1);
             while (atomic_load(&tp->pending) > 0) pthread_cond_wait(&tp->done, &tp->mu);

@@ -103,31 +103,7 @@ struct tokenizer {
     int32_t eos_id, im_start_id, im_end_id, endoftext_id;
 };
 
-/* ---------------------------------------------------------------- hashing */
-
-/* A 64-bit multiply-rotate hash over 8-byte words with a murmur-style
-** finalizer; token strings are short, so this beats byte-at-a-time FNV. */
-static uint64_t hash_bytes(const void *data, size_t len) {
-    const unsigned char *p = data;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h ^= w * 0xc2b2ae3d27d4eb4full;
-        h = (h << 31 | h >> 33) * 0x9e3779b97f4a7c15ull;
-        p += 8;
-        len -= 8;
-    }
-    uint64_t tail = 0;
-    for (size_t i = 0; i < len; i++) tail |= (uint64_t)p[i] << (8 * i);
-    h ^= tail * 0x165667b19e3779f9ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
+/* ----------------------------------------------------------- string index */
 
 static size_t pow2_at_least(size_t n) {
     size_t c = 16;
@@ -143,7 +119,7 @@ static const char *entry_text(const tokenizer *t, int32_t id) {
 static int32_t str_find(const tokenizer *t, const char *s, size_t len) {
     const str_table *st = &t->index;
     if (!st->slots) return -1;
-    uint64_t h = hash_bytes(s, len);
+    uint64_t h = hash_bytes(0, s, len);
     uint32_t h32 = (uint32_t)h;
     for (uint32_t i = (uint32_t)(h >> 32) & st->mask;; i = (i + 1) & st->mask) {
         uint32_t v = st->slots[i];
@@ -161,7 +137,7 @@ static void str_insert(tokenizer *t, int32_t id, bool replace) {
     str_table *st = &t->index;
     const char *s = entry_text(t, id);
     size_t len = t->entries[id].text_len;
-    uint64_t h = hash_bytes(s, len);
+    uint64_t h = hash_bytes(0, s, len);
     uint32_t h32 = (uint32_t)h;
     for (uint32_t i = (uint32_t)(h >> 32) & st->mask;; i = (i + 1) & st->mask) {
         uint32_t v = st->slots[i];

@@ -10,12 +10,7 @@
 
 #include "eval/compare.h"
 #include "eval/testsuite.h"
-
-static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+#include "util/hash.h"
 
 void ev_grade_task(const ev_task *t, sandbox *sb, const char *pred_sql, bool pred_ran, const sb_result *pred, ev_grade *g) {
     memset(g, 0, sizeof *g);
@@ -32,7 +27,7 @@ void ev_grade_task(const ev_task *t, sandbox *sb, const char *pred_sql, bool pre
     }
     sa_err ge = {{0}};
     if (g->test_suite) {
-        int ts = ev_test_suite_match(t->context, t->gold, pred_sql, EV_TS_DBS, hash_str(t->question), g->why, sizeof g->why, &ge);
+        int ts = ev_test_suite_match(t->context, t->gold, pred_sql, EV_TS_DBS, hash_fnv1a64(HASH_FNV1A64_INIT, t->question, strlen(t->question)), g->why, sizeof g->why, &ge);
         g->match = ts == 1;
         if (ts < 0) {
             g->gold_failed = true;

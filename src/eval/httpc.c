@@ -11,16 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/strbuf.h"
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int httpc_free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -37,7 +31,7 @@ int httpc_free_port(void) {
 
 int httpc_request(int port, const char *method, const char *path, const char *json_body, char **body, int timeout_ms) {
     if (body) *body = NULL;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = clock_now_ns() / 1000000 + timeout_ms;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -60,7 +54,7 @@ int httpc_request(int port, const char *method, const char *path, const char *js
     strbuf resp;
     strbuf_init(&resp);
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - clock_now_ns() / 1000000;
         if (left <= 0) break;
         struct pollfd pf = { .fd = fd, .events = POLLIN };
         if (poll(&pf, 1, (int)left) <= 0) break;

@@ -10,17 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "eval/httpc.h"
+#include "util/clock.h"
 #include "util/progress.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct tp_ctx {
     int port, total, next, ok, rejected, errors;
@@ -51,10 +45,10 @@ static double run_load(int port, char **bodies, int n_bodies, int conc, int tota
     pthread_mutex_init(&c.mu, NULL);
     pthread_t th[EV_LOAD_MAX_CONC];
     if (conc > EV_LOAD_MAX_CONC) conc = EV_LOAD_MAX_CONC;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     for (int i = 0; i < conc; i++) pthread_create(&th[i], NULL, tp_worker, &c);
     for (int i = 0; i < conc; i++) pthread_join(th[i], NULL);
-    double dt = now_s() - t0;
+    double dt = clock_now_s() - t0;
     pthread_mutex_destroy(&c.mu);
     *errors += c.errors + c.rejected;
     return dt > 0 ? c.ok / dt : 0;
@@ -136,7 +130,7 @@ void ev_load_run(const ev_load_opts *o, const ev_tasks *ts, int n_tasks, ev_load
     snprintf(slog, sizeof slog, "%s/server.log", o->out_dir);
     const char *sh[] = { o->exe, "serve", "--model", o->model, "--db", dbpath, "--port", port_s, "--queue", "64" };
     char **sv = make_argv(o, sh, 10, NULL);
-    double t0 = now_s();
+    double t0 = clock_now_s();
     pid_t srv = sv ? spawn(sv, slog) : -1;
     free(sv);
     for (int tries = 0; srv > 0 && tries < 1200; tries++) {
@@ -144,7 +138,7 @@ void ev_load_run(const ev_load_opts *o, const ev_tasks *ts, int n_tasks, ev_load
         int st = httpc_request(port, "GET", "/health", NULL, &body, 2000);
         int ready = st == 200 && body && strstr(body, "ready");
         free(body);
-        if (ready) { r->health_ms = (now_s() - t0) * 1000; break; }
+        if (ready) { r->health_ms = (clock_now_s() - t0) * 1000; break; }
         int status;
         if (waitpid(srv, &status, WNOHANG) == srv) { srv = -1; break; }
         usleep(50000);
@@ -162,9 +156,9 @@ void ev_load_run(const ev_load_opts *o, const ev_tasks *ts, int n_tasks, ev_load
     if (t->db_id) ev_task_db_path(o->db_dir, t->db_id, dbp, sizeof dbp);
     const char *ah[] = { o->exe, "ask", "--model", o->model, "--json", t->context ? "--context" : "--db", t->context ? t->context : dbp };
     char **av = make_argv(o, ah, 7, t->question);
-    double t1 = now_s();
+    double t1 = clock_now_s();
     pid_t ap = av ? spawn(av, "/dev/null") : -1;
     free(av);
     int st;
-    if (ap > 0 && waitpid(ap, &st, 0) == ap && WIFEXITED(st) && WEXITSTATUS(st) <= 1) r->first_answer_ms = (now_s() - t1) * 1000;
+    if (ap > 0 && waitpid(ap, &st, 0) == ap && WIFEXITED(st) && WEXITSTATUS(st) <= 1) r->first_answer_ms = (clock_now_s() - t1) * 1000;
 }

@@ -21,9 +21,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <utf8proc.h>
 
+#include "util/clock.h"
+#include "util/jsonstr.h"
 #include "util/strbuf.h"
 #include "util/utf8.h"
 
@@ -295,12 +296,6 @@ void sb_limits_default(sb_limits *lim) {
     lim->context_pool_bytes = 96 * 1024 * 1024;
 }
 
-static int64_t monotonic_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ------------------------------------------------------ SQL text scanning */
 
 /* SQLite's own whitespace; anything else (e.g. \v) counts as more SQL. */
@@ -502,7 +497,7 @@ static int sb_authorize(void *ctx, int action, const char *a1, const char *a2,
 
 static int sb_progress(void *ctx) {
     sandbox *sb = ctx;
-    if (monotonic_ns() >= sb->deadline_ns) {
+    if (clock_now_ns() >= sb->deadline_ns) {
         sb->timed_out = true;
         return 1;
     }
@@ -750,7 +745,7 @@ static int configure(sandbox *sb, sa_err *err) {
     if (exec_setup(sb, "PRAGMA temp_store = MEMORY", err) < 0 || install_guards(sb, err) < 0) return -1;
     for (size_t i = 0; sb_prewarm_sql[i]; i++) prewarm(sb, sb_prewarm_sql[i]);
 
-    sb->deadline_ns = monotonic_ns() + sb->lim.timeout_ms * 1000000;
+    sb->deadline_ns = clock_now_ns() + sb->lim.timeout_ms * 1000000;
     sqlite3_progress_handler(db, SB_PROGRESS_OPS, sb_progress, sb);
     return 0;
 }
@@ -1270,7 +1265,7 @@ int sb_run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err 
 
 /* The rest of sb_run_len, charged to sb's budget. */
 static int run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_err *err) {
-    int64_t t0 = monotonic_ns();
+    int64_t t0 = clock_now_ns();
     sb->deny_reason[0] = '\0';
     sb->deny_reason_weak = false;
     sb->stop_reason[0] = '\0';
@@ -1315,7 +1310,7 @@ static int run_len(sandbox *sb, const char *sql, size_t len, sb_result *out, sa_
         goto fail;
     }
     sqlite3_finalize(st);
-    out->elapsed_ms = (double)(monotonic_ns() - t0) / 1e6;
+    out->elapsed_ms = (double)(clock_now_ns() - t0) / 1e6;
     return 0;
 
 fail:
@@ -1498,29 +1493,6 @@ done:
     free(widths);
     free(colw);
     return strbuf_take(&out);
-}
-
-/* s as a JSON string, bad UTF-8 bytes replaced by U+FFFD. */
-static json_t *json_text(const char *s, size_t n) {
-    if (utf8_valid(s, n, NULL)) return json_stringn(s, n);
-    strbuf b = {0};
-    size_t i = 0;
-    while (i < n) {
-        int k = utf8_decode(s + i, n - i, NULL);
-        if (k == 0) {
-            strbuf_puts(&b, "\xEF\xBF\xBD");
-            i++;
-        } else {
-            strbuf_append(&b, s + i, (size_t)k);
-            i += (size_t)k;
-        }
-    }
-    size_t clean_len = b.len;
-    char *clean = strbuf_take(&b);
-    if (!clean) return NULL;
-    json_t *j = json_stringn(clean, clean_len);
-    free(clean);
-    return j;
 }
 
 /* The text form's precision of reals (JSON_REAL_PRECISION). */

@@ -22,10 +22,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../engine/tokenizer.h"
+#include "../util/clock.h"
 #include "../util/hash.h"
 #include "../util/progress.h"
 #include "data.h"
@@ -54,13 +54,6 @@ struct bpe {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static uint32_t fnv1a32(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
-    return h;
-}
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
@@ -145,7 +138,7 @@ static int count_piece(void *ctx, const unsigned char *p, size_t n) {
     if (n > UINT32_MAX / 4) return sa_fail(b->err, "a pre-tokenized piece of %zu bytes", n);
     b->pieces++;
     b->bytes += (long long)n;
-    uint32_t h = fnv1a32(p, n);
+    uint32_t h = (uint32_t)hash_bytes(0, p, n);
     size_t i = h & b->mask;
     for (; b->slots[i]; i = (i + 1) & b->mask) {
         word *w = &b->words[b->slots[i] - 1];
@@ -360,7 +353,7 @@ static heap_ent heap_pop(learner *L) {
 }
 
 static size_t tok_slot(const learner *L, const char *s, size_t n) {
-    size_t i = fnv1a32(s, n) & L->tok_mask;
+    size_t i = (size_t)hash_bytes(0, s, n) & L->tok_mask;
     for (; L->tok_slots[i]; i = (i + 1) & L->tok_mask) {
         uint32_t id = L->tok_slots[i] - 1;
         if (L->str_len[id] == n && !memcmp(L->str[id], s, n)) break;
@@ -439,12 +432,6 @@ static void learner_free(learner *L) {
     free(L->sym);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* After a step: a new heap entry for each pair whose count changed. */
 static void push_touched(learner *L) {
     for (size_t i = 0; i < L->n_touched && !L->oom; i++) {
@@ -468,7 +455,7 @@ int bpe_learn(bpe *b, int n_regular, int show_progress, tvocab *v, bpe_result *r
     r->pieces = b->pieces;
     r->words = (long)b->n_words;
     r->bytes = b->bytes;
-    double t0 = now_s();
+    double t0 = clock_now_s();
 
     learner L = { .b = b, .step = 0 };
     char **merges = NULL;
@@ -573,7 +560,7 @@ int bpe_learn(bpe *b, int n_regular, int show_progress, tvocab *v, bpe_result *r
     merges = NULL;
     r->n_merges = n_merges;
     r->n_regular = L.n_tok;
-    r->seconds = now_s() - t0;
+    r->seconds = clock_now_s() - t0;
     rc = 0;
     goto out;
 oom:

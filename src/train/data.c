@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../agent/prompt.h"
+#include "../util/hash.h"
 
 #define MAX_LINE_BYTES (1 << 20)
 
@@ -45,15 +46,9 @@ typedef struct loader {
     prompt_template tpl;
 } loader;
 
-static uint64_t fnv1a(const void *p, size_t n, uint64_t h) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
-}
-
 int tdata_is_val(const char *question, int val_mod) {
     if (val_mod <= 0) return 0;
-    return fnv1a(question, strlen(question), 1469598103934665603ULL) % (uint64_t)val_mod == 0;
+    return hash_fnv1a64(HASH_FNV1A64_INIT, question, strlen(question)) % (uint64_t)val_mod == 0;
 }
 
 /* Offset of the first byte that is not part of valid UTF-8 (overlongs,
@@ -226,7 +221,7 @@ int tdata_load(tdata *d, const tdata_opts *o, FILE *report, sa_err *err) {
     d->train = calloc((size_t)(n_train ? n_train : 1), sizeof *d->train);
     d->val = calloc((size_t)(n_val ? n_val : 1), sizeof *d->val);
     if (!d->train || !d->val) { sa_fail(err, "out of memory"); goto out; }
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = HASH_FNV1A64_INIT;
     for (size_t i = 0; i < ld.n_rows; i++) {
         row *r = &ld.rows[i];
         if (r->bad_kind >= 0) continue;
@@ -236,8 +231,8 @@ int tdata_load(tdata *d, const tdata_opts *o, FILE *report, sa_err *err) {
         ex->n_prompt = r->n_prompt;
         ex->line = r->line;
         r->ids = NULL;
-        h = fnv1a(&ex->n_prompt, sizeof ex->n_prompt, fnv1a(ex->ids, (size_t)ex->n * sizeof *ex->ids, h));
-        h = fnv1a(&r->is_val, sizeof r->is_val, h);
+        h = hash_fnv1a64(hash_fnv1a64(h, ex->ids, (size_t)ex->n * sizeof *ex->ids), &ex->n_prompt, sizeof ex->n_prompt);
+        h = hash_fnv1a64(h, &r->is_val, sizeof r->is_val);
     }
     d->hash = h;
     if (ld.n_bad) qsort(ld.bad, ld.n_bad, sizeof *ld.bad, cmp_bad);

@@ -13,6 +13,7 @@
 
 #include "../engine/gguf.h"
 #include "../engine/kernels.h"
+#include "../util/hash.h"
 
 char *tio_join(const char *dir, const char *file) {
     size_t n = strlen(dir) + strlen(file) + 2;
@@ -116,12 +117,6 @@ typedef struct smap {
     size_t cap;
 } smap;
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static int smap_init(smap *m, size_t n) {
     m->cap = 16;
     while (m->cap < 2 * n + 16) m->cap *= 2;
@@ -131,14 +126,14 @@ static int smap_init(smap *m, size_t n) {
 }
 
 static void smap_put(smap *m, const char *k, int v) {
-    size_t i = fnv1a(k) & (m->cap - 1);
+    size_t i = hash_bytes(0, k, strlen(k)) & (m->cap - 1);
     while (m->keys[i] && strcmp(m->keys[i], k)) i = (i + 1) & (m->cap - 1);
     m->keys[i] = k;
     m->vals[i] = v;
 }
 
 static int smap_get(const smap *m, const char *k) {
-    size_t i = fnv1a(k) & (m->cap - 1);
+    size_t i = hash_bytes(0, k, strlen(k)) & (m->cap - 1);
     while (m->keys[i]) {
         if (!strcmp(m->keys[i], k)) return m->vals[i];
         i = (i + 1) & (m->cap - 1);

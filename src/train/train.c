@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../engine/kernels.h"
+#include "../util/clock.h"
 #include "../util/progress.h"
 #include "ckpt.h"
 #include "data.h"
@@ -56,12 +56,6 @@ static volatile sig_atomic_t g_interrupted;
 static void on_sigint(int sig) {
     (void)sig;
     g_interrupted = 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int file_exists(const char *p) {
@@ -414,7 +408,7 @@ int train_run(const train_opts *o) {
     progress pr;
     char label[200] = "train";
     if (!o->quiet && first <= last) progress_start(&pr, label, last - first + 1);
-    double t0 = now_s(), last_val = -1, first_loss = NAN, loss = NAN;
+    double t0 = clock_now_s(), last_val = -1, first_loss = NAN, loss = NAN;
     long run_tokens = 0;
     tbatch *batches = calloc((size_t)o->accum, sizeof *batches);
     int32_t *keep = calloc((size_t)o->accum * 2 * (size_t)o->batch * o->seq_len + (size_t)o->accum * (o->batch + 1), sizeof *keep);
@@ -457,7 +451,7 @@ int train_run(const train_opts *o) {
             if (evaluate(r, &val, &err)) { free(batches); free(keep); goto fail_sig; }
             if (val >= 0) last_val = val;
         }
-        double el = now_s() - t0, tps = el > 0 ? (double)run_tokens / el : 0;
+        double el = clock_now_s() - t0, tps = el > 0 ? (double)run_tokens / el : 0;
         report_step(&r->rep, step, lr, loss, val, norm, r->st.tokens, tps, el);
         if (!o->quiet) {
             char vs[32] = "", ts[32];
@@ -486,7 +480,7 @@ int train_run(const train_opts *o) {
     if (first > last && save_all(r, &err)) goto fail_sig;
     if (o->dump_dir && dump_final(r, &err)) goto fail_sig;
     sigaction(SIGINT, &old_sa, NULL);
-    double el = now_s() - t0;
+    double el = clock_now_s() - t0;
     if (last < r->total_steps)
         fprintf(stderr, "stopped at step %d of %d (--stop-at); continue with --resume\n", last, r->total_steps);
     if (first > last) {

@@ -4,14 +4,9 @@
 #include "progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "clock.h"
 
 void progress_start(progress *p, const char *label, long total) {
     p->label = label;
@@ -19,14 +14,14 @@ void progress_start(progress *p, const char *label, long total) {
     p->done = 0;
     p->tty = isatty(2);
     p->last_decile = -1;
-    p->t0 = now();
+    p->t0 = clock_now_s();
     progress_update(p, 0);
 }
 
 void progress_update(progress *p, long done) {
     p->done = done;
     double frac = (double)done / (double)p->total;
-    double el = now() - p->t0, eta = frac > 0 ? el / frac - el : 0;
+    double el = clock_now_s() - p->t0, eta = frac > 0 ? el / frac - el : 0;
     if (p->tty) {
         int width = 30, fill = (int)(frac * width);
         fprintf(stderr, "\r%s [", p->label);
