@@ -13,6 +13,7 @@
 #include "engine/kernels.h"
 #include "cli_args.h"
 #include "commands.h"
+#include "util/clock.h"
 
 #define MAX_TESTS 16
 
@@ -36,14 +37,14 @@ static double run_once(const model *m, infer_state *st, const int32_t *toks, int
     /* tg at a depth: the cache first holds `depth` tokens (not timed), so the
     ** attention cost of a long context shows */
     if (depth > 0 && model_forward(m, st, toks, depth, LOGITS_LAST, logits, err)) return -1;
-    double t0 = gen_now();
+    double t0 = clock_now_s();
     if (is_pp) {
         if (model_forward(m, st, toks, n, LOGITS_LAST, logits, err)) return -1;
     } else {
         for (int i = 0; i < n; i++)
             if (model_forward(m, st, &toks[depth + i], 1, LOGITS_LAST, logits, err)) return -1;
     }
-    return gen_now() - t0;
+    return clock_now_s() - t0;
 }
 
 static int parse_list(const char *s, int *out, int max) { return parse_list_min(s, out, max, 1); }

@@ -9,8 +9,6 @@
 
 #include "../util/clock.h"
 
-double gen_now(void) { return clock_now_s(); }
-
 typedef struct textbuf { char *p; size_t len, cap; } textbuf;
 
 static int tb_append(textbuf *b, const char *s, size_t n) {

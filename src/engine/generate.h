@@ -57,8 +57,4 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
              const gen_opts *o, gen_result *res, sa_err *err);
 void gen_result_free(gen_result *r);
 
-/* Seconds on the monotonic clock: clock_now_s() (util/clock.h), under the
-** name src/server still calls it by. */
-double gen_now(void);
-
 #endif

@@ -22,6 +22,7 @@
 #include "adapters.h"
 #include "jobs.h"
 #include "util.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 #include "web_page.h"
 #include "worker.h"
@@ -270,9 +271,9 @@ static void run_sql(server *s, job *j) {
     sb_result res;
     memset(&res, 0, sizeof res);
     sa_err err = {{0}};
-    double t0 = gen_now();
+    double t0 = clock_now_s();
     int rc = sb_run(in->ctx ? in->ctx : s->db, in->sql, &res, &err);
-    j->st.execute_s = gen_now() - t0;
+    j->st.execute_s = clock_now_s() - t0;
     metrics_observe(s->mx, MX_SQL_EXEC, j->st.execute_s);
     j->st.ok = rc == 0;
     json_t *o = json_object();

@@ -43,6 +43,7 @@
 #include "engine/generate.h"
 #include "metrics.h"
 #include "util.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 
 /* Idle keep-alive connections are closed after this long, and the next
@@ -380,7 +381,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
                 j->ev.p[0] = 0;
             }
             pthread_mutex_unlock(&j->mu);
-            x->last_out = gen_now();
+            x->last_out = clock_now_s();
             return (ssize_t)n;
         }
         if (j->state == JOB_DONE) {
@@ -395,9 +396,9 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         static const char ping[] = ": ping\n\n";
-        if (gen_now() - x->last_out > SSE_PING_S && max >= sizeof ping - 1) {
+        if (clock_now_s() - x->last_out > SSE_PING_S && max >= sizeof ping - 1) {
             memcpy(buf, ping, sizeof ping - 1);
-            x->last_out = gen_now();
+            x->last_out = clock_now_s();
             return (ssize_t)(sizeof ping - 1);
         }
         pthread_mutex_lock(&j->mu);
@@ -421,7 +422,7 @@ void http_stream_job(http_req *r, job *j) {
     job_retain(j);
     x->j = j;
     x->fd = conn_fd(r);
-    x->last_out = gen_now();
+    x->last_out = clock_now_s();
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, x, sse_free);
     if (!resp) { sse_free(x); http_send_error(r, 500, NULL, "out of memory"); return; }
     http_add_header(r, "Cache-Control", "no-cache");
@@ -442,7 +443,7 @@ static void conn_phase_set(http_server *h, conn *k, conn_phase ph, double deadli
     if (!k) return;
     pthread_mutex_lock(&h->mu);
     k->phase = ph;
-    k->t_phase = gen_now();
+    k->t_phase = clock_now_s();
     k->deadline = deadline;
     k->body_bytes = 0;
     pthread_mutex_unlock(&h->mu);
@@ -510,9 +511,9 @@ static void send_raw_error(int fd, int status, const char *param, const char *id
 /* Reads and drops what the client still sends, for up to LINGER_S, so
 ** that closing the socket does not reset the answer away. */
 static void drain_socket(int fd) {
-    double t0 = gen_now();
+    double t0 = clock_now_s();
     char buf[65536];
-    while (gen_now() - t0 < LINGER_S) {
+    while (clock_now_s() - t0 < LINGER_S) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, POLL_MS) < 0 && errno != EINTR) break;
         if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -731,12 +732,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         tl_conn = conn_of(c);
         int has_body = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length") ||
                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-        conn_phase_set(h, tl_conn, has_body ? P_BODY : P_BUSY, has_body ? gen_now() + BODY_GRACE_S : 0);
+        conn_phase_set(h, tl_conn, has_body ? P_BODY : P_BUSY, has_body ? clock_now_s() + BODY_GRACE_S : 0);
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->h = h;
         r->c = c;
-        r->t0 = gen_now();
+        r->t0 = clock_now_s();
         snprintf(r->method, sizeof r->method, "%s", method);
         r->path = strdup(url ? url : "/");
         strbuf_init(&r->body);
@@ -821,10 +822,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     http_req *r = *con_cls;
     /* the connection now waits for its next request head */
     tl_conn = conn_of(c);
-    conn_phase_set(h, tl_conn, P_HEAD, gen_now() + IDLE_TIMEOUT_S);
+    conn_phase_set(h, tl_conn, P_HEAD, clock_now_s() + IDLE_TIMEOUT_S);
     if (!r) return;
     *con_cls = NULL;
-    double total = gen_now() - r->t0;
+    double total = clock_now_s() - r->t0;
     int status = r->responded ? r->status : 499;
     if (!r->responded) metrics_request(h->cfg.mx, r->endpoint, 499);
     metrics_total(h->cfg.mx, r->endpoint, total);
@@ -1062,7 +1063,7 @@ static void door_answer(http_server *h, conn *k, int status, const char *param, 
     setsockopt(k->fd, SOL_SOCKET, SO_RCVLOWAT, &ssz, sizeof ssz);
     if (k->where == C_PENDING) h->n_pending--;
     k->where = C_LINGER;
-    k->deadline = gen_now() + LINGER_S;
+    k->deadline = clock_now_s() + LINGER_S;
     k->stalled_until = 0;
     if (status == 408) return;   /* no request: counted, not logged as one */
     const char *ep = door_endpoint(h, dh && dh->path[0] ? dh->path : "");
@@ -1076,7 +1077,7 @@ static void door_answer(http_server *h, conn *k, int status, const char *param, 
     json_object_set_new(o, "status", json_integer(status));
     json_object_set_new(o, "remote", json_string(k->ip));
     json_object_set_new(o, "bytes_in", json_integer(0));
-    put_ms(o, "total_ms", gen_now() - k->t_open);
+    put_ms(o, "total_ms", clock_now_s() - k->t_open);
     json_object_set_new(o, "term", json_string("front_door"));
     json_object_set_new(o, "error", sj_str(msg));
     slog(o);
@@ -1098,7 +1099,7 @@ static void door_evict_idle(http_server *h, double now) {
 /* A pending socket whose head is complete and acceptable: to
 ** libmicrohttpd, or 503 when the slots (but the reserve) are taken (mu held). */
 static void door_handoff(http_server *h, conn *k, const door_head *dh) {
-    double now = gen_now();
+    double now = clock_now_s();
     int probe = !strcmp(dh->path, "/health") || !strcmp(dh->path, "/metrics");
     int limit = probe ? h->max_active : h->max_active - h->reserve;
     if (h->n_active >= limit) {
@@ -1141,7 +1142,7 @@ static void door_read(http_server *h, conn *k) {
     int st = check_head(buf, (size_t)n, &dh, msg, sizeof msg, &param);
     if (st == 1) {
         /* wait for more: poll wakes only when more than this is there */
-        if ((size_t)n == k->peeked) k->stalled_until = gen_now() + 0.1;
+        if ((size_t)n == k->peeked) k->stalled_until = clock_now_s() + 0.1;
         k->peeked = (size_t)n;
         int lowat = (int)n + 1;
         setsockopt(k->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
@@ -1192,7 +1193,7 @@ static int door_accept(http_server *h) {
         k->addr = a;
         k->alen = al;
         k->where = C_PENDING;
-        k->t_open = k->t_phase = gen_now();
+        k->t_open = k->t_phase = clock_now_s();
         k->deadline = k->t_open + HEAD_TIMEOUT_S;
         if (a.ss_family == AF_INET) inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, k->ip, sizeof k->ip);
         else if (a.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, k->ip, sizeof k->ip);
@@ -1290,7 +1291,7 @@ static void *door_main(void *arg) {
     conn **pk = NULL;
     double accept_pause = 0;
     while (!atomic_load(&h->stop)) {
-        double now = gen_now();
+        double now = clock_now_s();
         pthread_mutex_lock(&h->mu);
         size_t need = 2;
         for (conn *k = h->conns; k; k = k->next) need += k->where != C_ACTIVE;
@@ -1348,11 +1349,11 @@ static void *door_main(void *arg) {
             if (k->where == C_PENDING) door_read(h, k);
             else if (k->where == C_LINGER) door_linger_read(h, k);
         }
-        now = gen_now();
+        now = clock_now_s();
         door_deadlines(h, now);
         door_log(h, now);
         pthread_mutex_unlock(&h->mu);
-        if (lslot >= 0 && (pf[lslot].revents & POLLIN) && door_accept(h) < 0) accept_pause = gen_now() + 0.1;
+        if (lslot >= 0 && (pf[lslot].revents & POLLIN) && door_accept(h) < 0) accept_pause = clock_now_s() + 0.1;
     }
     free(pf);
     free(pk);

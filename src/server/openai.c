@@ -29,6 +29,7 @@
 #include "jobs.h"
 #include "metrics.h"
 #include "util.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 #include "worker.h"
 
@@ -444,14 +445,13 @@ static char *chatml_of(const chat_msg *m, int n) {
     strbuf b;
     strbuf_init(&b);
     for (int i = 0; i < n; i++) {
-        if (i == 0 && strcmp(m[i].role, "system"))
-            strbuf_printf(&b, "<|im_start|>system\n%s<|im_end|>\n", QWEN25_DEFAULT_SYSTEM);
+        if (i == 0 && strcmp(m[i].role, "system")) chatml_turn(&b, "system", QWEN25_DEFAULT_SYSTEM);
         char *d = prompt_defang(m[i].text);
-        strbuf_printf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m[i].role, d ? d : "");
+        chatml_turn(&b, m[i].role, d ? d : "");
         if (!d) b.oom = 1;
         free(d);
     }
-    strbuf_puts(&b, "<|im_start|>assistant\n");
+    chatml_open(&b, "assistant");
     return strbuf_take(&b);
 }
 
@@ -634,7 +634,7 @@ static void oa_chat_completions(server *s, http_req *r) {
         in->max_tokens = (int)(max_tokens < room ? max_tokens : room);
         in->sp.temperature = (float)temperature;
         in->sp.top_p = (float)top_p;
-        in->sp.seed = seed >= 0 ? (uint64_t)seed : (uint64_t)(gen_now() * 1e9);
+        in->sp.seed = seed >= 0 ? (uint64_t)seed : (uint64_t)(clock_now_s() * 1e9);
     }
     for (int i = 0; i < in->n_stop; i++)
         if (!in->stop[i]) { http_send_error(r, 500, NULL, "out of memory"); goto out; }

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "openai.h"
 #include "util.h"
+#include "util/clock.h"
 #include "worker.h"
 
 /* How long a running job may go on after SIGTERM before it is cancelled. */
@@ -175,7 +176,7 @@ out:
     if (s->wq) wq_shutdown(s->wq, SHUTDOWN_GRACE_S);
     /* answers of the last jobs may still be on their way out: give them a
     ** moment before closing every connection */
-    for (double t0 = gen_now(); s->mx && metrics_get_in_flight(s->mx) > 0 && gen_now() - t0 < DRAIN_S;)
+    for (double t0 = clock_now_s(); s->mx && metrics_get_in_flight(s->mx) > 0 && clock_now_s() - t0 < DRAIN_S;)
         nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);
     http_stop(s->http);   /* after the worker: waiting handlers see their jobs end */
     wq_free(s->wq);

@@ -13,6 +13,7 @@
 #include "engine/generate.h"
 #include "metrics.h"
 #include "util.h"
+#include "util/clock.h"
 
 /* ---- jobs ------------------------------------------------------------------ */
 
@@ -28,7 +29,7 @@ job *job_new(const char *id, int sse, long timeout_ms) {
     j->refs = 1;
     j->sse = sse;
     snprintf(j->id, sizeof j->id, "%s", id);
-    j->t_created = gen_now();
+    j->t_created = clock_now_s();
     j->deadline = timeout_ms > 0 ? j->t_created + (double)timeout_ms / 1000.0 : 0;
     j->st.ok = -1;
     strbuf_init(&j->ev);
@@ -65,7 +66,7 @@ void job_cancel(job *j, int reason) {
 
 int job_should_stop(job *j) {
     int r = atomic_load(&j->stop);
-    if (r == JOB_GO && j->deadline > 0 && gen_now() > j->deadline) {
+    if (r == JOB_GO && j->deadline > 0 && clock_now_s() > j->deadline) {
         job_cancel(j, JOB_TIMED_OUT);
         r = atomic_load(&j->stop);
     }
@@ -98,7 +99,7 @@ void job_finish(job *j, int status, char *body) {
     assert(j->state != JOB_DONE);
     j->state = JOB_DONE;
     j->status = status;
-    double now = gen_now();
+    double now = clock_now_s();
     if (j->t_started > 0) j->st.run_s = now - j->t_started;
     else j->st.queue_s = now - j->t_created;
     free(j->body);
@@ -172,7 +173,7 @@ static void *worker_main(void *arg) {
         q->running = j;
         pthread_mutex_unlock(&q->mu);
 
-        double t0 = gen_now();
+        double t0 = clock_now_s();
         pthread_mutex_lock(&j->mu);
         j->state = JOB_RUNNING;
         j->t_started = t0;
@@ -189,7 +190,7 @@ static void *worker_main(void *arg) {
             why = atomic_load(&j->stop);
             if (why != JOB_GO) metrics_cancelled(s->mx, stop_word(why));
         }
-        double dt = gen_now() - t0;
+        double dt = clock_now_s() - t0;
         pthread_mutex_lock(&j->mu);
         assert(j->state == JOB_DONE);
         pthread_mutex_unlock(&j->mu);
@@ -267,8 +268,8 @@ void wq_shutdown(work_queue *q, double grace_s) {
         pthread_mutex_lock(&q->mu);
     }
     pthread_cond_broadcast(&q->cv);
-    double end = gen_now() + grace_s;
-    while (q->running && gen_now() < end) {
+    double end = clock_now_s() + grace_s;
+    while (q->running && clock_now_s() < end) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += 50 * 1000000L;

@@ -42,7 +42,7 @@ struct job {
     void (*in_free)(void *in);
     int sse;                            /* enum job_sse */
     char id[72];
-    double t_created, deadline;         /* gen_now() seconds; deadline 0: none */
+    double t_created, deadline;         /* clock_now_s() seconds; deadline 0: none */
     /* guarded by mu */
     double t_started;                   /* when the worker took it; 0: never */
     pthread_mutex_t mu;
