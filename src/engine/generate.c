@@ -81,7 +81,7 @@ static int pick_constrained(const gen_opts *o, sampler *smp, float *logits, int 
     return sampler_sample(smp, logits);
 }
 
-int gen_draft(const int32_t *hist, int n, int k, int32_t *out) {
+int gen_draft(const int32_t *hist, int n, int min_ngram, int k, int32_t *out) {
     if (n < 2 || k <= 0) return 0;
     int best_len = 0, best_end = -1;   /* the match hist[best_end-best_len+1 .. best_end] */
     for (int j = n - 2; j >= 0 && best_len < GEN_DRAFT_NGRAM; j--) {
@@ -90,7 +90,7 @@ int gen_draft(const int32_t *hist, int n, int k, int32_t *out) {
         while (len < GEN_DRAFT_NGRAM && len <= j && hist[j - len] == hist[n - 1 - len]) len++;
         if (len > best_len) { best_len = len; best_end = j; }
     }
-    if (best_end < 0) return 0;
+    if (best_end < 0 || best_len < min_ngram) return 0;
     int got = n - 1 - best_end < k ? n - 1 - best_end : k;
     memcpy(out, hist + best_end + 1, (size_t)got * sizeof *out);
     return got;
@@ -195,7 +195,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
             int room = cur;
             if (room > o->n_predict - i - 2) room = o->n_predict - i - 2;         /* picks left after this step's */
             if (room > infer_n_ctx(s) - infer_n_past(s) - 1) room = infer_n_ctx(s) - infer_n_past(s) - 1;
-            k = room > 0 ? gen_draft(hist, n_hist, room, batch + 1) : 0;
+            k = room > 0 ? gen_draft(hist, n_hist, GEN_DRAFT_MIN_NGRAM, room, batch + 1) : 0;
             for (int d = 1; d <= k; d++)
                 if (batch[d] < 0 || batch[d] >= V) { k = d - 1; break; }   /* a caller's lookup ids out of range */
         }
