@@ -241,6 +241,9 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         free(list);
     }
     sql_grammar *grammar = cfg->grammar && names ? sg_new(m->tok, names) : NULL;
+    int draft = agent_draft(cfg);
+    int32_t *seen = NULL;   /* speculative decoding looks drafts up in earlier attempts' ids, then the prompt */
+    size_t n_seen = 0;
     sb_result best_rows = {0};
     int done = 0, n_fail = 0;
     for (int round = 0; round < max_attempts && !done && rc == 0; round++) {
@@ -276,8 +279,26 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 go.sp.seed = cfg->sp.seed + 7919u * (uint64_t)c + 104729u * (uint64_t)round;
             }
             if (grammar) { go.allows = watch_allows; go.mask = watch_mask; }
+            int32_t *lookup = NULL;
+            if (draft > 0 && go.sp.temperature <= 0 && (lookup = malloc((n_seen + n_ids) * sizeof *lookup))) {
+                if (n_seen) memcpy(lookup, seen, n_seen * sizeof *lookup);
+                memcpy(lookup + n_seen, ids, n_ids * sizeof *lookup);
+                go.draft = draft;
+                go.lookup = lookup;
+                go.n_lookup = (int)(n_seen + n_ids);
+            }
             gen_result res;
-            if (generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err)) {
+            int grc = generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err);
+            free(lookup);
+            if (grc == 0 && res.n_ids > 0 && n_seen < (1u << 16)) {   /* later attempts: drafts from this one too */
+                int32_t *more = realloc(seen, (n_seen + (size_t)res.n_ids) * sizeof *more);
+                if (more) {
+                    memcpy(more + n_seen, res.ids, (size_t)res.n_ids * sizeof *more);
+                    seen = more;
+                    n_seen += (size_t)res.n_ids;
+                }
+            }
+            if (grc) {
                 pc_release(cfg->pc, st, NULL, 0);
                 strbuf_free(&w.text);
                 rc = -1;
@@ -296,6 +317,9 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             at->prompt_tokens = (int)n_ids;
             at->cached_tokens = n_cached;
             at->generated_tokens = res.n_ids;
+            at->drafted_tokens = res.n_drafted;
+            at->accepted_tokens = res.n_accepted;
+            at->verify_passes = res.n_verify;
             at->prefill_ms = res.prefill_s * 1000.0;
             at->decode_ms = res.decode_s * 1000.0;
             strbuf reply;
@@ -307,6 +331,9 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             ans->prompt_tokens += at->prompt_tokens;
             ans->cached_tokens += at->cached_tokens;
             ans->generated_tokens += at->generated_tokens;
+            ans->drafted_tokens += at->drafted_tokens;
+            ans->accepted_tokens += at->accepted_tokens;
+            ans->verify_passes += at->verify_passes;
             ans->prefill_ms += at->prefill_ms;
             ans->decode_ms += at->decode_ms;
             if (w.cancelled) { ans->cancelled = true; done = 1; break; }
@@ -386,6 +413,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
     if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
     sg_free(grammar);
+    free(seen);
     cv_free(cv);
     sc_free(&own_names);
     free(hist);
@@ -557,6 +585,8 @@ json_t *agent_answer_json(const agent_answer *a) {
         json_object_set_new(x, "prompt_tokens", json_integer(t->prompt_tokens));
         json_object_set_new(x, "cached_tokens", json_integer(t->cached_tokens));
         json_object_set_new(x, "generated_tokens", json_integer(t->generated_tokens));
+        json_object_set_new(x, "drafted_tokens", json_integer(t->drafted_tokens));
+        json_object_set_new(x, "accepted_tokens", json_integer(t->accepted_tokens));
         json_object_set_new(x, "prefill_ms", json_real(t->prefill_ms));
         json_object_set_new(x, "decode_ms", json_real(t->decode_ms));
         json_object_set_new(x, "execute_ms", json_real(t->execute_ms));
@@ -567,6 +597,9 @@ json_t *agent_answer_json(const agent_answer *a) {
     json_object_set_new(tok, "prompt", json_integer(a->prompt_tokens));
     json_object_set_new(tok, "cached", json_integer(a->cached_tokens));
     json_object_set_new(tok, "generated", json_integer(a->generated_tokens));
+    json_object_set_new(tok, "drafted", json_integer(a->drafted_tokens));
+    json_object_set_new(tok, "accepted", json_integer(a->accepted_tokens));
+    json_object_set_new(tok, "verify_passes", json_integer(a->verify_passes));
     json_object_set_new(o, "tokens", tok);
     json_t *tm = json_object();
     json_object_set_new(tm, "tokenize_ms", json_real(a->tokenize_ms));
@@ -614,5 +647,29 @@ int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, 
         }
         *n_candidates = v;
     }
+    return 0;
+}
+
+int agent_draft(const agent_config *cfg) {
+    if (cfg->draft > 0) return cfg->draft < GEN_DRAFT_MAX ? cfg->draft : GEN_DRAFT_MAX;
+    if (cfg->draft < 0) return 0;
+    const char *env = getenv("SQLASSIST_DRAFT");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (!*end && v >= 0) return v < GEN_DRAFT_MAX ? (int)v : GEN_DRAFT_MAX;
+    }
+    return AGENT_DEFAULT_DRAFT;
+}
+
+int agent_draft_flag(const char *flag, int *draft) {
+    if (!flag) { *draft = 0; return 0; }
+    char *end;
+    long v = strtol(flag, &end, 10);
+    if (!*flag || *end || v < 0 || v > GEN_DRAFT_MAX) {
+        fprintf(stderr, "sqlassist: --draft '%s': expected a number from 0 (off) to %d\n", flag, GEN_DRAFT_MAX);
+        return -1;
+    }
+    *draft = v ? (int)v : -1;
     return 0;
 }

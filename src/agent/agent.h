@@ -38,6 +38,10 @@ typedef struct agent_config {
     int candidates;                   /* queries written per round before repairing (0: 1); the first greedy,
                                       ** the others sampled at candidate_temperature */
     float candidate_temperature;      /* 0: 0.7 */
+    int draft;                        /* speculative decoding of the greedy attempts (gen_opts.draft): tokens
+                                      ** drafted per step from the prompt and earlier attempts; the output is
+                                      ** the same either way. 0: $SQLASSIST_DRAFT when set, else
+                                      ** AGENT_DEFAULT_DRAFT; < 0: off */
     /* Streaming (all optional): the SQL text as it is generated, and each
     ** finished attempt. Returning nonzero cancels the request. */
     int (*on_token)(void *ud, int attempt, const char *text, int len);
@@ -58,6 +62,7 @@ typedef struct agent_attempt {
     int cut_off;            /* with the grammar: the reply ended before the statement did (not run) */
     int steered;            /* with the grammar: the statement was finished along a completion, not by the model */
     int prompt_tokens, cached_tokens, generated_tokens;
+    int drafted_tokens, accepted_tokens, verify_passes;   /* speculative decoding (gen_result) */
     double prefill_ms, decode_ms, execute_ms;
 } agent_attempt;
 
@@ -72,6 +77,7 @@ typedef struct agent_answer {
     agent_attempt *attempts;
     int n_attempts;
     int prompt_tokens, cached_tokens, generated_tokens;
+    int drafted_tokens, accepted_tokens, verify_passes;   /* summed over the attempts */
     double tokenize_ms, prefill_ms, decode_ms, execute_ms, total_ms;
     char *adapter;          /* adapter name or NULL */
     char *schema_note;      /* e.g. tables left out of the prompt; NULL if none */
@@ -126,6 +132,21 @@ char *agent_error_hint(const char *error);
 /* Candidates per round when no --candidates is given. Chosen by measurement
 ** (docs/agent.md): with the bundled model 4 candidates answered one question
 ** more in 300-1000 and took 2.5-4 times as long. */
+/* Tokens drafted per step when agent_config.draft is 0 and $SQLASSIST_DRAFT
+** is unset (see agent_draft): off. The output is the same either way; what
+** decides is speed, and with the bit-exact verification (model_forward_exact)
+** each drafted token costs about half a decode step while the bundled model's
+** everyday answers keep about a third of the drafts made, so drafting has not
+** been shown to be faster (docs/agent.md, bench/speculative.sh). */
+#define AGENT_DEFAULT_DRAFT 0
+#define AGENT_DEFAULT_DRAFT_STR "0"
+/* The draft length cfg asks for: cfg->draft when > 0, 0 (off) when < 0, else
+** $SQLASSIST_DRAFT (a number, 0 = off) when set, else AGENT_DEFAULT_DRAFT. */
+int agent_draft(const agent_config *cfg);
+/* The --draft flag of ask and bench (NULL: not given) as agent_config.draft:
+** N > 0 drafts N tokens, 0 turns speculation off, absent leaves the default.
+** Prints an error and returns -1 when it is not a number from 0 to GEN_DRAFT_MAX. */
+int agent_draft_flag(const char *flag, int *draft);
 #define AGENT_DEFAULT_CANDIDATES 1
 #define AGENT_DEFAULT_CANDIDATES_STR "1"
 #define AGENT_MAX_CANDIDATES 16

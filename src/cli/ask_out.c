@@ -121,6 +121,9 @@ static void print_timings(const agent_answer *a) {
     fprintf(stderr, "tokens: %d prompt (%d cached), %d generated; time: tokenize %.1f ms, prefill %.1f ms, decode %.1f ms, execute %.1f ms, total %.1f ms\n",
             a->prompt_tokens, a->cached_tokens, a->generated_tokens, a->tokenize_ms, a->prefill_ms, a->decode_ms,
             a->execute_ms, a->total_ms);
+    if (a->drafted_tokens)
+        fprintf(stderr, "speculative decoding: %d of %d drafted tokens accepted (%.0f%%)\n", a->accepted_tokens,
+                a->drafted_tokens, 100.0 * a->accepted_tokens / a->drafted_tokens);
 }
 
 void ask_print_result(const sb_result *r, ask_format f) {

@@ -96,7 +96,7 @@ int cmd_ask(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *context = NULL, *tpl_file = NULL, *format = NULL,
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
                *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL,
-               *grammar_flag = NULL, *candidates = NULL;
+               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL;
     int json = 0, csv = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
@@ -119,6 +119,7 @@ int cmd_ask(int argc, char **argv) {
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
         {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--verbose", "-v", 0, NULL, &verbose, "on stderr: the SQL as it is generated, each attempt's error, tables left out of the prompt, timings"},
         LORA_CLI_OPTS(&lc),
         {NULL},
@@ -194,6 +195,8 @@ int cmd_ask(int argc, char **argv) {
     int grammar = 1;
     long n_cand = AGENT_DEFAULT_CANDIDATES;
     if (agent_flags(grammar_flag, candidates, &grammar, &n_cand)) { rc = 2; goto out; }
+    int draft = 0;
+    if (agent_draft_flag(draft_flag, &draft)) { rc = 2; goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     for (int i = 0; i < schema.ntables; i++)
@@ -211,7 +214,7 @@ int cmd_ask(int argc, char **argv) {
     ask_ctx actx = { .stream = verbose };
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values, .schema = &schema,
-        .grammar = grammar, .candidates = (int)n_cand,
+        .grammar = grammar, .candidates = (int)n_cand, .draft = draft,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,

@@ -28,7 +28,7 @@
 #include "lora_cli.h"
 
 typedef struct bench_opts {
-    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates;
+    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft;
     long attempts, n_predict, concurrency, limit, tp_requests;
     int no_server;
 } bench_opts;
@@ -43,8 +43,8 @@ static void load_test(const bench_opts *o, const lora_cli *lc, const char *self,
     int k = 6;
     for (int i = 0; i < lc->n_lora; i++) { fl[k++] = "--lora"; fl[k++] = lc->lora[i]; }
     const char *pass[][2] = { {"--format", o->format}, {"--template", o->tpl}, {"--copy", o->copy_values},
-                              {"--grammar", o->grammar}, {"--candidates", o->candidates} };
-    for (int i = 0; i < 5; i++)
+                              {"--grammar", o->grammar}, {"--candidates", o->candidates}, {"--draft", o->draft} };
+    for (int i = 0; i < 6; i++)
         if (pass[i][1]) { fl[k++] = pass[i][0]; fl[k++] = pass[i][1]; }
     ev_load_opts lo = { .exe = self, .model = o->model, .flags = fl, .db_dir = o->db_dir, .out_dir = o->out_dir,
                         .concurrency = (int)o->concurrency, .requests = (int)o->tp_requests };
@@ -71,6 +71,7 @@ int cmd_bench(int argc, char **argv) {
         {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &o.grammar, NULL, "on or off: decode only SQL valid on the schema (default on)"},
         {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--draft", NULL, 1, &o.draft, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
         LORA_CLI_OPTS(&lc),
@@ -113,11 +114,13 @@ int cmd_bench(int argc, char **argv) {
     int grammar = 1;
     long n_cand = AGENT_DEFAULT_CANDIDATES;
     if (!rc && agent_flags(o.grammar, o.candidates, &grammar, &n_cand)) rc = 2;
+    int draft = 0;
+    if (!rc && agent_draft_flag(o.draft, &draft)) rc = 2;
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
-        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand,
+        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand, .draft = draft,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     ev_tally tl = {0};
@@ -162,7 +165,9 @@ int cmd_bench(int argc, char **argv) {
             oc = (ev_outcome){ .error = oc.error, .answered = true, .sql = ans.sql ? ans.sql : "", .ran = ans.ok,
                                .attempts = ans.n_attempts, .prefill_ms = ans.prefill_ms, .decode_ms = ans.decode_ms,
                                .execute_ms = ans.execute_ms, .total_ms = ans.total_ms,
-                               .tokens_in = ans.prompt_tokens, .tokens_out = ans.generated_tokens };
+                               .tokens_in = ans.prompt_tokens, .tokens_out = ans.generated_tokens,
+                               .drafted = ans.drafted_tokens, .accepted = ans.accepted_tokens,
+                               .verify_passes = ans.verify_passes };
             ev_grade_task(t, sb, oc.sql, ans.ok, &ans.result, &oc.grade);
         }
         ev_write_result_line(rf, t, &oc);
@@ -184,7 +189,7 @@ int cmd_bench(int argc, char **argv) {
     getrusage(RUSAGE_CHILDREN, &ru_child);
     ev_summary sum = {
         .tally = &tl, .malformed_lines = tasks.n_bad, .load = &ld, .concurrency = o.concurrency, .requests = o.tp_requests,
-        .model_load_ms = m->load_seconds * 1000, .model = o.model, .task_file = o.tasks_path,
+        .model_load_ms = m->load_seconds * 1000, .model = o.model, .task_file = o.tasks_path, .draft = agent_draft(&cfg),
         .peak_rss_mb = (double)(ru_self.ru_maxrss > ru_child.ru_maxrss ? ru_self.ru_maxrss : ru_child.ru_maxrss) / 1024.0,
     };
     if (ev_write_outputs(o.out_dir, &sum, stdout, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }

@@ -63,7 +63,7 @@ static model *load_model_or_die(const char *path, const char *dtype, const char 
 int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *dtype = NULL, *system = NULL, *prompt = NULL, *prompt_tokens = NULL,
                *n_str = "128", *temp = "0", *top_k = "0", *top_p = "1", *min_p = "0", *seed = "0",
-               *threads = NULL, *ctx = NULL;
+               *threads = NULL, *ctx = NULL, *draft = "0";
     const char *stops[MAX_STOP];
     int n_stops = 0, chat = 0, print_ids = 0;
     lora_cli lc = { .verbose = 1 };
@@ -81,6 +81,7 @@ int cmd_generate(int argc, char **argv) {
         {"--min-p", NULL, 1, &min_p, NULL, "min-p filter (0 = off)"},
         {"--seed", NULL, 1, &seed, NULL, "sampling seed (default 0)"},
         {"--stop", NULL, 1, NULL, NULL, "stop string (repeatable)", stops, &n_stops, MAX_STOP},
+        {"--draft", NULL, 1, &draft, NULL, "greedy only: tokens drafted per step from the prompt and verified in one pass (speculative decoding, same output; default 0 = off)"},
         {"--print-ids", NULL, 0, NULL, &print_ids, "print generated token ids instead of text"},
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default: min(4096, trained))"},
@@ -95,12 +96,13 @@ int cmd_generate(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (!model_path) { fprintf(stderr, "sqlassist: --model is required\nusage: %s\n", usage); return 2; }
     if (!prompt == !prompt_tokens) { fprintf(stderr, "sqlassist: give exactly one of --prompt or --prompt-tokens\nusage: %s\n", usage); return 2; }
-    long n_predict, tk, sd = 0, nctx = 0;
+    long n_predict, tk, sd = 0, nctx = 0, n_draft = 0;
     double t_temp, t_top_p, t_min_p;
     if (cli_int("-n", n_str, 0, 1 << 20, &n_predict) || cli_float("--temp", temp, 0, 100, &t_temp) ||
         cli_int("--top-k", top_k, 0, 1 << 24, &tk) || cli_float("--top-p", top_p, 0, 1, &t_top_p) ||
         cli_float("--min-p", min_p, 0, 1, &t_min_p) || cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) ||
-        (ctx && cli_int("--ctx", ctx, 16, 1 << 20, &nctx)) || lora_cli_check(&lc))
+        (ctx && cli_int("--ctx", ctx, 16, 1 << 20, &nctx)) || cli_int("--draft", draft, 0, GEN_DRAFT_MAX, &n_draft) ||
+        lora_cli_check(&lc))
         return 2;
     int rc = 0;
     model *m = load_model_or_die(model_path, dtype, threads, &rc);
@@ -132,6 +134,7 @@ int cmd_generate(int argc, char **argv) {
         .sp = { .temperature = (float)t_temp, .top_k = (int)tk, .top_p = (float)t_top_p, .min_p = (float)t_min_p, .seed = (uint64_t)sd },
         .stop_strings = stops, .n_stop = n_stops,
         .on_text = print_ids ? NULL : print_text,
+        .draft = (int)n_draft,
     };
     if (generate(m, st, ids, n_ids, &go, &res, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; goto out; }
     if (print_ids) {
@@ -143,6 +146,9 @@ int cmd_generate(int argc, char **argv) {
             res.prefill_s > 0 ? res.n_prompt / res.prefill_s : 0);
     fprintf(stderr, "generation: %d tokens, %.3f s, %.2f tokens/s\n", res.n_ids, res.decode_s,
             res.decode_s > 0 && res.n_ids > 1 ? (res.n_ids - 1) / res.decode_s : 0);
+    if (res.n_drafted)
+        fprintf(stderr, "speculative: %d drafted, %d accepted (%.1f%%), %d verifying passes\n", res.n_drafted, res.n_accepted,
+                100.0 * res.n_accepted / res.n_drafted, res.n_verify);
 out:
     gen_result_free(&res);
     infer_free(st);

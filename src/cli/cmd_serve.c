@@ -24,7 +24,7 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *lora_dir = NULL, *host = "127.0.0.1", *port = "8080", *api_key = NULL,
                *threads = NULL, *ctx = "4096", *queue = "16", *slots = "2", *req_timeout = "120000",
                *max_body = "1048576", *cors = NULL, *max_conn = "256", *max_conn_client = "64", *tpl = NULL, *format = NULL, *copy_vals = NULL, *samples = "0",
-               *grammar_flag = NULL, *candidates = NULL,
+               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL,
                *attempts = "3", *n_predict = "256", *max_rows = NULL, *q_timeout = NULL;
     server_config cfg = {0};
     cli_opt opts[] = {
@@ -49,6 +49,7 @@ int cmd_serve(int argc, char **argv) {
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL valid on the schema (default on; /api/ask's \"grammar\" overrides)"},
         {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR "; /api/ask's \"candidates\" overrides)"},
+        {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; sets $SQLASSIST_DRAFT; default " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
         {"--samples", NULL, 1, &samples, NULL, "sample rows per table shown to the model (default 0)"},
         {"--max-attempts", NULL, 1, &attempts, NULL, "default generate/execute/repair rounds per question (default 3)"},
@@ -82,6 +83,9 @@ int cmd_serve(int argc, char **argv) {
         (max_rows && cli_int("--max-rows", max_rows, 1, 1000000, &v_rows)) ||
         (q_timeout && cli_int("--timeout-ms", q_timeout, 1, 3600000, &v_qt)))
         return 2;
+    int draft;
+    if (agent_draft_flag(draft_flag, &draft)) return 2;
+    if (draft_flag) setenv("SQLASSIST_DRAFT", draft_flag, 1);   /* the workers' agent_draft reads it */
     if (!api_key) api_key = getenv("SQLASSIST_API_KEY");
     if (api_key && !plain_token(api_key)) {
         fprintf(stderr, "sqlassist: the API key must be printable ASCII without spaces (and not empty)\n");

@@ -64,17 +64,52 @@ static int pick_constrained(const gen_opts *o, sampler *smp, float *logits, int 
     return sampler_sample(smp, logits);
 }
 
+int gen_draft(const int32_t *hist, int n, int min_ngram, int k, int32_t *out) {
+    if (n < 2 || k <= 0) return 0;
+    int best_len = 0, best_end = -1;   /* the match hist[best_end-best_len+1 .. best_end] */
+    for (int j = n - 2; j >= 0 && best_len < GEN_DRAFT_NGRAM; j--) {
+        if (hist[j] != hist[n - 1]) continue;
+        int len = 1;
+        while (len < GEN_DRAFT_NGRAM && len <= j && hist[j - len] == hist[n - 1 - len]) len++;
+        if (len > best_len) { best_len = len; best_end = j; }
+    }
+    if (best_end < 0 || best_len < min_ngram) return 0;
+    int got = n - 1 - best_end < k ? n - 1 - best_end : k;
+    memcpy(out, hist + best_end + 1, (size_t)got * sizeof *out);
+    return got;
+}
+
+/* The decoding loop. Each forward pass leaves `rows` rows of logits: row 0
+** for the token just picked, row r for the r-th draft behind it (batch[r]),
+** computed at cache positions base..base+rows-1. The loop picks from row r;
+** when the pick equals batch[r+1], that draft is already in the cache and
+** row r+1 holds the logits that follow it, so the next pick needs no
+** forward pass. Otherwise the cache is cut back to base+r+1 (everything up
+** to the pick's own input) and the pick is fed with new drafts. Plain
+** decoding is the case rows = 1. How many tokens are drafted adapts to how
+** well drafts have held (as Hugging Face's assisted generation does), so that
+** a prompt that predicts little costs little: which drafts are made never
+** changes what is picked, only how many forward passes it takes. */
 int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt, const gen_opts *o,
              gen_result *res, sa_err *err) {
     memset(res, 0, sizeof *res);
     int V = m->cfg.n_vocab;
-    float *logits = malloc((size_t)V * sizeof *logits);
+    int K = o->draft > 0 && o->sp.temperature <= 0 && o->n_predict > 1 ? (o->draft < GEN_DRAFT_MAX ? o->draft : GEN_DRAFT_MAX) : 0;
+    float *logits = malloc((size_t)V * (size_t)(K + 1) * sizeof *logits);
     float *raw = o->allows && o->on_logits ? malloc((size_t)V * sizeof *raw) : NULL;
     sampler *smp = sampler_new(V, &o->sp);
     res->ids = malloc(((size_t)(o->n_predict > 0 ? o->n_predict : 1)) * sizeof *res->ids);
+    const int32_t *src = o->lookup ? o->lookup : prompt;
+    int n_src = o->lookup ? (o->n_lookup > 0 ? o->n_lookup : 0) : (n_prompt > 0 ? n_prompt : 0);
+    int32_t *hist = K ? malloc(((size_t)n_src + (size_t)o->n_predict + 1) * sizeof *hist) : NULL;
+    int n_hist = 0;
     textbuf tb = {0};
     int rc = -1;
-    if (!logits || !smp || !res->ids || (o->allows && o->on_logits && !raw) || tb_append(&tb, "", 0)) { sa_fail(err, "out of memory"); goto out; }
+    if (!logits || !smp || !res->ids || (o->allows && o->on_logits && !raw) || (K && !hist) || tb_append(&tb, "", 0)) { sa_fail(err, "out of memory"); goto out; }
+    if (K) {
+        memcpy(hist, src, (size_t)n_src * sizeof *hist);
+        n_hist = n_src;
+    }
     double t0 = clock_now_s();
     if (n_prompt > 0 && model_forward(m, s, prompt, n_prompt, LOGITS_LAST, logits, err)) goto out;
     res->n_prompt = n_prompt;
@@ -85,19 +120,23 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     size_t emitted = 0, searched = 0;
     tok_stream ts;
     tok_stream_init(&ts);
+    int32_t batch[GEN_DRAFT_MAX + 1];
+    int rows = 1, r = 0, base = 0;
+    int cur = K;   /* drafts per pass now: +2 after a pass whose drafts all held, -1 after one that failed */
     res->stop = GEN_STOP_LENGTH;
     for (int i = 0; i < o->n_predict; i++) {
+        float *lg = logits + (size_t)r * V;
         int id;
         if (o->allows && o->mask) {
             /* the constraint comes first: when on_logits leaves none of its
             ** tokens, it is dropped for this step */
-            if (o->on_logits) memcpy(raw, logits, (size_t)V * sizeof *raw);
-            if (o->on_logits) o->on_logits(o->ud, logits, V);
-            id = pick_constrained(o, smp, logits, V, o->n_predict - i);
+            if (o->on_logits) memcpy(raw, lg, (size_t)V * sizeof *raw);
+            if (o->on_logits) o->on_logits(o->ud, lg, V);
+            id = pick_constrained(o, smp, lg, V, o->n_predict - i);
             if (id < 0 && o->on_logits) id = pick_constrained(o, smp, raw, V, o->n_predict - i);
         } else {
-            if (o->on_logits) o->on_logits(o->ud, logits, V);
-            id = sampler_sample(smp, logits);
+            if (o->on_logits) o->on_logits(o->ud, lg, V);
+            id = sampler_sample(smp, lg);
         }
         if (id < 0) { res->stop = GEN_STOP_EOS; break; }
         if (id == eos || id == im_end || id == endoftext) { res->stop = GEN_STOP_EOS; break; }
@@ -123,10 +162,36 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
             }
             emitted = tb.len - hold;
         }
+        if (K) hist[n_hist++] = id;
         if (i + 1 == o->n_predict) break;
+        if (r + 1 < rows) {
+            if (id == batch[r + 1]) { r++; res->n_accepted++; continue; }   /* the draft holds */
+            infer_truncate(s, base + r + 1);   /* the drafts from here on do not */
+            if (cur > 1) cur--;
+        } else if (rows > 1) {
+            cur = cur + 2 < K ? cur + 2 : K;
+        }
         if (infer_n_past(s) >= infer_n_ctx(s)) { res->stop = GEN_STOP_CONTEXT; break; }
-        if (model_forward(m, s, &id, 1, LOGITS_LAST, logits, err)) goto out;
+        batch[0] = id;
+        int k = 0;
+        if (K) {
+            int room = cur;
+            if (room > o->n_predict - i - 2) room = o->n_predict - i - 2;         /* picks left after this step's */
+            if (room > infer_n_ctx(s) - infer_n_past(s) - 1) room = infer_n_ctx(s) - infer_n_past(s) - 1;
+            k = room > 0 ? gen_draft(hist, n_hist, GEN_DRAFT_MIN_NGRAM, room, batch + 1) : 0;
+            for (int d = 1; d <= k; d++)
+                if (batch[d] < 0 || batch[d] >= V) { k = d - 1; break; }   /* a caller's lookup ids out of range */
+        }
+        base = infer_n_past(s);
+        r = 0;
+        rows = k + 1;
+        if (k) {
+            res->n_drafted += k;
+            res->n_verify++;
+            if (model_forward_exact(m, s, batch, k + 1, logits, err)) goto out;
+        } else if (model_forward(m, s, &id, 1, LOGITS_LAST, logits, err)) goto out;
     }
+    if (r + 1 < rows) infer_truncate(s, base + r + 1);   /* as plain decoding leaves it */
     if (res->stop != GEN_STOP_STRING && res->stop != GEN_STOP_CALLBACK) {
         char tail[16];
         int n = tok_stream_flush(&ts, tail, sizeof tail);
@@ -140,6 +205,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     rc = 0;
 out:
     free(tb.p);
+    free(hist);
     free(raw);
     free(logits);
     sampler_free(smp);

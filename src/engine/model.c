@@ -527,6 +527,7 @@ struct infer_state {
     int n_threads;
     const lora_adapter *lora;   /* this sequence's adapter, or NULL */
     float lora_scale;
+    int per_token;              /* model_forward_exact: every product on the one-token path */
 };
 
 void infer_set_lora(infer_state *s, const lora_adapter *a, float scale) {
@@ -601,12 +602,13 @@ typedef struct matmul_job {
     const kern_gemm_act *xq;   /* x quantized once for the int8 GEMM, or NULL */
     const uint8_t *xa;   /* decode: x quantized once for kern_dot_act, T × xa_bytes, or NULL */
     size_t xa_bytes;
+    int gemm;            /* set by matmul_n: this product takes the batched GEMM */
 } matmul_job;
 
 static void matmul_rows(void *ctx, int begin, int end, int ith) {
     const matmul_job *j = ctx;
     const wmat *w = j->w;
-    if (j->T >= 4 && kern_has_gemm()) {
+    if (j->gemm) {
         /* rows are handed out in blocks of KERN_GEMM_ROWS (see matmul) */
         int r0 = begin * KERN_GEMM_ROWS, r1 = end * KERN_GEMM_ROWS < w->rows ? end * KERN_GEMM_ROWS : w->rows;
         for (int t = 0; t < j->T; t++)
@@ -647,9 +649,11 @@ static void group_rows(void *ctx, int begin, int end, int ith) {
     }
 }
 
-static void matmul_n(const model *m, matmul_job *jobs, int n) {
+/* per_token: no GEMM whatever T is, so that each token's outputs are bit for
+** bit those of a one-token product (see model_forward_exact). */
+static void matmul_n(const model *m, matmul_job *jobs, int n, int per_token) {
     assert(n >= 1 && n <= MAX_GROUP);
-    int gemm = jobs[0].T >= 4 && kern_has_gemm();
+    int gemm = !per_token && jobs[0].T >= 4 && kern_has_gemm();
     void *xq[MAX_GROUP] = {0}, *xa[MAX_GROUP] = {0};
     mm_group g = { jobs, n, {0} };
     for (int k = 0; k < n; k++) {
@@ -657,6 +661,7 @@ static void matmul_n(const model *m, matmul_job *jobs, int n) {
         jobs[k].scratch = m->gemm_scratch;
         jobs[k].xq = NULL;
         jobs[k].xa = NULL;
+        jobs[k].gemm = gemm;
         if ((jobs[k].T < 4 || !gemm) && kern_dot_act_enabled() && (jobs[k].xa_bytes = kern_act_bytes(w->type, w->cols))) {
             /* decode (or any T without a GEMM: CPUs without AVX-512), quantized
             ** weights: x quantized once here for integer dot products, shared
@@ -684,9 +689,9 @@ static void matmul_n(const model *m, matmul_job *jobs, int n) {
 }
 
 /* out[T][rows] = x[T][cols] · Wᵀ (+ bias) */
-static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T) {
-    matmul_job j = { w, x, out, bias, T, NULL, NULL, NULL, 0 };
-    matmul_n(m, &j, 1);
+static void matmul(const model *m, float *out, const float *x, const wmat *w, const float *bias, int T, int per_token) {
+    matmul_job j = { w, x, out, bias, T, NULL, NULL, NULL, 0, 0 };
+    matmul_n(m, &j, 1, per_token);
 }
 
 /* cs[T][D/2][2]: cos and sin of pos·θ^(-2i/D) for the chunk's positions,
@@ -767,7 +772,7 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
         matmul_job qkv[3] = { { &L->wq, s->xn, s->q, L->bq, T, NULL, NULL },
                               { &L->wk, s->xn, s->k, L->bk, T, NULL, NULL },
                               { &L->wv, s->xn, s->v, L->bv, T, NULL, NULL } };
-        matmul_n(m, qkv, 3);
+        matmul_n(m, qkv, 3, s->per_token);
         if (s->lora) {
             lora_apply(s->lora, s->lora_scale, l, LORA_Q, s->xn, s->q, T, m->tp);
             lora_apply(s->lora, s->lora_scale, l, LORA_K, s->xn, s->k, T, m->tp);
@@ -782,14 +787,14 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
         }
         attn_job aj = { m, s, l, T, pos0 };
         tp_run(m->tp, T * c->n_head, attn_items, &aj);
-        matmul(m, s->proj, s->att, &L->wo, NULL, T);
+        matmul(m, s->proj, s->att, &L->wo, NULL, T, s->per_token);
         if (s->lora) lora_apply(s->lora, s->lora_scale, l, LORA_O, s->att, s->proj, T, m->tp);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
 
         rmsnorm(s->xn, s->x, L->ffn_norm, T, C, c->rms_eps);
         matmul_job gu[2] = { { &L->w_gate, s->xn, s->gate, NULL, T, NULL, NULL },
                              { &L->w_up, s->xn, s->up, NULL, T, NULL, NULL } };
-        matmul_n(m, gu, 2);
+        matmul_n(m, gu, 2, s->per_token);
         if (s->lora) {
             lora_apply(s->lora, s->lora_scale, l, LORA_GATE, s->xn, s->gate, T, m->tp);
             lora_apply(s->lora, s->lora_scale, l, LORA_UP, s->xn, s->up, T, m->tp);
@@ -798,7 +803,7 @@ static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens,
             float g = s->gate[i];
             s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
         }
-        matmul(m, s->proj, s->gate, &L->w_down, NULL, T);
+        matmul(m, s->proj, s->gate, &L->w_down, NULL, T, s->per_token);
         if (s->lora) lora_apply(s->lora, s->lora_scale, l, LORA_DOWN, s->gate, s->proj, T, m->tp);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
     }
@@ -819,12 +824,20 @@ int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, 
         forward_chunk(m, s, tokens + done, n);
         if (want == LOGITS_ALL) {
             rmsnorm(s->xn, s->x, m->out_norm, n, C, c->rms_eps);
-            matmul(m, logits + (size_t)done * c->n_vocab, s->xn, &m->output, NULL, n);
+            matmul(m, logits + (size_t)done * c->n_vocab, s->xn, &m->output, NULL, n, s->per_token);
         } else if (want == LOGITS_LAST && done + n == T) {
             rmsnorm(s->xn, s->x + (size_t)(n - 1) * C, m->out_norm, 1, C, c->rms_eps);
-            matmul(m, logits, s->xn, &m->output, NULL, 1);
+            matmul(m, logits, s->xn, &m->output, NULL, 1, s->per_token);
         }
         done += n;
     }
     return 0;
+}
+
+int model_forward_exact(const model *m, infer_state *s, const int32_t *tokens, int T, float *logits, sa_err *err) {
+    if (T > MAX_BATCH) return sa_fail(err, "%d tokens to verify at once (at most %d)", T, MAX_BATCH);
+    s->per_token = 1;
+    int rc = model_forward(m, s, tokens, T, LOGITS_ALL, logits, err);
+    s->per_token = 0;
+    return rc;
 }

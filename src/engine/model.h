@@ -124,4 +124,13 @@ enum { LOGITS_NONE = 0, LOGITS_LAST = 1, LOGITS_ALL = 2 };
 int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T,
                   int want, float *logits, sa_err *err);
 
+/* model_forward with LOGITS_ALL for verifying drafted tokens (speculative
+** decoding): every product takes the one-token path whatever T is (no batched
+** GEMM; quantized weights through kern_dot_act_n, bit-identical to single
+** calls; LoRA and attention work token by token anyway), so row t of logits
+** and the cache entries written are bit for bit those that T successive
+** one-token model_forward calls would give. Each weight row is still read
+** once for all T tokens. T is at most 256. */
+int model_forward_exact(const model *m, infer_state *s, const int32_t *tokens, int T, float *logits, sa_err *err);
+
 #endif

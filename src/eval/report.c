@@ -90,6 +90,10 @@ void ev_write_result_line(FILE *f, const ev_task *t, const ev_outcome *o) {
         json_object_set_new(row, "latency_ms", l);
         json_object_set_new(row, "tokens_in", json_integer(o->tokens_in));
         json_object_set_new(row, "tokens_out", json_integer(o->tokens_out));
+        if (o->drafted) {
+            json_object_set_new(row, "drafted", json_integer(o->drafted));
+            json_object_set_new(row, "accepted", json_integer(o->accepted));
+        }
     }
     const ev_grade *g = &o->grade;
     if (o->answered && g->graded) {
@@ -119,6 +123,10 @@ void ev_tally_add(ev_tally *tl, const ev_outcome *o) {
     if (!o->answered) return;
     tl->tokens_in += o->tokens_in;
     tl->tokens_out += o->tokens_out;
+    tl->drafted += o->drafted;
+    tl->accepted += o->accepted;
+    tl->verify_passes += o->verify_passes;
+    tl->decode_ms += o->decode_ms;
     if (o->ran) tl->valid++;
     const ev_grade *g = &o->grade;
     if (!g->graded) return;
@@ -201,6 +209,14 @@ json_t *ev_summary_json(const ev_summary *s) {
     json_object_set_new(o, "peak_rss_mb", json_real(s->peak_rss_mb));
     json_object_set_new(o, "tokens_in", json_integer(t->tokens_in));
     json_object_set_new(o, "tokens_out", json_integer(t->tokens_out));
+    json_object_set_new(o, "decode_tokens_per_s", t->decode_ms > 0 ? json_real(t->tokens_out / (t->decode_ms / 1000.0)) : json_null());
+    json_t *sp = json_object();
+    json_object_set_new(sp, "draft", json_integer(s->draft));
+    json_object_set_new(sp, "drafted", json_integer(t->drafted));
+    json_object_set_new(sp, "accepted", json_integer(t->accepted));
+    json_object_set_new(sp, "verify_passes", json_integer(t->verify_passes));
+    json_object_set_new(sp, "acceptance_rate", t->drafted ? json_real((double)t->accepted / (double)t->drafted) : json_null());
+    json_object_set_new(o, "speculative", sp);
     json_object_set_new(o, "model", json_string(s->model));
     json_object_set_new(o, "task_file", json_string(s->task_file));
     return o;
@@ -222,7 +238,12 @@ void ev_write_report_md(FILE *f, const ev_summary *s) {
     if (ld->n_conc) fprintf(f, "| throughput at concurrency %ld | %.2f requests/s | ~0.5 requests/s |\n", s->concurrency, best_rps(s));
     if (ld->first_answer_ms >= 0) fprintf(f, "| cold start (process start → first answer) | %.0f ms | 45 s |\n", ld->first_answer_ms);
     if (ld->health_ms >= 0) fprintf(f, "| cold start (server start → /health ready) | %.0f ms | |\n", ld->health_ms);
-    fprintf(f, "| peak resident memory | %.0f MB | |\n\n", s->peak_rss_mb);
+    fprintf(f, "| peak resident memory | %.0f MB | |\n", s->peak_rss_mb);
+    if (t->decode_ms > 0) fprintf(f, "| decode speed | %.1f tokens/s | |\n", t->tokens_out / (t->decode_ms / 1000.0));
+    if (s->draft > 0)
+        fprintf(f, "| speculative decoding (%d drafted per step) | %ld of %ld drafts accepted (%.1f%%) | |\n", s->draft,
+                t->accepted, t->drafted, t->drafted ? 100.0 * (double)t->accepted / (double)t->drafted : 0.0);
+    fprintf(f, "\n");
     if (ld->n_conc) {
         fprintf(f, "Throughput by concurrency (%ld requests each):", s->requests);
         for (int c = 0; c < ld->n_conc; c++) fprintf(f, " %d → %.2f/s;", ld->conc[c], ld->rps[c]);

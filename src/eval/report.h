@@ -25,12 +25,14 @@ typedef struct ev_outcome {
     int attempts;
     double prefill_ms, decode_ms, execute_ms, total_ms;
     long tokens_in, tokens_out;
+    long drafted, accepted, verify_passes;   /* speculative decoding: tokens drafted, drafts kept, passes */
     ev_grade grade;             /* not graded when the task has no gold SQL */
 } ev_outcome;
 
 /* Writes task t's line of results.jsonl: line, question, db_id, error (each
 ** when set); for an answered task sql, ran, attempts, latency_ms (queue,
-** prefill, decode, execution, total), tokens_in, tokens_out; for a graded
+** prefill, decode, execution, total), tokens_in, tokens_out, drafted and
+** accepted (speculative decoding; when any was drafted); for a graded
 ** one gold, exact_match, metric ("execution" or "test-suite"),
 ** execution_match and, on a miss, mismatch. */
 void ev_write_result_line(FILE *f, const ev_task *t, const ev_outcome *o);
@@ -40,6 +42,8 @@ typedef struct ev_tally {
     int tasks, with_gold, exec_match, exact, valid;     /* valid: answered and ran */
     int ts_tasks, ts_match, db_tasks, db_match;         /* by metric: test-suite, execution */
     long tokens_in, tokens_out;
+    long drafted, accepted, verify_passes;   /* speculative decoding */
+    double decode_ms;           /* summed over answered tasks */
     double *latency_ms;         /* total per task, 0 for a skipped one */
     int cap;
 } ev_tally;
@@ -57,6 +61,7 @@ typedef struct ev_summary {
     long requests;              /* per throughput level */
     double model_load_ms, peak_rss_mb;
     const char *model, *task_file;
+    int draft;                  /* tokens drafted per step (0: speculative decoding off) */
 } ev_summary;
 
 /* summary.json's object. */

@@ -178,6 +178,8 @@ static void run_chat(server *s, job *j) {
     gen_opts go = {
         .n_predict = in->max_tokens, .sp = in->sp, .stop_strings = stops, .n_stop = in->n_stop,
         .on_text = chat_text, .on_token = chat_token, .ud = j,
+        /* greedy requests: speculative decoding from the prompt (same output) */
+        .draft = agent_draft(&(agent_config){ .draft = 0 }), .lookup = in->ids, .n_lookup = in->n_ids,
     };
     if (j->sse != SSE_NONE) emit_chunk(j, in, "", 0, NULL);   /* the role first, as OpenAI does */
     gen_result res;
