@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # make-bundled.sh — reproduces models/sqlassist-sql-6m.gguf, the model
-# sqlassist uses when no --model is given, and models/sqlassist-sql-6m-schema.gguf
-# (its successor, trained on real schemas), from the public data in
+# sqlassist uses when no --model is given, from the public data in
 # ../shared/data, with this repository's own trainer (see models/README.md).
 #
 #   bash models/make-bundled.sh            (from the repository root)
@@ -16,10 +15,12 @@
 #      schedule (OUT/run2; the shipped run stopped at step 2237);
 #   3. from stage 2's weights, the same rows re-weighted (make_schema_data.py
 #      --remix: synthetic everyday pairs twice, WikiSQL halved), STEPS3 steps
-#      with bf16 products where the CPU has AVX512_BF16 (OUT/run3).
+#      of a 3600-step schedule (the shipped run stopped at step 3200), with
+#      bf16 products where the CPU has AVX512_BF16 (OUT/run3): the default
+#      model.
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
 # THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
-# STEPS3 (default 3600), STOP3 (stop stage 3 after this step; rerun to continue).
+# STEPS3 (default 3200).
 # Rerunning continues from OUT/run*/checkpoint.safetensors when one exists
 # (the result is the same bytes as an uninterrupted run on the same ISA).
 set -eu
@@ -28,7 +29,7 @@ SHARED="${SHARED:-$PWD/../shared}"
 OUT="${OUT:-runs/bundled}"
 STEPS="${STEPS:-10000}"
 STEPS2="${STEPS2:-2237}"
-STEPS3="${STEPS3:-3600}"
+STEPS3="${STEPS3:-3200}"
 SCHEMA_TOKENS=320
 mkdir -p "$OUT"
 [ -x ./sqlassist ] || make
@@ -72,11 +73,9 @@ resume=()
     --hidden 256 --layers 6 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
     --init "$OUT/stage2.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
     --data "$OUT/data/train_schema_mix.jsonl" --out "$OUT/run3" --seq-len 512 \
-    --steps "$STEPS3" --batch 16 --lr 6e-4 --warmup 100 --seed 3 "${precision[@]}" \
-    --save-every 100 --val-every 400 --val-max 300 ${STOP3:+--stop-at "$STOP3"} \
+    --steps 3600 --stop-at "$STEPS3" --batch 16 --lr 6e-4 --warmup 100 --seed 3 "${precision[@]}" \
+    --save-every 100 --val-every 400 --val-max 300 \
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
-[ -z "${STOP3:-}" ] || exit 0   # stopped early (STOP3): rerun to continue
-# 6. the shipped files
-cp "$OUT/stage1.gguf" models/sqlassist-sql-6m.gguf
-./sqlassist quantize "$OUT/run3/model.gguf" models/sqlassist-sql-6m-schema.gguf --type f16
-ls -l models/sqlassist-sql-6m.gguf models/sqlassist-sql-6m-schema.gguf
+# 6. the shipped file: stage 3, the default model
+./sqlassist quantize "$OUT/run3/model.gguf" models/sqlassist-sql-6m.gguf --type f16
+ls -l models/sqlassist-sql-6m.gguf

@@ -38,7 +38,7 @@ printf '\n' | "$SQLASSIST" ask --db $DB - > "$W/o5" 2> "$W/e5"; rc=$?
 [ $rc -eq 2 ] && grep -q "the question is empty" "$W/e5" && ok "an empty question on standard input: exit 2" || bad "empty stdin question: exit $rc"
 
 # --csv: the header and every row of the SQL the answer ran (taken from --json)
-L="List the names of the products"
+L="List the emails of all customers."
 "$SQLASSIST" ask --db $DB --csv "$L" > "$W/p.csv" 2> "$W/e6"; rc=$?
 "$SQLASSIST" ask --db $DB --json "$L" > "$W/p.json" 2>/dev/null
 $PY - "$W/p.csv" "$W/p.json" <<'PYEOF' && [ $rc -eq 0 ] && ok "--csv: a header and every row" || { bad "--csv (rc $rc)"; head -3 "$W/p.csv"; }

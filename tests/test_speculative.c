@@ -9,7 +9,7 @@
 **     reason and cache length, through token budgets, stop strings, an
 **     on_text stop, a full context, a stateful allows/mask constraint with
 **     on_logits, a cached prefix with a lookup, a LoRA adapter;
-**   - the agent on examples/shop.sqlite with both bundled models, grammar on
+**   - the agent on examples/shop.sqlite with the bundled model, grammar on
 **     and off: every attempt's reply is the same with and without drafts;
 ** and drafts are accepted (the counters are > 0), so the comparisons do
 ** exercise the verification path.
@@ -315,7 +315,7 @@ int main(void) {
     CHECK(total_accepted > 0, "no draft was accepted on the random models");
     quick = 0;
 
-    /* the bundled models on a real schema, through generate and the agent */
+    /* the bundled model on a real schema, through generate and the agent */
     const char *questions[] = {
         "How many customers are there?",
         "How many orders were delivered?",
@@ -331,8 +331,8 @@ int main(void) {
     if (!sb) { printf("examples/shop.sqlite: %s\n", err.msg); return 1; }
     sc_schema schema = {0};
     if (sc_introspect(sb, 0, &schema, &err)) { printf("%s\n", err.msg); return 1; }
-    const char *bundled[] = { "models/sqlassist-sql-6m.gguf", "models/sqlassist-sql-6m-schema.gguf" };
-    for (int b = 0; b < 2; b++) {
+    const char *bundled[] = { "models/sqlassist-sql-6m.gguf" };
+    for (int b = 0; b < (int)(sizeof bundled / sizeof *bundled); b++) {
         model *m = model_load(bundled[b], NULL, &err);
         if (!m) { printf("%s\n", err.msg); return 1; }
         long d0 = total_drafted, a0 = total_accepted;

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib_test.sh" speculative-cli
 . tests/lib_adapters.sh
 DB=examples/shop.sqlite
-Q="What is the highest unit price of the products?"
+Q="Which customers have never placed an order? Give their emails."   # its SQL repeats names: drafts hold
 
 "$SQLASSIST" ask --json --db $DB --draft 0 "$Q" > "$W/off.json" 2> "$W/off.err"
 "$SQLASSIST" ask --json --db $DB --draft 6 "$Q" > "$W/on.json" 2> "$W/on.err"
