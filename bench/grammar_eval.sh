@@ -14,7 +14,7 @@
 #
 #   bash bench/grammar_eval.sh           (after make; MODEL=... for another model)
 # Env: SQLASSIST (./sqlassist), MODEL (the bundled model), SHARED (../shared),
-# OUT (runs/grammar-eval), LIMIT (1000), CONFIGS ("off:1 on:1 on:4 on:8"), SETS.
+# OUT (runs/grammar-eval), LIMIT (1000; WikiSQL), SPIDER_LIMIT (all 770), CONFIGS ("off:1 on:1 on:4 on:8"), SETS.
 set -eu
 cd "$(dirname "$0")/.."
 SQLASSIST="${SQLASSIST:-./sqlassist}"
@@ -30,7 +30,7 @@ for set in ${SETS:-everyday library wikisql wikisql-all spider}; do
     case $set in
     wikisql) args=(--tasks "$OUT/data/wikisql_test.jsonl" --limit "$LIMIT") ;;
     wikisql-all) args=(--tasks "$OUT/data/wikisql_test_allcols.jsonl" --limit "$LIMIT") ;;
-    spider) args=(--tasks "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database") ;;
+    spider) args=(--tasks "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database" ${SPIDER_LIMIT:+--limit "$SPIDER_LIMIT"}) ;;
     everyday) args=(--tasks bench/everyday/shop.jsonl --db-dir bench/everyday/databases) ;;
     library) args=(--tasks bench/everyday/library.jsonl --db-dir bench/everyday/databases) ;;
     *) echo "unknown set $set"; exit 2 ;;

@@ -79,7 +79,8 @@ before=$(sha256sum "$DB" | cut -d' ' -f1)
 no_raw_controls() { ! LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]' "$1"; }
 
 # ---- 3. terminal escapes ---------------------------------------------------------------------
-timeout 120 "$SQLASSIST" ask --db "$W/evil.sqlite" -v --max-attempts 1 -n 8 "How many good items are there?" > "$W/ask-evil.out" 2> "$W/ask-evil.err"
+# (--format sql-create-context shows only the tables the question names, so the note lists the others)
+timeout 120 "$SQLASSIST" ask --db "$W/evil.sqlite" -v --format sql-create-context --max-attempts 1 -n 8 "How many good items are there?" > "$W/ask-evil.out" 2> "$W/ask-evil.err"
 cat "$W/ask-evil.out" "$W/ask-evil.err" > "$W/ask-evil.all"
 if no_raw_controls "$W/ask-evil.all" && grep -q 'left out' "$W/ask-evil.err" && grep -qF 'evil\x1B]0;owned\x07\x1B[2J' "$W/ask-evil.err"; then
     ok "ask -v: the left-out note shows hostile table names escaped"

@@ -151,7 +151,18 @@ int sc_introspect(sandbox *sb, int sample_rows, sc_schema *out, sa_err *err) {
             sa_fail(err, "schema: out of memory");
             goto fail;
         }
-        if (read_columns(sb, t, err) < 0 || read_foreign_keys(sb, t, err) < 0) {
+        if (t->is_view) {
+            /* A view that no longer compiles (it names a column or table
+            ** that is gone) cannot be queried either: it is left out, and
+            ** the tables stay usable. */
+            sa_err verr = {{0}};
+            if (read_columns(sb, t, &verr) < 0 || t->ncols == 0) {
+                free_table(t);
+                memset(t, 0, sizeof *t);
+                out->ntables--;
+                continue;
+            }
+        } else if (read_columns(sb, t, err) < 0 || read_foreign_keys(sb, t, err) < 0) {
             sa_err_prefix(err, "schema: table %s", t->name);
             goto fail;
         }

@@ -48,7 +48,8 @@ typedef struct sc_schema {
 } sc_schema;
 
 /* Reads every table and view of sb's main database except SQLite's internal
-** ones and virtual tables' shadow tables, with up to
+** ones, virtual tables' shadow tables and views that no longer compile (a
+** column or table they name is gone), with up to
 ** sample_rows rows each (0: none); a table whose rows cannot be read gets
 ** no samples and says why in samples_error, and the rest goes on. Each listing is one sb_run, so at most
 ** the sandbox's max_rows tables, and columns per table, are read.
