@@ -19,8 +19,8 @@ make -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 echo "== the sample database, through the read-only sandbox"
 ./sqlassist sql --db examples/shop.sqlite "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
 [ $# -gt 0 ] || set -- "What is the highest unit price of the products?" \
-    "Which city is the supplier Golden Foods in?" \
-    "What is the lowest salary of the employees?" \
+    "How many customers are there in each country?" \
+    "Which country has the most customers?" \
     "What is the salary of the employee whose first name is Mateo?"
 for q in "$@"; do
     echo "== sqlassist ask ${MODEL:+--model $MODEL }--db examples/shop.sqlite \"$q\""
