@@ -218,7 +218,7 @@ try {
   // card shows, fixed values come from ?sql= links, and the questions meant to fail are sent
   // with max_tokens 2 and no grammar (a cut-off query) by rewriting their request.
   const rewrite = new Map();   // question (or the end of a folded follow-up) -> fields added to its /api/ask request
-  const failing = { add: (q) => rewrite.set(q, { max_tokens: 2, grammar: false }) };
+  const FAIL = { max_tokens: 2, grammar: false };   // a cut-off query: no attempt runs, whatever the model
   await page.route(urlB + "api/ask", (route) => {
     const body = JSON.parse(route.request().postData() || "{}");
     for (const [q, fields] of rewrite) if ((body.question || "").endsWith(q)) Object.assign(body, fields);   // a follow-up is sent folded
@@ -267,14 +267,14 @@ try {
   const warn = await card(3).locator(".notice.warn").textContent().catch(() => "");
   check("the answer says when the SQL leaves out a value the question names", warn.includes("“Germany”"), warn);
   const before = [await card(0).innerText(), await card(2).innerText()];
-  failing.add("How many customers are from Germany?");
+  rewrite.set("How many customers are from Germany?", FAIL);
   await askTyped("How many customers are from Germany?", 5);
   check("a failed question is a failure card", (await card(4).getAttribute("class")).includes("failed")
     && (await card(4).locator(".notice.fail .examples button").count()) === 3);
   check("a failed question leaves the earlier answers", (await cardCount()) === 5 && (await card(0).innerText()) === before[0]
     && (await card(2).innerText()) === before[1]);
   // a follow-up (it names no table) that fails: a failure card of its own, the answers before it stay
-  failing.add("and from France");
+  rewrite.set("and from France", FAIL);
   await askTyped("and from France", 6);
   const cls5 = await card(5).getAttribute("class"), asked5 = await card(5).locator(".asked-as").textContent().catch(() => "");
   check("a failed follow-up is a failure card of its own", cls5.includes("failed")
