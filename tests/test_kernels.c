@@ -633,22 +633,25 @@ static void test_gemm_kquant(void) {
 
 /* kern_dot_act_n (one row, T tokens; prompts without a GEMM) equals the
 ** single-token kern_dot_act bit for bit, on every ISA, for T odd and even
-** around the token blocks of the AVX2 kernels. */
+** around the token blocks of the AVX2 and VNNI kernels, and rows with an odd
+** number of 32-blocks (800 values; the k-quants have no 800-value rows). */
 static void test_dot_act_n(const char *isa) {
     kernels_init(isa);
     if (strcmp(kernels_isa(), isa) != 0) { kernels_init(NULL); return; }
     const uint32_t types[] = { GGML_TYPE_Q4_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
-    const int T_list[] = { 1, 3, 4, 5, 8, 11 }, n_list[] = { 256, 768, 1280 };
+    const int T_list[] = { 1, 3, 4, 5, 8, 11 }, n_list[] = { 256, 768, 800, 1280 };
     int cases = 0;
     float *tmp = malloc(1280 * 4), *x = malloc(11 * 1280 * 4), out[11 * 3];
     for (size_t ti = 0; ti < 5; ti++)
-        for (size_t ni = 0; ni < 3; ni++)
+        for (size_t ni = 0; ni < 4; ni++)
             for (size_t xi = 0; xi < 6; xi++) {
                 uint32_t t = types[ti];
                 int n = n_list[ni], T = T_list[xi];
                 uint32_t be, bb;
                 ggml_type_block(t, &be, &bb);
                 size_t ab = kern_act_bytes(t, n);
+                if (n % (int)be) continue;
+                CHECK(ab > 0, "%s: no integer path for %d values", ggml_type_name(t), n);
                 uint8_t *row = malloc((size_t)n / be * bb), *act = aligned_alloc(64, ab * (size_t)T);
                 make_row(t, n, (int)(xi & 1), tmp, row);
                 for (int i = 0; i < T * n; i++) x[i] = frand();

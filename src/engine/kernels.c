@@ -423,5 +423,6 @@ float kern_dot_act(uint32_t type, const void *row, const void *act, int n) {
 
 void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     if (g_dot_act == kern_dot_act_avx2) { kern_dot_act_n_avx2(type, row, act, stride, T, n, out, ostride); return; }
+    if (g_dot_act == kern_dot_act_vnni) { kern_dot_act_n_vnni(type, row, act, stride, T, n, out, ostride); return; }
     for (int t = 0; t < T; t++) out[(size_t)t * ostride] = g_dot_act(type, row, (const uint8_t *)act + (size_t)t * stride, n);
 }

@@ -26,6 +26,8 @@ float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n);
 void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act);
 void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out,
                          size_t ostride);
+void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out,
+                         size_t ostride);
 /* kern_matvec_t (kernels.h); x86-64 only. */
 void kern_matvec_t_avx512(float *out, float s, const float *m, size_t ld, const float *c, int r, int n);
 void kern_matvec_t_avx2(float *out, float s, const float *m, size_t ld, const float *c, int r, int n);

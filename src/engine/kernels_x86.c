@@ -618,6 +618,111 @@ T_VNNI static float dot_q8_0_q8_vnni(const block_q8_0 *w, const void *act, int n
     return r;
 }
 
+/* q8_0 / q4_0 rows against NT token vectors at once (batched decode, draft
+** verification): the weights are loaded and unpacked once per block pair,
+** and each token then takes exactly the instructions of the one-token
+** kernels above, in the same order, so every result is bit for bit that of
+** dot_q8_0_q8_vnni / dot_q4_0_q8_vnni. NT is a constant at each call site. */
+T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_q8_vnni_nt(int NT, const block_q8_0 *w, const uint8_t *act,
+                                                                              size_t stride, int n, float *res) {
+    const int8_t *q[4];
+    const float *d[4];
+    __m512 acc[4];
+    for (int t = 0; t < NT; t++) {
+        q[t] = (const int8_t *)(act + (size_t)t * stride);
+        d[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
+        acc[t] = _mm512_setzero_ps();
+    }
+    const __m512i pidx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    int nb = n / 32, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w[b].qs)),
+                                        _mm256_loadu_si256((const __m256i *)w[b + 1].qs), 1);
+        __mmask64 neg = _mm512_movepi8_mask(wv);
+        __m512i aw = _mm512_abs_epi8(wv);
+        __m128 wd = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[b].d), w[b + 1].d, 1));
+        for (int t = 0; t < NT; t++) {
+            __m512i xv = _mm512_loadu_si512(q[t] + 32 * b);
+            __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
+            __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, xs);
+            __m128 f = _mm_mul_ps(wd, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d[t] + b))));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(f)), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        float r = _mm512_reduce_add_ps(acc[t]);
+        if (b < nb) {
+            int32_t isum = 0;
+            for (int k = 0; k < 32; k++) isum += w[b].qs[k] * q[t][32 * b + k];
+            r += H2F(w[b].d) * d[t][b] * (float)isum;
+        }
+        res[t] = r;
+    }
+}
+
+T_VNNI static inline __attribute__((always_inline)) void dot_q4_0_q8_vnni_nt(int NT, const block_q4_0 *w, const uint8_t *act,
+                                                                              size_t stride, int n, float *res) {
+    const int8_t *q[4];
+    const float *d[4];
+    const int32_t *s[4];
+    __m512 acc[4];
+    for (int t = 0; t < NT; t++) {
+        q[t] = (const int8_t *)(act + (size_t)t * stride);
+        d[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
+        s[t] = (const int32_t *)(act + (size_t)t * stride + KERN_ACT32_S(n));
+        acc[t] = _mm512_setzero_ps();
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+    const __m512i sidx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    int nb = n / 32, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256i r0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qs));
+        __m256i r1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b + 1].qs));
+        __m512i wq = _mm512_and_si512(_mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1), shift), m4);
+        __m128 wd = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[b].d), w[b + 1].d, 1));
+        for (int t = 0; t < NT; t++) {
+            __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                            _mm512_permutexvar_epi32(sidx, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(s[t] + b)))));
+            __m512i isum = _mm512_dpbusd_epi32(seed, wq, _mm512_loadu_si512(q[t] + 32 * b));
+            __m128 f = _mm_mul_ps(wd, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d[t] + b))));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(sidx, _mm512_castps128_ps512(f)), acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; t++) {
+        float r = _mm512_reduce_add_ps(acc[t]);
+        if (b < nb) {
+            int32_t isum = 0;
+            for (int k = 0; k < 16; k++) isum += (w[b].qs[k] & 0x0f) * q[t][32 * b + k] + (w[b].qs[k] >> 4) * q[t][32 * b + k + 16];
+            r += H2F(w[b].d) * d[t][b] * (float)(isum - 8 * s[t][b]);
+        }
+        res[t] = r;
+    }
+}
+
+/* kern_dot_act_n (kernels.h) with VNNI: q8_0 / q4_0 rows take up to 4 tokens per pass. */
+T_VNNI void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
+    const uint8_t *a = act;
+    float r[4];
+    int t = 0;
+    if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
+        int q8 = type == GGML_TYPE_Q8_0;
+        for (; t < T;) {
+            int nt = T - t >= 4 ? 4 : T - t;
+            const uint8_t *at = a + (size_t)t * stride;
+            switch (nt) {    /* constant NT per call: the accumulators stay in registers */
+            case 4: if (q8) dot_q8_0_q8_vnni_nt(4, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(4, row, at, stride, n, r); break;
+            case 3: if (q8) dot_q8_0_q8_vnni_nt(3, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(3, row, at, stride, n, r); break;
+            case 2: if (q8) dot_q8_0_q8_vnni_nt(2, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(2, row, at, stride, n, r); break;
+            default: if (q8) dot_q8_0_q8_vnni_nt(1, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(1, row, at, stride, n, r); break;
+            }
+            for (int i = 0; i < nt; i++) out[(size_t)(t + i) * ostride] = r[i];
+            t += nt;
+        }
+        return;
+    }
+    for (; t < T; t++) out[(size_t)t * ostride] = kern_dot_act_vnni(type, row, a + (size_t)t * stride, n);
+}
+
 float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n) {
     switch (type) {
     case GGML_TYPE_Q4_K: return dot_q4_K_vnni(row, act, n);
@@ -1016,6 +1121,9 @@ float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n) { ret
 float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n) { return kern_dot_act_portable(type, row, act, n); }
 float kern_dot_act_avx2(uint32_t type, const void *row, const void *act, int n) { return kern_dot_act_portable(type, row, act, n); }
 void kern_act_quantize_avx2(uint32_t type, const float *x, int n, void *act) { kern_act_quantize_portable(type, x, n, act); }
+void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
+    for (int t = 0; t < T; t++) out[(size_t)t * ostride] = kern_dot_act_portable(type, row, (const uint8_t *)act + (size_t)t * stride, n);
+}
 void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     for (int t = 0; t < T; t++) out[(size_t)t * ostride] = kern_dot_act_portable(type, row, (const uint8_t *)act + (size_t)t * stride, n);
 }

@@ -694,14 +694,14 @@ static void matmul(const model *m, float *out, const float *x, const wmat *w, co
     matmul_n(m, &j, 1, per_token);
 }
 
-/* cs[T][D/2][2]: cos and sin of pos·θ^(-2i/D) for the chunk's positions,
+/* cs[T][D/2][2]: cos and sin of pos[t]·θ^(-2i/D) for the chunk's positions,
 ** computed once per chunk and shared by q and k of every layer. */
-static void rope_table(float *cs, int T, int pos0, int D, float theta) {
+static void rope_table(float *cs, int T, const int *pos, int D, float theta) {
     int half = D / 2;
     for (int i = 0; i < half; i++) {
         float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)D);
         for (int t = 0; t < T; t++) {
-            float ang = (float)(pos0 + t) * inv_freq;
+            float ang = (float)pos[t] * inv_freq;
             cs[((size_t)t * half + i) * 2] = cosf(ang);
             cs[((size_t)t * half + i) * 2 + 1] = sinf(ang);
         }
@@ -724,25 +724,34 @@ static void rope(float *vec, int n_heads, int D, const float *cs) {
     }
 }
 
+/* Where each row of a chunk belongs: one sequence at consecutive positions
+** (a prompt, a draft), or one row per sequence (a batched decode step). */
+typedef struct chunk_rows {
+    infer_state *const *seq;   /* [T] the sequence whose cache row t reads and extends */
+    const int *pos;            /* [T] row t's position in that sequence */
+} chunk_rows;
+
 typedef struct attn_job {
     const model *m;
-    infer_state *s;
-    int layer, T, pos0;
+    infer_state *buf;          /* holds q and att of every row */
+    chunk_rows rows;
+    int layer, T;
 } attn_job;
 
-/* One (token, head) pair per item: causal softmax attention over the cache. */
+/* One (row, head) pair per item: causal softmax attention over the row's
+** own sequence's cache up to its position. */
 static void attn_items(void *ctx, int begin, int end, int ith) {
     const attn_job *j = ctx;
     const qwen2_config *c = &j->m->cfg;
-    infer_state *s = j->s;
     int H = c->n_head, D = c->head_dim, KV = c->n_head_kv * D, group = c->n_head / c->n_head_kv;
-    const float *kc = s->k_cache + (size_t)j->layer * s->n_ctx * KV;
-    const float *vc = s->v_cache + (size_t)j->layer * s->n_ctx * KV;
-    float *sc = s->scores + (size_t)ith * s->n_ctx;
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
-        int t = it / H, h = it % H, kvh = h / group, pos = j->pos0 + t;
-        const float *q = s->q + (size_t)t * c->n_embd + (size_t)h * D;
+        int t = it / H, h = it % H, kvh = h / group, pos = j->rows.pos[t];
+        const infer_state *s = j->rows.seq[t];
+        const float *kc = s->k_cache + (size_t)j->layer * s->n_ctx * KV;
+        const float *vc = s->v_cache + (size_t)j->layer * s->n_ctx * KV;
+        float *sc = s->scores + (size_t)ith * s->n_ctx;
+        const float *q = j->buf->q + (size_t)t * c->n_embd + (size_t)h * D;
         float mx = -INFINITY;
         for (int p = 0; p <= pos; p++) {
             sc[p] = kern_dot(GGML_TYPE_F32, kc + (size_t)p * KV + (size_t)kvh * D, q, D) * scale;
@@ -751,63 +760,83 @@ static void attn_items(void *ctx, int begin, int end, int ith) {
         float sum = 0;
         for (int p = 0; p <= pos; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
         float inv = 1.0f / sum;
-        float *o = s->att + (size_t)t * c->n_embd + (size_t)h * D;
+        float *o = j->buf->att + (size_t)t * c->n_embd + (size_t)h * D;
         memset(o, 0, (size_t)D * sizeof *o);
         for (int p = 0; p <= pos; p++)
             kern_axpy(o, sc[p] * inv, vc + (size_t)p * KV + (size_t)kvh * D, D);
     }
 }
 
-/* Runs one chunk of at most MAX_BATCH tokens through every layer. */
-static void forward_chunk(const model *m, infer_state *s, const int32_t *tokens, int T) {
+/* out[t] += each row's own adapter delta for x[t] (rows without an adapter
+** are left alone). Consecutive rows with the same adapter and scale go
+** through lora_apply together. */
+static void lora_rows(const model *m, chunk_rows rows, int T, int layer, int target, const float *x, int nx,
+                      float *out, int nout) {
+    for (int t0 = 0; t0 < T;) {
+        const infer_state *s = rows.seq[t0];
+        int t1 = t0 + 1;
+        while (t1 < T && rows.seq[t1]->lora == s->lora && rows.seq[t1]->lora_scale == s->lora_scale) t1++;
+        if (s->lora)
+            lora_apply(s->lora, s->lora_scale, layer, target, x + (size_t)t0 * nx, out + (size_t)t0 * nout, t1 - t0, m->tp);
+        t0 = t1;
+    }
+}
+
+/* Runs one chunk of at most MAX_BATCH rows through every layer, with
+** activations in buf's scratch; row t reads and extends the cache of
+** rows.seq[t] at position rows.pos[t]. per_token: see matmul_n. */
+static void forward_chunk(const model *m, infer_state *buf, const int32_t *tokens, int T, chunk_rows rows, int per_token) {
     const qwen2_config *c = &m->cfg;
-    int C = c->n_embd, F = c->n_ff, D = c->head_dim, KV = c->n_head_kv * D, pos0 = s->n_past;
+    int C = c->n_embd, F = c->n_ff, D = c->head_dim, KV = c->n_head_kv * D;
+    infer_state *s = buf;
+    int any_lora = 0;
+    for (int t = 0; t < T; t++) any_lora |= rows.seq[t]->lora != NULL;
     for (int t = 0; t < T; t++)
         kern_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
                          s->x + (size_t)t * C, C);
-    rope_table(s->rope_cs, T, pos0, D, c->rope_theta);
+    rope_table(s->rope_cs, T, rows.pos, D, c->rope_theta);
     for (int l = 0; l < c->n_layer; l++) {
         const qwen2_layer *L = &m->layers[l];
         rmsnorm(s->xn, s->x, L->attn_norm, T, C, c->rms_eps);
         matmul_job qkv[3] = { { &L->wq, s->xn, s->q, L->bq, T, NULL, NULL },
                               { &L->wk, s->xn, s->k, L->bk, T, NULL, NULL },
                               { &L->wv, s->xn, s->v, L->bv, T, NULL, NULL } };
-        matmul_n(m, qkv, 3, s->per_token);
-        if (s->lora) {
-            lora_apply(s->lora, s->lora_scale, l, LORA_Q, s->xn, s->q, T, m->tp);
-            lora_apply(s->lora, s->lora_scale, l, LORA_K, s->xn, s->k, T, m->tp);
-            lora_apply(s->lora, s->lora_scale, l, LORA_V, s->xn, s->v, T, m->tp);
+        matmul_n(m, qkv, 3, per_token);
+        if (any_lora) {
+            lora_rows(m, rows, T, l, LORA_Q, s->xn, C, s->q, C);
+            lora_rows(m, rows, T, l, LORA_K, s->xn, C, s->k, KV);
+            lora_rows(m, rows, T, l, LORA_V, s->xn, C, s->v, KV);
         }
-        float *kc = s->k_cache + (size_t)l * s->n_ctx * KV, *vc = s->v_cache + (size_t)l * s->n_ctx * KV;
         for (int t = 0; t < T; t++) {
+            infer_state *st = rows.seq[t];
+            float *kc = st->k_cache + (size_t)l * st->n_ctx * KV, *vc = st->v_cache + (size_t)l * st->n_ctx * KV;
             rope(s->q + (size_t)t * C, c->n_head, D, s->rope_cs + (size_t)t * D);
             rope(s->k + (size_t)t * KV, c->n_head_kv, D, s->rope_cs + (size_t)t * D);
-            memcpy(kc + (size_t)(pos0 + t) * KV, s->k + (size_t)t * KV, (size_t)KV * 4);
-            memcpy(vc + (size_t)(pos0 + t) * KV, s->v + (size_t)t * KV, (size_t)KV * 4);
+            memcpy(kc + (size_t)rows.pos[t] * KV, s->k + (size_t)t * KV, (size_t)KV * 4);
+            memcpy(vc + (size_t)rows.pos[t] * KV, s->v + (size_t)t * KV, (size_t)KV * 4);
         }
-        attn_job aj = { m, s, l, T, pos0 };
+        attn_job aj = { m, s, rows, l, T };
         tp_run(m->tp, T * c->n_head, attn_items, &aj);
-        matmul(m, s->proj, s->att, &L->wo, NULL, T, s->per_token);
-        if (s->lora) lora_apply(s->lora, s->lora_scale, l, LORA_O, s->att, s->proj, T, m->tp);
+        matmul(m, s->proj, s->att, &L->wo, NULL, T, per_token);
+        if (any_lora) lora_rows(m, rows, T, l, LORA_O, s->att, C, s->proj, C);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
 
         rmsnorm(s->xn, s->x, L->ffn_norm, T, C, c->rms_eps);
         matmul_job gu[2] = { { &L->w_gate, s->xn, s->gate, NULL, T, NULL, NULL },
                              { &L->w_up, s->xn, s->up, NULL, T, NULL, NULL } };
-        matmul_n(m, gu, 2, s->per_token);
-        if (s->lora) {
-            lora_apply(s->lora, s->lora_scale, l, LORA_GATE, s->xn, s->gate, T, m->tp);
-            lora_apply(s->lora, s->lora_scale, l, LORA_UP, s->xn, s->up, T, m->tp);
+        matmul_n(m, gu, 2, per_token);
+        if (any_lora) {
+            lora_rows(m, rows, T, l, LORA_GATE, s->xn, C, s->gate, F);
+            lora_rows(m, rows, T, l, LORA_UP, s->xn, C, s->up, F);
         }
         for (size_t i = 0; i < (size_t)T * F; i++) {
             float g = s->gate[i];
             s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
         }
-        matmul(m, s->proj, s->gate, &L->w_down, NULL, T, s->per_token);
-        if (s->lora) lora_apply(s->lora, s->lora_scale, l, LORA_DOWN, s->gate, s->proj, T, m->tp);
+        matmul(m, s->proj, s->gate, &L->w_down, NULL, T, per_token);
+        if (any_lora) lora_rows(m, rows, T, l, LORA_DOWN, s->gate, F, s->proj, C);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
     }
-    s->n_past += T;
 }
 
 int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, int want, float *logits, sa_err *err) {
@@ -819,9 +848,14 @@ int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, 
         if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
             return sa_fail(err, "token id %d at position %d is out of range [0, %d)", tokens[i], i, c->n_vocab);
     int C = c->n_embd;
+    infer_state *seq[MAX_BATCH];
+    int pos[MAX_BATCH];
+    for (int t = 0; t < MAX_BATCH; t++) seq[t] = s;
     for (int done = 0; done < T;) {
         int n = T - done < MAX_BATCH ? T - done : MAX_BATCH;
-        forward_chunk(m, s, tokens + done, n);
+        for (int t = 0; t < n; t++) pos[t] = s->n_past + t;
+        forward_chunk(m, s, tokens + done, n, (chunk_rows){ seq, pos }, s->per_token);
+        s->n_past += n;
         if (want == LOGITS_ALL) {
             rmsnorm(s->xn, s->x, m->out_norm, n, C, c->rms_eps);
             matmul(m, logits + (size_t)done * c->n_vocab, s->xn, &m->output, NULL, n, s->per_token);
@@ -840,4 +874,28 @@ int model_forward_exact(const model *m, infer_state *s, const int32_t *tokens, i
     int rc = model_forward(m, s, tokens, T, LOGITS_ALL, logits, err);
     s->per_token = 0;
     return rc;
+}
+
+int model_forward_batch(const model *m, infer_state *const *states, const int32_t *tokens, int B, float *logits,
+                        sa_err *err) {
+    const qwen2_config *c = &m->cfg;
+    if (B <= 0) return sa_fail(err, "no sequences to step");
+    if (B > MAX_BATCH) return sa_fail(err, "%d sequences in one step (at most %d)", B, MAX_BATCH);
+    int pos[MAX_BATCH];
+    for (int b = 0; b < B; b++) {
+        if (states[b]->m != m) return sa_fail(err, "sequence %d belongs to another model", b);
+        for (int k = 0; k < b; k++)
+            if (states[k] == states[b]) return sa_fail(err, "sequences %d and %d are the same state", k, b);
+        if (states[b]->n_past + 1 > states[b]->n_ctx)
+            return sa_fail(err, "sequence %d: context full (%d cached, --ctx %d)", b, states[b]->n_past, states[b]->n_ctx);
+        if (tokens[b] < 0 || tokens[b] >= c->n_vocab)
+            return sa_fail(err, "sequence %d: token id %d is out of range [0, %d)", b, tokens[b], c->n_vocab);
+        pos[b] = states[b]->n_past;
+    }
+    infer_state *buf = states[0];
+    forward_chunk(m, buf, tokens, B, (chunk_rows){ states, pos }, 1);
+    for (int b = 0; b < B; b++) states[b]->n_past++;
+    rmsnorm(buf->xn, buf->x, m->out_norm, B, c->n_embd, c->rms_eps);
+    matmul(m, logits, buf->xn, &m->output, NULL, B, 1);
+    return 0;
 }

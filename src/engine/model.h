@@ -133,4 +133,15 @@ int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T,
 ** once for all T tokens. T is at most 256. */
 int model_forward_exact(const model *m, infer_state *s, const int32_t *tokens, int T, float *logits, sa_err *err);
 
+/* One decode step for B distinct sequences at once (continuous batching):
+** tokens[b] is appended to states[b] at its own position, attending to its
+** own cache, under its own LoRA adapter and scale; logits receives [B][V].
+** Every product takes the one-token path (each weight row is read once for
+** all B rows; see model_forward_exact), so row b is bit for bit what a
+** one-token model_forward on states[b] alone would give. The activations
+** use states[0]'s scratch. B is at most 256; fails without touching any
+** cache if a state is repeated, belongs to another model or is full. */
+int model_forward_batch(const model *m, infer_state *const *states, const int32_t *tokens, int B, float *logits,
+                        sa_err *err);
+
 #endif
