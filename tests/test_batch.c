@@ -9,12 +9,20 @@
 **     on that sequence alone (f32 and q8_0 weights, batches of 1 to 7 rows
 **     so that the 4-token integer kernels and their remainders all run);
 **   - the bundled model as q8_0 with four sequences on real prompts;
-**   - bad calls fail with a message and leave every cache as it was.
+**   - bad calls fail with a message and leave every cache as it was;
+**   - the batcher: generate() from several threads at once (prompts longer
+**     than a chunk, different adapters, drafts on and off) gives each
+**     thread the ids, text and stop reason it gets alone, and the decode
+**     steps were in fact shared (more than one row per pass).
 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
+#include "engine/batcher.h"
+#include "engine/generate.h"
 #include "engine/lora.h"
 #include "engine/model.h"
 
@@ -28,13 +36,6 @@ typedef struct seq_spec {
     const lora_adapter *ad;
     float scale;
 } seq_spec;
-
-static int argmax(const float *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
 
 static void prompt_ids(int s, int n, int V, int32_t *ids) {
     for (int i = 0; i < n; i++) ids[i] = (int32_t)((i * 7919 + s * 104729 + 11) % (V - 1));
@@ -151,6 +152,104 @@ static void test_errors(const model *m) {
     free(logits);
 }
 
+/* ---- the batcher --------------------------------------------------------- */
+
+typedef struct gen_job {
+    const model *m;
+    batcher *b;                 /* NULL: alone */
+    const lora_adapter *ad;
+    int n_prompt, n_predict, draft, seed;
+    gen_result res;
+    int rc;
+    char err[256];
+} gen_job;
+
+static void *gen_thread(void *arg) {
+    gen_job *j = arg;
+    sa_err err = {{0}};
+    int V = j->m->cfg.n_vocab;
+    int32_t *ids = malloc((size_t)j->n_prompt * sizeof *ids);
+    /* repetitive prompts, so that drafts are found and verified */
+    for (int i = 0; i < j->n_prompt; i++) ids[i] = (int32_t)(((i % 11) * 97 + j->seed * 31 + 5) % (V - 1));
+    infer_state *s = infer_new(j->m, 512, &err);
+    j->rc = -1;
+    if (s) {
+        infer_set_lora(s, j->ad, 0.8f);
+        gen_opts o = { .n_predict = j->n_predict, .draft = j->draft, .batch = j->b };
+        j->rc = generate(j->m, s, ids, j->n_prompt, &o, &j->res, &err);
+        infer_free(s);
+    }
+    snprintf(j->err, sizeof j->err, "%.200s", err.msg);
+    free(ids);
+    return NULL;
+}
+
+/* Chunked prompts: a prompt fed in BATCHER_CHUNK pieces leaves the same
+** cache and last logits as one call (the batcher relies on it). */
+static void test_chunked_prompt(const model *m, const char *what) {
+    sa_err err;
+    int V = m->cfg.n_vocab, P = 3 * BATCHER_CHUNK + 7;
+    int32_t *ids = malloc((size_t)(P + 1) * sizeof *ids);
+    float *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
+    for (int i = 0; i <= P; i++) ids[i] = (int32_t)((i * 131 + 7) % (V - 1));
+    infer_state *one = infer_new(m, 512, &err), *chunked = infer_new(m, 512, &err);
+    model_forward(m, one, ids, P, LOGITS_LAST, a, &err);
+    for (int done = 0; done < P; done += BATCHER_CHUNK) {
+        int n = P - done < BATCHER_CHUNK ? P - done : BATCHER_CHUNK;
+        model_forward(m, chunked, ids + done, n, done + n == P ? LOGITS_LAST : LOGITS_NONE, b, &err);
+    }
+    CHECK(memcmp(a, b, (size_t)V * sizeof *a) == 0, "%s: a chunked prompt's last logits differ", what);
+    model_forward(m, one, ids + P, 1, LOGITS_LAST, a, &err);
+    model_forward(m, chunked, ids + P, 1, LOGITS_LAST, b, &err);
+    CHECK(memcmp(a, b, (size_t)V * sizeof *a) == 0, "%s: a chunked prompt's cache differs", what);
+    infer_free(one);
+    infer_free(chunked);
+    free(ids);
+    free(a);
+    free(b);
+}
+
+static void test_batcher(const model *m, const lora_adapter *a1, const lora_adapter *a2, const char *what) {
+    enum { NJ = 6 };
+    gen_job alone[NJ], together[NJ];
+    const int prompts[NJ] = { 150, 20, 90, 3, 200, 47 }, predicts[NJ] = { 30, 40, 12, 25, 18, 33 };
+    const int drafts[NJ] = { 0, 0, 4, 0, 0, 3 };
+    const lora_adapter *ads[NJ] = { NULL, a1, NULL, a2, a1, NULL };
+    for (int k = 0; k < 2; k++) {
+        long linger = k == 0 ? 50000 : 0;
+        sa_err err;
+        batcher *b = batcher_new(m, (int)linger, &err);
+        if (!b) { printf("%s\n", err.msg); exit(1); }
+        pthread_t th[NJ];
+        for (int i = 0; i < NJ; i++) {
+            alone[i] = (gen_job){ m, NULL, ads[i], prompts[i], predicts[i], drafts[i], i, {0}, 0, "" };
+            together[i] = alone[i];
+            together[i].b = b;
+            gen_thread(&alone[i]);
+        }
+        for (int i = 0; i < NJ; i++) pthread_create(&th[i], NULL, gen_thread, &together[i]);
+        for (int i = 0; i < NJ; i++) pthread_join(th[i], NULL);
+        batcher_stats st = batcher_get_stats(b);
+        batcher_free(b);
+        int differ = 0;
+        for (int i = 0; i < NJ; i++) {
+            CHECK(alone[i].rc == 0 && together[i].rc == 0, "%s: generate failed: %s / %s", what, alone[i].err, together[i].err);
+            differ += alone[i].res.n_ids != together[i].res.n_ids || alone[i].res.stop != together[i].res.stop ||
+                      memcmp(alone[i].res.ids, together[i].res.ids, (size_t)alone[i].res.n_ids * sizeof(int32_t)) != 0 ||
+                      strcmp(alone[i].res.text, together[i].res.text) != 0;
+            CHECK(together[i].res.n_drafted == alone[i].res.n_drafted, "%s: job %d drafted %d, alone %d", what, i,
+                  together[i].res.n_drafted, alone[i].res.n_drafted);
+            gen_result_free(&alone[i].res);
+            gen_result_free(&together[i].res);
+        }
+        CHECK(differ == 0, "%s (linger %ld us): %d of %d threads got another answer than alone", what, linger, differ, NJ);
+        if (k == 0) CHECK(st.max_rows > 1, "%s: no decode pass served more than one sequence", what);
+        CHECK(st.chunks >= 5, "%s: prompts were not chunked (%ld chunks)", what, st.chunks);
+        printf("%s, batcher linger %ld us: %d threads as alone; %ld decode passes, %.2f rows per pass (max %d), %ld prompt chunks\n",
+               what, linger, NJ, st.steps, st.steps ? (double)st.rows / st.steps : 0.0, st.max_rows, st.chunks);
+    }
+}
+
 int main(void) {
     const char *out = getenv("OUT") ? getenv("OUT") : "tests/out";
     char path[512], ad1[512], ad2[512];
@@ -181,6 +280,9 @@ int main(void) {
         snprintf(what, sizeof what, "m64 %s, 3 adapters, joining mid-flight", dt);
         run_case(m, mixed, 7, what);
         if (d == 0) test_errors(m);
+        snprintf(what, sizeof what, "m64 %s", dt);
+        test_chunked_prompt(m, what);
+        test_batcher(m, a1, a2, what);
         lora_release(a2);
         lora_release(a1);
         model_free(m);
@@ -191,6 +293,7 @@ int main(void) {
     if (!m) { printf("%s\n", err.msg); return 1; }
     seq_spec four[4] = { { 60, 16, 0, NULL, 0 }, { 31, 16, 0, NULL, 0 }, { 45, 8, 1, NULL, 0 }, { 2, 16, 3, NULL, 0 } };
     run_case(m, four, 4, "bundled q8_0");
+    test_chunked_prompt(m, "bundled q8_0");
     model_free(m);
     if (failures) { printf("%d failures\n", failures); return 1; }
     printf("ok\n");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../util/clock.h"
+#include "batcher.h"
 
 typedef struct textbuf { char *p; size_t len, cap; } textbuf;
 
@@ -90,6 +91,14 @@ int gen_draft(const int32_t *hist, int n, int min_ngram, int k, int32_t *out) {
 ** well drafts have held (as Hugging Face's assisted generation does), so that
 ** a prompt that predicts little costs little: which drafts are made never
 ** changes what is picked, only how many forward passes it takes. */
+/* A prompt (LOGITS_LAST), one step, or with exact a draft verification
+** (LOGITS_ALL), through o->batch when there is one. */
+static int forward(const model *m, infer_state *s, const gen_opts *o, const int32_t *tokens, int T, int exact,
+                   float *logits, sa_err *err) {
+    if (o->batch) return batcher_forward(o->batch, s, tokens, T, exact ? LOGITS_ALL : LOGITS_LAST, exact, logits, err);
+    return exact ? model_forward_exact(m, s, tokens, T, logits, err) : model_forward(m, s, tokens, T, LOGITS_LAST, logits, err);
+}
+
 int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt, const gen_opts *o,
              gen_result *res, sa_err *err) {
     memset(res, 0, sizeof *res);
@@ -111,7 +120,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
         n_hist = n_src;
     }
     double t0 = clock_now_s();
-    if (n_prompt > 0 && model_forward(m, s, prompt, n_prompt, LOGITS_LAST, logits, err)) goto out;
+    if (n_prompt > 0 && forward(m, s, o, prompt, n_prompt, 0, logits, err)) goto out;
     res->n_prompt = n_prompt;
     res->prefill_s = clock_now_s() - t0;
     t0 = clock_now_s();
@@ -188,8 +197,8 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
         if (k) {
             res->n_drafted += k;
             res->n_verify++;
-            if (model_forward_exact(m, s, batch, k + 1, logits, err)) goto out;
-        } else if (model_forward(m, s, &id, 1, LOGITS_LAST, logits, err)) goto out;
+            if (forward(m, s, o, batch, k + 1, 1, logits, err)) goto out;
+        } else if (forward(m, s, o, &id, 1, 0, logits, err)) goto out;
     }
     if (r + 1 < rows) infer_truncate(s, base + r + 1);   /* as plain decoding leaves it */
     if (res->stop != GEN_STOP_STRING && res->stop != GEN_STOP_CALLBACK) {
@@ -204,6 +213,7 @@ int generate(const model *m, infer_state *s, const int32_t *prompt, int n_prompt
     tb.p = NULL;
     rc = 0;
 out:
+    if (o->batch) batcher_idle(o->batch, s);
     free(tb.p);
     free(hist);
     free(raw);

@@ -57,6 +57,10 @@ typedef struct gen_opts {
     ** NULL: the prompt passed to generate. */
     const int32_t *lookup;
     int n_lookup;
+    /* Continuous batching: every forward call goes through this batcher
+    ** (batcher.h), whose thread batches it with other threads' generations;
+    ** the result is the same as without. NULL: the model is called here. */
+    struct batcher *batch;
 } gen_opts;
 
 /* Upper bound on gen_opts.draft. */

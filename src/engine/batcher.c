@@ -1,0 +1,246 @@
+/*
+** batcher.c — continuous batching of forward calls from many threads; see
+** batcher.h.
+*/
+#include "batcher.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* One forward call waiting in the queue (it lives on its caller's stack). */
+typedef struct call {
+    infer_state *s;
+    const int32_t *tokens;
+    int T, want, exact;
+    float *logits;
+    sa_err *err;
+    int fed;                /* prompt tokens already run (chunked prompts) */
+    int rc, finished;
+    struct call *next;
+} call;
+
+#define MAX_MEMBERS 256
+
+struct batcher {
+    const model *m;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work;                /* a call arrived, a member left, or stopping */
+    pthread_cond_t done;                /* a call finished */
+    call *head;                         /* waiting calls, oldest first */
+    infer_state *members[MAX_MEMBERS];  /* sequences in a generation */
+    int n_members;
+    int stopping, started;
+    long linger_us;
+    float *logits;                      /* [BATCHER_MAX_ROWS][V] */
+    batcher_stats st;
+};
+
+static int is_decode(const call *c) { return c->T == 1 && !c->exact; }
+
+static int has_call(const batcher *b, const infer_state *s) {
+    for (const call *c = b->head; c; c = c->next)
+        if (c->s == s) return 1;
+    return 0;
+}
+
+/* Members with no call queued: those a decode step may wait for (mu held). */
+static int members_missing(const batcher *b) {
+    int n = 0;
+    for (int i = 0; i < b->n_members; i++) n += !has_call(b, b->members[i]);
+    return n;
+}
+
+static void unlink_call(batcher *b, call *c) {
+    for (call **p = &b->head; *p; p = &(*p)->next)
+        if (*p == c) { *p = c->next; return; }
+    assert(0);
+}
+
+/* Runs the decode rows: each row is checked alone (a full context or a bad
+** id fails that call only), the rest go through one model_forward_batch.
+** Returns the rows that ran. */
+static int run_decode(batcher *b, call **rows, int n) {
+    const model *m = b->m;
+    int V = m->cfg.n_vocab, B = 0;
+    infer_state *states[BATCHER_MAX_ROWS];
+    int32_t toks[BATCHER_MAX_ROWS];
+    call *ok[BATCHER_MAX_ROWS];
+    for (int i = 0; i < n; i++) {
+        call *c = rows[i];
+        if (infer_n_past(c->s) + 1 > infer_n_ctx(c->s))
+            c->rc = sa_fail(c->err, "context full: %d cached + 1 new token exceed --ctx %d", infer_n_past(c->s), infer_n_ctx(c->s));
+        else if (c->tokens[0] < 0 || c->tokens[0] >= V)
+            c->rc = sa_fail(c->err, "token id %d at position 0 is out of range [0, %d)", c->tokens[0], V);
+        else {
+            states[B] = c->s;
+            toks[B] = c->tokens[0];
+            ok[B++] = c;
+        }
+    }
+    if (!B) return 0;
+    sa_err e = {{0}};
+    if (model_forward_batch(m, states, toks, B, b->logits, &e)) {
+        for (int i = 0; i < B; i++) ok[i]->rc = sa_fail(ok[i]->err, "%s", e.msg);
+        return 0;
+    }
+    for (int i = 0; i < B; i++)
+        if (ok[i]->want != LOGITS_NONE) memcpy(ok[i]->logits, b->logits + (size_t)i * V, (size_t)V * sizeof *b->logits);
+    return B;
+}
+
+/* Advances a prompt by one chunk (a draft verification runs whole);
+** returns 1 when the call is complete. */
+static int run_chunk(batcher *b, call *c) {
+    const model *m = b->m;
+    if (c->exact) {
+        c->rc = model_forward_exact(m, c->s, c->tokens, c->T, c->logits, c->err);
+        return 1;
+    }
+    int n = c->T - c->fed < BATCHER_CHUNK ? c->T - c->fed : BATCHER_CHUNK;
+    int last = c->fed + n == c->T;
+    int want = c->want == LOGITS_ALL ? LOGITS_ALL : last ? c->want : LOGITS_NONE;
+    float *lg = c->want == LOGITS_ALL ? c->logits + (size_t)c->fed * m->cfg.n_vocab : c->logits;
+    if (model_forward(m, c->s, c->tokens + c->fed, n, want, lg, c->err)) {
+        c->rc = -1;
+        return 1;
+    }
+    c->fed += n;
+    return last;
+}
+
+static void deadline_in(struct timespec *ts, long us) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_nsec += (us % 1000000) * 1000;
+    ts->tv_sec += us / 1000000 + ts->tv_nsec / 1000000000L;
+    ts->tv_nsec %= 1000000000L;
+}
+
+static void *batcher_main(void *arg) {
+    batcher *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->head && !b->stopping) pthread_cond_wait(&b->work, &b->mu);
+        if (!b->head) break;
+        int any_decode = 0;
+        for (call *c = b->head; c; c = c->next) any_decode |= is_decode(c);
+        if (any_decode && b->linger_us > 0 && members_missing(b) > 0) {
+            /* the other sequences are sampling their next token: a moment's
+            ** wait lets this pass serve them too */
+            struct timespec ts;
+            deadline_in(&ts, b->linger_us);
+            while (!b->stopping && members_missing(b) > 0)
+                if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT) break;
+        }
+        call *rows[BATCHER_MAX_ROWS], *prompt = NULL;
+        int n = 0;
+        for (call *c = b->head; c; c = c->next) {
+            if (is_decode(c)) { if (n < BATCHER_MAX_ROWS) rows[n++] = c; }
+            else if (!prompt) prompt = c;
+        }
+        pthread_mutex_unlock(&b->mu);
+        int ran = n ? run_decode(b, rows, n) : 0;
+        int prompt_done = prompt ? run_chunk(b, prompt) : 0;
+        pthread_mutex_lock(&b->mu);
+        if (ran) {
+            b->st.steps++;
+            b->st.rows += ran;
+            if (ran > b->st.max_rows) b->st.max_rows = ran;
+        }
+        b->st.chunks += prompt != NULL;
+        for (int i = 0; i < n; i++) { unlink_call(b, rows[i]); rows[i]->finished = 1; }
+        if (prompt_done) { unlink_call(b, prompt); prompt->finished = 1; }
+        if (n || prompt_done) pthread_cond_broadcast(&b->done);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+batcher *batcher_new(const model *m, int linger_us, sa_err *err) {
+    batcher *b = calloc(1, sizeof *b);
+    if (b) b->logits = malloc((size_t)BATCHER_MAX_ROWS * m->cfg.n_vocab * sizeof *b->logits);
+    if (!b || !b->logits) {
+        if (b) free(b);
+        sa_fail(err, "out of memory for the batcher");
+        return NULL;
+    }
+    b->m = m;
+    b->linger_us = linger_us > 0 ? linger_us : 0;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->work, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&b->done, NULL);
+    int rc = pthread_create(&b->thread, NULL, batcher_main, b);
+    if (rc) {
+        sa_fail(err, "cannot start the batcher thread: %s", strerror(rc));
+        b->started = 0;
+        batcher_free(b);
+        return NULL;
+    }
+    b->started = 1;
+    return b;
+}
+
+void batcher_free(batcher *b) {
+    if (!b) return;
+    if (b->started) {
+        pthread_mutex_lock(&b->mu);
+        assert(!b->head);
+        b->stopping = 1;
+        pthread_cond_broadcast(&b->work);
+        pthread_mutex_unlock(&b->mu);
+        pthread_join(b->thread, NULL);
+    }
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->work);
+    pthread_cond_destroy(&b->done);
+    free(b->logits);
+    free(b);
+}
+
+int batcher_forward(batcher *b, infer_state *s, const int32_t *tokens, int T, int want, int exact, float *logits,
+                    sa_err *err) {
+    if (T <= 0) return sa_fail(err, "no tokens to process");
+    call c = { s, tokens, T, want, exact, logits, err, 0, 0, 0, NULL };
+    pthread_mutex_lock(&b->mu);
+    assert(!has_call(b, s));
+    if (b->stopping) {
+        pthread_mutex_unlock(&b->mu);
+        return sa_fail(err, "the batcher is stopping");
+    }
+    call **tail = &b->head;
+    while (*tail) tail = &(*tail)->next;
+    *tail = &c;
+    int member = 0;
+    for (int i = 0; i < b->n_members && !member; i++) member = b->members[i] == s;
+    if (!member && b->n_members < MAX_MEMBERS) b->members[b->n_members++] = s;
+    pthread_cond_signal(&b->work);
+    while (!c.finished) pthread_cond_wait(&b->done, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    return c.rc;
+}
+
+void batcher_idle(batcher *b, infer_state *s) {
+    pthread_mutex_lock(&b->mu);
+    for (int i = 0; i < b->n_members; i++)
+        if (b->members[i] == s) {
+            b->members[i] = b->members[--b->n_members];
+            pthread_cond_signal(&b->work);
+            break;
+        }
+    pthread_mutex_unlock(&b->mu);
+}
+
+batcher_stats batcher_get_stats(batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    batcher_stats st = b->st;
+    pthread_mutex_unlock(&b->mu);
+    return st;
+}

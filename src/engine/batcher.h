@@ -1,0 +1,65 @@
+/*
+** batcher.h — continuous batching: many threads generate at once on one
+** model, and their decode steps share passes over the weights.
+**
+** Each caller thread runs its own generation loop (generate, the agent) on
+** its own infer_state, exactly as it would alone, but hands every forward
+** call to the batcher instead of calling model_forward. The batcher's one
+** thread (the only one that runs the model, so the model's thread pool is
+** never shared) repeatedly:
+**   - gathers the one-token decode steps waiting, from every sequence in a
+**     generation (it waits up to a short linger for sequences that are
+**     still sampling their previous token), and runs them as one
+**     model_forward_batch: B rows, one read of the weights;
+**   - then advances one waiting prompt by one chunk of at most
+**     BATCHER_CHUNK tokens, so a long prompt never stalls the others for
+**     long; a draft verification (model_forward_exact) runs whole.
+** Sequences join whenever their first call arrives and leave with
+** batcher_idle. Each result is bit for bit what the caller's own
+** model_forward / model_forward_exact call would have given (see
+** model_forward_batch; prompt chunks run through model_forward itself).
+**
+** Owns: its thread, the queue of waiting calls, and a [max rows][V] logits
+** buffer. Borrows the model (which must outlive it) and, for the duration
+** of a call, the caller's infer_state, tokens and logits.
+*/
+#ifndef SA_BATCHER_H
+#define SA_BATCHER_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+typedef struct batcher batcher;
+
+/* Prompt tokens one chunk of a prompt advances by between decode steps. */
+#define BATCHER_CHUNK 64
+/* Most sequences one decode step takes (more wait for the next step). */
+#define BATCHER_MAX_ROWS 64
+
+/* Starts the batcher's thread. linger_us: how long a decode step waits for
+** sequences of the batch that have not sent their next token yet (0: run
+** with whatever is waiting). */
+batcher *batcher_new(const model *m, int linger_us, sa_err *err);
+/* Stops the thread; no call may be in flight. NULL is a no-op. */
+void batcher_free(batcher *b);
+
+/* model_forward(m, s, tokens, T, want, logits, err) — or, with exact set,
+** model_forward_exact(m, s, tokens, T, logits, err) — run on the batcher's
+** thread; blocks until done. Thread-safe; one call at a time per state. */
+int batcher_forward(batcher *b, infer_state *s, const int32_t *tokens, int T, int want, int exact, float *logits,
+                    sa_err *err);
+
+/* s takes no more steps for now (its generation ended): decode steps stop
+** waiting for it. Its next batcher_forward makes it a member again. */
+void batcher_idle(batcher *b, infer_state *s);
+
+typedef struct batcher_stats {
+    long steps;            /* decode passes */
+    long rows;             /* decode rows in them (rows / steps: the mean batch) */
+    long chunks;           /* prompt chunks and draft verifications */
+    int max_rows;          /* largest decode pass */
+} batcher_stats;
+batcher_stats batcher_get_stats(batcher *b);
+
+#endif
