@@ -88,7 +88,7 @@ LORA_ARGS=(--lora-dir "$W/loras")
 start_server main --template "$W/tpl.txt" -n 16 --max-body 65536 "${LORA_ARGS[@]}" || { echo "cannot start the server"; exit 1; }
 start_server auth --api-key s3cret --cors http://example.test --template "$W/tpl.txt" -n 8 || exit 1
 SQLASSIST_API_KEY=envkey start_server envauth -n 8 || exit 1
-start_server busy --queue 1 --request-timeout-ms 1500 -n 8 || exit 1
+start_server busy --parallel 2 --queue 1 --request-timeout-ms 1500 -n 8 || exit 1
 ok "servers start on free ports and report ready"
 
 timeout 600 $PY - "$W" "$PORT_main" "$PORT_auth" "$PORT_envauth" "$PORT_busy" "$DB" "${ADAPTERS:+yes}" <<'PYEOF'

@@ -272,7 +272,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             if (cv) cv_reset(cv, prefix ? prefix : "");
             if (grammar) sg_reset(grammar, prefix ? prefix : "");
             gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
-                            .on_logits = watch_logits, .ud = &w };
+                            .on_logits = watch_logits, .ud = &w, .batch = cfg->batch };
             if (c > 0) {   /* later candidates: sampled */
                 go.sp.temperature = cfg->candidate_temperature > 0 ? cfg->candidate_temperature : 0.7f;
                 go.sp.top_p = 0.95f;

@@ -6,7 +6,8 @@
 ** timings) and the conversation history used for follow-up questions. It
 ** borrows the model, the prefix cache, the adapter and the sandbox; one
 ** agent_ask runs on one thread, and several may run at once on different
-** prefix-cache slots (the model's forward is serialized by the caller).
+** prefix-cache slots and sandboxes when their forward calls go through one
+** batcher (agent_config.batch; engine/batcher.h).
 */
 #ifndef SA_AGENT_H
 #define SA_AGENT_H
@@ -49,6 +50,7 @@ typedef struct agent_config {
     /* Polled between tokens: nonzero cancels (client gone, timeout). */
     int (*cancelled)(void *ud);
     void *ud;
+    struct batcher *batch;            /* continuous batching with other threads (gen_opts.batch); NULL: none */
 } agent_config;
 
 typedef struct agent_attempt {

@@ -22,7 +22,7 @@ static int plain_token(const char *s) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *lora_dir = NULL, *host = "127.0.0.1", *port = "8080", *api_key = NULL,
-               *threads = NULL, *ctx = "4096", *queue = "16", *slots = "2", *req_timeout = "120000",
+               *threads = NULL, *ctx = "4096", *queue = "16", *slots = "2", *parallel = "4", *req_timeout = "120000",
                *max_body = "1048576", *cors = NULL, *max_conn = "256", *max_conn_client = "64", *tpl = NULL, *format = NULL, *copy_vals = NULL, *samples = "0",
                *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL,
                *attempts = "3", *n_predict = "256", *max_rows = NULL, *q_timeout = NULL;
@@ -39,7 +39,8 @@ int cmd_serve(int argc, char **argv) {
         {"--threads", "-t", 1, &threads, NULL, "model threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length of each KV cache (default 4096)"},
         {"--queue", NULL, 1, &queue, NULL, "model requests allowed to wait; beyond: 503 (default 16)"},
-        {"--slots", NULL, 1, &slots, NULL, "prefix-cache slots (KV caches kept between requests, default 2)"},
+        {"--slots", NULL, 1, &slots, NULL, "prefix-cache slots (KV caches kept between requests, default 2; at least --parallel)"},
+        {"--parallel", NULL, 1, &parallel, NULL, "model requests answered at once, their decode steps batched into one pass over the weights (default 4; 1: one at a time)"},
         {"--request-timeout-ms", NULL, 1, &req_timeout, NULL, "cancel a model request after this long, queue wait included (default 120000)"},
         {"--max-body", NULL, 1, &max_body, NULL, "largest request body in bytes; beyond: 413 (default 1048576)"},
         {"--cors", NULL, 1, &cors, NULL, "allow this Origin (or *) to call the API from a browser (default: no CORS)"},
@@ -60,7 +61,7 @@ int cmd_serve(int argc, char **argv) {
     };
     const char *usage =
         "sqlassist serve [--model PATH] --db PATH [--lora NAME=PATH ...] [--lora-dir DIR] [--host 127.0.0.1] [--port 8080] "
-        "[--api-key KEY] [--threads N] [--ctx N] [--queue N] [--slots N] [--request-timeout-ms N] [--max-body BYTES] "
+        "[--api-key KEY] [--threads N] [--ctx N] [--queue N] [--slots N] [--parallel N] [--request-timeout-ms N] [--max-body BYTES] "
         "[--cors ORIGIN]";
     int n_pos = 0;
     int r = cli_parse(argc, argv, opts, usage,
@@ -72,9 +73,11 @@ int cmd_serve(int argc, char **argv) {
     if (!db) { fprintf(stderr, "sqlassist: --db is required\nusage: %s\n", usage); return 2; }
     if (cli_model_or_default(&model_path)) return 2;
     long v_conn_client;
+    long v_par;
     long v_port, v_ctx, v_queue, v_slots, v_tmo, v_body, v_conn, v_samples, v_att, v_pred, v_rows = 0, v_qt = 0, v_thr = 0;
     if (cli_int("--port", port, 0, 65535, &v_port) || cli_int("--ctx", ctx, 256, 1 << 20, &v_ctx) ||
         cli_int("--queue", queue, 1, 100000, &v_queue) || cli_int("--slots", slots, 1, 64, &v_slots) ||
+        cli_int("--parallel", parallel, 1, 64, &v_par) ||
         cli_int("--request-timeout-ms", req_timeout, 1, 86400000L, &v_tmo) ||
         cli_int("--max-body", max_body, 64, 1L << 30, &v_body) || cli_int("--max-connections", max_conn, 4, 100000, &v_conn) ||
         cli_int("--max-connections-per-client", max_conn_client, 0, 100000, &v_conn_client) ||
@@ -110,6 +113,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.n_ctx = (int)v_ctx;
     cfg.queue_max = (int)v_queue;
     cfg.slots = (int)v_slots;
+    cfg.parallel = (int)v_par;
     cfg.request_timeout_ms = v_tmo;
     cfg.max_body = (size_t)v_body;
     cfg.max_connections = (int)v_conn;

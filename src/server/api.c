@@ -37,37 +37,63 @@
 #define MAX_CONVERSATIONS 256
 #define MAX_EXCHANGES 32
 
-/* ---- conversations (worker thread only) ------------------------------------------- */
+/* ---- conversations (shared by the workers) ----------------------------------------- */
 
 typedef struct conv_entry {
     char id[72];
     agent_conversation c;
     unsigned long last_used;
+    int busy;                   /* a worker is answering in this conversation */
 } conv_entry;
 
 typedef struct conv_store {
+    pthread_mutex_t mu;
+    pthread_cond_t freed;       /* an entry stopped being busy */
     conv_entry e[MAX_CONVERSATIONS];
     int n;
     unsigned long clock;
 } conv_store;
 
-static agent_conversation *conv_get(conv_store *cs, const char *id) {
-    conv_entry *lru = NULL;
-    for (int i = 0; i < cs->n; i++) {
-        if (!strcmp(cs->e[i].id, id)) { cs->e[i].last_used = ++cs->clock; return &cs->e[i].c; }
-        if (!lru || cs->e[i].last_used < lru->last_used) lru = &cs->e[i];
+/* The conversation `id` (a new one if unknown; the least recently used idle
+** one is forgotten when the store is full), for this worker alone until
+** conv_release: a second request in the same conversation waits for the
+** first, so follow-ups keep their order. NULL when every entry is busy. */
+static agent_conversation *conv_acquire(conv_store *cs, const char *id) {
+    pthread_mutex_lock(&cs->mu);
+    conv_entry *e = NULL;
+    for (;;) {
+        conv_entry *lru = NULL;
+        e = NULL;
+        for (int i = 0; i < cs->n && !e; i++) {
+            if (!strcmp(cs->e[i].id, id)) e = &cs->e[i];
+            else if (!cs->e[i].busy && (!lru || cs->e[i].last_used < lru->last_used)) lru = &cs->e[i];
+        }
+        if (e && e->busy) { pthread_cond_wait(&cs->freed, &cs->mu); continue; }
+        if (e) break;
+        if (cs->n < MAX_CONVERSATIONS) e = &cs->e[cs->n++];
+        else if (lru) {
+            e = lru;
+            agent_conversation_free(&e->c);
+        } else {
+            pthread_mutex_unlock(&cs->mu);
+            return NULL;
+        }
+        snprintf(e->id, sizeof e->id, "%s", id);
+        agent_conversation_init(&e->c);
+        break;
     }
-    conv_entry *e;
-    if (cs->n < MAX_CONVERSATIONS) e = &cs->e[cs->n++];
-    else {
-        assert(lru);   /* the store is full, so it has a least recently used entry */
-        e = lru;
-        agent_conversation_free(&e->c);
-    }
-    snprintf(e->id, sizeof e->id, "%s", id);
-    agent_conversation_init(&e->c);
+    e->busy = 1;
     e->last_used = ++cs->clock;
+    pthread_mutex_unlock(&cs->mu);
     return &e->c;
+}
+
+static void conv_release(conv_store *cs, agent_conversation *c) {
+    pthread_mutex_lock(&cs->mu);
+    for (int i = 0; i < cs->n; i++)
+        if (&cs->e[i].c == c) cs->e[i].busy = 0;
+    pthread_cond_broadcast(&cs->freed);
+    pthread_mutex_unlock(&cs->mu);
 }
 
 static int valid_conv_id(const char *s) {
@@ -143,24 +169,35 @@ static void run_ask(server *s, job *j) {
         sc = &own;
     }
     char *note;
-    char *schema_text = agent_schema_prompt(s->m, &s->tpl, in->ctx ? in->ctx : s->db, sc, in->question,
+    sandbox *db = in->ctx ? in->ctx : s->dbs[j->worker];
+    char *schema_text = agent_schema_prompt(s->m, &s->tpl, db, sc, in->question,
                                             c->samples > 0, c->n_ctx, c->n_predict, in->max_attempts, &note, &err);
     if (!schema_text) {
         job_fail(j, 500, NULL, err.msg);
         sc_free(&own);
         return;
     }
-    agent_conversation *conv = in->conv_id ? conv_get(s->convs, in->conv_id) : NULL;
+    agent_conversation *conv = NULL;
+    if (in->conv_id && !(conv = conv_acquire(s->convs, in->conv_id))) {
+        job_fail(j, 503, "conversation_id", "every stored conversation is in use; retry later");
+        free(schema_text);
+        free(note);
+        sc_free(&own);
+        return;
+    }
     agent_config cfg = {
         .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = in->max_attempts, .max_new_tokens = in->max_tokens,
         .copy_values = s->copy_values, .schema = sc, .grammar = in->grammar, .candidates = in->candidates,
         .lora = in->lora, .lora_scale = in->scale, .adapter_name = in->lora ? in->cache_key : NULL,
-        .on_token = ask_token, .on_attempt = ask_attempt, .cancelled = ask_cancelled, .ud = j,
+        .on_token = ask_token, .on_attempt = ask_attempt, .cancelled = ask_cancelled, .ud = j, .batch = s->batch,
     };
     agent_answer ans;
-    int rc = agent_ask(&cfg, in->ctx ? in->ctx : s->db, schema_text, note, conv, in->question, &ans, &err);
+    int rc = agent_ask(&cfg, db, schema_text, note, conv, in->question, &ans, &err);
     jobs_observe_answer(s, j, &ans);
-    if (conv) agent_conversation_keep_last(conv, MAX_EXCHANGES);
+    if (conv) {
+        agent_conversation_keep_last(conv, MAX_EXCHANGES);
+        conv_release(s->convs, conv);
+    }
     int stop = atomic_load(&j->stop);
     if (rc) {
         job_fail(j, 500, NULL, err.msg);
@@ -272,7 +309,7 @@ static void run_sql(server *s, job *j) {
     memset(&res, 0, sizeof res);
     sa_err err = {{0}};
     double t0 = clock_now_s();
-    int rc = sb_run(in->ctx ? in->ctx : s->db, in->sql, &res, &err);
+    int rc = sb_run(in->ctx ? in->ctx : s->dbs[j->worker], in->sql, &res, &err);
     j->st.execute_s = clock_now_s() - t0;
     metrics_observe(s->mx, MX_SQL_EXEC, j->st.execute_s);
     j->st.ok = rc == 0;
@@ -601,12 +638,17 @@ static void h_metrics(server *s, http_req *r) {
     g.queue_depth = wq_depth(s->wq);
     g.queue_capacity = wq_capacity(s->wq);
     g.jobs_running = wq_running(s->wq);
+    g.workers = wq_workers(s->wq);
     g.resident_bytes = metrics_resident_bytes();
     if (g.ready) {
         g.model_load_seconds = s->m->load_seconds;
         g.adapters_loaded = lora_registry_count(s->reg);
         g.have_pc = 1;
         g.pc = pc_get_stats(s->pc);
+        if (s->batch) {
+            g.have_batch = 1;
+            g.batch = batcher_get_stats(s->batch);
+        }
     }
     char *t = metrics_render(s->mx, &g);
     if (!t) { http_send_error(r, 500, NULL, "out of memory"); return; }
@@ -632,12 +674,17 @@ int api_init(server *s, sa_err *err) {
     s->schema_json = schema_body(s);
     s->convs = calloc(1, sizeof *s->convs);
     if (!s->schema_json || !s->convs) return sa_fail(err, "out of memory");
+    pthread_mutex_init(&s->convs->mu, NULL);
+    pthread_cond_init(&s->convs->freed, NULL);
     return adapters_init(s, err);
 }
 
 void api_free(server *s) {
-    if (s->convs)
+    if (s->convs) {
         for (int i = 0; i < s->convs->n; i++) agent_conversation_free(&s->convs->e[i].c);
+        pthread_mutex_destroy(&s->convs->mu);
+        pthread_cond_destroy(&s->convs->freed);
+    }
     free(s->convs);
     s->convs = NULL;
     adapters_free(s);

@@ -213,6 +213,18 @@ char *metrics_render(metrics *mx, const mx_gauges *g) {
     strbuf_printf(&b, "sqlassist_queue_capacity %d\n", g->queue_capacity);
     head(&b, "sqlassist_jobs_running", "gauge", "Model jobs running now.");
     strbuf_printf(&b, "sqlassist_jobs_running %d\n", g->jobs_running);
+    head(&b, "sqlassist_workers", "gauge", "Jobs that can run at once (--parallel).");
+    strbuf_printf(&b, "sqlassist_workers %d\n", g->workers);
+    if (g->have_batch) {
+        head(&b, "sqlassist_batch_decode_passes_total", "counter", "Decode passes of the batcher (one read of the weights each).");
+        strbuf_printf(&b, "sqlassist_batch_decode_passes_total %ld\n", g->batch.steps);
+        head(&b, "sqlassist_batch_decode_rows_total", "counter", "Sequences stepped by those passes (rows / passes: the mean batch).");
+        strbuf_printf(&b, "sqlassist_batch_decode_rows_total %ld\n", g->batch.rows);
+        head(&b, "sqlassist_batch_prompt_chunks_total", "counter", "Prompt chunks and draft verifications run between decode passes.");
+        strbuf_printf(&b, "sqlassist_batch_prompt_chunks_total %ld\n", g->batch.chunks);
+        head(&b, "sqlassist_batch_max_rows", "gauge", "The largest decode pass so far.");
+        strbuf_printf(&b, "sqlassist_batch_max_rows %d\n", g->batch.max_rows);
+    }
     head(&b, "sqlassist_model_load_seconds", "gauge", "Time taken to load the model.");
     strbuf_printf(&b, "sqlassist_model_load_seconds %.3f\n", g->model_load_seconds);
     head(&b, "sqlassist_resident_memory_bytes", "gauge", "Resident set size of the process (/proc/self/statm).");

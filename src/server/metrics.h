@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "engine/batcher.h"
 #include "engine/prefix_cache.h"
 
 typedef struct metrics metrics;
@@ -47,6 +48,9 @@ typedef struct mx_gauges {
     int adapters_loaded;
     int have_pc;
     pc_stats pc;
+    int workers;                  /* --parallel */
+    int have_batch;
+    batcher_stats batch;
 } mx_gauges;
 
 /* The whole exposition text (malloc'd; NULL when out of memory). */

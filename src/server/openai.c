@@ -180,6 +180,7 @@ static void run_chat(server *s, job *j) {
         .on_text = chat_text, .on_token = chat_token, .ud = j,
         /* greedy requests: speculative decoding from the prompt (same output) */
         .draft = agent_draft(&(agent_config){ .draft = 0 }), .lookup = in->ids, .n_lookup = in->n_ids,
+        .batch = s->batch,
     };
     if (j->sse != SSE_NONE) emit_chunk(j, in, "", 0, NULL);   /* the role first, as OpenAI does */
     gen_result res;
@@ -314,16 +315,16 @@ static void run_agent(server *s, job *j) {
     sa_err err = {{0}};
     if (j->sse != SSE_NONE) emit_chunk(j, in, "", 0, NULL);   /* the role at once */
     char *note = NULL;
-    char *schema_text = agent_schema_prompt(s->m, &s->tpl, s->db, &s->schema, in->tables_for, c->samples > 0, c->n_ctx,
+    char *schema_text = agent_schema_prompt(s->m, &s->tpl, s->dbs[j->worker], &s->schema, in->tables_for, c->samples > 0, c->n_ctx,
                                             c->n_predict, c->max_attempts, &note, &err);
     if (!schema_text) { job_fail(j, 500, NULL, err.msg); return; }
     agent_config cfg = {
         .m = s->m, .pc = s->pc, .tpl = &s->tpl, .max_attempts = c->max_attempts, .max_new_tokens = c->n_predict,
         .copy_values = s->copy_values, .schema = &s->schema, .cancelled = agent_cancelled, .ud = j,
-        .grammar = s->grammar, .candidates = s->candidates,
+        .grammar = s->grammar, .candidates = s->candidates, .batch = s->batch,
     };
     agent_answer ans;
-    int rc = agent_ask(&cfg, s->db, schema_text, note, &in->conv, in->question, &ans, &err);
+    int rc = agent_ask(&cfg, s->dbs[j->worker], schema_text, note, &in->conv, in->question, &ans, &err);
     jobs_observe_answer(s, j, &ans);
     int stop = atomic_load(&j->stop);
     if (rc) {

@@ -20,6 +20,7 @@
 #include "adapters.h"
 #include "api.h"
 #include "../agent/agent.h"
+#include "engine/batcher.h"
 #include "engine/generate.h"
 #include "http.h"
 #include "metrics.h"
@@ -30,6 +31,10 @@
 
 /* How long a running job may go on after SIGTERM before it is cancelled. */
 #define SHUTDOWN_GRACE_S 10.0
+/* How long a decode pass waits for workers still sampling their previous
+** token (batcher_new): a sampling step with the grammar takes well under a
+** millisecond, a decode pass of the bundled model about one. */
+#define BATCH_LINGER_US 1000
 /* How long finished answers may take to be sent before connections close. */
 #define DRAIN_S 5.0
 
@@ -114,6 +119,11 @@ int server_main(const server_config *cfg) {
         }
     }
     if (!(s->db = sb_open_db(cfg->db_path, &s->limits, &err))) { slog_event("error", "--db: %s", err.msg); goto out; }
+    int n_workers = cfg->parallel > 0 ? cfg->parallel : 1;
+    if (!(s->dbs = calloc((size_t)n_workers, sizeof *s->dbs))) { slog_event("error", "out of memory"); goto out; }
+    s->dbs[0] = s->db;
+    for (int i = 1; i < n_workers; i++)
+        if (!(s->dbs[i] = sb_open_db(cfg->db_path, &s->limits, &err))) { slog_event("error", "--db: %s", err.msg); goto out; }
     /* no model runs on an empty schema */
     if (sb_require_tables(s->db, &err) || sc_introspect(s->db, cfg->samples, &s->schema, &err)) {
         slog_event("error", "--db: %s", err.msg);
@@ -124,7 +134,7 @@ int server_main(const server_config *cfg) {
             slog_event("note", "--samples: sample rows of table %s left out: %s", s->schema.tables[i].name,
                        s->schema.tables[i].samples_error);
     if (!(s->mx = metrics_new())) { slog_event("error", "out of memory"); goto out; }
-    if (!(s->wq = wq_new(s, cfg->queue_max, &err)) || api_init(s, &err)) { slog_event("error", "%s", err.msg); goto out; }
+    if (!(s->wq = wq_new(s, cfg->queue_max, n_workers, &err)) || api_init(s, &err)) { slog_event("error", "%s", err.msg); goto out; }
     http_config hc = {
         .host = cfg->host, .port = cfg->port, .api_key = cfg->api_key, .cors_origin = cfg->cors_origin,
         .max_body = cfg->max_body, .max_connections = cfg->max_connections,
@@ -147,7 +157,10 @@ int server_main(const server_config *cfg) {
     long n_cand = AGENT_DEFAULT_CANDIDATES;
     if (agent_flags(cfg->grammar, cfg->candidates, &s->grammar, &n_cand)) goto out;
     s->candidates = (int)n_cand;
-    if (!(s->pc = pc_new(s->m, cfg->slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }
+    /* every worker holds a slot while it answers */
+    int n_slots = cfg->slots > n_workers ? cfg->slots : n_workers;
+    if (!(s->pc = pc_new(s->m, n_slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }
+    if (n_workers > 1 && !(s->batch = batcher_new(s->m, BATCH_LINGER_US, &err))) { slog_event("error", "%s", err.msg); goto out; }
     if (!(s->reg = lora_registry_new(s->m, &err))) { slog_event("error", "%s", err.msg); goto out; }
     for (int i = 0; i < cfg->n_lora; i++)
         if (adapters_load_flag(s, cfg->lora[i], &err)) { slog_event("error", "%s", err.msg); goto out; }
@@ -161,7 +174,8 @@ int server_main(const server_config *cfg) {
         json_object_set_new(o, "model", json_string(s->model_id));
         json_object_set_new(o, "load_seconds", json_real((double)(long)(s->m->load_seconds * 1000) / 1000.0));
         json_object_set_new(o, "adapters", json_integer(lora_registry_count(s->reg)));
-        json_object_set_new(o, "slots", json_integer(cfg->slots));
+        json_object_set_new(o, "slots", json_integer(n_slots));
+        json_object_set_new(o, "parallel", json_integer(n_workers));
         json_object_set_new(o, "ctx", json_integer(cfg->n_ctx));
         slog(o);
     }
@@ -180,11 +194,15 @@ out:
         nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);
     http_stop(s->http);   /* after the worker: waiting handlers see their jobs end */
     wq_free(s->wq);
+    batcher_free(s->batch);
     api_free(s);
     lora_registry_free(s->reg);
     pc_free(s->pc);
     model_free(s->m);
     sc_free(&s->schema);
+    if (s->dbs)
+        for (int i = 1; i < (cfg->parallel > 0 ? cfg->parallel : 1); i++) sb_close(s->dbs[i]);
+    free(s->dbs);
     sb_close(s->db);
     prompt_template_free(&s->tpl);
     metrics_free(s->mx);

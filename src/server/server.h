@@ -7,10 +7,14 @@
 **     they parse and check requests, answer everything that needs no model
 **     (page, schema, adapters, health, metrics) themselves, and wait for
 **     model jobs;
-**   - one worker thread (worker.c) that runs the model jobs one at a time
-**     from a bounded queue, because model_forward is not reentrant (the
-**     thread pool is shared). It alone uses the --db sandbox and the
-**     conversation store;
+**   - --parallel worker threads (worker.c) that run the model jobs from a
+**     bounded queue, each job on one worker with that worker's own --db
+**     connection (dbs[job->worker]; a sandbox is used by one thread at a
+**     time) and its own prefix-cache slot; conversations are locked one
+**     request at a time (api.c);
+**   - with more than one worker, the batcher's thread (engine/batcher.h),
+**     the only one that runs the model (model_forward is not reentrant: the
+**     thread pool is shared): the workers' decode steps become one pass;
 **   - the main thread: loads the model, then waits for SIGINT/SIGTERM.
 **
 ** Publication: everything set during loading (m, pc, reg, model_id) is
@@ -53,7 +57,8 @@ typedef struct server_config {
     int n_threads;                      /* 0: all cores */
     int n_ctx;
     int queue_max;                      /* jobs waiting, beyond the running one */
-    int slots;                          /* prefix-cache slots */
+    int slots;                          /* prefix-cache slots (raised to `parallel` when fewer) */
+    int parallel;                       /* jobs run at once (worker threads); 1: no batcher */
     long request_timeout_ms;
     size_t max_body;
     int max_connections;
@@ -74,17 +79,19 @@ typedef struct server {
     int copy_values;                    /* resolved --copy */
     int grammar, candidates;            /* resolved --grammar, --candidates (defaults of /api/ask) */
     sb_limits limits;
-    sandbox *db;                        /* the worker's only */
+    sandbox *db;                        /* the --db connection of startup and worker 0 (== dbs[0]) */
+    sandbox **dbs;                      /* [cfg.parallel]: worker i's own --db connection */
     sc_schema schema;
     char *schema_json;                  /* body of GET /api/schema */
     struct metrics *mx;
     struct work_queue *wq;
     struct http_server *http;
-    struct conv_store *convs;           /* the worker's only */
+    struct conv_store *convs;           /* follow-up conversations (api.c; locked per conversation) */
     struct adapter_ids *aids;           /* instance ids of loaded adapters (adapters.c) */
     /* set while loading, published by `ready` */
     model *m;
     prefix_cache *pc;
+    struct batcher *batch;              /* NULL with one worker */
     lora_registry *reg;
     char model_id[128];                 /* the base model's name in /v1/models */
     long long created;                  /* Unix time the model was ready ("created" in /v1/models) */

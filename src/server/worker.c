@@ -130,22 +130,34 @@ void job_fail_stopped(job *j, int reason) {
 struct work_queue {
     server *s;
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* a job arrived, the running one ended, or stopping */
+    pthread_cond_t cv;          /* a job arrived, a running one ended, or stopping */
     job **ring;
     int cap, head, n;
-    job *running;
-    int stopping, started;
+    int n_workers;
+    job **running;              /* [n_workers]: each worker's job, or NULL */
+    int n_running;
+    int stopping, n_started;
     double avg_run_s;           /* moving average, for Retry-After */
-    pthread_t thread;
+    pthread_t *threads;         /* [n_workers] */
 };
 
-work_queue *wq_new(server *s, int capacity, sa_err *err) {
-    assert(capacity >= 1);
+work_queue *wq_new(server *s, int capacity, int n_workers, sa_err *err) {
+    assert(capacity >= 1 && n_workers >= 1);
     work_queue *q = calloc(1, sizeof *q);
-    if (q) q->ring = calloc((size_t)capacity, sizeof *q->ring);
-    if (!q || !q->ring) { free(q); sa_fail(err, "out of memory"); return NULL; }
+    if (q) {
+        q->ring = calloc((size_t)capacity, sizeof *q->ring);
+        q->running = calloc((size_t)n_workers, sizeof *q->running);
+        q->threads = calloc((size_t)n_workers, sizeof *q->threads);
+    }
+    if (!q || !q->ring || !q->running || !q->threads) {
+        if (q) { free(q->ring); free(q->running); free(q->threads); }
+        free(q);
+        sa_fail(err, "out of memory");
+        return NULL;
+    }
     q->s = s;
     q->cap = capacity;
+    q->n_workers = n_workers;
     q->avg_run_s = 1.0;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_t ca;
@@ -160,8 +172,12 @@ static const char *stop_word(int reason) {
     return reason == JOB_TIMED_OUT ? "timeout" : reason == JOB_SHUTDOWN ? "shutdown" : "client_gone";
 }
 
+typedef struct worker_arg { work_queue *q; int index; } worker_arg;
+
 static void *worker_main(void *arg) {
-    work_queue *q = arg;
+    work_queue *q = ((worker_arg *)arg)->q;
+    int me = ((worker_arg *)arg)->index;
+    free(arg);
     server *s = q->s;
     for (;;) {
         pthread_mutex_lock(&q->mu);
@@ -170,7 +186,8 @@ static void *worker_main(void *arg) {
         job *j = q->ring[q->head];
         q->head = (q->head + 1) % q->cap;
         q->n--;
-        q->running = j;
+        q->running[me] = j;
+        q->n_running++;
         pthread_mutex_unlock(&q->mu);
 
         double t0 = clock_now_s();
@@ -178,6 +195,7 @@ static void *worker_main(void *arg) {
         j->state = JOB_RUNNING;
         j->t_started = t0;
         j->st.queue_s = t0 - j->t_created;
+        j->worker = me;
         pthread_mutex_unlock(&j->mu);
         metrics_observe(s->mx, MX_QUEUE_WAIT, t0 - j->t_created);
         int why = job_should_stop(j);
@@ -196,7 +214,8 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&j->mu);
 
         pthread_mutex_lock(&q->mu);
-        q->running = NULL;
+        q->running[me] = NULL;
+        q->n_running--;
         q->avg_run_s = 0.8 * q->avg_run_s + 0.2 * dt;
         pthread_cond_broadcast(&q->cv);
         pthread_mutex_unlock(&q->mu);
@@ -206,17 +225,25 @@ static void *worker_main(void *arg) {
 }
 
 int wq_start(work_queue *q, sa_err *err) {
-    assert(!q->started);
-    int rc = pthread_create(&q->thread, NULL, worker_main, q);
-    if (rc) return sa_fail(err, "cannot start the worker thread: %s", strerror(rc));
-    q->started = 1;
+    assert(!q->n_started);
+    for (int i = 0; i < q->n_workers; i++) {
+        worker_arg *a = malloc(sizeof *a);
+        if (a) *a = (worker_arg){ q, i };
+        int rc = a ? pthread_create(&q->threads[i], NULL, worker_main, a) : ENOMEM;
+        if (rc) {
+            free(a);
+            /* the ones started so far are stopped by wq_shutdown */
+            return sa_fail(err, "cannot start worker thread %d: %s", i + 1, strerror(rc));
+        }
+        q->n_started++;
+    }
     return 0;
 }
 
 int wq_submit(work_queue *q, job *j) {
     pthread_mutex_lock(&q->mu);
     int rc = 0;
-    if (q->stopping || !q->started) rc = -2;
+    if (q->stopping || !q->n_started) rc = -2;
     else if (q->n == q->cap) rc = -1;
     else {
         job_retain(j);
@@ -239,14 +266,16 @@ int wq_capacity(work_queue *q) { return q->cap; }
 
 int wq_running(work_queue *q) {
     pthread_mutex_lock(&q->mu);
-    int n = q->running != NULL;
+    int n = q->n_running;
     pthread_mutex_unlock(&q->mu);
     return n;
 }
 
+int wq_workers(work_queue *q) { return q->n_workers; }
+
 int wq_retry_after(work_queue *q) {
     pthread_mutex_lock(&q->mu);
-    double t = (q->n + 1) * q->avg_run_s;
+    double t = (q->n + 1) * q->avg_run_s / q->n_workers;
     pthread_mutex_unlock(&q->mu);
     int s = (int)(t + 0.999);
     return s < 1 ? 1 : s > 120 ? 120 : s;
@@ -269,7 +298,7 @@ void wq_shutdown(work_queue *q, double grace_s) {
     }
     pthread_cond_broadcast(&q->cv);
     double end = clock_now_s() + grace_s;
-    while (q->running && clock_now_s() < end) {
+    while (q->n_running && clock_now_s() < end) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += 50 * 1000000L;
@@ -277,18 +306,21 @@ void wq_shutdown(work_queue *q, double grace_s) {
         ts.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&q->cv, &q->mu, &ts);
     }
-    if (q->running) job_cancel(q->running, JOB_SHUTDOWN);
-    int started = q->started;
+    for (int i = 0; i < q->n_workers; i++)
+        if (q->running[i]) job_cancel(q->running[i], JOB_SHUTDOWN);
+    int started = q->n_started;
     pthread_mutex_unlock(&q->mu);
-    if (started) pthread_join(q->thread, NULL);
-    q->started = 0;
+    for (int i = 0; i < started; i++) pthread_join(q->threads[i], NULL);
+    q->n_started = 0;
 }
 
 void wq_free(work_queue *q) {
     if (!q) return;
-    assert(!q->started && !q->n);
+    assert(!q->n_started && !q->n);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
+    free(q->running);
+    free(q->threads);
     free(q->ring);
     free(q);
 }

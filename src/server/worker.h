@@ -1,8 +1,11 @@
 /*
-** worker.h — model jobs and the bounded queue that feeds them, one at a
-** time, to the worker thread (the model's forward pass is not reentrant).
+** worker.h — model jobs and the bounded queue that feeds them to the
+** worker threads (`serve --parallel N`: N jobs run at once, each on its own
+** thread, prefix-cache slot and --db connection; their forward passes are
+** batched by the server's batcher, engine/batcher.h, the only thread that
+** runs the model).
 **
-** A job is shared by the HTTP thread that made it and the worker: it is
+** A job is shared by the HTTP thread that made it and a worker: it is
 ** reference counted, and its mutex guards its state, its outgoing
 ** server-sent-event bytes and its result. The HTTP side waits on its
 ** condition variable; the worker signals it for every event and at the end.
@@ -45,6 +48,7 @@ struct job {
     double t_created, deadline;         /* clock_now_s() seconds; deadline 0: none */
     /* guarded by mu */
     double t_started;                   /* when the worker took it; 0: never */
+    int worker;                         /* which worker runs it (0..n_workers-1), set before run */
     pthread_mutex_t mu;
     pthread_cond_t cv;                  /* CLOCK_MONOTONIC */
     int refs;
@@ -89,20 +93,23 @@ void job_wait_locked(job *j, int ms);
 
 typedef struct work_queue work_queue;
 
-work_queue *wq_new(server *s, int capacity, sa_err *err);
-/* Starts the worker thread (once the model is loaded). */
+/* A queue of at most `capacity` waiting jobs, run by n_workers threads
+** (each job on one of them, numbered 0..n_workers-1 in job.worker). */
+work_queue *wq_new(server *s, int capacity, int n_workers, sa_err *err);
+/* Starts the worker threads (once the model is loaded). */
 int wq_start(work_queue *q, sa_err *err);
 /* Queues j (taking a reference). 0; -1 when the queue is full; -2 when
 ** shutting down. */
 int wq_submit(work_queue *q, job *j);
 int wq_depth(work_queue *q);
 int wq_capacity(work_queue *q);
-int wq_running(work_queue *q);
+int wq_running(work_queue *q);   /* jobs running now */
+int wq_workers(work_queue *q);
 /* Seconds a client should wait before retrying, from the queue length and
 ** recent job times (at least 1). */
 int wq_retry_after(work_queue *q);
 /* Stops: refuses new jobs, fails queued ones with 503, gives the running
-** one grace_s seconds to end, then cancels it, and joins the worker. */
+** ones grace_s seconds to end, then cancels them, and joins the workers. */
 void wq_shutdown(work_queue *q, double grace_s);
 void wq_free(work_queue *q);
 
