@@ -6,7 +6,7 @@
 **   - libmicrohttpd's listener and one thread per connection (http.c):
 **     they parse and check requests, answer everything that needs no model
 **     (page, schema, adapters, health, metrics) themselves, and wait for
-**     model jobs;
+**     model jobs or stream their events (jobs.c);
 **   - one worker thread (worker.c) that runs the model jobs one at a time
 **     from a bounded queue, because model_forward is not reentrant (the
 **     thread pool is shared). It alone uses the --db sandbox and the
