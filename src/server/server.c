@@ -144,9 +144,8 @@ int server_main(const server_config *cfg) {
         slog_event("error", "--copy '%s': expected on, off or auto", cfg->copy_values);
         goto out;
     }
-    long n_cand = AGENT_DEFAULT_CANDIDATES;
-    if (agent_flags(cfg->grammar, cfg->candidates, &s->grammar, &n_cand)) goto out;
-    s->candidates = (int)n_cand;
+    if (agent_grammar_flag(cfg->grammar, &s->grammar)) goto out;
+    s->candidates = cfg->candidates > 0 ? cfg->candidates : AGENT_DEFAULT_CANDIDATES;
     if (!(s->pc = pc_new(s->m, cfg->slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }
     if (!(s->reg = lora_registry_new(s->m, &err))) { slog_event("error", "%s", err.msg); goto out; }
     for (int i = 0; i < cfg->n_lora; i++)

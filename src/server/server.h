@@ -61,7 +61,8 @@ typedef struct server_config {
     /* the agent */
     const char *template_file, *format;
     const char *copy_values;          /* --copy: on, off, auto/NULL */
-    const char *grammar, *candidates; /* --grammar on/off, --candidates N (NULL: defaults) */
+    const char *grammar;              /* --grammar on/off (NULL: on) */
+    int candidates;                   /* --candidates N (0: AGENT_DEFAULT_CANDIDATES) */
     int samples, max_attempts, n_predict;
     long max_rows, query_timeout_ms;
 } server_config;
