@@ -632,21 +632,12 @@ int agent_copy_values(const char *flag, const model *m) {
     return trained_here;
 }
 
-int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates) {
-    if (grammar_flag && strcmp(grammar_flag, "on") && strcmp(grammar_flag, "off")) {
-        fprintf(stderr, "sqlassist: --grammar '%s': expected on or off\n", grammar_flag);
+int agent_grammar_flag(const char *flag, int *grammar) {
+    if (flag && strcmp(flag, "on") && strcmp(flag, "off")) {
+        fprintf(stderr, "sqlassist: --grammar '%s': expected on or off\n", flag);
         return -1;
     }
-    *grammar = !grammar_flag || !strcmp(grammar_flag, "on");
-    if (candidates) {
-        char *end;
-        long v = strtol(candidates, &end, 10);
-        if (!*candidates || *end || v < 1 || v > AGENT_MAX_CANDIDATES) {
-            fprintf(stderr, "sqlassist: --candidates '%s': expected a number from 1 to %d\n", candidates, AGENT_MAX_CANDIDATES);
-            return -1;
-        }
-        *n_candidates = v;
-    }
+    *grammar = !flag || !strcmp(flag, "on");
     return 0;
 }
 
@@ -660,16 +651,4 @@ int agent_draft(const agent_config *cfg) {
         if (!*end && v >= 0) return v < GEN_DRAFT_MAX ? (int)v : GEN_DRAFT_MAX;
     }
     return AGENT_DEFAULT_DRAFT;
-}
-
-int agent_draft_flag(const char *flag, int *draft) {
-    if (!flag) { *draft = 0; return 0; }
-    char *end;
-    long v = strtol(flag, &end, 10);
-    if (!*flag || *end || v < 0 || v > GEN_DRAFT_MAX) {
-        fprintf(stderr, "sqlassist: --draft '%s': expected a number from 0 (off) to %d\n", flag, GEN_DRAFT_MAX);
-        return -1;
-    }
-    *draft = v ? (int)v : -1;
-    return 0;
 }

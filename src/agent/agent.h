@@ -131,9 +131,6 @@ char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *s
 ** its next query, plus what to do about it. malloc'd. */
 char *agent_error_hint(const char *error);
 
-/* Candidates per round when no --candidates is given. Chosen by measurement
-** (docs/agent.md): with the bundled model 4 candidates answered one question
-** more in 300-1000 and took 2.5-4 times as long. */
 /* Tokens drafted per step when agent_config.draft is 0 and $SQLASSIST_DRAFT
 ** is unset (see agent_draft): off. The output is the same either way; what
 ** decides is speed, and with the bit-exact verification (model_forward_exact)
@@ -145,18 +142,18 @@ char *agent_error_hint(const char *error);
 /* The draft length cfg asks for: cfg->draft when > 0, 0 (off) when < 0, else
 ** $SQLASSIST_DRAFT (a number, 0 = off) when set, else AGENT_DEFAULT_DRAFT. */
 int agent_draft(const agent_config *cfg);
-/* The --draft flag of ask and bench (NULL: not given) as agent_config.draft:
-** N > 0 drafts N tokens, 0 turns speculation off, absent leaves the default.
-** Prints an error and returns -1 when it is not a number from 0 to GEN_DRAFT_MAX. */
-int agent_draft_flag(const char *flag, int *draft);
+
+/* Candidates per round when no --candidates is given. Chosen by measurement
+** (docs/agent.md): with the bundled model 4 candidates answered one question
+** more in 300-1000 and took 2.5-4 times as long. */
 #define AGENT_DEFAULT_CANDIDATES 1
 #define AGENT_DEFAULT_CANDIDATES_STR "1"
 #define AGENT_MAX_CANDIDATES 16
 
-/* --grammar on|off (NULL: on) into *grammar and --candidates N (NULL: the
-** default) into *candidates; prints a usage message and returns -1 on a bad
-** value. */
-int agent_flags(const char *grammar_flag, const char *candidates, int *grammar, long *n_candidates);
+/* --grammar on|off (NULL: on) into *grammar; prints a usage message and
+** returns -1 on a bad value. (--candidates is a number from 1 to
+** AGENT_MAX_CANDIDATES, checked by the CLI's cli_int.) */
+int agent_grammar_flag(const char *flag, int *grammar);
 
 /* The whole answer as one JSON object, the rows included as
 ** sb_result_json gives them; the caller owns it, adds to it and writes it

@@ -73,11 +73,12 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage, con
 }
 
 int cli_int(const char *flag, const char *value, long lo, long hi, long *out) {
+    if (!value) return 0;
     char *end;
     errno = 0;
     long v = strtol(value, &end, 10);
     if (errno || end == value || *end || v < lo || v > hi) {
-        fprintf(stderr, "sqlassist: %s: '%s' is not an integer in [%ld, %ld]\n", flag, value, lo, hi);
+        fprintf(stderr, "sqlassist: %s '%s': expected an integer from %ld to %ld\n", flag, value, lo, hi);
         return -1;
     }
     *out = v;
@@ -85,11 +86,12 @@ int cli_int(const char *flag, const char *value, long lo, long hi, long *out) {
 }
 
 int cli_float(const char *flag, const char *value, double lo, double hi, double *out) {
+    if (!value) return 0;
     char *end;
     errno = 0;
     double v = strtod(value, &end);
     if (errno || end == value || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "sqlassist: %s: '%s' is not a number in [%g, %g]\n", flag, value, lo, hi);
+        fprintf(stderr, "sqlassist: %s '%s': expected a number from %g to %g\n", flag, value, lo, hi);
         return -1;
     }
     *out = v;

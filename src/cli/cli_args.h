@@ -3,8 +3,11 @@
 ** unknown flags and missing values behave the same everywhere.
 **
 ** Flags are described by a table; values are stored as strings (the
-** command converts and validates them with cli_int/cli_float, which name
-** the flag in their error). Both `--flag value` and `--flag=value` work.
+** command converts and validates them with cli_int/cli_float: every flag
+** that takes one number, in every subcommand, goes through them, so a bad
+** value gets the same error everywhere, naming the flag and the range it
+** allows).
+** Both `--flag value` and `--flag=value` work.
 */
 #ifndef SA_CLI_ARGS_H
 #define SA_CLI_ARGS_H
@@ -33,7 +36,11 @@ enum { CLI_OK = 0, CLI_HELP = 1, CLI_ERROR = 2 };
 int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage, const char *summary,
               const char **positional, int max_pos, int *n_pos);
 
-/* Converts a flag's value; prints "sqlassist: --flag: ..." and returns -1 when invalid. */
+/* A bounded numeric flag's value (value NULL: the flag was not given; *out
+** keeps its default). A whole decimal number (cli_int) or a number
+** (cli_float) from lo to hi is stored in *out; anything else prints
+** "sqlassist: --flag 'VALUE': expected an integer from LO to HI" (or "a
+** number") and returns -1. */
 int cli_int(const char *flag, const char *value, long lo, long hi, long *out);
 int cli_float(const char *flag, const char *value, double lo, double hi, double *out);
 

@@ -137,13 +137,15 @@ int cmd_ask(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (cli_model_or_default(&model_path)) return 2;
     if (!db == !context) { fprintf(stderr, "sqlassist: give exactly one of --db or --context\nusage: %s\n", usage); return 2; }
-    long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0;
+    long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0, n_thr = 0, n_cand = AGENT_DEFAULT_CANDIDATES, n_draft = 0;
     double t_temp;
     if (cli_int("--max-attempts", attempts, 1, 20, &n_att) || cli_int("--ctx", ctx, 256, 1 << 20, &n_ctx) ||
         cli_int("--samples", samples, 0, 20, &n_samples) || cli_int("-n", n_predict, 1, 8192, &n_pred) ||
         cli_float("--temp", temp, 0, 100, &t_temp) || cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) ||
-        (max_rows && cli_int("--max-rows", max_rows, 1, 1000000, &rows)) ||
-        (timeout && cli_int("--timeout-ms", timeout, 1, 3600000, &tmo)) || lora_cli_check(&lc))
+        cli_int("--max-rows", max_rows, 1, 1000000, &rows) || cli_int("--timeout-ms", timeout, 1, 3600000, &tmo) ||
+        cli_int("--threads", threads, 1, 1024, &n_thr) ||
+        cli_int("--candidates", candidates, 1, AGENT_MAX_CANDIDATES, &n_cand) ||
+        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &n_draft) || lora_cli_check(&lc))
         return 2;
     if (n_pos == 0 && !isatty(0)) {
         fprintf(stderr, "sqlassist: no QUESTION given and standard input is not a terminal (QUESTION '-' reads it from there)\nusage: %s\n", usage);
@@ -179,12 +181,7 @@ int cmd_ask(int argc, char **argv) {
     if (!sb) { fprintf(stderr, "sqlassist: %s%s\n", context ? "--context: " : "", err.msg); goto out; }
     /* never run the model on an empty schema */
     if (db && sb_require_tables(sb, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
-    model_opts mo = {0};
-    if (threads) {
-        long t;
-        if (cli_int("--threads", threads, 1, 1024, &t)) { rc = 2; goto out; }
-        mo.n_threads = (int)t;
-    }
+    model_opts mo = { .n_threads = (int)n_thr };
     if (!(m = model_load(model_path, &mo, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if ((rc = lora_cli_setup(&lc, m)) != 0) goto out;
     rc = 1;
@@ -193,10 +190,7 @@ int cmd_ask(int argc, char **argv) {
     int copy_values = agent_copy_values(copy_vals, m);
     if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", copy_vals); rc = 2; goto out; }
     int grammar = 1;
-    long n_cand = AGENT_DEFAULT_CANDIDATES;
-    if (agent_flags(grammar_flag, candidates, &grammar, &n_cand)) { rc = 2; goto out; }
-    int draft = 0;
-    if (agent_draft_flag(draft_flag, &draft)) { rc = 2; goto out; }
+    if (agent_grammar_flag(grammar_flag, &grammar)) { rc = 2; goto out; }
     if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     for (int i = 0; i < schema.ntables; i++)
@@ -214,7 +208,8 @@ int cmd_ask(int argc, char **argv) {
     ask_ctx actx = { .stream = verbose };
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values, .schema = &schema,
-        .grammar = grammar, .candidates = (int)n_cand, .draft = draft,
+        .grammar = grammar, .candidates = (int)n_cand,
+        .draft = !draft_flag ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,

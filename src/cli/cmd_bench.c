@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "engine/generate.h"
 #include "eval/grade.h"
 #include "eval/loadtest.h"
 #include "eval/report.h"
@@ -85,11 +86,13 @@ int cmd_bench(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (!o.tasks_path) { fprintf(stderr, "sqlassist: --tasks is required\nusage: %s\n", usage); return 2; }
     if (cli_model_or_default(&o.model)) return 2;
-    long n_ctx = 4096, nth = 0;
+    long n_ctx = 4096, nth = 0, n_cand = AGENT_DEFAULT_CANDIDATES, n_draft = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &o.attempts) || cli_int("-n", n_predict, 1, 8192, &o.n_predict) ||
         cli_int("--concurrency", conc, 1, 64, &o.concurrency) || cli_int("--requests", tp_req, 1, 100000, &o.tp_requests) ||
-        (limit && cli_int("--limit", limit, 1, 1000000, &o.limit)) || (o.ctx && cli_int("--ctx", o.ctx, 256, 1 << 20, &n_ctx)) ||
-        (o.threads && cli_int("--threads", o.threads, 1, 1024, &nth)) || lora_cli_check(&lc))
+        cli_int("--limit", limit, 1, 1000000, &o.limit) || cli_int("--ctx", o.ctx, 256, 1 << 20, &n_ctx) ||
+        cli_int("--threads", o.threads, 1, 1024, &nth) ||
+        cli_int("--candidates", o.candidates, 1, AGENT_MAX_CANDIDATES, &n_cand) ||
+        cli_int("--draft", o.draft, 0, GEN_DRAFT_MAX, &n_draft) || lora_cli_check(&lc))
         return 2;
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -112,15 +115,13 @@ int cmd_bench(int argc, char **argv) {
     int copy_values = rc ? 0 : agent_copy_values(o.copy_values, m);
     if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", o.copy_values); rc = 2; }
     int grammar = 1;
-    long n_cand = AGENT_DEFAULT_CANDIDATES;
-    if (!rc && agent_flags(o.grammar, o.candidates, &grammar, &n_cand)) rc = 2;
-    int draft = 0;
-    if (!rc && agent_draft_flag(o.draft, &draft)) rc = 2;
+    if (!rc && agent_grammar_flag(o.grammar, &grammar)) rc = 2;
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
-        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand, .draft = draft,
+        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand,
+        .draft = !o.draft ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     ev_tally tl = {0};

@@ -153,7 +153,7 @@ int cmd_bench_model(int argc, char **argv) {
     if (strcmp(dp, "0")) n_dp = parse_list_min(dp, dps, MAX_TESTS, 0);
     long reps, nth = 0;
     if (n_pp < 0 || n_tg < 0 || n_dp <= 0) { fprintf(stderr, "sqlassist: -p/-n: expected comma-separated positive integers\n"); return 2; }
-    if (cli_int("--reps", reps_s, 1, 1000, &reps) || (threads && cli_int("--threads", threads, 1, 1024, &nth))) return 2;
+    if (cli_int("--reps", reps_s, 1, 1000, &reps) || cli_int("--threads", threads, 1, 1024, &nth)) return 2;
     int bs[MAX_TESTS], n_b = batch ? parse_list(batch, bs, MAX_TESTS) : 0;
     if (n_b < 0 || (batch && n_b == 0)) { fprintf(stderr, "sqlassist: --batch: expected comma-separated positive integers\n"); return 2; }
     for (int i = 0; i < n_b; i++)

@@ -48,12 +48,9 @@ static int print_text(void *ud, const char *text, int len) {
 }
 
 static model *load_model_or_die(const char *path, const char *dtype, const char *threads, int *rc) {
-    model_opts mo = { .dtype = dtype };
-    if (threads) {
-        long t;
-        if (cli_int("--threads", threads, 1, 1024, &t)) { *rc = 2; return NULL; }
-        mo.n_threads = (int)t;
-    }
+    long t = 0;
+    if (cli_int("--threads", threads, 1, 1024, &t)) { *rc = 2; return NULL; }
+    model_opts mo = { .dtype = dtype, .n_threads = (int)t };
     sa_err err = {{0}};
     model *m = model_load(path, &mo, &err);
     if (!m) { fprintf(stderr, "sqlassist: %s\n", err.msg); *rc = 1; }
@@ -101,7 +98,7 @@ int cmd_generate(int argc, char **argv) {
     if (cli_int("-n", n_str, 0, 1 << 20, &n_predict) || cli_float("--temp", temp, 0, 100, &t_temp) ||
         cli_int("--top-k", top_k, 0, 1 << 24, &tk) || cli_float("--top-p", top_p, 0, 1, &t_top_p) ||
         cli_float("--min-p", min_p, 0, 1, &t_min_p) || cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) ||
-        (ctx && cli_int("--ctx", ctx, 16, 1 << 20, &nctx)) || cli_int("--draft", draft, 0, GEN_DRAFT_MAX, &n_draft) ||
+        cli_int("--ctx", ctx, 16, 1 << 20, &nctx) || cli_int("--draft", draft, 0, GEN_DRAFT_MAX, &n_draft) ||
         lora_cli_check(&lc))
         return 2;
     int rc = 0;

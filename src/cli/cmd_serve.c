@@ -10,6 +10,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "agent/agent.h"
+#include "engine/generate.h"
 #include "server/server.h"
 
 /* A header value we will echo: printable ASCII, no spaces. */
@@ -75,6 +76,7 @@ int cmd_serve(int argc, char **argv) {
     long v_conn_client;
     long v_par;
     long v_port, v_ctx, v_queue, v_slots, v_tmo, v_body, v_conn, v_samples, v_att, v_pred, v_rows = 0, v_qt = 0, v_thr = 0;
+    long v_cand = 0, v_draft = 0;
     if (cli_int("--port", port, 0, 65535, &v_port) || cli_int("--ctx", ctx, 256, 1 << 20, &v_ctx) ||
         cli_int("--queue", queue, 1, 100000, &v_queue) || cli_int("--slots", slots, 1, 64, &v_slots) ||
         cli_int("--parallel", parallel, 1, 64, &v_par) ||
@@ -82,12 +84,11 @@ int cmd_serve(int argc, char **argv) {
         cli_int("--max-body", max_body, 64, 1L << 30, &v_body) || cli_int("--max-connections", max_conn, 4, 100000, &v_conn) ||
         cli_int("--max-connections-per-client", max_conn_client, 0, 100000, &v_conn_client) ||
         cli_int("--samples", samples, 0, 20, &v_samples) || cli_int("--max-attempts", attempts, 1, 10, &v_att) ||
-        cli_int("--n-predict", n_predict, 1, 8192, &v_pred) || (threads && cli_int("--threads", threads, 1, 1024, &v_thr)) ||
-        (max_rows && cli_int("--max-rows", max_rows, 1, 1000000, &v_rows)) ||
-        (q_timeout && cli_int("--timeout-ms", q_timeout, 1, 3600000, &v_qt)))
+        cli_int("--n-predict", n_predict, 1, 8192, &v_pred) || cli_int("--threads", threads, 1, 1024, &v_thr) ||
+        cli_int("--max-rows", max_rows, 1, 1000000, &v_rows) || cli_int("--timeout-ms", q_timeout, 1, 3600000, &v_qt) ||
+        cli_int("--candidates", candidates, 1, AGENT_MAX_CANDIDATES, &v_cand) ||
+        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &v_draft))
         return 2;
-    int draft;
-    if (agent_draft_flag(draft_flag, &draft)) return 2;
     if (draft_flag) setenv("SQLASSIST_DRAFT", draft_flag, 1);   /* the workers' agent_draft reads it */
     if (!api_key) api_key = getenv("SQLASSIST_API_KEY");
     if (api_key && !plain_token(api_key)) {
@@ -122,7 +123,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.format = format;
     cfg.copy_values = copy_vals;
     cfg.grammar = grammar_flag;
-    cfg.candidates = candidates;
+    cfg.candidates = (int)v_cand;
     cfg.samples = (int)v_samples;
     cfg.max_attempts = (int)v_att;
     cfg.n_predict = (int)v_pred;

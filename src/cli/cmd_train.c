@@ -41,22 +41,12 @@ static int parse_targets(const char *s, unsigned *out) {
     return 0;
 }
 
+/* cli_int into an int field (lo and hi within int's range). */
 static int get_int(const char *flag, const char *v, long lo, long hi, int *out) {
-    long x;
-    if (!v) return 0;
+    long x = *out;
     if (cli_int(flag, v, lo, hi, &x)) return -1;
     *out = (int)x;
     return 0;
-}
-
-static int get_long(const char *flag, const char *v, long lo, long hi, long *out) {
-    if (!v) return 0;
-    return cli_int(flag, v, lo, hi, out);
-}
-
-static int get_dbl(const char *flag, const char *v, double lo, double hi, double *out) {
-    if (!v) return 0;
-    return cli_float(flag, v, lo, hi, out);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -187,20 +177,20 @@ int cmd_train(int argc, char **argv) {
     o.opt.beta1 = 0.9; o.opt.beta2 = 0.999; o.opt.eps = 1e-8;
     o.opt.weight_decay = o.mode == TM_LORA ? 0.0 : 0.1;
     o.opt.clip = 1.0;
-    if (get_int("--rank", rank, 1, LORA_MAX_RANK, &o.lora.rank) || get_dbl("--alpha", alpha, 1e-6, 1e6, &a) ||
+    if (get_int("--rank", rank, 1, LORA_MAX_RANK, &o.lora.rank) || cli_float("--alpha", alpha, 1e-6, 1e6, &a) ||
         get_int("--vocab", vocab, 256, 1 << 22, &o.vocab_limit) || get_int("--hidden", hidden, 2, 1 << 14, &c->n_embd) ||
         get_int("--layers", layers, 1, 256, &c->n_layer) || get_int("--heads", heads, 1, 1024, &c->n_head) ||
         get_int("--kv-heads", kv_heads, 1, 1024, &c->n_head_kv) || get_int("--ffn", ffn, 1, 1 << 16, &c->n_ff) ||
-        get_dbl("--rope-theta", rope_theta, 1, 1e9, &theta) || get_int("--ctx", ctx, 16, 1 << 20, &c->n_ctx_train) ||
-        get_int("--seq-len", seq_len, 8, 1 << 16, &o.seq_len) || get_long("--limit", limit, 1, 1L << 40, &o.limit) ||
+        cli_float("--rope-theta", rope_theta, 1, 1e9, &theta) || get_int("--ctx", ctx, 16, 1 << 20, &c->n_ctx_train) ||
+        get_int("--seq-len", seq_len, 8, 1 << 16, &o.seq_len) || cli_int("--limit", limit, 1, 1L << 40, &o.limit) ||
         get_int("--val-mod", val_mod, 0, 1 << 20, &o.val_mod) || get_int("--val-max", val_max, 0, 1 << 24, &o.val_max) ||
         get_int("--steps", steps, 1, 1 << 30, &o.steps) || get_int("--epochs", epochs, 1, 1 << 20, &o.epochs) ||
         get_int("--batch", batch, 1, 512, &o.batch) || get_int("--accum", accum, 1, 1 << 16, &o.accum) ||
-        get_dbl("--lr", lr, 0, 10, &o.opt.lr) || get_dbl("--min-lr-ratio", min_lr, 0, 1, &o.opt.min_lr_ratio) ||
-        get_int("--warmup", warmup, 0, 1 << 30, &warm) || get_dbl("--weight-decay", wd, 0, 10, &o.opt.weight_decay) ||
-        get_dbl("--beta1", beta1, 0, 0.999999, &o.opt.beta1) || get_dbl("--beta2", beta2, 0, 0.99999999, &o.opt.beta2) ||
-        get_dbl("--eps", eps, 0, 1, &o.opt.eps) || get_dbl("--clip", clip, 0, 1e9, &o.opt.clip) ||
-        get_long("--seed", seed, 0, 0x7fffffffffffffffL, &sd) || get_int("--threads", threads, 1, 1024, &o.threads) ||
+        cli_float("--lr", lr, 0, 10, &o.opt.lr) || cli_float("--min-lr-ratio", min_lr, 0, 1, &o.opt.min_lr_ratio) ||
+        get_int("--warmup", warmup, 0, 1 << 30, &warm) || cli_float("--weight-decay", wd, 0, 10, &o.opt.weight_decay) ||
+        cli_float("--beta1", beta1, 0, 0.999999, &o.opt.beta1) || cli_float("--beta2", beta2, 0, 0.99999999, &o.opt.beta2) ||
+        cli_float("--eps", eps, 0, 1, &o.opt.eps) || cli_float("--clip", clip, 0, 1e9, &o.opt.clip) ||
+        cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) || get_int("--threads", threads, 1, 1024, &o.threads) ||
         get_int("--save-every", save_every, 0, 1 << 30, &o.save_every) ||
         get_int("--val-every", val_every, 0, 1 << 30, &o.val_every) || get_int("--stop-at", stop_at, 1, 1 << 30, &o.stop_at) ||
         get_int("--max-report", max_report, 0, 1 << 30, &o.max_report) ||

@@ -40,8 +40,8 @@ int cmd_train_tokenizer(int argc, char **argv) {
         return 2;
     }
     long n_vocab, n_limit = 0, n_report = 20;
-    if (cli_int("--vocab", vocab, 256, 1 << 22, &n_vocab) || (limit && cli_int("--limit", limit, 1, 1L << 40, &n_limit)) ||
-        (max_report && cli_int("--max-report", max_report, 0, 1 << 30, &n_report)))
+    if (cli_int("--vocab", vocab, 256, 1 << 22, &n_vocab) || cli_int("--limit", limit, 1, 1L << 40, &n_limit) ||
+        cli_int("--max-report", max_report, 0, 1 << 30, &n_report))
         return 2;
 
     sa_err err = {{0}};

@@ -1,11 +1,12 @@
 /*
 ** http.c — see http.h.
 **
-** Why one thread per connection: a request waiting for the model blocks
-** its own thread (in the handler, or in the event-stream reader) and
-** nothing else, and it can watch its own socket for a client that left
-** without any cross-thread bookkeeping. The connection limit bounds the
-** threads; the job queue, not the connection count, bounds model work.
+** Why one thread per connection: a request waiting for work done
+** elsewhere (the model's, in sqlassist) blocks its own thread (in the
+** handler, or in the event-stream reader) and nothing else, and it can
+** watch its own socket for a client that left without any cross-thread
+** bookkeeping. The connection limit bounds the threads; whoever does the
+** work bounds it (the model's job queue), not the connection count.
 **
 ** The front door: libmicrohttpd never sees a connection before its first
 ** request head is complete. Our own thread accepts, peeks (MSG_PEEK, so
@@ -40,7 +41,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/generate.h"
 #include "metrics.h"
 #include "util.h"
 #include "util/clock.h"
@@ -142,7 +142,8 @@ struct http_req {
     int client_gone;
     int close;
     int checked;
-    job *j;
+    http_done_fn done_fn;          /* http_on_done */
+    void *done_cls;
     char *hname[MAX_EXTRA_HEADERS], *hval[MAX_EXTRA_HEADERS];
     int n_hdr;
 };
@@ -308,7 +309,7 @@ int http_json_bool(http_req *r, json_t *o, const char *key, int *out) {
     return 0;
 }
 
-/* ---- waiting for model jobs ---------------------------------------------------------- */
+/* ---- long answers: the client's socket, event streams --------------------------------- */
 
 static int conn_fd(http_req *r) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -331,68 +332,45 @@ static int peer_gone(int fd) {
     return 0;   /* data: a pipelined request, not a goodbye */
 }
 
-void http_attach_job(http_req *r, job *j) {
-    assert(!r->j);
-    job_retain(j);
-    r->j = j;
+int http_client_left(http_req *r) {
+    if (!r->client_gone && peer_gone(conn_fd(r))) r->client_gone = 1;
+    return r->client_gone;
 }
 
-int http_wait_job(http_req *r, job *j) {
-    int fd = conn_fd(r);
-    pthread_mutex_lock(&j->mu);
-    while (j->state != JOB_DONE) {
-        job_wait_locked(j, POLL_MS);
-        if (j->state == JOB_DONE) break;
-        pthread_mutex_unlock(&j->mu);
-        int gone = peer_gone(fd);
-        pthread_mutex_lock(&j->mu);
-        if (gone) {
-            job_cancel(j, JOB_CLIENT_GONE);
-            r->client_gone = 1;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&j->mu);
-    return r->client_gone ? -1 : 0;
+void http_on_done(http_req *r, http_done_fn fn, void *cls) {
+    assert(!r->done_fn);
+    r->done_fn = fn;
+    r->done_cls = cls;
+}
+
+/* Runs the request's end hook, once (log: its log line, or NULL). */
+static void req_done(http_req *r, int complete, json_t *log) {
+    http_done_fn fn = r->done_fn;
+    r->done_fn = NULL;
+    if (fn) fn(r->done_cls, complete, log);
 }
 
 typedef struct sse_ctx {
-    job *j;
+    const http_event_source *src;
+    void *cls;
     int fd;
     double last_out;
 } sse_ctx;
 
 /* libmicrohttpd pulls the stream through here on the connection's thread:
-** it blocks until the worker has produced more, the job ends, or the
-** client is found gone. */
+** it blocks until the source has more, the stream ends, or the client is
+** found gone; an idle stream gets a comment line now and then. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
     sse_ctx *x = cls;
-    job *j = x->j;
-    pthread_mutex_lock(&j->mu);
     for (;;) {
-        size_t avail = j->ev.len - j->ev_off;
-        if (avail) {
-            size_t n = avail < max ? avail : max;
-            memcpy(buf, j->ev.p + j->ev_off, n);
-            j->ev_off += n;
-            if (j->ev_off == j->ev.len) {   /* all sent: reuse the buffer from its start */
-                j->ev.len = 0;
-                j->ev_off = 0;
-                j->ev.p[0] = 0;
-            }
-            pthread_mutex_unlock(&j->mu);
+        long n = x->src->pull(x->cls, buf, max, POLL_MS);
+        if (n > 0) {
             x->last_out = clock_now_s();
             return (ssize_t)n;
         }
-        if (j->state == JOB_DONE) {
-            pthread_mutex_unlock(&j->mu);
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        }
-        job_wait_locked(j, POLL_MS);
-        if (j->ev.len > j->ev_off || j->state == JOB_DONE) continue;
-        pthread_mutex_unlock(&j->mu);
+        if (n == HTTP_STREAM_END) return MHD_CONTENT_READER_END_OF_STREAM;
         if (peer_gone(x->fd)) {
-            job_cancel(j, JOB_CLIENT_GONE);
+            if (x->src->client_left) x->src->client_left(x->cls);
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         static const char ping[] = ": ping\n\n";
@@ -401,26 +379,20 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
             x->last_out = clock_now_s();
             return (ssize_t)(sizeof ping - 1);
         }
-        pthread_mutex_lock(&j->mu);
     }
 }
 
 static void sse_free(void *cls) {
     sse_ctx *x = cls;
-    /* the response is gone before the job ended: nobody will read the rest */
-    pthread_mutex_lock(&x->j->mu);
-    int done = x->j->state == JOB_DONE;
-    pthread_mutex_unlock(&x->j->mu);
-    if (!done) job_cancel(x->j, JOB_CLIENT_GONE);
-    job_release(x->j);
+    x->src->close(x->cls);
     free(x);
 }
 
-void http_stream_job(http_req *r, job *j) {
+void http_send_events(http_req *r, const http_event_source *src, void *cls) {
     sse_ctx *x = calloc(1, sizeof *x);
-    if (!x) { http_send_error(r, 500, NULL, "out of memory"); return; }
-    job_retain(j);
-    x->j = j;
+    if (!x) { src->close(cls); http_send_error(r, 500, NULL, "out of memory"); return; }
+    x->src = src;
+    x->cls = cls;
     x->fd = conn_fd(r);
     x->last_out = clock_now_s();
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, x, sse_free);
@@ -560,7 +532,7 @@ static int valid_id(const char *s) {
 static void req_free(http_req *r) {
     for (int i = 0; i < r->n_hdr; i++) { free(r->hname[i]); free(r->hval[i]); }
     strbuf_free(&r->body);
-    job_release(r->j);
+    req_done(r, 0, NULL);
     free(r->path);
     free(r);
 }
@@ -800,7 +772,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (r->body.oom) { http_send_error(r, 500, NULL, "out of memory reading the body"); return MHD_YES; }
     assert(r->route);
     r->route->fn(h->cfg.app, r);
-    /* no response: the client left while its job ran; drop the connection */
+    /* no response: the client left while the handler waited; drop the connection */
     return r->responded ? MHD_YES : MHD_NO;
 }
 
@@ -852,37 +824,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     put_ms(o, "total_ms", total);
     json_object_set_new(o, "term", json_string(term_word(toe)));
     if (r->client_gone || toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT) json_object_set_new(o, "client_gone", json_true());
-    if (r->j && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-        /* the request ended before its job: nobody will read the answer */
-        pthread_mutex_lock(&r->j->mu);
-        int done = r->j->state == JOB_DONE;
-        pthread_mutex_unlock(&r->j->mu);
-        if (!done) job_cancel(r->j, JOB_CLIENT_GONE);
-    }
-    if (r->j) {
-        job *j = r->j;
-        pthread_mutex_lock(&j->mu);
-        if (j->state == JOB_DONE) {
-            job_stats st = j->st;
-            json_object_set_new(o, "job_status", json_integer(j->status));
-            put_ms(o, "queue_ms", st.queue_s);
-            put_ms(o, "run_ms", st.run_s);
-            put_ms(o, "prefill_ms", st.prefill_s);
-            put_ms(o, "decode_ms", st.decode_s);
-            put_ms(o, "execute_ms", st.execute_s);
-            json_object_set_new(o, "prompt_tokens", json_integer(st.prompt_tokens));
-            json_object_set_new(o, "cached_tokens", json_integer(st.cached_tokens));
-            json_object_set_new(o, "generated_tokens", json_integer(st.gen_tokens));
-            if (st.attempts) json_object_set_new(o, "attempts", json_integer(st.attempts));
-            if (st.ok >= 0) json_object_set_new(o, "ok", json_boolean(st.ok));
-        } else {
-            json_object_set_new(o, "job_status", json_string("unfinished"));
-        }
-        int stop = atomic_load(&j->stop);
-        if (stop != JOB_GO)
-            json_object_set_new(o, "cancelled", json_string(stop == JOB_TIMED_OUT ? "timeout" : stop == JOB_SHUTDOWN ? "shutdown" : "client_gone"));
-        pthread_mutex_unlock(&j->mu);
-    }
+    req_done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK, o);
     slog(o);
     req_free(r);
 }

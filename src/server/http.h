@@ -2,8 +2,11 @@
 ** http.h — the HTTP layer of `sqlassist serve`, on libmicrohttpd: one
 ** thread per connection, request bodies gathered up to --max-body, routes
 ** matched by method and path, Bearer authentication, CORS, one response per
-** request (plain or server-sent events fed by a model job), a structured
-** log line and metrics for every request.
+** request (plain, or server-sent events pulled from a source the handler
+** gives), a structured log line and metrics for every request. It knows
+** the program it serves only through http_config, the route tables and
+** the hooks below: nothing of models, jobs or queues (jobs.h waits on
+** those, through http_client_left, http_send_events and http_on_done).
 **
 ** Before libmicrohttpd sees a connection, a front door of its own (one
 ** thread) waits for the first request head and checks it (http.c):
@@ -36,7 +39,7 @@
 **                                              past 16 MiB more: 413 and
 **                                              the connection closed)
 ** Handlers run on the connection's thread once the whole body is in, and
-** may block (waiting for a model job).
+** may block (waiting for work done elsewhere, watching http_client_left).
 */
 #ifndef SA_SERVER_HTTP_H
 #define SA_SERVER_HTTP_H
@@ -46,7 +49,6 @@
 #include <stddef.h>
 
 #include "util/err.h"
-#include "worker.h"
 
 struct metrics;
 struct server;
@@ -132,13 +134,41 @@ int http_json_int(http_req *r, json_t *o, const char *key, long lo, long hi, lon
 int http_json_number(http_req *r, json_t *o, const char *key, double lo, double hi, double *out);
 int http_json_bool(http_req *r, json_t *o, const char *key, int *out);
 
-/* Ties a model job to the request: its timings go to the log line. */
-void http_attach_job(http_req *r, job *j);
-/* Blocks until j is done. 0; or -1 when the client went away first (j
-** has then been cancelled, and nothing should be sent). */
-int http_wait_job(http_req *r, job *j);
-/* Answers 200 with a text/event-stream fed by j's events until j is done;
-** a client that leaves cancels j. */
-void http_stream_job(http_req *r, job *j);
+/* ---- long answers -------------------------------------------------------------- */
+
+/* Whether the client has gone (closed or reset its side; a pipelined
+** request is not leaving). Looks at the socket without waiting; a handler
+** that waits for something polls it now and then. Once it said so, the
+** request is logged with "client_gone", and a handler that then sends
+** nothing has the connection dropped. */
+int http_client_left(http_req *r);
+
+/* Where http_send_events gets its bytes; its functions run on the
+** connection's thread, with the cls given to http_send_events. */
+#define HTTP_STREAM_END (-1L)
+typedef struct http_event_source {
+    /* Copies up to max bytes of the stream (whole events, or parts of
+    ** them) into buf, waiting up to wait_ms for some: the count (> 0), 0
+    ** when none came in that time, HTTP_STREAM_END once it is over. */
+    long (*pull)(void *cls, char *buf, size_t max, int wait_ms);
+    /* The client left before the end (at most once; may be NULL). */
+    void (*client_left)(void *cls);
+    /* The response is done with cls, whether the stream ended or not. */
+    void (*close)(void *cls);
+} http_event_source;
+
+/* Answers 200 with a text/event-stream read from src until its end: a
+** comment line keeps an idle stream alive (every 15 s), and a client that
+** leaves ends it (src->client_left). src must outlive the response;
+** src->close(cls) is called in every case, on failure too. */
+void http_send_events(http_req *r, const http_event_source *src, void *cls);
+
+/* fn(cls, complete, log) runs once when the request is over, on its
+** connection's thread, after its response went out (complete: all of it)
+** or the client left (complete 0): log is the request's log line, for fn
+** to add fields to (NULL when there is none). fn frees what cls holds.
+** At most one per request. */
+typedef void (*http_done_fn)(void *cls, int complete, json_t *log);
+void http_on_done(http_req *r, http_done_fn fn, void *cls);
 
 #endif

@@ -154,9 +154,8 @@ int server_main(const server_config *cfg) {
         slog_event("error", "--copy '%s': expected on, off or auto", cfg->copy_values);
         goto out;
     }
-    long n_cand = AGENT_DEFAULT_CANDIDATES;
-    if (agent_flags(cfg->grammar, cfg->candidates, &s->grammar, &n_cand)) goto out;
-    s->candidates = (int)n_cand;
+    if (agent_grammar_flag(cfg->grammar, &s->grammar)) goto out;
+    s->candidates = cfg->candidates > 0 ? cfg->candidates : AGENT_DEFAULT_CANDIDATES;
     /* every worker holds a slot while it answers */
     int n_slots = cfg->slots > n_workers ? cfg->slots : n_workers;
     if (!(s->pc = pc_new(s->m, n_slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }

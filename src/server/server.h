@@ -6,7 +6,7 @@
 **   - libmicrohttpd's listener and one thread per connection (http.c):
 **     they parse and check requests, answer everything that needs no model
 **     (page, schema, adapters, health, metrics) themselves, and wait for
-**     model jobs;
+**     model jobs or stream their events (jobs.c);
 **   - --parallel worker threads (worker.c) that run the model jobs from a
 **     bounded queue, each job on one worker with that worker's own --db
 **     connection (dbs[job->worker]; a sandbox is used by one thread at a
@@ -66,7 +66,8 @@ typedef struct server_config {
     /* the agent */
     const char *template_file, *format;
     const char *copy_values;          /* --copy: on, off, auto/NULL */
-    const char *grammar, *candidates; /* --grammar on/off, --candidates N (NULL: defaults) */
+    const char *grammar;              /* --grammar on/off (NULL: on) */
+    int candidates;                   /* --candidates N (0: AGENT_DEFAULT_CANDIDATES) */
     int samples, max_attempts, n_predict;
     long max_rows, query_timeout_ms;
 } server_config;
