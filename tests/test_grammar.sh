@@ -20,10 +20,9 @@
 CHECK="${BUILD:-build}/tests/test_sqlgrammar"
 SP="$SHARED/data/spider"
 if [ ! -d "$SP/database" ] || [ ! -d "$SHARED/data/wikisql" ]; then
-    [ "${CI:-}" = true ] && { echo "FAIL: no Spider/WikiSQL data under $SHARED/data"; exit 1; }
-    echo "no Spider/WikiSQL data under $SHARED/data"; exit 77
+    skip_all "no Spider/WikiSQL data under $SHARED/data"
 fi
-[ -x "$CHECK" ] || { echo "FAIL: no $CHECK (run make)"; exit 1; }
+[ -x "$CHECK" ] || die "no $CHECK (run make)"
 unset SQLASSIST_MODEL
 
 # ---- 1. gold queries ----------------------------------------------------------------------
@@ -81,7 +80,7 @@ for l in open(sys.argv[1]):
         else bad "random weights, grammar off: $off run — the property above proves nothing"; fi
     fi
 else
-    [ "${CI:-}" = true ] && bad "no $RANDOM_MODEL (tests/fixtures.sh)" || echo "SKIP property: no $RANDOM_MODEL"
+    skip "property: no $RANDOM_MODEL (tests/fixtures.sh)"
 fi
 
 # ---- 3. the mask only removes ------------------------------------------------------------
@@ -208,5 +207,4 @@ kill $SPID 2>/dev/null; wait $SPID 2>/dev/null
 "$SQLASSIST" ask --db examples/shop.sqlite --grammar maybe "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--grammar maybe: exit 2" || bad "--grammar maybe: not a usage error"
 "$SQLASSIST" ask --db examples/shop.sqlite --candidates 0 "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--candidates 0: exit 2" || bad "--candidates 0: not a usage error"
 
-echo "$npass passed, $fail failed"
-exit $fail
+finish
