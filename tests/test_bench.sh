@@ -68,7 +68,7 @@ s = json.load(open(os.path.join(d, "summary.json")))
 rows = [json.loads(l) for l in open(os.path.join(d, "results.jsonl"))]
 rep = open(os.path.join(d, "report.md")).read()
 def check(name, cond, detail=""):
-    print("PASS" if cond else "FAIL", name, "" if cond else detail)
+    print(("PASS " if cond else "FAIL ") + name + ("" if cond else f": {detail}"))
 def ratio(a, b):
     return a / b if b else 0.0
 gold = [r for r in rows if "execution_match" in r]
