@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_grammar.sh — constrained SQL decoding (src/agent/sqlgrammar.c) on real
 # data and real models:
-#   1. every gold query of Spider train and dev (on its database's schema),
+#   1. every gold query of Spider train and dev (on its database's schema;
+#      ../shared lacks three of the databases, whose queries are counted as
+#      not checked: SPIDER_ABSENT below),
 #      of WikiSQL dev and test in both layouts (scripts/make_train_data.py),
 #      of the sql-create-context rows and of bench/everyday (shop, library) is
 #      accepted as complete, except queries SQLite itself refuses (each printed);
@@ -27,13 +29,17 @@ unset SQLASSIST_MODEL
 
 # ---- 1. gold queries ----------------------------------------------------------------------
 $PY scripts/make_train_data.py "$SHARED/data" "$W/data" > "$W/data.log" 2>&1 || bad "make_train_data.py"
-gold() {   # NAME ARGS...: test_sqlgrammar in a gold mode
-    local name=$1; shift
+gold() {   # NAME ARGS...: test_sqlgrammar in a gold mode (its SKIP lines count here too)
+    local name=$1 l; shift
     if "$CHECK" "$@" > "$W/$name.log" 2>&1; then ok "$name: $(grep -E '^[0-9]+ queries' "$W/$name.log")"
     else bad "$name: $(grep -E '^[0-9]+ queries|^FAIL' "$W/$name.log" | head -3 | tr '\n' ' ')"; grep '^refused' "$W/$name.log" | grep 'SQLite: ok' | head -5; fi
+    while IFS= read -r l; do skip "$name: ${l#SKIP }"; done < <(grep '^SKIP ' "$W/$name.log")
 }
-gold spider-dev --gold "$SP/dev_gold.sql" "$SP/database"
-gold spider-train --gold "$SP/train_gold.sql" "$SP/database"
+# the Spider databases ../shared does not hold (data/PROVENANCE.md: wta_1 for 62
+# dev questions; baseball_1 and soccer_1, 4 MiB or more, for 96 train questions)
+SPIDER_ABSENT=wta_1,baseball_1,soccer_1
+gold spider-dev --absent $SPIDER_ABSENT --gold "$SP/dev_gold.sql" "$SP/database"
+gold spider-train --absent $SPIDER_ABSENT --gold "$SP/train_gold.sql" "$SP/database"
 gold wikisql --jsonl "$W/data/wikisql_dev.jsonl" --jsonl "$W/data/wikisql_test.jsonl" \
     --jsonl "$W/data/wikisql_dev_allcols.jsonl" --jsonl "$W/data/wikisql_test_allcols.jsonl"
 gold sql-create-context --jsonl "$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
