@@ -47,7 +47,7 @@ $(BUILD)/libsqlassist.a: $(LIB_OBJ)
 $(BUILD)/sqlassist: $(BUILD)/src/main.o $(BUILD)/libsqlassist.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libsqlassist.a
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libsqlassist.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(BUILD)/libsqlassist.a $(LDLIBS)
 

@@ -21,22 +21,19 @@
 # Env: SQLASSIST (the binary), OUT (tests/out); run from anywhere (it cds to
 # the repository root). KEEP_BAD=1 keeps $OUT/bad after a passing run (it is
 # removed then: ~600 MB of headers). ONLY=substring runs matching cases only.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-OUT="${OUT:-$PWD/tests/out}"
-SQLASSIST="${SQLASSIST:-$PWD/build/sqlassist}"
-BAD="$OUT/bad"
+. "$(dirname "$0")/lib_test.sh" bad
+BAD="$W"
 ONLY="${ONLY:-}"
 
-if [ ! -x "$SQLASSIST" ]; then echo "no binary at $SQLASSIST"; exit 1; fi
+[ -x "$SQLASSIST" ] || die "no binary at $SQLASSIST"
 if [ ! -f "$OUT/models/m64/m64-q8_0.gguf" ] || [ ! -d "$OUT/models/m64/hf-f32" ]; then
-    OUT="$OUT" bash tests/fixtures.sh || { echo "fixtures failed"; exit 1; }
+    OUT="$OUT" bash tests/fixtures.sh || die "fixtures failed"
 fi
-/usr/bin/python3 tests/make_bad_models.py --models "$OUT/models" --out "$BAD" || { echo "make_bad_models.py failed"; exit 1; }
+$PY tests/make_bad_models.py --models "$OUT/models" --out "$BAD" || die "make_bad_models.py failed"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0; failed=()
+failed=()
 
 # check NAME CMD EXPECTED_RCS PATTERNS... ; stderr is in $tmp/err, rc in $rc
 check() {
@@ -63,9 +60,9 @@ check() {
     local msg
     msg=$(head -c 400 "$tmp/err" | LC_ALL=C tr -c '[:print:]' ' ')
     if [ -z "$why" ]; then
-        pass=$((pass + 1)); echo "PASS $name [$cmd] rc=$rc: $msg"
+        ok "$name [$cmd] rc=$rc: $msg"
     else
-        fail=$((fail + 1)); failed+=("$name/$cmd"); echo "FAIL $name [$cmd]: $why: $msg"
+        failed+=("$name/$cmd"); bad "$name [$cmd]: $why: $msg"
     fi
 }
 
@@ -86,10 +83,10 @@ while IFS=$'\t' read -r name path want pats; do
     check "$name" generate "$want" "${patterns[@]}"
 done < "$BAD/cases.tsv"
 
-echo "bad models: $pass passed, $fail failed ($((SECONDS - t0)) s)"
+echo "bad models: $((SECONDS - t0)) s"
 if [ $fail -gt 0 ]; then
     echo "failed: ${failed[*]}"
-    exit 1
+    finish
 fi
 [ "${KEEP_BAD:-0}" = 1 ] || rm -rf "$BAD"
-exit 0
+finish

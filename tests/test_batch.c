@@ -25,9 +25,8 @@
 #include "engine/generate.h"
 #include "engine/lora.h"
 #include "engine/model.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
 
 enum { MAX_SEQ = 7, MAX_GEN = 24, MAX_PROMPT = 80 };
 
@@ -53,15 +52,15 @@ static void run_case(const model *m, const seq_spec *spec, int n_seq, const char
     for (int s = 0; s < n_seq; s++) {
         infer_state *st = infer_new(m, 256, &err);
         want_logits[s] = malloc((size_t)spec[s].n_gen * V * sizeof(float));
-        if (!st || !want_logits[s] || !logits) { printf("setup: %s\n", err.msg); exit(1); }
+        if (!st || !want_logits[s] || !logits) { printf("FAIL setup: %s\n", err.msg); exit(1); }
         infer_set_lora(st, spec[s].ad, spec[s].scale);
         prompt_ids(s, spec[s].n_prompt, V, ids);
-        if (model_forward(m, st, ids, spec[s].n_prompt, LOGITS_LAST, logits, &err)) { printf("%s\n", err.msg); exit(1); }
+        if (model_forward(m, st, ids, spec[s].n_prompt, LOGITS_LAST, logits, &err)) { printf("FAIL %s\n", err.msg); exit(1); }
         int32_t next = argmax(logits, V);
         for (int g = 0; g < spec[s].n_gen; g++) {
             want_tok[s][g] = next;
             if (model_forward(m, st, &next, 1, LOGITS_LAST, want_logits[s] + (size_t)g * V, &err)) {
-                printf("%s\n", err.msg);
+                printf("FAIL %s\n", err.msg);
                 exit(1);
             }
             next = argmax(want_logits[s] + (size_t)g * V, V);
@@ -79,10 +78,10 @@ static void run_case(const model *m, const seq_spec *spec, int n_seq, const char
         for (int s = 0; s < n_seq; s++) {
             if (spec[s].join_step == step) {
                 st[s] = infer_new(m, 256, &err);
-                if (!st[s]) { printf("%s\n", err.msg); exit(1); }
+                if (!st[s]) { printf("FAIL %s\n", err.msg); exit(1); }
                 infer_set_lora(st[s], spec[s].ad, spec[s].scale);
                 prompt_ids(s, spec[s].n_prompt, V, ids);
-                if (model_forward(m, st[s], ids, spec[s].n_prompt, LOGITS_LAST, logits, &err)) { printf("%s\n", err.msg); exit(1); }
+                if (model_forward(m, st[s], ids, spec[s].n_prompt, LOGITS_LAST, logits, &err)) { printf("FAIL %s\n", err.msg); exit(1); }
                 next[s] = argmax(logits, V);
             }
             active += st[s] && done[s] < spec[s].n_gen;
@@ -103,7 +102,7 @@ static void run_case(const model *m, const seq_spec *spec, int n_seq, const char
                 who[B++] = s;
             }
         if (B > max_rows) max_rows = B;
-        if (model_forward_batch(m, rows, toks, B, logits, &err)) { printf("%s: %s\n", what, err.msg); exit(1); }
+        if (model_forward_batch(m, rows, toks, B, logits, &err)) { printf("FAIL %s: %s\n", what, err.msg); exit(1); }
         for (int b = 0; b < B; b++) {
             int s = who[b];
             got_tok[s][done[s]] = toks[b];
@@ -219,7 +218,7 @@ static void test_batcher(const model *m, const lora_adapter *a1, const lora_adap
         long linger = k == 0 ? 50000 : 0;
         sa_err err;
         batcher *b = batcher_new(m, (int)linger, &err);
-        if (!b) { printf("%s\n", err.msg); exit(1); }
+        if (!b) { printf("FAIL %s\n", err.msg); exit(1); }
         pthread_t th[NJ];
         for (int i = 0; i < NJ; i++) {
             alone[i] = (gen_job){ m, NULL, ads[i], prompts[i], predicts[i], drafts[i], i, {0}, 0, "" };
@@ -262,10 +261,10 @@ int main(void) {
     for (int d = 0; d < 2; d++) {
         model_opts mo = { .dtype = dtypes[d] };
         model *m = model_load(path, &mo, &err);
-        if (!m) { printf("%s (run tests/fixtures.sh)\n", err.msg); return 1; }
+        if (!m) { check_skip("%s (run tests/fixtures.sh)", err.msg); return check_done(); }
         lora_adapter *a1 = lora_load(m, NULL, ad1, &err);
         lora_adapter *a2 = a1 ? lora_load(m, NULL, ad2, &err) : NULL;
-        if (!a2) { printf("adapter: %s (run tests/fixtures.sh)\n", err.msg); return 1; }
+        if (!a2) { check_skip("adapter: %s (run tests/fixtures.sh)", err.msg); return check_done(); }
         const char *dt = dtypes[d] ? dtypes[d] : "f32";
         char what[96];
         /* all start together, different lengths and budgets, no adapters */
@@ -290,12 +289,10 @@ int main(void) {
     /* the bundled model as q8_0: the 4-row VNNI kernels on real widths */
     model_opts mo = { .dtype = "q8_0" };
     model *m = model_load("models/sqlassist-sql-6m.gguf", &mo, &err);
-    if (!m) { printf("%s\n", err.msg); return 1; }
+    if (!m) { CHECK_FAIL("%s", err.msg); return check_done(); }
     seq_spec four[4] = { { 60, 16, 0, NULL, 0 }, { 31, 16, 0, NULL, 0 }, { 45, 8, 1, NULL, 0 }, { 2, 16, 3, NULL, 0 } };
     run_case(m, four, 4, "bundled q8_0");
     test_chunked_prompt(m, "bundled q8_0");
     model_free(m);
-    if (failures) { printf("%d failures\n", failures); return 1; }
-    printf("ok\n");
-    return 0;
+    return check_done();
 }

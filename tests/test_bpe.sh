@@ -19,8 +19,8 @@
 . "$(dirname "$0")/lib_test.sh" bpe
 DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
 
-[ -f "$DATA" ] || { echo "no sql-create-context data at $DATA"; exit 77; }
-$PY -c "import regex" 2>/dev/null || { echo "no python3-regex for $PY (scripts/install-deps.sh --test)"; exit 77; }
+[ -f "$DATA" ] || skip_all "no sql-create-context data at $DATA"
+$PY -c "import regex" 2>/dev/null || skip_all "no python3-regex for $PY (scripts/install-deps.sh --test)"
 
 D="$W/d.jsonl"
 head -500 "$DATA" > "$D"
@@ -43,7 +43,7 @@ TOK="$W/tok.gguf"
 if "$SQLASSIST" train-tokenizer --data "$D" --vocab 1000 --out "$TOK" 2> "$W/learn.log"; then
     ok "train-tokenizer: $(grep '^learnt' "$W/learn.log")"
 else
-    bad "train-tokenizer failed"; cat "$W/learn.log"; exit 1
+    cat "$W/learn.log"; die "train-tokenizer failed"
 fi
 grep -q '^data: 503 rows from 509 lines (5 skipped' "$W/learn.log" && ok "503 rows used, 5 skipped" \
     || { bad "row counts"; grep '^data' "$W/learn.log"; }
@@ -103,4 +103,4 @@ expect 1 "no usable rows" "$W/allbad.jsonl" -- --data "$W/allbad.jsonl" --vocab 
 [ -e "$W/x.gguf" ] && bad "a failed run wrote its output"
 
 [ $fail -eq 0 ] && echo "all train-tokenizer checks passed"
-exit $fail
+finish

@@ -16,8 +16,8 @@
 . "$(dirname "$0")/lib_test.sh" bundled
 MODEL=models/sqlassist-sql-6m.gguf
 FLOOR=0.50          # test-suite accuracy, first 200 all-columns dev questions (measured: 0.635)
-[ -f "$MODEL" ] || { echo "no $MODEL"; exit 77; }
-[ -d "$SHARED/data/wikisql" ] || { echo "no WikiSQL data in $SHARED/data"; exit 77; }
+[ -f "$MODEL" ] || skip_all "no $MODEL"
+[ -d "$SHARED/data/wikisql" ] || skip_all "no WikiSQL data in $SHARED/data"
 unset SQLASSIST_MODEL
 
 # ---- 1. the data conversion ------------------------------------------------------
@@ -88,5 +88,4 @@ grep -q "^### Schema:$" "$W/ask.log" && grep -q "^CREATE TABLE suppliers (suppli
     && ok "the bundled model is prompted in its own format (### Schema:, compact CREATE TABLE)" \
     || bad "the bundled model's prompt: $(head -3 "$W/ask.log")"
 
-echo "$npass passed"
-exit $fail
+finish

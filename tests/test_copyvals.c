@@ -13,8 +13,7 @@
 #include "agent/copyvals.h"
 #include "engine/tokenizer.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static tokenizer *tok;
 static float *logits;
@@ -23,7 +22,7 @@ static int V;
 /* After the reply text `prefix`, is the token `piece` (byte-level form) allowed? */
 static int allowed(const char *question, const char *prefix, const char *piece) {
     int id = tok_lookup(tok, piece);
-    if (id < 0) { printf("no token '%s'\n", piece); failures++; return -1; }
+    if (id < 0) { CHECK_FAIL("no token '%s'", piece); return -1; }
     copy_vals *c = cv_new(tok, question, NULL, 0);
     cv_reset(c, prefix);
     for (int i = 0; i < V; i++) logits[i] = 0;
@@ -46,7 +45,7 @@ int main(void) {
     char path[4096];
     snprintf(path, sizeof path, "%s/qwen-tokenizer.gguf", out);
     sa_err err = {{0}};
-    if (!(tok = tok_load(path, &err))) { printf("skip: %s\n", err.msg); return 77; }
+    if (!(tok = tok_load(path, &err))) { check_skip("no tokenizer fixture (tests/fixtures.sh): %s", err.msg); return check_done(); }
     V = tok_n_vocab(tok);
     logits = malloc((size_t)V * sizeof *logits);
 
@@ -141,7 +140,7 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int id = tok_lookup(tok, cases[i].piece);
-        if (id < 0) { printf("no token '%s'\n", cases[i].piece); failures++; continue; }
+        if (id < 0) { CHECK_FAIL("no token '%s'", cases[i].piece); continue; }
         cv_reset(c, cases[i].prefix);
         for (int k = 0; k < V; k++) logits[k] = 0;
         cv_mask(c, logits, V);
@@ -165,6 +164,5 @@ int main(void) {
 
     free(logits);
     tok_free(tok);
-    printf("%s\n", failures ? "FAILED" : "ok");
-    return failures ? 1 : 0;
+    return check_done();
 }

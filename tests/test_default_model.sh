@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib_test.sh" default-model
 TOK="$OUT/qwen-tokenizer.gguf"
 DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
-[ -f "$TOK" ] && [ -f "$DATA" ] || { echo "no fixtures (tests/fixtures.sh) or data"; exit 77; }
+[ -f "$TOK" ] && [ -f "$DATA" ] || skip_all "no fixtures (tests/fixtures.sh) or data"
 
 CTX="CREATE TABLE head (name VARCHAR, age INTEGER)"
 Q="How many heads are older than 56?"
@@ -23,7 +23,7 @@ unset SQLASSIST_MODEL
 head -40 "$DATA" > "$W/d.jsonl"
 if ! "$SQLASSIST" train --mode full --tokenizer "$TOK" --vocab 512 --hidden 32 --layers 1 --heads 2 --kv-heads 1 \
         --ffn 64 --steps 2 --batch 4 --data "$W/d.jsonl" --out "$W/run" --quiet 2> "$W/train.log"; then
-    bad "tiny training run: $(tail -2 "$W/train.log")"; echo "$npass passed"; exit 1
+    die "tiny training run: $(tail -2 "$W/train.log")"
 fi
 TRAINED="$W/run/model.gguf"
 
@@ -84,5 +84,4 @@ out=$("$W/none/sqlassist" bench --tasks "$W/d.jsonl" --no-server 2>&1); rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "no bundled model found" && ok "bench without a model: exit 2" ||
     bad "bench without a model: rc $rc: $out"
 
-echo "$npass passed"
-exit $fail
+finish

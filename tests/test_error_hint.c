@@ -10,8 +10,7 @@
 
 #include "agent/agent.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static void expect(const char *error, const char *want) {
     char *h = agent_error_hint(error);
@@ -31,6 +30,5 @@ int main(void) {
            "misuse of aggregate: count() Move the aggregate to HAVING or the SELECT list.");
     expect("stopped: wall-time limit of 5000 ms exceeded", "stopped: wall-time limit of 5000 ms exceeded");
     expect("", "");
-    printf(failures ? "%d failures\n" : "all passed\n", failures);
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -18,8 +18,7 @@
 #include "eval/testsuite.h"
 #include "sql/sandbox.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static sandbox *db;
 
@@ -316,6 +315,5 @@ int main(void) {
     test_report(dir);
 
     sb_close(db);
-    printf("%s\n", failures ? "FAILED" : "all eval checks passed");
-    return failures ? 1 : 0;
+    return check_done();
 }

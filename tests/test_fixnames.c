@@ -12,8 +12,7 @@
 #include "sql/sandbox.h"
 #include "sql/schema.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static sandbox *sb;
 static sc_schema schema;
@@ -75,6 +74,5 @@ int main(void) {
 
     sc_free(&schema);
     sb_close(sb);
-    printf("%s\n", failures ? "FAILED" : "ok");
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -17,36 +17,29 @@
 #
 # Needs: $SQLASSIST, /usr/bin/python3 with torch + numpy, the models made by
 # tests/fixtures.sh in $OUT/models. Exit 0 = pass, 77 = skipped, else fail.
-set -u
-cd "$(dirname "$0")/.."
-PY=/usr/bin/python3
-SQLASSIST="${SQLASSIST:-$PWD/build/sqlassist}"
+. "$(dirname "$0")/lib_test.sh" forward_torch
 # The oracle multiplies dequantized weights by f32 activations; so does the
 # engine's f32 GEMM path. The default int8 path for q8_0/q4_0 prompt
 # processing rounds activations to 8 bits (as llama.cpp does): it is checked
 # against exact sums in test_kernels and against llama.cpp in test_llamacpp.
 export SQLASSIST_GEMM=f32
-OUT="${OUT:-$PWD/tests/out}"
 MODELS="${MODELS:-$OUT/models}"
 CMP="$PY tests/compare_logits.py"
 
-skip() { echo "SKIP: $*"; exit 77; }
-[ -x "$SQLASSIST" ] || skip "no sqlassist binary at $SQLASSIST"
-$PY -c 'import torch, numpy' 2>/dev/null || skip "$PY lacks torch/numpy"
-[ -f "$MODELS/manifest.json" ] || { echo "no $MODELS/manifest.json (tests/fixtures.sh makes it)"; exit 1; }
-"$SQLASSIST" logits --help >/dev/null 2>&1 || skip "this sqlassist has no 'logits' subcommand"
+[ -x "$SQLASSIST" ] || die "no sqlassist binary at $SQLASSIST"
+$PY -c 'import torch, numpy' 2>/dev/null || skip_all "$PY lacks torch/numpy (the oracle)"
+[ -f "$MODELS/manifest.json" ] || die "no $MODELS/manifest.json (tests/fixtures.sh makes it)"
+"$SQLASSIST" logits --help >/dev/null 2>&1 || die "this sqlassist has no 'logits' subcommand"
 
 TMP="$OUT/forward_torch.tmp"
 rm -rf "$TMP"; mkdir -p "$TMP"
 trap 'rm -rf "$TMP"' EXIT
 
 echo "== oracle self-check"
-if ! $CMP selfcheck "$MODELS"; then
-    echo "the oracle itself is inconsistent; not testing the engine"; exit 1
-fi
+$CMP selfcheck "$MODELS" && ok "the oracle agrees with itself" || die "the oracle itself is inconsistent; not testing the engine"
 
 TOKENS="$($CMP tokens)"
-fails=0; n=0
+n=0
 declare -A LOGITS     # label -> sha256 of the engine's logits (files are 39 MB each)
 
 echo "== engine vs oracle ($(echo $TOKENS | wc -w) tokens; greedy 64)"
@@ -57,31 +50,30 @@ while IFS=$'\t' read -r -u 3 label path dtype opath oround cls strict; do
     rflag=(); [ "$oround" != "-" ] && rflag=(--round "$oround")
     if ! "$SQLASSIST" logits --model "$path" "${dflag[@]}" --tokens "$TOKENS" --out "$f" \
             < /dev/null 2> "$TMP/err"; then
-        echo "$label: sqlassist logits failed:"; sed 's/^/    /' "$TMP/err" | tail -5
-        fails=$((fails+1)); continue
+        sed 's/^/    /' "$TMP/err" | tail -5; bad "$label: sqlassist logits failed"; continue
     fi
     LOGITS[$label]="$(sha256sum < "$f" | cut -c1-64)"
     if ! ids="$("$SQLASSIST" generate --model "$path" "${dflag[@]}" --prompt-tokens "$TOKENS" \
                  -n 64 --temp 0 --print-ids < /dev/null 2> "$TMP/err")"; then
-        echo "$label: sqlassist generate failed:"; sed 's/^/    /' "$TMP/err" | tail -5
-        fails=$((fails+1)); continue
+        sed 's/^/    /' "$TMP/err" | tail -5; bad "$label: sqlassist generate failed"; continue
     fi
     sflag=(); [ "$strict" = 1 ] && sflag=(--strict-greedy)
     $CMP check --model "$opath" "${rflag[@]}" --tokens "$TOKENS" --got "$f" --class "$cls" \
-        --greedy-got "$ids" --greedy-n 64 "${sflag[@]}" --label "$label" < /dev/null || fails=$((fails+1))
+        --greedy-got "$ids" --greedy-n 64 "${sflag[@]}" --label "$label" < /dev/null && ok "$label: engine vs oracle" || bad "$label: engine vs oracle"
     rm -f "$f"
 done 3< <($CMP cases "$MODELS/manifest.json")
-[ "$n" -gt 0 ] || { echo "no cases"; exit 1; }
+[ "$n" -gt 0 ] || die "no cases"
 
 echo "== bit-identical engine logits across layouts"
 while IFS=$'\t' read -r -u 3 a b must; do
     ha="${LOGITS[$a]:-}"; hb="${LOGITS[$b]:-}"
     [ -n "$ha" ] && [ -n "$hb" ] || { echo "$a vs $b: missing logits (failed above)"; continue; }
-    if [ "$ha" = "$hb" ]; then echo "$a == $b: identical (sha256 ${ha:0:16})"
-    elif [ "$must" = 1 ]; then echo "$a vs $b: DIFFER (must be bit-identical)  FAIL"; fails=$((fails+1))
+    if [ "$ha" = "$hb" ] && [ "$must" = 1 ]; then ok "$a == $b: identical (sha256 ${ha:0:16})"
+    elif [ "$ha" = "$hb" ]; then echo "$a == $b: identical (sha256 ${ha:0:16}; reported only)"
+    elif [ "$must" = 1 ]; then bad "$a vs $b: DIFFER (must be bit-identical)"
     else echo "$a vs $b: differ (reported only)"
     fi
 done 3< <($CMP identity "$MODELS/manifest.json")
 
-echo "== $n cases, $fails failed"
-[ "$fails" -eq 0 ]
+echo "== $n cases"
+finish

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_grammar.sh — constrained SQL decoding (src/agent/sqlgrammar.c) on real
 # data and real models:
-#   1. every gold query of Spider train and dev (on its database's schema),
+#   1. every gold query of Spider train and dev (on its database's schema;
+#      ../shared lacks three of the databases, whose queries are counted as
+#      not checked: SPIDER_ABSENT below),
 #      of WikiSQL dev and test in both layouts (scripts/make_train_data.py),
 #      of the sql-create-context rows and of bench/everyday (shop, library) is
 #      accepted as complete, except queries SQLite itself refuses (each printed);
@@ -20,21 +22,24 @@
 CHECK="${BUILD:-build}/tests/test_sqlgrammar"
 SP="$SHARED/data/spider"
 if [ ! -d "$SP/database" ] || [ ! -d "$SHARED/data/wikisql" ]; then
-    [ "${CI:-}" = true ] && { echo "FAIL: no Spider/WikiSQL data under $SHARED/data"; exit 1; }
-    echo "no Spider/WikiSQL data under $SHARED/data"; exit 77
+    skip_all "no Spider/WikiSQL data under $SHARED/data"
 fi
-[ -x "$CHECK" ] || { echo "FAIL: no $CHECK (run make)"; exit 1; }
+[ -x "$CHECK" ] || die "no $CHECK (run make)"
 unset SQLASSIST_MODEL
 
 # ---- 1. gold queries ----------------------------------------------------------------------
 $PY scripts/make_train_data.py "$SHARED/data" "$W/data" > "$W/data.log" 2>&1 || bad "make_train_data.py"
-gold() {   # NAME ARGS...: test_sqlgrammar in a gold mode
-    local name=$1; shift
+gold() {   # NAME ARGS...: test_sqlgrammar in a gold mode (its SKIP lines count here too)
+    local name=$1 l; shift
     if "$CHECK" "$@" > "$W/$name.log" 2>&1; then ok "$name: $(grep -E '^[0-9]+ queries' "$W/$name.log")"
     else bad "$name: $(grep -E '^[0-9]+ queries|^FAIL' "$W/$name.log" | head -3 | tr '\n' ' ')"; grep '^refused' "$W/$name.log" | grep 'SQLite: ok' | head -5; fi
+    while IFS= read -r l; do skip "$name: ${l#SKIP }"; done < <(grep '^SKIP ' "$W/$name.log")
 }
-gold spider-dev --gold "$SP/dev_gold.sql" "$SP/database"
-gold spider-train --gold "$SP/train_gold.sql" "$SP/database"
+# the Spider databases ../shared does not hold (data/PROVENANCE.md: wta_1 for 62
+# dev questions; baseball_1 and soccer_1, 4 MiB or more, for 96 train questions)
+SPIDER_ABSENT=wta_1,baseball_1,soccer_1
+gold spider-dev --absent $SPIDER_ABSENT --gold "$SP/dev_gold.sql" "$SP/database"
+gold spider-train --absent $SPIDER_ABSENT --gold "$SP/train_gold.sql" "$SP/database"
 gold wikisql --jsonl "$W/data/wikisql_dev.jsonl" --jsonl "$W/data/wikisql_test.jsonl" \
     --jsonl "$W/data/wikisql_dev_allcols.jsonl" --jsonl "$W/data/wikisql_test_allcols.jsonl"
 gold sql-create-context --jsonl "$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jsonl"
@@ -81,7 +86,7 @@ for l in open(sys.argv[1]):
         else bad "random weights, grammar off: $off run — the property above proves nothing"; fi
     fi
 else
-    [ "${CI:-}" = true ] && bad "no $RANDOM_MODEL (tests/fixtures.sh)" || echo "SKIP property: no $RANDOM_MODEL"
+    skip "property: no $RANDOM_MODEL (tests/fixtures.sh)"
 fi
 
 # ---- 3. the mask only removes ------------------------------------------------------------
@@ -208,5 +213,4 @@ kill $SPID 2>/dev/null; wait $SPID 2>/dev/null
 "$SQLASSIST" ask --db examples/shop.sqlite --grammar maybe "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--grammar maybe: exit 2" || bad "--grammar maybe: not a usage error"
 "$SQLASSIST" ask --db examples/shop.sqlite --candidates 0 "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--candidates 0: exit 2" || bad "--candidates 0: not a usage error"
 
-echo "$npass passed, $fail failed"
-exit $fail
+finish

@@ -26,7 +26,7 @@
 # Every wait is bounded; the test takes about 20 s, mostly sleeping.
 . "$(dirname "$0")/lib_test.sh" hardening
 MODEL="$OUT/models/m64/m64-q8_0.gguf"
-[ -f "$MODEL" ] || { echo "missing $MODEL (tests/fixtures.sh makes it)"; exit 1; }
+[ -f "$MODEL" ] || die "missing $MODEL (tests/fixtures.sh makes it)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; }
 trap cleanup EXIT
@@ -169,15 +169,15 @@ start_server() {
     grep -q '"event":"ready"' "$W/$name.log" || { echo "server $name did not start:"; cat "$W/$name.log"; return 1; }
     PORT=$(grep -o '"port":[0-9]*' "$W/$name.log" | head -1 | cut -d: -f2)
 }
-start_server main --db "$DB" --max-body 65536 --lora-dir "$W/loras" || exit 1
+start_server main --db "$DB" --max-body 65536 --lora-dir "$W/loras" || die "a server did not start"
 P_MAIN=$PORT
-start_server small --db "$DB" --max-connections 8 --max-connections-per-client 0 || exit 1
+start_server small --db "$DB" --max-connections 8 --max-connections-per-client 0 || die "a server did not start"
 P_SMALL=$PORT
-start_server samples --db "$W/evil.sqlite" --samples 2 || exit 1
+start_server samples --db "$W/evil.sqlite" --samples 2 || die "a server did not start"
 grep -q '"event":"note".*sample rows of table bad left out' "$W/samples.log" \
     && ok "serve --samples: starts, the bad table's samples left out with a note" || bad "serve --samples"
 
-timeout 120 $PY - "$W" "$P_MAIN" "$P_SMALL" "$SLOW" <<'PYEOF'
+sub "server hardening checks" timeout 120 $PY - "$W" "$P_MAIN" "$P_SMALL" "$SLOW" <<'PYEOF'
 import http.client, json, re, socket, sys, threading, time
 W, P, P_SMALL, SLOW = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 fails = 0
@@ -398,7 +398,6 @@ check("oversize chunked bodies logged as 413, not 499", len(r413) >= 2 and not a
 check("every log line is JSON with a ts", all("ts" in l for l in log))
 sys.exit(1 if fails else 0)
 PYEOF
-[ $? -eq 0 ] || fail=1
 
 for name in main small samples; do
     eval "pid=\$PID_$name"
@@ -407,5 +406,4 @@ for name in main small samples; do
     [ $rc -eq 0 ] && ok "server $name exits 0 on SIGTERM" || { bad "server $name exit status $rc"; tail -5 "$W/$name.log"; }
 done
 [ "$(sha256sum "$DB" | cut -d' ' -f1)" = "$before" ] && ok "database unchanged" || bad "database changed"
-echo "$npass passed"
-exit $fail
+finish

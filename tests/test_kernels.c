@@ -13,8 +13,7 @@
 #include "engine/kernels.h"
 #include "engine/quant.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static uint64_t rng = 42;
 static float frand(void) {
@@ -47,7 +46,7 @@ static void test_conversions(void) {
 
 static void test_dots(const char *isa) {
     kernels_init(isa);
-    if (strcmp(kernels_isa(), isa) != 0) { printf("skip %s: not available on this CPU\n", isa); return; }
+    if (strcmp(kernels_isa(), isa) != 0) { check_skip_hw("%s: not available on this CPU", isa); return; }
     const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
                                GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
     const int sizes[] = { 32, 64, 96, 160, 256, 512, 800, 896, 1536, 4864 + 32, 4864, 8960 };
@@ -251,7 +250,7 @@ static void test_gemm_int8(const char *path) {
         ** self-test against VNNI (kern_gemm_select) failed */
         CHECK(strcmp(path, "amx-emulated") != 0 || strcmp(kernels_isa(), "avx512") != 0 || kern_gemm_select("vnni") != 0,
               "amx-emulated refused although vnni is available: the AMX code disagrees with VNNI");
-        printf("skip int8 gemm %s: not available on this CPU\n", path);
+        check_skip_hw("int8 gemm %s: not available on this CPU", path);
         kernels_init(NULL);
         return;
     }
@@ -397,7 +396,7 @@ static int act_check(uint32_t t, const float *x, const void *act, int n) {
 ** the cases, an all-zero block. NaN and Inf in x must give NaN. */
 static void test_dot_act(const char *isa) {
     kernels_init(isa);
-    if (strcmp(kernels_isa(), isa) != 0) { printf("skip act %s: not available on this CPU\n", isa); kernels_init(NULL); return; }
+    if (strcmp(kernels_isa(), isa) != 0) { check_skip_hw("act %s: not available on this CPU", isa); kernels_init(NULL); return; }
     const char *ai = kern_dot_act_isa();
     int ai_ok = !strcmp(isa, "portable") ? !strcmp(ai, "portable")
               : !strcmp(isa, "avx2") ? !strcmp(ai, "avx2")
@@ -602,7 +601,7 @@ static double gemm_kq_case(uint32_t t, int R, int K, int T, int variant, double 
 static void test_gemm_kquant(void) {
     kernels_init("avx512");
     if (strcmp(kernels_isa(), "avx512") != 0 || kern_gemm_select("vnni") != 0) {
-        printf("skip k-quant gemm: no AVX-512 VNNI on this CPU\n");
+        check_skip_hw("k-quant gemm: no AVX-512 VNNI on this CPU");
         kernels_init(NULL);
         return;
     }
@@ -751,6 +750,5 @@ int main(void) {
     quantize_row_q8_0(v, &b, 32);
     CHECK(b.qs[0] == -127 && b.qs[16] == 0, "q8_0 values %d %d", b.qs[0], b.qs[16]);
     CHECK(f16_to_f32(b.d) == f16_to_f32(f32_to_f16(1.0f / 127)), "q8_0 scale");
-    printf("%s\n", failures ? "FAILED" : "all kernel checks passed");
-    return failures ? 1 : 0;
+    return check_done();
 }

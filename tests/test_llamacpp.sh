@@ -40,12 +40,8 @@
 # Env: SQLASSIST, OUT (tests/out), MODELS ($OUT/models), LLAMACPP_MODELS
 # ("m64 m128"), LLAMACPP_TYPES ("f32 f16 q8_0 q4_0 q4_K_M"), LLAMACPP_THREADS (2).
 # Exit 0 = pass, 77 = skipped (only when node-llama-cpp cannot be installed:
-# no node/npm or no npm registry), else fail.
-set -u
-cd "$(dirname "$0")/.."
-PY=/usr/bin/python3
-SQLASSIST="${SQLASSIST:-$PWD/build/sqlassist}"
-OUT="${OUT:-$PWD/tests/out}"
+# no node/npm or no npm registry; a failure under CI=true), else fail.
+. "$(dirname "$0")/lib_test.sh" llamacpp
 MODELS="${MODELS:-$OUT/models}"
 NAMES="${LLAMACPP_MODELS:-m64 m128}"
 TYPES="${LLAMACPP_TYPES:-f32 f16 q8_0 q4_0 q4_K_M}"
@@ -53,15 +49,13 @@ THREADS="${LLAMACPP_THREADS:-2}"
 LLAMA_DIR="$PWD/tests/llama"
 NGEN=64
 
-skip() { echo "SKIP: $*"; exit 77; }
-die() { echo "FAIL: $*"; exit 1; }
 [ -x "$SQLASSIST" ] || die "no sqlassist binary at $SQLASSIST"
 $PY -c 'import numpy' 2>/dev/null || die "$PY lacks numpy"
 [ -f "$MODELS/manifest.json" ] || die "no $MODELS/manifest.json (tests/fixtures.sh makes it)"
 
 # ---- node-llama-cpp (npm ci from the committed lock file, once per lock) ----
-command -v node >/dev/null 2>&1 || skip "node is not installed (node-llama-cpp cannot be installed)"
-command -v npm >/dev/null 2>&1 || skip "npm is not installed (node-llama-cpp cannot be installed)"
+command -v node >/dev/null 2>&1 || skip_all "node is not installed (node-llama-cpp cannot be installed)"
+command -v npm >/dev/null 2>&1 || skip_all "npm is not installed (node-llama-cpp cannot be installed)"
 stamp="$(sha256sum "$LLAMA_DIR/package-lock.json" | cut -c1-16)"
 if [ "$(cat "$LLAMA_DIR/node_modules/.sqlassist-stamp" 2>/dev/null)" != "$stamp" ] ||
    [ ! -f "$LLAMA_DIR/node_modules/node-llama-cpp/package.json" ]; then
@@ -69,7 +63,7 @@ if [ "$(cat "$LLAMA_DIR/node_modules/.sqlassist-stamp" 2>/dev/null)" != "$stamp"
     if ! (cd "$LLAMA_DIR" && timeout 900 npm ci --no-audit --no-fund --prefer-offline --ignore-scripts) \
             > "$OUT/llamacpp-npm.log" 2>&1; then
         tail -5 "$OUT/llamacpp-npm.log"
-        timeout 30 npm ping >/dev/null 2>&1 || skip "npm registry unreachable: node-llama-cpp cannot be installed"
+        timeout 30 npm ping >/dev/null 2>&1 || skip_all "npm registry unreachable: node-llama-cpp cannot be installed"
         die "npm ci failed although the registry answers (see $OUT/llamacpp-npm.log)"
     fi
     echo "$stamp" > "$LLAMA_DIR/node_modules/.sqlassist-stamp"
@@ -186,7 +180,7 @@ for j in "${!controls[@]}"; do
     t="${label#*/}"; t="${t%%+*}"
     printf '%s\t%s\t%s\t%s\t%s\t-\t-\tfail\n' "$label" "$t" "$p" "$TMP/c$j.ol" "$TMP/$i.lp" >> "$list"
 done
-SQLASSIST="$SQLASSIST" TOKENS="$TOKENS" $PY - "$list" "$VOCAB" <<'EOF'
+sub "sqlassist vs llama.cpp" env SQLASSIST="$SQLASSIST" TOKENS="$TOKENS" $PY - "$list" "$VOCAB" <<'EOF'
 import os, subprocess, sys
 import numpy as np
 
@@ -266,11 +260,10 @@ for line in open(list_path):
         fails += ok
     print(f"{label:36s} {maxdp:9.2e} {f'{k[0]}/{k[1]}':>14s} {kl.mean():9.2e} {kl.max():9.2e} "
           f"{top1:3d}/{n:<2d} {gtxt:>7s} {entries:>8d}/{rowsum.max():.6f}  {res}")
+    print(("PASS " if res == "ok" or res.startswith("detected") else "FAIL ") + label)
     if entries < V:
         print(f"    note: llama.cpp returned only {entries} of {V} probabilities at some position")
 print(f"{fails} failure(s)")
 sys.exit(1 if fails else 0)
 EOF
-rc=$?
-[ $rc -eq 0 ] && echo "PASS" || echo "FAIL"
-exit $rc
+finish

@@ -9,27 +9,18 @@
 #
 # The adapters are made once per tree by tests/gen_adapters.py (stamped
 # like tests/fixtures.sh does). Env: SQLASSIST (binary), OUT (tests/out).
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib_test.sh" lora
 MODELS="$OUT/models"
 AD="$OUT/adapters"
-W="$OUT/lora"
-rm -rf "$W"; mkdir -p "$W"
-fail=0; npass=0
-ok() { echo "PASS $1"; npass=$((npass + 1)); }
-bad() { echo "FAIL $1"; fail=1; }
 
-[ -f "$MODELS/manifest.json" ] || { echo "no test models (tests/fixtures.sh)"; exit 77; }
+[ -f "$MODELS/manifest.json" ] || skip_all "no test models (tests/fixtures.sh)"
 s=$(cat tests/gen_adapters.py "$OUT/models.stamp" 2>/dev/null | sha256sum | cut -c1-16)
 if [ "$(cat "$OUT/adapters.stamp" 2>/dev/null)" != "$s" ]; then
-    $PY tests/gen_adapters.py --models "$MODELS" --out "$AD" || { echo "gen_adapters.py failed"; exit 1; }
+    $PY tests/gen_adapters.py --models "$MODELS" --out "$AD" || die "gen_adapters.py failed"
     echo "$s" > "$OUT/adapters.stamp"
 fi
 HAVE_TORCH=1
-$PY -c "import torch" 2>/dev/null || { HAVE_TORCH=0; echo "note: no torch in $PY: oracle comparisons skipped"; }
+$PY -c "import torch" 2>/dev/null || HAVE_TORCH=0    # the oracle comparisons are skipped (failures under CI=true)
 
 M64="$MODELS/m64/m64-f32.gguf"
 TOK="151644 872 198 3838 374 279 7075 1379 315 9625 30 151645 198 151644 77091 198"
@@ -73,7 +64,7 @@ while read -r mname variant adapter scale; do
     logits "$tag" "$model" "$TOK" "${flags[@]}" || continue
     logits "$tag-merged" "$model" "$TOK" "${flags[@]}" --lora-merge || continue
     near "$tag merged vs unmerged" "$W/$tag-merged.bin" "$W/$tag.bin" 1e-5
-    [ $HAVE_TORCH = 1 ] || continue
+    [ $HAVE_TORCH = 1 ] || { skip "$tag vs torch (no torch in $PY)"; continue; }
     ref "$tag" "$base_gguf" "$AD/$mname/$adapter" "$scale" "$TOK" || continue
     near "$tag vs torch (merged W + s*B*A)" "$W/$tag.bin" "$W/$tag.ref" 1e-4
 done <<'EOF'
@@ -102,6 +93,8 @@ if [ $HAVE_TORCH = 1 ]; then
     logits long-mlp "$M64" "$TOK80" --lora "$AD/m64/mlp-r32-f16" &&
         ref long-mlp "$M64" "$AD/m64/mlp-r32-f16" 1 "$TOK80" &&
         near "80 tokens, mlp-r32-f16 vs torch" "$W/long-mlp.bin" "$W/long-mlp.ref" 1e-4
+else
+    skip "the adapters change the logits; bf16 base and 80 tokens vs torch (no torch in $PY)"
 fi
 
 # ---- 2. scale 0 and --adapter none are the base, bit for bit ----------------
@@ -159,6 +152,8 @@ PYEOF
 )
         [ "$(cat "$W/g-lora.ids")" = "$want" ] && ok "generate --lora greedy ids = torch merged greedy" ||
             bad "generate --lora ids '$(cat "$W/g-lora.ids")' vs torch '$want'"
+    else
+        skip "generate --lora greedy ids vs torch (no torch in $PY)"
     fi
 else
     bad "generate --lora failed: $(tail -2 "$W"/g-*.gerr)"
@@ -199,6 +194,4 @@ expect_error "--lora-scale for an unknown name" 2 --lora "$AD/m64/all-r8" --lora
 expect_error "--lora-scale not a number" 2 --lora "$AD/m64/all-r8" --lora-scale all-r8=abc -- --lora-scale abc
 expect_error "--adapter without --lora" 2 --adapter x -- --lora
 
-echo "$npass checks passed"
-[ $fail -eq 0 ] && echo "test_lora: all passed" || echo "test_lora: FAILED"
-exit $fail
+finish

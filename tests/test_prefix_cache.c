@@ -12,8 +12,7 @@
 #include "engine/model.h"
 #include "engine/prefix_cache.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static const model *M;
 
@@ -91,6 +90,5 @@ int main(void) {
     free(want);
     free(got);
     model_free(m);
-    printf("%s\n", failures ? "FAILED" : "all prefix-cache checks passed");
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -9,8 +9,7 @@
 
 #include "agent/prompt.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static void extract_case(const char *reply, const char *want) {
     char *got = prompt_extract_sql(reply);
@@ -98,6 +97,5 @@ int main(void) {
     CHECK(prompt_template_init(&t, NULL, "/nonexistent/template.txt", &err) != 0 && strstr(err.msg, "template.txt"),
           "missing template file named");
 
-    printf("%s\n", failures ? "FAILED" : "all prompt checks passed");
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -25,18 +25,8 @@
 #include "sql/sandbox.h"
 #include "sql/schema.h"
 
-static int checks, failures;
 
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        checks++;                                                     \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fputc('\n', stderr);                                      \
-        }                                                             \
-    } while (0)
+#include "check.h"
 
 static char dir[4096], db_path[4200];
 static unsigned char *db_bytes;  /* the file as it must stay */
@@ -926,6 +916,5 @@ int main(void) {
     schema_tests();
     free(db_bytes);
     free(dir_listing);
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_done();
 }

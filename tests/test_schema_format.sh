@@ -16,7 +16,7 @@
 # Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
 . "$(dirname "$0")/lib_test.sh" schema_format
 TOK="$OUT/qwen-tokenizer.gguf"
-[ -f "$TOK" ] || { echo "no fixtures (tests/fixtures.sh)"; exit 77; }
+[ -f "$TOK" ] || skip_all "no fixtures (tests/fixtures.sh)"
 DB=examples/shop.sqlite
 
 # ---- 1. rendering for training rows --------------------------------------------------------
@@ -136,5 +136,4 @@ echo '{"q": 1}' > "$W/badq.jsonl"
 [ $rc = 1 ] && grep -q "badq.jsonl:1: .*'question'" "$W/e.log" && ok "schema --questions: a line without a question names the line" \
     || bad "schema --questions bad line: exit $rc $(cat "$W/e.log")"
 
-echo "$npass passed"
-[ $fail = 0 ]
+finish

@@ -19,18 +19,8 @@
 #include "sql/sandbox.h"
 #include "sql/schema.h"
 
-static int checks, failures;
 
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        checks++;                                                     \
-        if (!(cond)) {                                                \
-            failures++;                                               \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fputc('\n', stderr);                                      \
-        }                                                             \
-    } while (0)
+#include "check.h"
 
 static char dir[4096], db_path[4200];
 
@@ -260,6 +250,5 @@ int main(void) {
     make_test_db();
     render_tests();
     control_names();
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -9,18 +9,9 @@
 # that leaves cancels its generation; one JSON log line per request;
 # SIGTERM lets the running request finish and exits 0; the database is
 # byte-for-byte unchanged. Every wait is bounded.
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
+. "$(dirname "$0")/lib_test.sh" server
 MODEL="$OUT/models/m64/m64-q8_0.gguf"
-PY=/usr/bin/python3
-W="$OUT/server"
-rm -rf "$W"; mkdir -p "$W"
-fail=0
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1"; fail=1; }
-[ -f "$MODEL" ] || { echo "missing $MODEL (tests/fixtures.sh makes it)"; exit 1; }
+[ -f "$MODEL" ] || die "missing $MODEL (tests/fixtures.sh makes it)"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; }
 trap cleanup EXIT
@@ -60,7 +51,7 @@ if [ -n "$ADAPTERS" ]; then
     cp "$ADAPTERS/m64/all-r8/adapter_config.json" "$W/loras/sneaky/"
     ln -s "$(cd "$W/outside/secret" && pwd)/adapter_model.safetensors" "$W/loras/sneaky/adapter_model.safetensors"
 else
-    echo "NOTE: no LoRA adapters (tests/gen_adapters.py has not run): skipping the adapter checks"
+    skip "the server's adapter checks: no LoRA adapters (tests/fixtures.sh runs tests/gen_adapters.py)"
 fi
 
 # start_server NAME ARGS... — starts a server on a free port; sets PORT
@@ -85,13 +76,13 @@ start_server() {
 
 LORA_ARGS=(--lora-dir "$W/loras")
 [ -n "$ADAPTERS" ] && LORA_ARGS+=(--lora "boot=$W/loras/all-r8.gguf")
-start_server main --template "$W/tpl.txt" -n 16 --max-body 65536 "${LORA_ARGS[@]}" || { echo "cannot start the server"; exit 1; }
-start_server auth --api-key s3cret --cors http://example.test --template "$W/tpl.txt" -n 8 || exit 1
-SQLASSIST_API_KEY=envkey start_server envauth -n 8 || exit 1
-start_server busy --parallel 2 --queue 1 --request-timeout-ms 1500 -n 8 || exit 1
+start_server main --template "$W/tpl.txt" -n 16 --max-body 65536 "${LORA_ARGS[@]}" || die "cannot start the server"
+start_server auth --api-key s3cret --cors http://example.test --template "$W/tpl.txt" -n 8 || die "a server did not start"
+SQLASSIST_API_KEY=envkey start_server envauth -n 8 || die "a server did not start"
+start_server busy --parallel 2 --queue 1 --request-timeout-ms 1500 -n 8 || die "a server did not start"
 ok "servers start on free ports and report ready"
 
-timeout 600 $PY - "$W" "$PORT_main" "$PORT_auth" "$PORT_envauth" "$PORT_busy" "$DB" "${ADAPTERS:+yes}" <<'PYEOF'
+sub "server API checks" timeout 600 $PY - "$W" "$PORT_main" "$PORT_auth" "$PORT_envauth" "$PORT_busy" "$DB" "${ADAPTERS:+yes}" <<'PYEOF'
 import http.client, json, os, random, socket, sqlite3, sys, threading, time
 W, P_MAIN, P_AUTH, P_ENV, P_BUSY, DB, HAVE_ADAPTERS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7] == "yes"
 fails = 0
@@ -460,7 +451,6 @@ check("in flight counts this scrape", metric(P_MAIN, "sqlassist_http_requests_in
 json.dump(sent, open(os.path.join(W, "sent.json"), "w"))
 sys.exit(1 if fails else 0)
 PYEOF
-[ $? -eq 0 ] || fail=1
 
 # ---- one JSON log line per request ----------------------------------------------------
 sleep 0.5   # the last request's line is written just after its answer
@@ -524,4 +514,4 @@ PIDS=()
 
 after=$(sha256sum "$DB" | cut -d' ' -f1)
 [ "$before" = "$after" ] && ok "database unchanged" || bad "database changed"
-exit $fail
+finish

@@ -8,14 +8,14 @@
 # on and off, drafts on for some requests. Loopback only.
 . "$(dirname "$0")/lib_test.sh" server-batch
 BUNDLED=${BUNDLED:-models/sqlassist-sql-6m.gguf}
-[ -f "$BUNDLED" ] || { echo "missing $BUNDLED"; exit 1; }
+[ -f "$BUNDLED" ] || die "missing $BUNDLED"
 
 start() {  # NAME ARGS...
     local name=$1; shift
     "$SQLASSIST" serve --model "$BUNDLED" --db examples/shop.sqlite --port 0 --threads 2 "$@" 2> "$W/$name.log" &
     eval "pid_$name=$!"
     for _ in $(seq 600); do grep -q '"event":"ready"' "$W/$name.log" && break; sleep 0.1; done
-    grep -q '"event":"ready"' "$W/$name.log" || { echo "server $name did not start"; cat "$W/$name.log"; exit 1; }
+    grep -q '"event":"ready"' "$W/$name.log" || { cat "$W/$name.log"; die "server $name did not start"; }
     eval "port_$name=$(grep -o '"port":[0-9]*' "$W/$name.log" | head -1 | cut -d: -f2)"
 }
 start one --parallel 1
@@ -23,7 +23,7 @@ start many --parallel 4 --queue 32
 trap 'kill -9 $pid_one $pid_many 2>/dev/null' EXIT
 grep -q '"parallel":4' "$W/many.log" && ok "--parallel 4 reported at start" || bad "--parallel in the ready event"
 
-timeout 600 $PY - "$port_one" "$port_many" <<'PYEOF' || fail=1
+sub "batched answers against alone" timeout 600 $PY - "$port_one" "$port_many" <<'PYEOF'
 import json, sys, threading, urllib.request
 P1, PN = int(sys.argv[1]), int(sys.argv[2])
 fail = 0
@@ -102,4 +102,4 @@ for name in one many; do
     [ $rc -eq 0 ] && ok "server $name exits 0 on SIGTERM" || bad "server $name exit status $rc"
 done
 trap - EXIT
-exit $fail
+finish

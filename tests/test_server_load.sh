@@ -10,16 +10,11 @@
 # the end of the run; SIGTERM exits 0 (under AddressSanitizer, which the
 # suite's second pass uses, LeakSanitizer also checks every allocation was
 # freed).
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
+. "$(dirname "$0")/lib_test.sh" server-load
 MODEL="$OUT/models/m64/m64-q8_0.gguf"
-W="$OUT/server-load"
-rm -rf "$W"; mkdir -p "$W"
-[ -f "$MODEL" ] || { echo "missing $MODEL (tests/fixtures.sh makes it)"; exit 1; }
+[ -f "$MODEL" ] || die "missing $MODEL (tests/fixtures.sh makes it)"
 
-/usr/bin/python3 - "$W/db.sqlite" <<'PYEOF'
+$PY - "$W/db.sqlite" <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.executescript("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER);")
@@ -40,11 +35,10 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
 for _ in $(seq 900); do grep -q '"event":"ready"' "$W/server.log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-grep -q '"event":"ready"' "$W/server.log" || { echo "server did not start"; cat "$W/server.log"; exit 1; }
+grep -q '"event":"ready"' "$W/server.log" || { cat "$W/server.log"; die "server did not start"; }
 port=$(grep -o '"port":[0-9]*' "$W/server.log" | head -1 | cut -d: -f2)
 
-fail=0
-timeout 600 /usr/bin/python3 - "$port" "$pid" <<'PYEOF' || fail=1
+sub "load checks" timeout 600 $PY - "$port" "$pid" <<'PYEOF'
 import collections, http.client, json, random, sys, threading, time
 PORT, PID = int(sys.argv[1]), int(sys.argv[2])
 CLIENTS, PER_CLIENT_WARM, PER_CLIENT = 40, 5, 15
@@ -173,14 +167,14 @@ PYEOF
 kill -TERM $pid
 timeout 60 tail --pid=$pid -f /dev/null
 wait $pid; rc=$?
-[ $rc -eq 0 ] && echo "PASS server exits 0 on SIGTERM after the load" || { echo "FAIL server exit status $rc"; tail -30 "$W/server.log"; fail=1; }
+[ $rc -eq 0 ] && ok "server exits 0 on SIGTERM after the load" || { tail -30 "$W/server.log"; bad "server exit status $rc"; }
 trap - EXIT
-/usr/bin/python3 - "$W/server.log" <<'PYEOF' && echo "PASS every log line is JSON" || { echo "FAIL log lines"; fail=1; }
+$PY - "$W/server.log" <<'PYEOF' && ok "every log line is JSON" || bad "log lines"
 import json, sys
 for line in open(sys.argv[1]):
     if line.startswith("==") or not line.strip(): continue      # a sanitizer report would be caught by the exit status
     json.loads(line)
 PYEOF
 after=$(sha256sum "$W/db.sqlite" | cut -d' ' -f1)
-[ "$before" = "$after" ] && echo "PASS database unchanged" || { echo "FAIL database changed"; fail=1; }
-exit $fail
+[ "$before" = "$after" ] && ok "database unchanged" || bad "database changed"
+finish

@@ -8,18 +8,15 @@
 # answers: big numbers, follow-ups, a value the SQL leaves out, links, the
 # phone layout, contrast in both themes). The screenshots go to
 # tests/out/server-web/*.png, for review. Loopback only.
-set -u
-cd "$(dirname "$0")/.."
-SQLASSIST="${SQLASSIST:-./sqlassist}"
-OUT="${OUT:-tests/out}"
-MODEL="$OUT/models/m64/m64-q8_0.gguf"
-W="$OUT/server-web"
-rm -rf "$W"; mkdir -p "$W/downloads"
+. "$(dirname "$0")/lib_test.sh" server-web
+mkdir -p "$W/downloads"
 W=$(cd "$W" && pwd)
-[ -f "$MODEL" ] || { echo "missing $MODEL (tests/fixtures.sh makes it)"; exit 1; }
-[ -x /usr/bin/chromium ] || { echo "chromium not installed (scripts/install-deps.sh --test installs it)"; exit 77; }
+MODEL="$OUT/models/m64/m64-q8_0.gguf"
+[ -f "$MODEL" ] || die "missing $MODEL (tests/fixtures.sh makes it)"
+[ -x /usr/bin/chromium ] || skip_all "chromium not installed (scripts/install-deps.sh --test installs it)"
 bash tests/web/setup.sh; rc=$?
-[ $rc -eq 0 ] || exit $rc
+[ $rc -eq 77 ] && skip_all "node/npm not installed (tests/web/setup.sh)"
+[ $rc -eq 0 ] || die "tests/web/setup.sh failed (exit $rc)"
 
 /usr/bin/python3 - "$W/shop.sqlite" <<'PYEOF'
 import sqlite3, sys
@@ -40,6 +37,7 @@ ADAPTER=""
 LORA=()
 AD=$(find_adapters)
 [ -n "$AD" ] && { ADAPTER=r8; LORA=(--lora "r8=$AD/m64/all-r8.gguf"); }
+[ -n "$ADAPTER" ] || skip "the browser's adapter checks: no generated adapters (tests/fixtures.sh)"
 
 # -n 160: an attempt takes long enough (about half a second) for the browser to
 # receive its tokens in several pieces, as it does from a real model
@@ -53,19 +51,18 @@ pid_b=$!
 trap 'kill -9 $pid $pid_b 2>/dev/null' EXIT
 for log in "$W/server.log" "$W/server-b.log"; do
     for _ in $(seq 600); do grep -q '"event":"ready"' "$log" && break; sleep 0.1; done
-    grep -q '"event":"ready"' "$log" || { echo "server did not start"; cat "$log"; exit 1; }
+    grep -q '"event":"ready"' "$log" || { cat "$log"; die "server did not start ($log)"; }
 done
 port=$(grep -o '"port":[0-9]*' "$W/server.log" | head -1 | cut -d: -f2)
 port_b=$(grep -o '"port":[0-9]*' "$W/server-b.log" | head -1 | cut -d: -f2)
 
-fail=0
-timeout 300 node tests/web/browser.mjs "http://127.0.0.1:$port/" br0wser "http://127.0.0.1:$port_b/" "$W/page.png" "$W/profile" "$W/downloads" $ADAPTER || fail=1
+sub "browser run" timeout 300 node tests/web/browser.mjs "http://127.0.0.1:$port/" br0wser "http://127.0.0.1:$port_b/" "$W/page.png" "$W/profile" "$W/downloads" $ADAPTER
 kill -TERM $pid $pid_b
 for p in $pid $pid_b; do
     timeout 30 tail --pid=$p -f /dev/null
     wait $p; rc=$?
-    [ $rc -eq 0 ] && echo "PASS server exits 0 on SIGTERM" || { echo "FAIL server exit status $rc"; fail=1; }
+    [ $rc -eq 0 ] && ok "server exits 0 on SIGTERM" || bad "server exit status $rc"
 done
 trap - EXIT
 rm -rf "$W/profile"
-exit $fail
+finish

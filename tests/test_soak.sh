@@ -12,7 +12,7 @@
 # checks the frees under the sanitizers); the database is unchanged.
 . "$(dirname "$0")/lib_test.sh" soak
 MODEL="$OUT/models/m64/m64-q8_0.gguf"
-[ -f "$MODEL" ] || { echo "missing $MODEL (tests/fixtures.sh makes it)"; exit 1; }
+[ -f "$MODEL" ] || die "missing $MODEL (tests/fixtures.sh makes it)"
 SOAK_S="${SOAK_S:-60}"
 SLOW=1; [ "${SAN:-0}" = 1 ] && SLOW=4
 
@@ -37,10 +37,10 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8"
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
 for _ in $(seq 300); do grep -q '"event":"ready"' "$W/server.log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-grep -q '"event":"ready"' "$W/server.log" || { echo "server did not start"; cat "$W/server.log"; exit 1; }
+grep -q '"event":"ready"' "$W/server.log" || { cat "$W/server.log"; die "server did not start"; }
 PORT=$(grep -o '"port":[0-9]*' "$W/server.log" | head -1 | cut -d: -f2)
 
-timeout $((SOAK_S * 2 + 120)) $PY - "$PORT" "$pid" "$SOAK_S" "$SLOW" "$W" <<'PYEOF'
+sub "soak checks" timeout $((SOAK_S * 2 + 120)) $PY - "$PORT" "$pid" "$SOAK_S" "$SLOW" "$W" <<'PYEOF'
 import http.client, json, random, socket, sys, threading, time
 PORT, PID, SOAK, SLOW, W = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 fails = 0
@@ -218,7 +218,6 @@ conn = [x for x in log_lines if x.get("event") == "connections"]
 check("idle and slow sockets logged", sum(x["head_timeouts"] for x in conn) >= 8 and sum(x["body_timeouts"] for x in conn) >= 1, conn[-2:])
 sys.exit(1 if fails else 0)
 PYEOF
-[ $? -eq 0 ] || fail=1
 
 kill -TERM $pid
 for _ in $(seq 200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
@@ -226,4 +225,4 @@ wait $pid; rc=$?
 [ $rc -eq 0 ] && ok "server exits 0 on SIGTERM after the soak" || { bad "server exit status $rc"; tail -20 "$W/server.log"; }
 $PY -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$W/server.log" && ok "every log line is JSON" || bad "log lines"
 [ "$(sha256sum "$DB" | cut -d' ' -f1)" = "$before" ] && ok "database unchanged" || bad "database changed"
-exit $fail
+finish

@@ -21,8 +21,7 @@
 #include "engine/kernels.h"
 #include "train/tgemm.h"
 
-static int failures, checks;
-#define CHECK(cond, ...) do { checks++; if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 static uint64_t rng = 7;
 static float frand(void) {
@@ -203,14 +202,15 @@ int main(void) {
     kernels_init(getenv("SQLASSIST_ISA"));     /* avx2 or portable: the skip path */
     threadpool *tp = tp_create(2);
     tg_ctx g;
-    if (tg_init(&g, tp)) { printf("FAIL: tg_init\n"); return 1; }
+    if (tg_init(&g, tp)) { CHECK_FAIL("tg_init"); return check_done(); }
     const char *why = tg_bf16_unavailable();
     if (why) {
         CHECK(tg_set_precision(&g, TG_BF16) == -1 && g.precision == TG_F32, "bf16 accepted where unavailable");
-        printf("SKIP: %s\n", why);
+        check_skip_hw("%s", why);
         tg_free(&g);
         tp_destroy(tp);
-        return failures ? 1 : 77;
+        int rc = check_done();
+        return rc ? rc : 77;     /* the whole test is skipped on this CPU */
     }
     CHECK(tg_set_precision(&g, TG_BF16) == 0 && g.precision == TG_BF16, "bf16 refused");
     check_rounding(&g);
@@ -235,6 +235,5 @@ int main(void) {
     }
     tg_free(&g);
     tp_destroy(tp);
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -8,7 +8,8 @@
 ** errors rather than crashes.
 **
 ** Run from the repository root; OUT and SHARED default to tests/out and
-** ../shared. Exit status 0 when every check passes, 1 otherwise.
+** ../shared. Exit status 0 when every check passes, 1 otherwise; 77 without
+** the ../shared vectors (1 under CI=true). Each group is one check (tests/check.h).
 */
 #include "engine/tokenizer.h"
 #include "util/clock.h"
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
+
 #define MAX_REPORTED 5
 
 typedef struct vector {
@@ -30,8 +33,6 @@ typedef struct vector {
     int32_t *ids;
     size_t n_ids;
 } vector;
-
-static int n_failed_groups;
 
 static const char *env_or(const char *name, const char *fallback) {
     const char *v = getenv(name);
@@ -46,8 +47,7 @@ static char *path_join(const char *dir, const char *rest) {
 }
 
 static void group_result(const char *name, int failures, const char *detail) {
-    printf("%s %s%s%s\n", failures ? "FAIL" : "ok  ", name, detail ? ": " : "", detail ? detail : "");
-    if (failures) n_failed_groups++;
+    check_named(!failures, "%s%s%s", name, detail ? ": " : "", detail ? detail : "");
 }
 
 /* Prints text with control and non-ASCII bytes escaped, cut at 200 bytes. */
@@ -71,8 +71,8 @@ static void print_ids(const char *label, const int32_t *ids, size_t n) {
 static vector *load_vectors(const char *path, size_t *count) {
     FILE *f = fopen(path, "r");
     if (!f) {
-        printf("FAIL cannot open %s\n", path);
-        exit(1);
+        check_skip("no tokenizer vectors (../shared data): cannot open %s", path);
+        exit(check_done());
     }
     size_t cap = 2048, n = 0;
     vector *v = malloc(cap * sizeof *v);
@@ -86,8 +86,8 @@ static vector *load_vectors(const char *path, size_t *count) {
         json_t *obj = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);
         json_t *text = json_object_get(obj, "text"), *ids = json_object_get(obj, "ids");
         if (!json_is_string(text) || !json_is_array(ids)) {
-            printf("FAIL %s:%d: not a {\"text\", \"ids\"} object (%s)\n", path, line_no, je.text);
-            exit(1);
+            CHECK_FAIL("%s:%d: not a {\"text\", \"ids\"} object (%s)", path, line_no, je.text);
+            exit(check_done());
         }
         if (n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
         vector *x = &v[n++];
@@ -290,8 +290,8 @@ static void check_invalid_utf8(const tokenizer *t) {
 static void write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, n, f) != n) {
-        printf("FAIL cannot write %s\n", path);
-        exit(1);
+        CHECK_FAIL("cannot write %s", path);
+        exit(check_done());
     }
     fclose(f);
 }
@@ -478,6 +478,5 @@ int main(void) {
     free(json_path);
     free(dir_path);
     free(gguf_path);
-    printf("%s\n", n_failed_groups ? "FAILED" : "all tokenizer checks passed");
-    return n_failed_groups ? 1 : 0;
+    return check_done();
 }

@@ -24,10 +24,10 @@ DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jso
 TOK="$OUT/qwen-tokenizer.gguf"
 M="$OUT/models"
 
-[ -f "$DATA" ] || { echo "no sql-create-context data at $DATA"; exit 77; }
-[ -f "$TOK" ] && [ -f "$M/manifest.json" ] || { echo "no fixtures (tests/fixtures.sh)"; exit 77; }
+[ -f "$DATA" ] || skip_all "no sql-create-context data at $DATA"
+[ -f "$TOK" ] && [ -f "$M/manifest.json" ] || skip_all "no fixtures (tests/fixtures.sh)"
 HAVE_TORCH=1
-$PY -c "import torch" 2>/dev/null || { HAVE_TORCH=0; echo "note: no torch in $PY: oracle comparisons skipped"; }
+$PY -c "import torch" 2>/dev/null || HAVE_TORCH=0     # the oracle comparisons are skipped (failures under CI=true)
 head -200 "$DATA" > "$W/d200.jsonl"
 
 TINY=(--mode full --tokenizer "$TOK" --vocab 1024 --hidden 64 --layers 2 --heads 4 --kv-heads 2 --ffn 192
@@ -79,6 +79,8 @@ if [ -f "$G" ]; then
             if $PY tests/torch_ref.py --model "$G" --tokens "$IDS" --logits-out "$W/full.ref" > /dev/null 2>&1 &&
                r=$($PY tests/torch_lora_ref.py cmp "$W/full.logits" "$W/full.ref" --tol 1e-4 2>&1); then ok "engine logits vs torch_ref on the trained GGUF: $r"
             else bad "engine vs torch_ref on the trained GGUF: $r"; fi
+        else
+            skip "engine logits vs torch_ref on the trained GGUF (no torch in $PY)"
         fi
         NLC=tests/llama/node_modules/node-llama-cpp
         if command -v node > /dev/null && [ -d "$NLC" ]; then
@@ -97,7 +99,7 @@ print(f"llama.cpp loads the trained GGUF: next-token probabilities max|diff| {d:
 EOF
                ); then ok "$r"; else bad "llama.cpp: ${r:-$(tail -3 "$W/llama.log")}"; fi
         else
-            echo "SKIP llama.cpp check (no node or tests/llama/node_modules/node-llama-cpp)"
+            skip "llama.cpp check (no node or tests/llama/node_modules/node-llama-cpp)"
         fi
     else
         bad "sqlassist logits on the trained GGUF: $(tail -2 "$W/logits.err")"
@@ -196,6 +198,8 @@ EOF
         if [ $HAVE_TORCH = 1 ] && $PY tests/torch_lora_ref.py ref --model "$M/m64/m64-f32.gguf" --adapter "$L" --tokens "$LT" --out "$W/lora.ref" > /dev/null 2>&1; then
             if r=$($PY tests/torch_lora_ref.py cmp "$W/lora.bin" "$W/lora.ref" --tol 1e-4); then ok "sqlassist logits --lora on the trained adapter vs merged PyTorch: $r"
             else bad "trained adapter vs torch: $r"; fi
+        elif [ $HAVE_TORCH = 0 ]; then
+            skip "sqlassist logits --lora on the trained adapter vs merged PyTorch (no torch in $PY)"
         fi
         if $PY tests/torch_lora_ref.py cmp "$W/lora.bin" "$W/base.bin" --tol 1e-3 > /dev/null; then bad "the trained adapter does not change the logits"
         else ok "the trained adapter changes the logits"; fi
@@ -226,5 +230,4 @@ expect 2 "--hidden not a multiple of --heads" --mode full --tokenizer "$TOK" --h
 expect 1 "missing data file" --mode full --tokenizer "$TOK" --data "$W/nope.jsonl" --out "$W/x"
 expect 1 "missing base model" --mode lora --model "$W/nope.gguf" --data "$W/d40.jsonl" --out "$W/x"
 
-echo "$npass passed"
-[ $fail = 0 ]
+finish

@@ -29,9 +29,9 @@ DATA="$SHARED/data/sql-create-context/sql_create_context_first4000.unwrapped.jso
 TOK="$OUT/qwen-tokenizer.gguf"
 M="$OUT/models"
 
-[ -f "$DATA" ] || { echo "no sql-create-context data at $DATA"; exit 77; }
-[ -f "$TOK" ] && [ -f "$M/manifest.json" ] || { echo "no fixtures (tests/fixtures.sh)"; exit 77; }
-$PY -c "import torch" 2>/dev/null || { echo "no torch in $PY"; exit 77; }
+[ -f "$DATA" ] || skip_all "no sql-create-context data at $DATA"
+[ -f "$TOK" ] && [ -f "$M/manifest.json" ] || skip_all "no fixtures (tests/fixtures.sh)"
+$PY -c "import torch" 2>/dev/null || skip_all "no torch in $PY"
 head -60 "$DATA" > "$W/data.jsonl"
 
 # train NAME [flags...]: a short run dumping every step to $W/NAME.dump
@@ -164,10 +164,9 @@ if "$SQLASSIST" train "${FULL[@]}" --data "$W/data.jsonl" --out "$W/bf16-probe" 
         fi
     done
 elif grep -q -- "--precision bf16:" "$W/bf16-probe.log"; then
-    echo "SKIP --precision bf16 checks: $(grep -- "--precision bf16:" "$W/bf16-probe.log" | sed 's/^sqlassist: --precision bf16: //')"
+    skip_hw "--precision bf16 checks: $(grep -- "--precision bf16:" "$W/bf16-probe.log" | sed 's/^sqlassist: --precision bf16: //')"
 else
     bad "--precision bf16 probe failed: $(tail -3 "$W/bf16-probe.log")"
 fi
 
-echo "$npass passed"
-[ $fail = 0 ]
+finish

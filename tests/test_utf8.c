@@ -9,8 +9,7 @@
 
 #include "util/utf8.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#include "check.h"
 
 /* s (n bytes): utf8_next must return want_next (with code point want_cp when
 ** positive), utf8_decode want_next when positive, else 0. */
@@ -71,6 +70,5 @@ int main(void) {
     CHECK(!utf8_valid("a\0\xFF", 3, &bad) && bad == 2, "NUL is valid, 0xFF is not: offset %zu", bad);
     CHECK(!utf8_valid("\xC0\xAF", 2, NULL), "no offset asked for");
 
-    printf(failures ? "%d failures\n" : "all passed\n", failures);
-    return failures ? 1 : 0;
+    return check_done();
 }

@@ -6,16 +6,20 @@
 // bad requests as the client's error classes, and the raw model prompted in
 // the model file's own format.
 //
-//   node openai_agent.mjs BASE_URL FAILING_BASE_URL OUTDIR
+//   node openai_agent.mjs BASE_URL FAILING_BASE_URL MANY_BASE_URL OUTDIR
 //
 // FAILING_BASE_URL is a server whose attempts cannot run (two tokens each);
+// MANY_BASE_URL one whose template starts every reply with
+// "SELECT email FROM customers" and lets the model add one token (the
+// grammar then only lets it end the statement): a reply of 650 rows whatever
+// the model;
 // the replies of the one-value and many-rows questions go to
 // OUTDIR/reply-one.md and reply-many.md, where the shell test compares their
 // tables with sqlite3. Prints PASS/FAIL lines; exits 1 when any check fails.
 import OpenAI from "openai";
 import { writeFileSync } from "node:fs";
 
-const [, , baseURL, failingURL, outDir] = process.argv;
+const [, , baseURL, failingURL, manyURL, outDir] = process.argv;
 let failed = 0;
 function check(name, cond, detail) {
   if (cond) console.log("PASS " + name);
@@ -68,7 +72,9 @@ check("agent streamed: role, finish, usage", role === "assistant" && finish === 
   && usage && usage.completion_tokens === one.usage.completion_tokens, { role, finish, chunks, usage });
 
 // many rows: the first 50, then how many more
-const many = (await ask([user("List the emails of all customers.")])).choices[0].message.content;
+const manyClient = new OpenAI({ baseURL: manyURL, apiKey: "none", maxRetries: 0, timeout: 120000 });
+const many = (await manyClient.chat.completions.create({ model: "sql-agent", messages: [user("List the emails of all customers.")] }))
+  .choices[0].message.content;
 writeFileSync(outDir + "/reply-many.md", many);
 const rows = many.split("\n").filter((l) => l.startsWith("| ")).slice(2);   // past the header and its rule
 const more = many.match(/and (\d+) more rows \((\d+) in all\)/);
