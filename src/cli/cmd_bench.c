@@ -2,7 +2,7 @@
 ** cmd_bench.c — `sqlassist bench`: a text-to-SQL benchmark in one command.
 **
 ** Phase 1 answers every task in this process (accuracy, latency split,
-** tokens) and grades it (eval/grade.h); phase 2 starts the real HTTP server
+** tokens) and grades it (eval/answer.h); phase 2 starts the real HTTP server
 ** (`sqlassist serve`) and measures throughput at concurrency 1, 2, 4, 8 (and
 ** --concurrency) and cold start to /health ready, then times a fresh
 ** `sqlassist ask` from process start to its answer (eval/loadtest.h).
@@ -19,11 +19,10 @@
 
 #include "agent/agent.h"
 #include "engine/generate.h"
-#include "eval/grade.h"
+#include "eval/answer.h"
 #include "eval/loadtest.h"
 #include "eval/report.h"
 #include "eval/tasks.h"
-#include "util/progress.h"
 #include "cli_args.h"
 #include "commands.h"
 #include "lora_cli.h"
@@ -125,60 +124,13 @@ int cmd_bench(int argc, char **argv) {
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     ev_tally tl = {0};
-    ev_dbs dbs = { .dir = o.db_dir };
     if (ev_tally_init(&tl, n_tasks)) { fprintf(stderr, "sqlassist: out of memory\n"); rc = 1; goto done; }
     char path[4096];
     snprintf(path, sizeof path, "%s/results.jsonl", o.out_dir);
     FILE *rf = fopen(path, "w");
     if (!rf) { fprintf(stderr, "sqlassist: %s: cannot write\n", path); rc = 1; goto done; }
-    progress pr;
-    progress_start(&pr, "bench", n_tasks);
-    for (int i = 0; i < n_tasks; i++) {
-        const ev_task *t = &tasks.t[i];
-        sandbox *sb = NULL, *own_sb = NULL;
-        const char *schema = NULL;
-        char *own_schema = NULL, *note = NULL;
-        sa_err te = {{0}};
-        ev_outcome oc = {0};
-        agent_answer ans = {0};
-        cfg.schema = NULL;   /* a context's own sandbox: the agent reads it when needed */
-        if (t->context) { own_sb = sb = sb_open_context(t->context, NULL, &te); schema = t->context; }
-        else {
-            const ev_db *e = ev_dbs_get(&dbs, t->db_id, &te);
-            if (e && (own_schema = agent_schema_prompt(m, &tpl, e->sb, &e->schema, t->question, false, (int)n_ctx,
-                                                       (int)o.n_predict, (int)o.attempts, &note, &te))) {
-                sb = e->sb;
-                schema = own_schema;
-                cfg.schema = &e->schema;
-            }
-            free(note);
-        }
-        if (!sb) {
-            fprintf(stderr, "%s:%d: task skipped: %s\n", o.tasks_path, t->line, te.msg);
-            oc.error = te.msg;
-        } else {
-            if (agent_ask(&cfg, sb, schema, NULL, NULL, t->question, &ans, &err)) {
-                /* one task's failure (e.g. a prompt over the context) is that task's result */
-                fprintf(stderr, "%s:%d: %s\n", o.tasks_path, t->line, err.msg);
-                oc.error = err.msg;
-                agent_answer_free(&ans);
-            }
-            oc = (ev_outcome){ .error = oc.error, .answered = true, .sql = ans.sql ? ans.sql : "", .ran = ans.ok,
-                               .attempts = ans.n_attempts, .prefill_ms = ans.prefill_ms, .decode_ms = ans.decode_ms,
-                               .execute_ms = ans.execute_ms, .total_ms = ans.total_ms,
-                               .tokens_in = ans.prompt_tokens, .tokens_out = ans.generated_tokens,
-                               .drafted = ans.drafted_tokens, .accepted = ans.accepted_tokens,
-                               .verify_passes = ans.verify_passes };
-            ev_grade_task(t, sb, oc.sql, ans.ok, &ans.result, &oc.grade);
-        }
-        ev_write_result_line(rf, t, &oc);
-        ev_tally_add(&tl, &oc);
-        agent_answer_free(&ans);
-        sb_close(own_sb);
-        free(own_schema);
-        progress_update(&pr, i + 1);
-    }
-    progress_end(&pr);
+    ev_answer_opts ao = { .db_dir = o.db_dir, .task_path = o.tasks_path, .n_ctx = (int)n_ctx };
+    ev_answer_tasks(&cfg, &ao, &tasks, n_tasks, rf, &tl);
     fclose(rf);
 
     ev_load ld;
@@ -196,7 +148,6 @@ int cmd_bench(int argc, char **argv) {
     if (ev_write_outputs(o.out_dir, &sum, stdout, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
 done:
     ev_tally_free(&tl);
-    ev_dbs_free(&dbs);
     prompt_template_free(&tpl);
     pc_free(pc);
     lora_cli_free(&lc);
