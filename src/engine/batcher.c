@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../util/clock.h"
+
 /* One forward call waiting in the queue (it lives on its caller's stack). */
 typedef struct call {
     infer_state *s;
@@ -36,6 +38,7 @@ struct batcher {
     int n_members;
     int stopping, started;
     long linger_us;
+    double pass_s;                      /* moving average of a decode pass's seconds */
     float *logits;                      /* [BATCHER_MAX_ROWS][V] */
     batcher_stats st;
 };
@@ -130,9 +133,12 @@ static void *batcher_main(void *arg) {
         for (call *c = b->head; c; c = c->next) any_decode |= is_decode(c);
         if (any_decode && b->linger_us > 0 && members_missing(b) > 0) {
             /* the other sequences are sampling their next token: a moment's
-            ** wait lets this pass serve them too */
+            ** wait lets this pass serve them too. The wait grows with the
+            ** pass (a tenth of it): a large model's sequences sample over a
+            ** larger vocabulary, and a row more is worth more there. */
+            long us = (long)(b->pass_s * 1e5);
             struct timespec ts;
-            deadline_in(&ts, b->linger_us);
+            deadline_in(&ts, us > b->linger_us ? us : b->linger_us);
             while (!b->stopping && members_missing(b) > 0)
                 if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT) break;
         }
@@ -143,10 +149,13 @@ static void *batcher_main(void *arg) {
             else if (!prompt) prompt = c;
         }
         pthread_mutex_unlock(&b->mu);
+        double t0 = clock_now_s();
         int ran = n ? run_decode(b, rows, n) : 0;
+        double pass = clock_now_s() - t0;
         int prompt_done = prompt ? run_chunk(b, prompt) : 0;
         pthread_mutex_lock(&b->mu);
         if (ran) {
+            b->pass_s = b->st.steps ? 0.8 * b->pass_s + 0.2 * pass : pass;
             b->st.steps++;
             b->st.rows += ran;
             if (ran > b->st.max_rows) b->st.max_rows = ran;

@@ -8,8 +8,8 @@
 ** thread (the only one that runs the model, so the model's thread pool is
 ** never shared) repeatedly:
 **   - gathers the one-token decode steps waiting, from every sequence in a
-**     generation (it waits up to a short linger for sequences that are
-**     still sampling their previous token), and runs them as one
+**     generation (it waits a short linger, at most a tenth of a pass, for
+**     sequences still sampling their previous token), and runs them as one
 **     model_forward_batch: B rows, one read of the weights;
 **   - then advances one waiting prompt by one chunk of at most
 **     BATCHER_CHUNK tokens, so a long prompt never stalls the others for
@@ -37,9 +37,10 @@ typedef struct batcher batcher;
 /* Most sequences one decode step takes (more wait for the next step). */
 #define BATCHER_MAX_ROWS 64
 
-/* Starts the batcher's thread. linger_us: how long a decode step waits for
-** sequences of the batch that have not sent their next token yet (0: run
-** with whatever is waiting). */
+/* Starts the batcher's thread. linger_us: how long a decode step waits at
+** least for sequences of the batch that have not sent their next token yet
+** (it waits up to a tenth of a recent decode pass when that is longer; 0:
+** never wait, run with whatever is waiting). */
 batcher *batcher_new(const model *m, int linger_us, sa_err *err);
 /* Stops the thread; no call may be in flight. NULL is a no-op. */
 void batcher_free(batcher *b);
