@@ -31,9 +31,10 @@
 
 /* How long a running job may go on after SIGTERM before it is cancelled. */
 #define SHUTDOWN_GRACE_S 10.0
-/* How long a decode pass waits for workers still sampling their previous
-** token (batcher_new): a sampling step with the grammar takes well under a
-** millisecond, a decode pass of the bundled model about one. */
+/* How long a decode pass waits at least for workers still sampling their
+** previous token (batcher_new; longer passes wait up to a tenth of a pass):
+** a sampling step with the grammar takes well under a millisecond, a decode
+** pass of the bundled model about one. */
 #define BATCH_LINGER_US 1000
 /* How long finished answers may take to be sent before connections close. */
 #define DRAIN_S 5.0
