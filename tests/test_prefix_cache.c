@@ -2,7 +2,8 @@
 ** test_prefix_cache.c — KV reuse across requests gives the same logits as
 ** computing from scratch; the longest common prefix is found, a full match
 ** still leaves a token to run, slots computed under another adapter key
-** are not reused, and the least recently used slot is the one evicted.
+** are not reused, the least recently used slot is the one evicted, and a
+** prefix held by a slot in use is copied into a free one.
 */
 #include <math.h>
 #include <stdio.h>
@@ -86,6 +87,28 @@ int main(void) {
 
     pc_stats st = pc_get_stats(pc);
     CHECK(st.lookups == 6 && st.hits >= 3, "stats: %ld lookups, %ld hits", st.lookups, st.hits);
+    CHECK(st.copies == 0, "no copies while a free slot held the prefix (%ld)", st.copies);
+    pc_free(pc);
+
+    /* parallel requests on one prefix: the slot holding it is busy, so the
+    ** free one gets its K/V rows copied (never the rows past the busy
+    ** owner's own prefix), and the logits are those of a fresh run */
+    pc = pc_new(m, 2, 512, &err);
+    c = cached_logits(pc, "", a, N, got);                     /* one slot holds a[0..150) */
+    int held;
+    infer_state *busy = pc_acquire(pc, "", a, N, &held);      /* busy with a, its prefix 149 */
+    CHECK(held == N - 1, "the owner gets a's prefix (%d)", held);
+    int32_t one = 5;
+    model_forward(M, busy, &one, 1, LOGITS_NONE, NULL, &err);   /* the owner appends meanwhile */
+    c = cached_logits(pc, "", b, N, got);
+    CHECK(c == 100, "a request sharing 100 tokens with the busy slot gets them copied (%d)", c);
+    fresh_logits(b, N, want);
+    CHECK(rel_diff(got, want, V) == 0, "logits after a copied prefix equal the fresh ones: %g", rel_diff(got, want, V));
+    c = cached_logits(pc, "adapter-x@1", b, N, got);
+    CHECK(c == 0, "nothing copied across adapter keys (%d)", c);
+    st = pc_get_stats(pc);
+    CHECK(st.copies == 1, "one copy counted (%ld)", st.copies);
+    pc_release(pc, busy, NULL, 0);
     pc_free(pc);
     free(want);
     free(got);

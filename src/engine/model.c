@@ -578,6 +578,17 @@ void infer_truncate(infer_state *s, int n) {
     s->n_past = n;
 }
 
+void infer_copy_prefix(infer_state *dst, const infer_state *src, int n) {
+    const qwen2_config *c = &src->m->cfg;
+    assert(dst->m == src->m && n >= 0 && n <= src->n_ctx && n <= dst->n_ctx);   /* src->n_past may be moving */
+    size_t KV = (size_t)c->n_head_kv * c->head_dim;
+    for (int l = 0; l < c->n_layer; l++) {
+        memcpy(dst->k_cache + (size_t)l * dst->n_ctx * KV, src->k_cache + (size_t)l * src->n_ctx * KV, (size_t)n * KV * sizeof(float));
+        memcpy(dst->v_cache + (size_t)l * dst->n_ctx * KV, src->v_cache + (size_t)l * src->n_ctx * KV, (size_t)n * KV * sizeof(float));
+    }
+    dst->n_past = n;
+}
+
 /* ---- forward pieces ------------------------------------------------------ */
 
 /* out[t] = x[t] / rms(x[t]) * w, for each of T rows of n. */

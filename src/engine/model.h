@@ -108,6 +108,10 @@ int infer_n_past(const infer_state *s);
 int infer_n_ctx(const infer_state *s);
 /* Forgets positions >= n (n <= n_past): the cache prefix stays valid. */
 void infer_truncate(infer_state *s, int n);
+/* Makes dst hold src's first n positions (dst's own contents are dropped):
+** their K/V rows are copied, as computed under src's adapter. n <= both
+** states' n_past / n_ctx; same model. Reads only src's positions < n. */
+void infer_copy_prefix(infer_state *dst, const infer_state *src, int n);
 
 /* Chooses the LoRA adapter (NULL: none) and scale for this sequence's
 ** following forward calls. The adapter must stay loaded while in use, and a

@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Fewer shared tokens than this are recomputed rather than copied. */
+#define PC_MIN_COPY 16
+
 typedef struct slot {
     infer_state *st;
-    int32_t *ids;          /* [n_ctx] tokens whose K/V are cached */
+    int32_t *ids;          /* [n_ctx] tokens whose K/V are cached; while busy, the
+                           ** prefix given to the owner, which only appends after it */
     int n_ids;
     char key[128];         /* adapter key the cache was computed under */
     int busy;
@@ -82,6 +86,27 @@ infer_state *pc_acquire(prefix_cache *pc, const char *adapter_key, const int32_t
     }
     if (best_len >= n) best_len = n - 1;      /* leave a token to produce logits */
     if (best_len < 0) best_len = 0;
+    /* a busy slot may hold more of this prompt (the same schema, asked about
+    ** by another request right now): copy those K/V rows rather than
+    ** compute them. Its owner writes only after its own prefix, so the rows
+    ** read here stay put; the copy runs under the lock, so the slot cannot
+    ** be released and reused meanwhile. */
+    slot *donor = NULL;
+    int donor_len = best_len;
+    for (int i = 0; i < pc->n_slots; i++) {
+        slot *s = &pc->slots[i];
+        if (!s->busy || strcmp(s->key, adapter_key) != 0) continue;
+        int len = common_prefix(s->ids, s->n_ids, tokens, n);
+        if (len >= n) len = n - 1;
+        if (len > donor_len) { donor = s; donor_len = len; }
+    }
+    if (donor && donor_len >= best_len + PC_MIN_COPY) {
+        infer_copy_prefix(best->st, donor->st, donor_len);
+        memcpy(best->ids, tokens, (size_t)donor_len * sizeof *tokens);
+        best->n_ids = donor_len;
+        best_len = donor_len;
+        pc->stats.copies++;
+    }
     best->busy = 1;
     best->last_used = ++pc->clock;
     pc->stats.lookups++;

@@ -9,7 +9,9 @@
 ** request acquires the slot with the longest common prefix, truncates it
 ** to that prefix, feeds the rest, and releases it with the ids it now
 ** holds. When every slot is busy, acquire waits; the least recently used
-** free slot is the one reused when nothing matches. Memory is bounded by
+** free slot is the one reused when nothing matches. When a busy slot holds
+** a longer part of the prompt than any free one (parallel requests on one
+** schema), its K/V rows are copied into the free slot instead of computed. Memory is bounded by
 ** n_slots KV caches of n_ctx positions.
 */
 #ifndef SA_PREFIX_CACHE_H
@@ -35,7 +37,11 @@ infer_state *pc_acquire(prefix_cache *pc, const char *adapter_key, const int32_t
 void pc_release(prefix_cache *pc, infer_state *s, const int32_t *tokens, int n);
 
 /* Statistics for reports and metrics. */
-typedef struct pc_stats { long lookups, hits; long long tokens_reused; } pc_stats;
+typedef struct pc_stats {
+    long lookups, hits;
+    long long tokens_reused;
+    long copies;           /* acquisitions whose prefix was copied from a busy slot */
+} pc_stats;
 pc_stats pc_get_stats(prefix_cache *pc);
 
 #endif

@@ -238,6 +238,8 @@ char *metrics_render(metrics *mx, const mx_gauges *g) {
         strbuf_printf(&b, "sqlassist_prefix_cache_hits_total %ld\n", g->pc.hits);
         head(&b, "sqlassist_prefix_cache_reused_tokens_total", "counter", "Prompt tokens not recomputed thanks to the cache.");
         strbuf_printf(&b, "sqlassist_prefix_cache_reused_tokens_total %lld\n", g->pc.tokens_reused);
+        head(&b, "sqlassist_prefix_cache_copies_total", "counter", "Acquisitions whose prefix was copied from a slot in use.");
+        strbuf_printf(&b, "sqlassist_prefix_cache_copies_total %ld\n", g->pc.copies);
     }
     return strbuf_take(&b);
 }
