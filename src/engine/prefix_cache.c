@@ -128,7 +128,7 @@ void pc_release(prefix_cache *pc, infer_state *st, const int32_t *tokens, int n)
         assert(s->busy);
         if (n > pc->n_ctx || n != infer_n_past(st)) n = 0;   /* unknown contents: forget */
         if (n == 0) infer_truncate(st, 0);
-        memcpy(s->ids, tokens, (size_t)n * sizeof *tokens);
+        if (n) memcpy(s->ids, tokens, (size_t)n * sizeof *tokens);
         s->n_ids = n;
         s->busy = 0;
         s->last_used = ++pc->clock;
