@@ -116,13 +116,6 @@ static int run_chunk(batcher *b, call *c) {
     return last;
 }
 
-static void deadline_in(struct timespec *ts, long us) {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_nsec += (us % 1000000) * 1000;
-    ts->tv_sec += us / 1000000 + ts->tv_nsec / 1000000000L;
-    ts->tv_nsec %= 1000000000L;
-}
-
 static void *batcher_main(void *arg) {
     batcher *b = arg;
     pthread_mutex_lock(&b->mu);
@@ -137,8 +130,7 @@ static void *batcher_main(void *arg) {
             ** pass (a tenth of it): a large model's sequences sample over a
             ** larger vocabulary, and a row more is worth more there. */
             long us = (long)(b->pass_s * 1e5);
-            struct timespec ts;
-            deadline_in(&ts, us > b->linger_us ? us : b->linger_us);
+            struct timespec ts = clock_deadline_us(us > b->linger_us ? us : b->linger_us);
             while (!b->stopping && members_missing(b) > 0)
                 if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT) break;
         }
@@ -180,11 +172,7 @@ batcher *batcher_new(const model *m, int linger_us, sa_err *err) {
     b->m = m;
     b->linger_us = linger_us > 0 ? linger_us : 0;
     pthread_mutex_init(&b->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->work, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&b->work);
     pthread_cond_init(&b->done, NULL);
     int rc = pthread_create(&b->thread, NULL, batcher_main, b);
     if (rc) {

@@ -20,11 +20,7 @@
 job *job_new(const char *id, int sse, long timeout_ms) {
     job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&j->cv);
     pthread_mutex_init(&j->mu, NULL);
     j->refs = 1;
     j->sse = sse;
@@ -74,11 +70,7 @@ int job_should_stop(job *j) {
 }
 
 void job_wait_locked(job *j, int ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = clock_deadline_us((long)ms * 1000);
     int rc = pthread_cond_timedwait(&j->cv, &j->mu, &ts);
     assert(rc == 0 || rc == ETIMEDOUT);
     (void)rc;
@@ -160,11 +152,7 @@ work_queue *wq_new(server *s, int capacity, int n_workers, sa_err *err) {
     q->n_workers = n_workers;
     q->avg_run_s = 1.0;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&q->cv);
     return q;
 }
 
@@ -299,11 +287,7 @@ void wq_shutdown(work_queue *q, double grace_s) {
     pthread_cond_broadcast(&q->cv);
     double end = clock_now_s() + grace_s;
     while (q->n_running && clock_now_s() < end) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = clock_deadline_us(50 * 1000);
         pthread_cond_timedwait(&q->cv, &q->mu, &ts);
     }
     for (int i = 0; i < q->n_workers; i++)
