@@ -152,6 +152,12 @@ static void corpus(void) {
         if (bar) CHECK(at == want, "invalid text refused at %ld, expected %ld: %s", at, want, t);
         else CHECK(at >= 0 || !complete, "invalid text accepted as complete: %s", t);
     }
+    /* a NUL byte is refused where it stands, inside a quoted name too (the
+    ** name dictionary's entries end at a NUL: a fuzzer's find) */
+    static const char NUL_NAME[] = "SELECT \"unit\0price\" FROM order_items";
+    int nul_complete = 1;
+    long nul_at = sg_check_text(g, NUL_NAME, sizeof NUL_NAME - 1, &nul_complete);
+    CHECK(nul_at == 12, "a NUL inside a quoted name is refused at %ld, expected 12", nul_at);
     /* completion: from prefixes, the shortest completion is a query SQLite prepares */
     static const char *const PREFIXES[] = {
         "SELECT", "SELECT name", "SELECT name FROM", "SELECT name FROM customers WHERE", "SELECT name FROM customers WHERE city =",

@@ -1263,6 +1263,9 @@ static int end_ok(const sql_grammar *g, const sg_state *s);
 #define MAX_BLANKS 8
 
 static int step(const sql_grammar *g, sg_state *s, unsigned char c) {
+    /* SQLite ends a statement at a NUL, and the name dictionary's strings end
+    ** there too: a NUL is never part of an acceptable reply */
+    if (c == 0) return 0;
     if (!is_ws(c)) s->ws_run = s->nl_run = 0;
     if (s->wrap == W_PRE) {   /* the prompt opens any code fence: the reply starts with the SQL */
         if (is_ws(c)) return ++s->ws_run <= MAX_BLANKS;
