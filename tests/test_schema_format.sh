@@ -11,7 +11,8 @@
 #      the prompt the training rows had (SQLASSIST_DUMP_PROMPT);
 #   3. --init starts a run from a model's weights (GGUF) or a checkpoint:
 #      its first loss is the first run's last, far below a fresh start;
-#      a model of another shape is refused naming the tensor;
+#      a model of another shape is refused naming the tensor; one k times
+#      as deep starts as exactly the GGUF's function (depth stacking);
 #   4. usage errors exit 2.
 # Env: SQLASSIST (binary), OUT (tests/out), SHARED (shared data).
 . "$(dirname "$0")/lib_test.sh" schema_format
@@ -125,6 +126,25 @@ EOF
     --init "$W/a/model.gguf" --data "$W/train.jsonl" --out "$W/d" --steps 1 --quiet 2> "$W/d.log"; rc=$?
 [ $rc = 1 ] && grep -q "token_embd.weight.*another shape" "$W/d.log" && ok "--init of another shape: exit 1, $(tail -1 "$W/d.log")" \
     || bad "--init of another shape: exit $rc, $(tail -1 "$W/d.log")"
+# depth stacking: a model twice as deep starts from the 2-layer GGUF (each layer followed by a copy
+# whose output projections are zero), so before any update it computes what the GGUF does: the
+# first step's loss over all 40 rows (one batch, so the order does not matter) is the same
+STACK=(--mode full --tokenizer "$TOK" --vocab 1024 --hidden 64 --heads 4 --kv-heads 2 --ffn 192 --seq-len 512 --batch 40
+       --lr 0 --steps 1 --val-mod 0 --quiet --threads 2 --prompt-format schema --init "$W/a/model.gguf"
+       --data "$W/train.jsonl")
+"$SQLASSIST" train "${STACK[@]}" --layers 2 --out "$W/s2" 2> "$W/s2.log" || bad "--init, same depth: $(tail -2 "$W/s2.log")"
+"$SQLASSIST" train "${STACK[@]}" --layers 4 --out "$W/s4" 2> "$W/s4.log" || bad "--init, stacked: $(tail -2 "$W/s4.log")"
+if r=$($PY - "$W" <<'EOF'
+import json, sys
+loss = lambda d: json.loads(open(f"{sys.argv[1]}/{d}/metrics.jsonl").readline())["loss"]
+l2, l4 = loss("s2"), loss("s4")
+assert abs(l2 - l4) <= 1e-6 * l2, f"first loss {l4} (4 layers) vs {l2} (2 layers)"
+print(f"--init stacked to 4 layers computes the 2-layer model: first loss {l4} = {l2}")
+EOF
+) && grep -q "each of its 2 layers followed by 1 new one" "$W/s4.log"; then ok "$r"; else bad "--init stacked: $r"; fi
+"$SQLASSIST" train "${STACK[@]}" --layers 3 --out "$W/s3" 2> "$W/s3.log"; rc=$?
+[ $rc = 1 ] && grep -q "2 layers; the model being trained has 3" "$W/s3.log" && ok "--init into 3 layers from 2: exit 1, $(tail -1 "$W/s3.log")" \
+    || bad "--init into 3 layers: exit $rc, $(tail -1 "$W/s3.log")"
 
 # ---- 4. usage ----------------------------------------------------------------------------------------
 "$SQLASSIST" train "${TINY[@]}" --prompt-format chat --data "$W/train.jsonl" --out "$W/x" 2> "$W/e.log"; rc=$?

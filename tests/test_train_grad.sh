@@ -169,4 +169,43 @@ else
     bad "--precision bf16 probe failed: $(tail -3 "$W/bf16-probe.log")"
 fi
 
+# 9. --share-prefix: rows with one context packed as a tree (the shared prompt once, each row's
+#    own tokens as a run that sees it). Rows of the data regrouped so that every four share a
+#    context; packs of at most 3, cut again by micro-batches of 5. The reference builds each
+#    token's mask and position from the dump and runs plain attention over them.
+$PY - "$W/data.jsonl" "$W/shared.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:48]
+with open(sys.argv[2], "w") as f:
+    for i, r in enumerate(rows):
+        r["context"] = rows[i - i % 4]["context"]
+        f.write(json.dumps(r) + "\n")
+PY
+if "$SQLASSIST" train --data "$W/shared.jsonl" --out "$W/tree" --dump-grads "$W/tree.dump" --quiet --seq-len 160 \
+        --val-max 4 "${FULL[@]}" --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 2 --batch 5 --accum 2 \
+        --threads 2 --share-prefix 3 > "$W/tree.log" 2>&1; then
+    trees=$($PY -c "
+import sys; sys.path.insert(0, 'tests'); import torch_train_ref as t, glob
+n = 0
+for p in glob.glob('$W/tree.dump/step-*.safetensors'):
+    st = t.read_st(p)
+    for tok, tgt, ss, tree in t.batches_of(st, t.meta_of(st)):
+        n += 0 if tree is None else int((tree[1] > tree[0]).sum() > 0) + int((tree[0] > ss[:-1].repeat(list(ss[1:] - ss[:-1]))).sum())
+print(n)")
+    [ "${trees:-0}" -gt 0 ] && ok "tree packing: $trees tokens see a shared prompt" || bad "no micro-batch of the run was packed as a tree"
+    check tree grads
+    check tree adamw --c-grads --tol 2e-5
+    if "$SQLASSIST" train --data "$W/shared.jsonl" --out "$W/tree1" --dump-grads "$W/tree1.dump" --quiet --seq-len 160 \
+            --val-max 4 "${FULL[@]}" --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 2 --batch 5 --accum 2 \
+            --threads 1 --share-prefix 3 > "$W/tree1.log" 2>&1; then
+        same=1
+        for f in "$W"/tree.dump/*.safetensors; do cmp -s "$f" "$W/tree1.dump/$(basename "$f")" || same=0; done
+        [ $same = 1 ] && ok "tree packing: bitwise equal with 1 and 2 threads" || bad "tree packing: 1 vs 2 threads differ"
+    else
+        bad "tree packing, 1 thread: $(tail -3 "$W/tree1.log")"
+    fi
+else
+    bad "--share-prefix run failed: $(tail -3 "$W/tree.log")"
+fi
+
 finish

@@ -99,8 +99,12 @@ def meta_of(st):
 def batches_of(st, meta):
     out = []
     for i in range(meta["n_micro"]):
+        # a tree-packed micro-batch (--share-prefix) also says which keys each token sees
+        tree = None
+        if f"batch.{i}.ctx_end" in st:
+            tree = (st[f"batch.{i}.ctx_end"].astype(np.int64), st[f"batch.{i}.run_start"].astype(np.int64))
         out.append((st[f"batch.{i}.tokens"].astype(np.int64), st[f"batch.{i}.targets"].astype(np.int64),
-                    st[f"batch.{i}.seq_start"].astype(np.int64)))
+                    st[f"batch.{i}.seq_start"].astype(np.int64), tree))
     return out
 
 
@@ -201,7 +205,7 @@ class Net:
         h = self.D // 2
         return x * cos + torch.cat([-x[..., h:], x[..., :h]], -1) * sin
 
-    def loss_sum(self, tokens, targets, seq_start):
+    def loss_sum(self, tokens, targets, seq_start, tree=None):
         c, D = self.c, self.D
         H, G = c["heads"], c["kv_heads"]
         x = self.w["model.embed_tokens.weight"][torch.from_numpy(tokens)]
@@ -216,12 +220,24 @@ class Net:
             for s in range(len(seq_start) - 1):
                 a, b = int(seq_start[s]), int(seq_start[s + 1])
                 n = b - a
+                if tree is None:
+                    pos = torch.arange(n)
+                    mask = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
+                else:
+                    # token i sees keys [0, ce) (the shared prompt) and [rs, i] (its own
+                    # run), at the position it has in its example alone
+                    ce = torch.from_numpy(tree[0][a:b] - a)
+                    rs = torch.from_numpy(tree[1][a:b] - a)
+                    pos = ce + torch.arange(n) - rs
+                    j = torch.arange(n)[None, :]
+                    i = torch.arange(n)[:, None]
+                    mask = ~((j < ce[:, None]) | ((j >= rs[:, None]) & (j <= i)))
                 cos, sin = self.rope_tables(n)
+                cos, sin = cos[pos], sin[pos]
                 qs = self.rot(q[a:b].view(n, H, D).transpose(0, 1), cos, sin)
                 ks = self.rot(k[a:b].view(n, G, D).transpose(0, 1), cos, sin).repeat_interleave(H // G, 0)
                 vs = v[a:b].view(n, G, D).transpose(0, 1).repeat_interleave(H // G, 0)
                 sc = (qs @ ks.transpose(1, 2)) / math.sqrt(D)
-                mask = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
                 att = torch.softmax(sc.masked_fill(mask, float("-inf")), -1)
                 outs.append((att @ vs).transpose(0, 1).reshape(n, H * D))
             x = x + self.lin(torch.cat(outs, 0), l, "o_proj", False)
@@ -269,10 +285,10 @@ def build(meta, params, base, dtype, requires_grad):
 
 
 def step_loss(net, batches):
-    total = sum(int((t >= 0).sum()) for _, t, _ in batches)
+    total = sum(int((t >= 0).sum()) for _, t, _, _ in batches)
     loss = 0
-    for tok, tgt, ss in batches:
-        ls, _ = net.loss_sum(tok, tgt, ss)
+    for tok, tgt, ss, tree in batches:
+        ls, _ = net.loss_sum(tok, tgt, ss, tree)
         loss = loss + ls
     return loss / total
 
@@ -443,7 +459,7 @@ def cmd_bench(a):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(leaves.values()), max(o["clip"], 1e-9))
         opt.step()
-        tokens += sum(len(t) for t, _, _ in b)
+        tokens += sum(len(t) for t, _, _, _ in b)
     dt = time.perf_counter() - t0
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, matmuls by "
           f"{'oneDNN' if a.mm == 'dnnl' else 'torch (BLAS ' + torch.__config__.show().split('BLAS_INFO=')[1].split(',')[0] + ')'}, "

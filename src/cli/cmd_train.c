@@ -57,7 +57,7 @@ int cmd_train(int argc, char **argv) {
                *accum = NULL, *lr = NULL, *min_lr = NULL, *warmup = NULL, *wd = NULL, *beta1 = NULL, *beta2 = NULL,
                *eps = NULL, *clip = NULL, *seed = NULL, *threads = NULL, *save_every = NULL, *val_every = NULL,
                *stop_at = NULL, *max_report = NULL, *dump = NULL, *prompt_format = NULL, *schema_tokens = NULL,
-               *init = NULL, *precision = NULL;
+               *init = NULL, *precision = NULL, *share = NULL;
     int rslora = 0, untied = 0, resume = 0, quiet = 0;
     cli_opt opts[] = {
         {"--mode", NULL, 1, &mode, NULL, "lora (adapters over --model) or full (a new model from --tokenizer) (required)"},
@@ -91,6 +91,7 @@ int cmd_train(int argc, char **argv) {
         {"--epochs", NULL, 1, &epochs, NULL, "epochs when --steps is not given (default 1)"},
         {"--batch", "-b", 1, &batch, NULL, "sequences per micro-batch (default 8)"},
         {"--accum", NULL, 1, &accum, NULL, "micro-batches per optimizer step: gradient accumulation (default 1)"},
+        {"--share-prefix", NULL, 1, &share, NULL, "up to N rows with the same context train as one tree: the prompt they share computed once, each row's loss and gradient unchanged (0: off, the default)"},
         {"--lr", NULL, 1, &lr, NULL, "peak learning rate (default 2e-4 lora, 1e-3 full)"},
         {"--min-lr-ratio", NULL, 1, &min_lr, NULL, "cosine floor as a fraction of --lr (default 0.1)"},
         {"--warmup", NULL, 1, &warmup, NULL, "linear warm-up steps (default 5% of the steps)"},
@@ -186,6 +187,7 @@ int cmd_train(int argc, char **argv) {
         get_int("--val-mod", val_mod, 0, 1 << 20, &o.val_mod) || get_int("--val-max", val_max, 0, 1 << 24, &o.val_max) ||
         get_int("--steps", steps, 1, 1 << 30, &o.steps) || get_int("--epochs", epochs, 1, 1 << 20, &o.epochs) ||
         get_int("--batch", batch, 1, 512, &o.batch) || get_int("--accum", accum, 1, 1 << 16, &o.accum) ||
+        get_int("--share-prefix", share, 0, 512, &o.share_prefix) ||
         cli_float("--lr", lr, 0, 10, &o.opt.lr) || cli_float("--min-lr-ratio", min_lr, 0, 1, &o.opt.min_lr_ratio) ||
         get_int("--warmup", warmup, 0, 1 << 30, &warm) || cli_float("--weight-decay", wd, 0, 10, &o.opt.weight_decay) ||
         cli_float("--beta1", beta1, 0, 0.999999, &o.opt.beta1) || cli_float("--beta2", beta2, 0, 0.99999999, &o.opt.beta2) ||

@@ -230,6 +230,7 @@ int tdata_load(tdata *d, const tdata_opts *o, FILE *report, sa_err *err) {
         ex->n = r->n;
         ex->n_prompt = r->n_prompt;
         ex->line = r->line;
+        ex->group = hash_fnv1a64(HASH_FNV1A64_INIT, r->context, strlen(r->context));
         r->ids = NULL;
         h = hash_fnv1a64(hash_fnv1a64(h, ex->ids, (size_t)ex->n * sizeof *ex->ids), &ex->n_prompt, sizeof ex->n_prompt);
         h = hash_fnv1a64(h, &r->is_val, sizeof r->is_val);

@@ -39,6 +39,7 @@ typedef struct texample {
     int n;
     int n_prompt;        /* ids [0, n_prompt) carry no loss */
     long line;           /* 1-based line of the file */
+    uint64_t group;      /* FNV-1a-64 of the context: rows with one schema share it */
 } texample;
 
 enum { BAD_JSON, BAD_NOT_OBJECT, BAD_FIELD, BAD_UTF8, BAD_LONG_LINE, BAD_TOO_MANY_TOKENS, BAD_TOKENIZE, BAD_KINDS };

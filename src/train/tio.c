@@ -503,10 +503,28 @@ static int put_tensor(void *w, const char *name, int n_dims, const uint64_t ne[2
     return 0;
 }
 
-typedef struct reader { const gguf_file *g; sa_err *err; } reader;
+typedef struct reader {
+    const gguf_file *g;
+    sa_err *err;
+    int stack;            /* the model has `stack` layers for each of the file's (1: same depth) */
+} reader;
 
+/* With stacking, the model's layer l is the file's layer l / stack; a
+** layer that repeats one (l % stack != 0) gets zero output projections
+** (attn_output, ffn_down), so it adds nothing to the residual stream and
+** the deeper model starts as exactly the shallower one's function. */
 static int get_tensor(void *ctx, const char *name, int n_dims, const uint64_t ne[2], float *data) {
     reader *r = ctx;
+    char mapped[96];
+    int layer = -1, off = 0;
+    if (r->stack > 1 && sscanf(name, "blk.%d.%n", &layer, &off) == 1 && off > 0) {
+        if (layer % r->stack && (!strcmp(name + off, "attn_output.weight") || !strcmp(name + off, "ffn_down.weight"))) {
+            memset(data, 0, (size_t)(ne[0] * ne[1]) * sizeof *data);
+            return 0;
+        }
+        snprintf(mapped, sizeof mapped, "blk.%d.%s", layer / r->stack, name + off);
+        name = mapped;
+    }
     const gguf_tensor *t = gguf_find_tensor(r->g, name);
     if (!t) return sa_fail(r->err, "%s: no tensor '%s'", r->g->path, name);
     if (t->ne[0] != ne[0] || (n_dims == 2 && (t->n_dims != 2 || t->ne[1] != ne[1])) || (n_dims == 1 && t->n_dims != 1))
@@ -520,14 +538,25 @@ static int get_tensor(void *ctx, const char *name, int n_dims, const uint64_t ne
     return 0;
 }
 
-int tio_read_gguf_weights(const char *path, tmodel *m, sa_err *err) {
+int tio_read_gguf_weights(const char *path, tmodel *m, int *stack, sa_err *err) {
     if (m->mode != TM_FULL) return sa_fail(err, "internal: GGUF weights into a LoRA model");
     gguf_file *g = gguf_open(path, err);
     if (!g) return -1;
-    reader r = { g, err };
-    int rc = each_tensor(m, get_tensor, &r);
+    reader r = { g, err, 1 };
+    uint32_t file_layers = 0;
+    int rc = -1;
+    if (gguf_get_u32(g, "qwen2.block_count", 1, &file_layers, err)) goto out;
+    if (file_layers == 0 || (uint32_t)m->cfg.n_layer % file_layers) {
+        sa_fail(err, "%s: %u layers; the model being trained has %d (the same, or a multiple to stack them)", path,
+                file_layers, m->cfg.n_layer);
+        goto out;
+    }
+    r.stack = m->cfg.n_layer / (int)file_layers;
+    rc = each_tensor(m, get_tensor, &r) ? -1 : 0;
+    if (stack) *stack = r.stack;
+out:
     gguf_close(g);
-    return rc ? -1 : 0;
+    return rc;
 }
 
 int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name,

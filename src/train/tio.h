@@ -67,8 +67,12 @@ int tio_write_peft(const char *dir, const tmodel *m, const char *base_name, sa_e
 ** this engine and llama.cpp load. ctx_len: qwen2.context_length. */
 /* Fills a full model's weights from a GGUF of the same shape (F32 or F16
 ** tensors, as tio_write_gguf and `quantize --type f16` write them), to
-** start a training from an earlier model. */
-int tio_read_gguf_weights(const char *path, tmodel *m, sa_err *err);
+** start a training from an earlier model. The model may instead be k
+** times as deep as the file (same widths): each of the file's layers is
+** then followed by k − 1 copies whose output projections are zero, so the
+** deeper model computes exactly what the file's does (depth stacking);
+** *stack (may be NULL) receives k (1: same depth). */
+int tio_read_gguf_weights(const char *path, tmodel *m, int *stack, sa_err *err);
 
 int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name,
                    const char *prompt_format, int schema_tokens, sa_err *err);

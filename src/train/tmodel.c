@@ -63,6 +63,7 @@ struct tacts {
     float *xsel, *dxsel;         /* [ch][C] */
     double *row_loss;            /* [ch] */
     int *pos, *seq_of, *sel;     /* [N] */
+    int *ctx_end, *run_start;    /* [N] the keys each token sees (tmodel.h: tbatch) */
     float *att_scratch;          /* [threads][2][max_seq] */
     void **blocks;
     int n_blocks, cap_blocks;
@@ -139,6 +140,7 @@ static int acts_new(tmodel *m) {
         !(a->logits = act_alloc(a, CH * V * 4)) || !(a->xsel = act_alloc(a, CH * C * 4)) ||
         !(a->dxsel = act_alloc(a, CH * C * 4)) || !(a->row_loss = act_alloc(a, CH * sizeof(double))) ||
         !(a->pos = act_alloc(a, N * sizeof(int))) || !(a->seq_of = act_alloc(a, N * sizeof(int))) ||
+        !(a->ctx_end = act_alloc(a, N * sizeof(int))) || !(a->run_start = act_alloc(a, N * sizeof(int))) ||
         !(a->sel = act_alloc(a, N * sizeof(int))) ||
         !(a->att_scratch = act_alloc(a, (size_t)tp_size(m->tp) * 2 * (size_t)m->max_seq * 4)))
         return -1;
@@ -599,28 +601,37 @@ typedef struct attn_job {
     float *out, *lse, *dq, *dk, *dv;
 } attn_job;
 
-/* One (token, head) per item: softmax over the token's own sequence up to itself. */
+/* The keys token t sees, in order: the shared part [s0, ctx_end[t]), then
+** its own run [run_start[t], t] (tmodel.h: tbatch). key_first gives the
+** first; key_next the one after kr (past t: the end). */
+static inline int key_first(const tacts *a, int s0, int t) { return a->ctx_end[t] > s0 ? s0 : a->run_start[t]; }
+static inline int key_next(const tacts *a, int t, int kr) { return kr + 1 == a->ctx_end[t] ? a->run_start[t] : kr + 1; }
+
+/* One (token, head) per item: softmax over the keys the token sees. */
 static void attn_fwd_items(void *ctx, int begin, int end, int ith) {
     const attn_job *j = ctx;
+    const tacts *a = j->m->acts;
     const qwen2_config *c = &j->m->cfg;
     int H = c->n_head, D = c->head_dim, C = c->n_embd, KV = c->n_head_kv * D, grp = c->n_head / c->n_head_kv;
-    float *sc = j->m->acts->att_scratch + (size_t)ith * 2 * j->m->max_seq;
+    float *sc = a->att_scratch + (size_t)ith * 2 * j->m->max_seq;   /* [keys of t] */
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
         int t = it / H, h = it % H, g = h / grp;
-        int s0 = j->b->seq_start[j->m->acts->seq_of[t]], n = t - s0 + 1;
+        int s0 = j->b->seq_start[a->seq_of[t]], n = 0;
         const float *q = j->q + (size_t)t * C + (size_t)h * D;
         float mx = -INFINITY;
-        for (int p = 0; p < n; p++) {
-            sc[p] = kern_dot(GGML_TYPE_F32, j->k + (size_t)(s0 + p) * KV + (size_t)g * D, q, D) * scale;
-            if (sc[p] > mx) mx = sc[p];
+        for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), n++) {
+            sc[n] = kern_dot(GGML_TYPE_F32, j->k + (size_t)kr * KV + (size_t)g * D, q, D) * scale;
+            if (sc[n] > mx) mx = sc[n];
         }
         float sum = 0;
         for (int p = 0; p < n; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
         float inv = 1.0f / sum;
         float *o = j->out + (size_t)t * C + (size_t)h * D;
         memset(o, 0, (size_t)D * sizeof *o);
-        for (int p = 0; p < n; p++) kern_axpy(o, sc[p] * inv, j->v + (size_t)(s0 + p) * KV + (size_t)g * D, D);
+        int p = 0;
+        for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), p++)
+            kern_axpy(o, sc[p] * inv, j->v + (size_t)kr * KV + (size_t)g * D, D);
         j->lse[(size_t)t * H + h] = mx + logf(sum);
     }
 }
@@ -632,9 +643,10 @@ static void attn_fwd_items(void *ctx, int begin, int end, int ith) {
 **   dq = Σ dS·k/√D, dk += dS·q/√D, dv += P·dout. */
 static void attn_bwd_items(void *ctx, int begin, int end, int ith) {
     const attn_job *j = ctx;
+    const tacts *a = j->m->acts;
     const qwen2_config *c = &j->m->cfg;
     int H = c->n_head, G = c->n_head_kv, D = c->head_dim, C = c->n_embd, KV = G * D, grp = H / G;
-    float *P = j->m->acts->att_scratch + (size_t)ith * 2 * j->m->max_seq, *dP = P + j->m->max_seq;
+    float *P = a->att_scratch + (size_t)ith * 2 * j->m->max_seq, *dP = P + j->m->max_seq;   /* [keys of t] */
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
         int s = it / G, g = it % G, s0 = j->b->seq_start[s], s1 = j->b->seq_start[s + 1];
@@ -644,21 +656,22 @@ static void attn_bwd_items(void *ctx, int begin, int end, int ith) {
         }
         for (int h = g * grp; h < (g + 1) * grp; h++) {
             for (int t = s0; t < s1; t++) {
-                int n = t - s0 + 1;
                 const float *q = j->q + (size_t)t * C + (size_t)h * D, *dout = j->dout + (size_t)t * C + (size_t)h * D;
                 float lse = j->lse_in[(size_t)t * H + h], dsum = 0;
-                for (int p = 0; p < n; p++) {
-                    const float *kp = j->k + (size_t)(s0 + p) * KV + (size_t)g * D;
-                    const float *vp = j->v + (size_t)(s0 + p) * KV + (size_t)g * D;
-                    P[p] = expf(kern_dot(GGML_TYPE_F32, kp, q, D) * scale - lse);
-                    dP[p] = kern_dot(GGML_TYPE_F32, vp, dout, D);
-                    dsum += P[p] * dP[p];
+                int n = 0;
+                for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), n++) {
+                    const float *kp = j->k + (size_t)kr * KV + (size_t)g * D;
+                    const float *vp = j->v + (size_t)kr * KV + (size_t)g * D;
+                    P[n] = expf(kern_dot(GGML_TYPE_F32, kp, q, D) * scale - lse);
+                    dP[n] = kern_dot(GGML_TYPE_F32, vp, dout, D);
+                    dsum += P[n] * dP[n];
                 }
                 float *dq = j->dq + (size_t)t * C + (size_t)h * D;
                 memset(dq, 0, (size_t)D * sizeof *dq);
-                for (int p = 0; p < n; p++) {
+                int p = 0;
+                for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), p++) {
                     float ds = P[p] * (dP[p] - dsum) * scale;
-                    size_t off = (size_t)(s0 + p) * KV + (size_t)g * D;
+                    size_t off = (size_t)kr * KV + (size_t)g * D;
                     kern_axpy(dq, ds, j->k + off, D);
                     kern_axpy(j->dk + off, ds, q, D);
                     kern_axpy(j->dv + off, P[p], dout, D);
@@ -731,9 +744,20 @@ static int check_batch(const tmodel *m, const tbatch *b, sa_err *err) {
     if (b->n_tok <= 0 || b->n_seq <= 0) return sa_fail(err, "empty micro-batch");
     if (b->n_tok > m->max_tokens) return sa_fail(err, "micro-batch of %d tokens exceeds the capacity %d", b->n_tok, m->max_tokens);
     if (b->seq_start[0] != 0 || b->seq_start[b->n_seq] != b->n_tok) return sa_fail(err, "micro-batch sequence offsets are inconsistent");
+    if (!b->ctx_end != !b->run_start) return sa_fail(err, "micro-batch: ctx_end and run_start come together");
     for (int s = 0; s < b->n_seq; s++) {
-        int n = b->seq_start[s + 1] - b->seq_start[s];
-        if (n <= 0 || n > m->max_seq) return sa_fail(err, "sequence %d of the micro-batch has %d tokens (1..%d allowed)", s, n, m->max_seq);
+        int s0 = b->seq_start[s], s1 = b->seq_start[s + 1], n = s1 - s0;
+        if (n <= 0 || (!b->ctx_end && n > m->max_seq))
+            return sa_fail(err, "sequence %d of the micro-batch has %d tokens (1..%d allowed)", s, n, m->max_seq);
+        if (!b->ctx_end) continue;
+        for (int t = s0; t < s1; t++) {
+            int ce = b->ctx_end[t], rs = b->run_start[t];
+            if (!(s0 <= ce && ce <= rs && rs <= t && (ce == s0 || b->run_start[ce - 1] == s0)))
+                return sa_fail(err, "token %d of the micro-batch: shared part [%d, %d) and run from %d do not fit its sequence [%d, %d)",
+                               t, s0, ce, rs, s0, s1);
+            if ((ce - s0) + (t - rs) >= m->max_seq)
+                return sa_fail(err, "token %d of the micro-batch is at position %d (below %d allowed)", t, (ce - s0) + (t - rs), m->max_seq);
+        }
     }
     for (int t = 0; t < b->n_tok; t++) {
         if (b->tokens[t] < 0 || b->tokens[t] >= m->cfg.n_vocab)
@@ -758,8 +782,11 @@ int tm_forward_backward(tmodel *m, const tbatch *b, float loss_scale, int backwa
     int V = c->n_vocab, nL = c->n_layer;
     for (int s = 0; s < b->n_seq; s++)
         for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) {
+            int s0 = b->seq_start[s];
             a->seq_of[t] = s;
-            a->pos[t] = t - b->seq_start[s];
+            a->ctx_end[t] = b->ctx_end ? b->ctx_end[t] : s0;
+            a->run_start[t] = b->run_start ? b->run_start[t] : s0;
+            a->pos[t] = (a->ctx_end[t] - s0) + (t - a->run_start[t]);
         }
 
     /* ---- forward ---- */

@@ -73,13 +73,24 @@ typedef struct tm_lora_opts {
     unsigned targets;     /* bit t set: adapt projection t (enum lora_target) */
 } tm_lora_opts;
 
-/* A micro-batch: S sequences packed one after another. */
+/* A micro-batch: S sequences packed one after another.
+**
+** A sequence may hold several examples that share a prefix (a schema
+** prompt) as a tree: the prefix once, then each example's own tokens (its
+** "run"). A token sees the shared part [s0, ctx_end[t]) and its own run
+** [run_start[t], t]; its position (RoPE) is (ctx_end[t] − s0) + (t −
+** run_start[t]), the position it has in its example alone. So every
+** example's loss and gradient are those it would have alone, and the
+** prefix is computed once for all of them. A plain token has ctx_end[t] =
+** run_start[t] = s0 (both arrays NULL: every token plain, as causal). */
 typedef struct tbatch {
     int n_tok;                 /* N */
     int n_seq;                 /* S */
     const int32_t *tokens;     /* [N] input ids */
     const int32_t *targets;    /* [N] the id that should follow each input, or -1: no loss there */
     const int *seq_start;      /* [S + 1]: sequence s is tokens [seq_start[s], seq_start[s+1]) */
+    const int *ctx_end;        /* [N] or NULL: end of the shared part t sees (s0 ≤ ctx_end[t] ≤ run_start[t]) */
+    const int *run_start;      /* [N] or NULL: first token of t's own run (≤ t) */
 } tbatch;
 
 typedef struct tacts tacts;

@@ -45,6 +45,7 @@ typedef struct run {
     treport rep;
     int32_t *btok, *btgt;        /* [batch · seq_len] one micro-batch */
     int *bseq;                   /* [batch + 1] */
+    int *bctx, *brun;            /* [batch · seq_len] the shared part and run of each token (share_prefix) */
     const texample **step_ex;    /* [batch · accum] the examples of one step */
     char *ckpt_path, *gguf_path, *run_json;
     int total_steps;
@@ -106,6 +107,8 @@ static char *run_settings(const run *r) {
     json_object_set_new(j, "accum", json_integer(o->accum));
     json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(j, "seq_len", json_integer(o->seq_len));
+    /* only when on, so runs without it keep the settings (and resume the checkpoints) they always had */
+    if (o->share_prefix > 0) json_object_set_new(j, "share_prefix", json_integer(o->share_prefix));
     if (o->mode == TM_FULL) {
         json_object_set_new(j, "prompt_format", json_string(o->prompt_format ? o->prompt_format : "sql-create-context"));
         if (o->init_path) json_object_set_new(j, "init", json_string(o->init_path));
@@ -136,37 +139,135 @@ static void shuffle(tstate *s) {
     }
 }
 
+typedef struct order_key {
+    uint64_t group;
+    int first, pos;      /* position of the group's first example in the shuffled order; of this one */
+    int32_t ex;
+} order_key;
+
+static int cmp_group_pos(const void *a, const void *b) {
+    const order_key *x = a, *y = b;
+    if (x->group != y->group) return x->group < y->group ? -1 : 1;
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int cmp_first_pos(const void *a, const void *b) {
+    const order_key *x = a, *y = b;
+    if (x->first != y->first) return (x->first > y->first) - (x->first < y->first);
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* An epoch's order. With share_prefix K, the examples of one context are
+** made consecutive and cut into packs of at most K, and the packs are
+** shuffled, so that build_batch finds them side by side; without, a plain
+** shuffle. Both draw only from the run's generator (checkpointed). */
+static void new_epoch_order(run *r) {
+    tstate *s = &r->st;
+    shuffle(s);
+    int n = s->n_train, K = r->o->share_prefix;
+    if (K <= 1 || n < 2) return;
+    order_key *k = malloc((size_t)n * sizeof *k);
+    int *pack = malloc((size_t)(n + 1) * sizeof *pack);
+    int32_t *out = malloc((size_t)n * sizeof *out);
+    if (!k || !pack || !out) { free(k); free(pack); free(out); return; }   /* plain shuffle: still a valid order */
+    for (int i = 0; i < n; i++) k[i] = (order_key){ r->data.train[s->order[i]].group, 0, i, s->order[i] };
+    qsort(k, (size_t)n, sizeof *k, cmp_group_pos);
+    for (int i = 0; i < n; i++) k[i].first = i > 0 && k[i].group == k[i - 1].group ? k[i - 1].first : k[i].pos;
+    qsort(k, (size_t)n, sizeof *k, cmp_first_pos);
+    int np = 0;   /* pack[p]: index in k where pack p starts */
+    for (int i = 0, run_len = 0; i < n; i++) {
+        if (i == 0 || k[i].group != k[i - 1].group || run_len == K) { pack[np++] = i; run_len = 0; }
+        run_len++;
+    }
+    pack[np] = n;
+    int *perm = malloc((size_t)np * sizeof *perm);
+    if (!perm) { free(k); free(pack); free(out); return; }
+    for (int p = 0; p < np; p++) perm[p] = p;
+    for (int p = np - 1; p > 0; p--) {
+        int q = (int)trng_below(&s->rng, (uint64_t)p + 1), t = perm[p];
+        perm[p] = perm[q];
+        perm[q] = t;
+    }
+    int o = 0;
+    for (int p = 0; p < np; p++)
+        for (int i = pack[perm[p]]; i < pack[perm[p] + 1]; i++) out[o++] = k[i].ex;
+    assert(o == n);
+    memcpy(s->order, out, (size_t)n * sizeof *out);
+    free(perm);
+    free(k);
+    free(pack);
+    free(out);
+}
+
 static const texample *next_example(run *r) {
     tstate *s = &r->st;
     if (s->cursor == s->n_train) {
         s->epoch++;
         s->cursor = 0;
-        shuffle(s);
+        new_epoch_order(r);
     }
     return &r->data.train[s->order[s->cursor++]];
 }
 
+/* Tokens at the start of a and b that are equal. */
+static int common_prefix(const texample *a, const texample *b) {
+    int n = a->n < b->n ? a->n : b->n, i = 0;
+    while (i < n && a->ids[i] == b->ids[i]) i++;
+    return i;
+}
+
 /* Packs examples into the micro-batch buffers: the inputs are every id but
 ** the last; position i's target is id i+1 when that id is part of the
-** answer (or the end token), else -1. */
+** answer (or the end token), else -1. With share_prefix, consecutive
+** examples of one context (at most share_prefix) become one sequence: the
+** ids they all share, cut before the last prompt token of the shortest
+** prompt (so no shared token has a target), once, then each example's
+** remaining ids as its own run (tmodel.h: tbatch). */
 static void build_batch(run *r, const texample *const *ex, int n, tbatch *b) {
-    int N = 0;
+    int N = 0, S = 0, K = r->o->share_prefix;
     r->bseq[0] = 0;
-    for (int s = 0; s < n; s++) {
-        const texample *e = ex[s];
-        assert(e->n_prompt >= 1 && e->n > e->n_prompt);
-        for (int i = 0; i + 1 < e->n; i++) {
-            r->btok[N] = e->ids[i];
-            r->btgt[N] = i + 1 >= e->n_prompt ? e->ids[i + 1] : -1;
+    for (int s = 0; s < n;) {
+        int k = 1, shared = 0;
+        if (K > 1) {
+            shared = ex[s]->n_prompt - 1;
+            while (s + k < n && k < K && ex[s + k]->group == ex[s]->group) {
+                int c = common_prefix(ex[s], ex[s + k]);
+                if (c > ex[s + k]->n_prompt - 1) c = ex[s + k]->n_prompt - 1;
+                if (c < 1) break;
+                if (c < shared) shared = c;
+                k++;
+            }
+            if (k == 1) shared = 0;
+        }
+        int s0 = N;
+        for (int i = 0; i < shared; i++) {   /* the shared prefix: prompt only, no targets */
+            r->btok[N] = ex[s]->ids[i];
+            r->btgt[N] = -1;
+            r->bctx[N] = r->brun[N] = s0;
             N++;
         }
-        r->bseq[s + 1] = N;
+        for (int m = s; m < s + k; m++) {
+            const texample *e = ex[m];
+            assert(e->n_prompt >= 1 && e->n > e->n_prompt && shared < e->n_prompt);
+            int rs = N;
+            for (int i = shared; i + 1 < e->n; i++) {
+                r->btok[N] = e->ids[i];
+                r->btgt[N] = i + 1 >= e->n_prompt ? e->ids[i + 1] : -1;
+                r->bctx[N] = s0 + shared;
+                r->brun[N] = shared ? rs : s0;
+                N++;
+            }
+        }
+        r->bseq[++S] = N;
+        s += k;
     }
     b->n_tok = N;
-    b->n_seq = n;
+    b->n_seq = S;
     b->tokens = r->btok;
     b->targets = r->btgt;
     b->seq_start = r->bseq;
+    b->ctx_end = K > 1 ? r->bctx : NULL;
+    b->run_start = K > 1 ? r->brun : NULL;
 }
 
 /* Mean loss over the first val_max validation examples (−1 when there are none). */
@@ -196,7 +297,7 @@ static int dump_step(run *r, int step, double loss, double norm, double lr, cons
     const tmodel *m = r->m;
     char path[4096];
     snprintf(path, sizeof path, "%s/step-%06d.safetensors", r->o->dump_dir, step);
-    int n = 3 * n_micro + 2 * m->n_params + 1, k = 0, rc = -1;
+    int n = 5 * n_micro + 2 * m->n_params + 1, k = 0, rc = -1;
     st_entry *e = calloc((size_t)n, sizeof *e);
     char (*names)[160] = calloc((size_t)n, sizeof *names);
     /* the run settings ride along so the reference can rebuild the model and schedule */
@@ -219,6 +320,12 @@ static int dump_step(run *r, int step, double loss, double norm, double lr, cons
         e[k] = (st_entry){ names[k], "I32", 1, { b->n_tok, 0 }, b->targets }; k++;
         snprintf(names[k], sizeof names[0], "batch.%d.seq_start", i);
         e[k] = (st_entry){ names[k], "I32", 1, { b->n_seq + 1, 0 }, b->seq_start }; k++;
+        if (b->ctx_end) {
+            snprintf(names[k], sizeof names[0], "batch.%d.ctx_end", i);
+            e[k] = (st_entry){ names[k], "I32", 1, { b->n_tok, 0 }, b->ctx_end }; k++;
+            snprintf(names[k], sizeof names[0], "batch.%d.run_start", i);
+            e[k] = (st_entry){ names[k], "I32", 1, { b->n_tok, 0 }, b->run_start }; k++;
+        }
     }
     for (int i = 0; i < m->n_params; i++) {
         const tparam *p = &m->params[i];
@@ -307,6 +414,8 @@ static void run_free(run *r) {
     free(r->btok);
     free(r->btgt);
     free(r->bseq);
+    free(r->bctx);
+    free(r->brun);
     free(r->step_ex);
     free(r->ckpt_path);
     free(r->gguf_path);
@@ -352,13 +461,15 @@ int train_run(const train_opts *o) {
     r->btok = malloc((size_t)o->batch * o->seq_len * sizeof *r->btok);
     r->btgt = malloc((size_t)o->batch * o->seq_len * sizeof *r->btgt);
     r->bseq = malloc(((size_t)o->batch + 1) * sizeof *r->bseq);
+    r->bctx = malloc((size_t)o->batch * o->seq_len * sizeof *r->bctx);
+    r->brun = malloc((size_t)o->batch * o->seq_len * sizeof *r->brun);
     r->step_ex = malloc((size_t)per_step * sizeof *r->step_ex);
     r->st.n_train = r->data.n_train;
     r->st.order = malloc((size_t)r->data.n_train * sizeof *r->st.order);
     r->ckpt_path = tio_join(o->out_dir, "checkpoint.safetensors");
     r->gguf_path = tio_join(o->out_dir, "model.gguf");
     r->run_json = run_settings(r);
-    if (!r->btok || !r->btgt || !r->bseq || !r->step_ex || !r->st.order || !r->ckpt_path || !r->gguf_path || !r->run_json) {
+    if (!r->btok || !r->btgt || !r->bseq || !r->bctx || !r->brun || !r->step_ex || !r->st.order || !r->ckpt_path || !r->gguf_path || !r->run_json) {
         sa_fail(&err, "out of memory");
         goto fail;
     }
@@ -369,12 +480,16 @@ int train_run(const train_opts *o) {
     if (o->init_path && !o->resume) {
         size_t n = strlen(o->init_path);
         int is_gguf = n > 5 && !strcmp(o->init_path + n - 5, ".gguf");
-        if (is_gguf ? tio_read_gguf_weights(o->init_path, r->m, &err) : ckpt_load_weights(o->init_path, r->m, &err))
+        int stack = 1;
+        if (is_gguf ? tio_read_gguf_weights(o->init_path, r->m, &stack, &err) : ckpt_load_weights(o->init_path, r->m, &err))
             goto fail;
-        fprintf(stderr, "weights from %s\n", o->init_path);
+        if (stack > 1)
+            fprintf(stderr, "weights from %s, each of its %d layers followed by %d new one%s that start%s as the identity\n",
+                    o->init_path, r->m->cfg.n_layer / stack, stack - 1, stack > 2 ? "s" : "", stack > 2 ? "" : "s");
+        else fprintf(stderr, "weights from %s\n", o->init_path);
     }
     for (int i = 0; i < r->st.n_train; i++) r->st.order[i] = i;
-    shuffle(&r->st);
+    new_epoch_order(r);
     if (o->resume) {
         if (!file_exists(r->ckpt_path)) { sa_fail(&err, "--resume: %s does not exist", r->ckpt_path); goto fail; }
         if (ckpt_load(r->ckpt_path, r->m, &r->opt, &r->st, r->run_json, &err)) goto fail;
@@ -411,7 +526,7 @@ int train_run(const train_opts *o) {
     double t0 = clock_now_s(), last_val = -1, first_loss = NAN, loss = NAN;
     long run_tokens = 0;
     tbatch *batches = calloc((size_t)o->accum, sizeof *batches);
-    int32_t *keep = calloc((size_t)o->accum * 2 * (size_t)o->batch * o->seq_len + (size_t)o->accum * (o->batch + 1), sizeof *keep);
+    int32_t *keep = calloc((size_t)o->accum * 4 * (size_t)o->batch * o->seq_len + (size_t)o->accum * (o->batch + 1), sizeof *keep);
     if (!batches || !keep) { free(batches); free(keep); sa_fail(&err, "out of memory"); goto fail_sig; }
     for (int step = first; step <= last; step++) {
         int total_tgt = 0;
@@ -434,8 +549,15 @@ int train_run(const train_opts *o) {
                 memcpy(kp, b.tokens, (size_t)b.n_tok * 4);
                 memcpy(kp + b.n_tok, b.targets, (size_t)b.n_tok * 4);
                 memcpy(kp + 2 * b.n_tok, b.seq_start, (size_t)(b.n_seq + 1) * 4);
-                batches[a] = (tbatch){ b.n_tok, b.n_seq, kp, kp + b.n_tok, (const int *)(kp + 2 * b.n_tok) };
+                batches[a] = (tbatch){ b.n_tok, b.n_seq, kp, kp + b.n_tok, (const int *)(kp + 2 * b.n_tok), NULL, NULL };
                 kp += 2 * b.n_tok + b.n_seq + 1;
+                if (b.ctx_end) {
+                    memcpy(kp, b.ctx_end, (size_t)b.n_tok * 4);
+                    memcpy(kp + b.n_tok, b.run_start, (size_t)b.n_tok * 4);
+                    batches[a].ctx_end = (const int *)kp;
+                    batches[a].run_start = (const int *)(kp + b.n_tok);
+                    kp += 2 * b.n_tok;
+                }
             }
         }
         assert(cnt == total_tgt);

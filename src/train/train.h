@@ -37,7 +37,9 @@ typedef struct train_opts {
     int val_mod, val_max;
     /* optimization */
     int steps, epochs;         /* steps > 0 wins; else epochs over the training rows */
-    int batch, accum;          /* sequences per micro-batch; micro-batches per step */
+    int batch, accum;          /* examples per micro-batch; micro-batches per step */
+    int share_prefix;          /* > 0: up to this many examples with one context form a tree
+                               ** (tmodel.h: tbatch), its prompt prefix computed once; 0: off */
     adamw_cfg opt;             /* total_steps filled in */
     uint64_t seed;
     /* the run */
