@@ -638,12 +638,12 @@ static void test_dot_act_n(const char *isa) {
     kernels_init(isa);
     if (strcmp(kernels_isa(), isa) != 0) { kernels_init(NULL); return; }
     const uint32_t types[] = { GGML_TYPE_Q4_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
-    const int T_list[] = { 1, 3, 4, 5, 8, 11 }, n_list[] = { 256, 768, 800, 1280 };
+    const int T_list[] = { 1, 3, 4, 5, 7, 8, 11, 17 }, n_list[] = { 256, 768, 800, 1280 };
     int cases = 0;
-    float *tmp = malloc(1280 * 4), *x = malloc(11 * 1280 * 4), out[11 * 3];
+    float *tmp = malloc(1280 * 4), *x = malloc(17 * 1280 * 4), out[17 * 3];
     for (size_t ti = 0; ti < 5; ti++)
         for (size_t ni = 0; ni < 4; ni++)
-            for (size_t xi = 0; xi < 6; xi++) {
+            for (size_t xi = 0; xi < 8; xi++) {
                 uint32_t t = types[ti];
                 int n = n_list[ni], T = T_list[xi];
                 uint32_t be, bb;

@@ -145,7 +145,7 @@ float kern_dot_act(uint32_t type, const void *row, const void *act, int n);
 /* out[t·ostride] = kern_dot_act(type, row, act + t·stride, n) for t in [0, T):
 ** one row against T quantized vectors (batched decode, draft verification,
 ** prompts without a GEMM). Bit-identical to the single calls; the row is
-** unpacked once per several tokens: with VNNI, q8_0/q4_0 rows per 4 tokens;
+** unpacked once per several tokens: with VNNI, q8_0/q4_0 rows per 8 tokens;
 ** on AVX2, q4_K/q6_K rows per 2. */
 void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
 /* Which integer kernels kernels_init() selected: "vnni", "avx2" or "portable". */

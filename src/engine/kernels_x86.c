@@ -625,9 +625,10 @@ T_VNNI static float dot_q8_0_q8_vnni(const block_q8_0 *w, const void *act, int n
 ** dot_q8_0_q8_vnni / dot_q4_0_q8_vnni. NT is a constant at each call site. */
 T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_q8_vnni_nt(int NT, const block_q8_0 *w, const uint8_t *act,
                                                                               size_t stride, int n, float *res) {
-    const int8_t *q[4];
-    const float *d[4];
-    __m512 acc[4];
+    const int8_t *q[8];
+    const float *d[8];
+    __m512 acc[8];
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
         q[t] = (const int8_t *)(act + (size_t)t * stride);
         d[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
@@ -641,6 +642,9 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_q8_vnni_nt(int
         __mmask64 neg = _mm512_movepi8_mask(wv);
         __m512i aw = _mm512_abs_epi8(wv);
         __m128 wd = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[b].d), w[b + 1].d, 1));
+        /* unrolled: the accumulators and pointers stay in registers (a loop kept
+        ** them on the stack, a store and reload per token per block pair) */
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             __m512i xv = _mm512_loadu_si512(q[t] + 32 * b);
             __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
@@ -662,10 +666,11 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_q8_vnni_nt(int
 
 T_VNNI static inline __attribute__((always_inline)) void dot_q4_0_q8_vnni_nt(int NT, const block_q4_0 *w, const uint8_t *act,
                                                                               size_t stride, int n, float *res) {
-    const int8_t *q[4];
-    const float *d[4];
-    const int32_t *s[4];
-    __m512 acc[4];
+    const int8_t *q[8];
+    const float *d[8];
+    const int32_t *s[8];
+    __m512 acc[8];
+#pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
         q[t] = (const int8_t *)(act + (size_t)t * stride);
         d[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
@@ -680,6 +685,9 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q4_0_q8_vnni_nt(int
         __m256i r1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b + 1].qs));
         __m512i wq = _mm512_and_si512(_mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1), shift), m4);
         __m128 wd = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[b].d), w[b + 1].d, 1));
+        /* unrolled: the accumulators and pointers stay in registers (a loop kept
+        ** them on the stack, a store and reload per token per block pair) */
+#pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
             __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(),
                                             _mm512_permutexvar_epi32(sidx, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(s[t] + b)))));
@@ -699,20 +707,20 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q4_0_q8_vnni_nt(int
     }
 }
 
-/* kern_dot_act_n (kernels.h) with VNNI: q8_0 / q4_0 rows take up to 4 tokens per pass. */
+/* kern_dot_act_n (kernels.h) with VNNI: q8_0 / q4_0 rows take up to 8 tokens per pass. */
 T_VNNI void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     const uint8_t *a = act;
-    float r[4];
+    float r[8];
     int t = 0;
     if (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) {
         int q8 = type == GGML_TYPE_Q8_0;
         for (; t < T;) {
-            int nt = T - t >= 4 ? 4 : T - t;
+            int nt = T - t >= 8 ? 8 : T - t;
             const uint8_t *at = a + (size_t)t * stride;
             switch (nt) {    /* constant NT per call: the accumulators stay in registers */
-            case 4: if (q8) dot_q8_0_q8_vnni_nt(4, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(4, row, at, stride, n, r); break;
-            case 3: if (q8) dot_q8_0_q8_vnni_nt(3, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(3, row, at, stride, n, r); break;
-            case 2: if (q8) dot_q8_0_q8_vnni_nt(2, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(2, row, at, stride, n, r); break;
+#define NT_CASE(k) case k: if (q8) dot_q8_0_q8_vnni_nt(k, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(k, row, at, stride, n, r); break;
+            NT_CASE(8) NT_CASE(7) NT_CASE(6) NT_CASE(5) NT_CASE(4) NT_CASE(3) NT_CASE(2)
+#undef NT_CASE
             default: if (q8) dot_q8_0_q8_vnni_nt(1, row, at, stride, n, r); else dot_q4_0_q8_vnni_nt(1, row, at, stride, n, r); break;
             }
             for (int i = 0; i < nt; i++) out[(size_t)(t + i) * ostride] = r[i];
