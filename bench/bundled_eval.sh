@@ -11,6 +11,8 @@
 #   * the everyday sets of bench/everyday: shop (examples/shop.sqlite) and
 #     library (a database built for the test; no model trained on either);
 #   * Spider dev, on its real databases (full schemas, joins, nesting);
+#   * KaggleDBQA, every question on its databases present in ../shared (real,
+#     messy Kaggle databases no model here trains on; "kaggledbqa");
 #   * the default 50-task suite (bench/suite), with the HTTP throughput and
 #     cold-start runs.
 #
@@ -18,7 +20,7 @@
 #
 # Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql-6m.gguf),
 # SHARED (../shared), OUT (runs/bundled-eval), THREADS (default: all cores), LIMIT (questions per set; all),
-# SETS (default "everyday-shop everyday-library spider-dev wikisql-test-allcols wikisql-test wikisql-dev suite"; two runs with
+# SETS (default "everyday-shop everyday-library spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite"; two runs with
 # different SETS may share OUT and run side by side).
 set -eu
 cd "$(dirname "$0")/.."
@@ -49,7 +51,7 @@ if s.get("throughput_by_concurrency"):
           f" peak RSS {s['peak_rss_mb']:.0f} MB")
 PY
 }
-for set in ${SETS:-everyday-shop everyday-library spider-dev wikisql-test-allcols wikisql-test wikisql-dev suite}; do
+for set in ${SETS:-everyday-shop everyday-library spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite}; do
     case $set in
     everyday-shop) run everyday-shop bench/everyday/shop.jsonl --db-dir bench/everyday/databases --no-server ;;
     everyday-library) run everyday-library bench/everyday/library.jsonl --db-dir bench/everyday/databases --no-server ;;
@@ -58,6 +60,17 @@ for set in ${SETS:-everyday-shop everyday-library spider-dev wikisql-test-allcol
     wikisql-dev) run wikisql-dev "$OUT/data/wikisql_dev.jsonl" --no-server ;;
     spider-dev) run spider-dev "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database" --no-server ;;
     suite) run suite bench/suite/tasks.jsonl --db-dir bench/suite/databases ;;
+    kaggledbqa)   # every question on the KaggleDBQA databases present (fewshot and test: no model trains on them)
+        [ -s "$OUT/data/kaggledbqa.json" ] || /usr/bin/python3 - "$SHARED/data/kaggledbqa" "$OUT/data/kaggledbqa.json" <<'PY'
+import json, os, sys
+src, out = sys.argv[1:]
+rows = []
+for db in sorted(os.listdir(f"{src}/databases")):
+    if os.path.exists(f"{src}/databases/{db}/{db}.sqlite"):
+        rows += json.load(open(f"{src}/examples/{db}.json"))
+json.dump(rows, open(out, "w"))
+PY
+        run kaggledbqa "$OUT/data/kaggledbqa.json" --db-dir "$SHARED/data/kaggledbqa/databases" --no-server ;;
     *) echo "unknown set $set"; exit 2 ;;
     esac
 done
