@@ -2,8 +2,8 @@
 # test_speculative_cli.sh — the --draft flags (speculative decoding from the
 # prompt): `ask --json` answers the same with --draft 0 and --draft 6 and
 # reports drafted/accepted tokens (accepted > 0 on a question whose SQL
-# repeats schema names); it is off by default and $SQLASSIST_DRAFT turns it
-# on; `generate --draft` prints the same ids as plain greedy decoding, with
+# repeats schema names); it is on by default (4 drafts) and $SQLASSIST_DRAFT=0
+# turns it off; `generate --draft` prints the same ids as plain greedy decoding, with
 # drafts accepted, and with a LoRA adapter; bad values are usage
 # errors (exit 2). Exactness in depth: tests/test_speculative.c.
 . "$(dirname "$0")/lib_test.sh" speculative-cli
@@ -25,12 +25,12 @@ assert on["attempts"][0]["accepted_tokens"] > 0
 print("drafted", t["drafted"], "accepted", t["accepted"], "passes", t["verify_passes"])
 PY
 env -u SQLASSIST_DRAFT "$SQLASSIST" ask --json --db $DB "$Q" > "$W/default.json" 2>&1
-SQLASSIST_DRAFT=6 "$SQLASSIST" ask --json --db $DB "$Q" > "$W/env.json" 2>&1
-$PY - "$W/default.json" "$W/env.json" "$W/off.json" <<'PY' && ok "off by default; SQLASSIST_DRAFT=6 turns it on" || bad "off by default; SQLASSIST_DRAFT=6 turns it on"
+SQLASSIST_DRAFT=0 "$SQLASSIST" ask --json --db $DB "$Q" > "$W/env.json" 2>&1
+$PY - "$W/default.json" "$W/env.json" "$W/off.json" <<'PY' && ok "on by default; SQLASSIST_DRAFT=0 turns it off" || bad "on by default; SQLASSIST_DRAFT=0 turns it off"
 import json, sys
 d, e, off = (json.load(open(p)) for p in sys.argv[1:4])
-assert d["tokens"]["drafted"] == 0, d["tokens"]
-assert e["tokens"]["accepted"] > 0 and e["sql"] == off["sql"], e["tokens"]
+assert d["tokens"]["accepted"] > 0 and d["sql"] == off["sql"], d["tokens"]
+assert e["tokens"]["drafted"] == 0 and e["sql"] == off["sql"], e["tokens"]
 PY
 "$SQLASSIST" ask -v --draft 4 --db $DB "$Q" > /dev/null 2> "$W/v.err"
 grep -q "^speculative decoding: [0-9]* of [0-9]* drafted tokens accepted" "$W/v.err" \
