@@ -6,10 +6,15 @@
 **   - prefixes: the longest accepted prefix is accepted again byte for byte
 **     (the state machine is deterministic);
 **   - completions: when a completion is found for the accepted prefix, the
-**     prefix followed by it is accepted as a complete statement.
+**     prefix followed by it is accepted as a complete statement;
+**   - the value mending of fixnames.c (fix_value_columns, a lookup that
+**     answers by a hash of its arguments) and the name mending
+**     (fix_unknown_name) never crash on the text, and a mended copy is a
+**     string.
 **
 **   make fuzz && build-fuzz/fuzz_sqlgrammar -max_total_time=30 fuzz/corpus/sqlgrammar
 */
+#include "agent/fixnames.h"
 #include "agent/sqlgrammar.h"
 #include "sql/sandbox.h"
 #include "sql/schema.h"
@@ -21,6 +26,22 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sql_grammar *g_grammar;
+static sc_schema g_schema;
+
+/* Holds text in a column when a hash of both says so; the stored spelling
+** is the text upper-cased half the time. */
+static int fake_lookup(void *ctx, const char *table, const char *col, const char *text, char **stored) {
+    (void)ctx;
+    unsigned h = 2166136261u;
+    for (const char *p = table; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = col; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    if (h % 3 == 0) return 0;
+    *stored = strdup(text);
+    if (!*stored) return 0;
+    if (h % 2) for (char *p = *stored; *p; p++) if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
+    return 1;
+}
 
 static sql_grammar *get_grammar(void) {
     if (g_grammar) return g_grammar;
@@ -33,7 +54,7 @@ static sql_grammar *get_grammar(void) {
     sc_schema s = {0};
     if (!sb || sc_introspect(sb, 0, &s, &err)) { fprintf(stderr, "fuzz_sqlgrammar: %s\n", err.msg); exit(2); }
     g_grammar = sg_new(NULL, &s);
-    sc_free(&s);
+    g_schema = s;   /* kept for the mending checks */
     sb_close(sb);
     if (!g_grammar) exit(2);
     return g_grammar;
@@ -70,6 +91,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(full);
             }
             free(comp);
+        }
+    }
+    {
+        char *text0 = malloc(size + 1);
+        if (text0) {
+            memcpy(text0, data, size);
+            text0[size] = 0;
+            int n = 0;
+            char *m = fix_value_columns(text0, &g_schema, fake_lookup, NULL, &n);
+            if (m && (n <= 0 || strlen(m) > 4 * size + 4096)) abort();
+            free(m);
+            m = fix_unknown_name(text0, "no such column: naem", &g_schema);
+            free(m);
+            free(text0);
         }
     }
     free(prefix);

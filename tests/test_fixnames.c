@@ -2,7 +2,8 @@
 ** test_fixnames.c — mending misspelt names in a failed query
 ** (src/agent/fixnames.c), against SQLite's own error messages from the
 ** sandbox: the mended query must run, and names that are ambiguous or too
-** far off must be left alone.
+** far off must be left alone. Also the comparisons whose column does not
+** hold the value compared (fix_value_columns) on a small filled database.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +28,105 @@ static char *mend(const char *sql, char *err_out, size_t cap) {
     return fix_unknown_name(sql, e.msg, &schema);
 }
 
+static int runs_on(sandbox *x, const char *sql) {
+    sb_result r;
+    sa_err e = {{0}};
+    int ok = sql && sb_run(x, sql, &r, &e) == 0;
+    if (sql) sb_result_free(&r);
+    return ok;
+}
+
 static int runs(const char *sql) {
     sb_result r;
     sa_err e = {{0}};
     int ok = sql && sb_run(sb, sql, &r, &e) == 0;
     if (sql) sb_result_free(&r);
     return ok;
+}
+
+/* fix_value_lookup over a sandbox, as the agent's: the first stored
+** spelling of text in table.col, ignoring case; counts the lookups. */
+static int lookups;
+static int lookup(void *ctx, const char *table, const char *col, const char *text, char **stored) {
+    char sql[512];
+    lookups++;
+    snprintf(sql, sizeof sql, "SELECT \"%s\" FROM \"%s\" WHERE \"%s\" = '%s' COLLATE NOCASE ORDER BY \"%s\" = '%s' DESC LIMIT 1",
+             col, table, col, text, col, text);
+    sb_result r;
+    sa_err e = {{0}};
+    int found = 0;
+    if (sb_run(ctx, sql, &r, &e) == 0 && r.nrows == 1 && r.cells[0].type == SB_TEXT) {
+        *stored = strdup(r.cells[0].bytes);
+        found = 1;
+    }
+    sb_result_free(&r);
+    return found;
+}
+
+/* fix_value_columns: "city = 'France'" where only country holds France. */
+static void value_columns(void) {
+    sa_err err = {{0}};
+    sandbox *v = sb_open_context(
+        "CREATE TABLE customers (id INTEGER, name TEXT, city TEXT, country TEXT, note TEXT, age INTEGER);"
+        "INSERT INTO customers VALUES (1, 'Ann', 'Lyon', 'France', 'Paris trip', 30), (2, 'Bo', 'Paris', 'France', NULL, 41),"
+        " (3, 'Cy', 'Berlin', 'Germany', 'x', 25);"
+        "CREATE TABLE books (id INTEGER, title TEXT, genre TEXT, author_id INTEGER);"
+        "INSERT INTO books VALUES (1, 'Beloved', 'Literary Fiction', 1), (2, 'Emma', 'Mystery', 2), (3, 'Persuasion', 'romance', 2),"
+        " (4, 'Jazz', 'Romance', 1);"
+        "CREATE TABLE authors (id INTEGER, name TEXT, country TEXT);"
+        "INSERT INTO authors VALUES (1, 'Toni Morrison', 'USA'), (2, 'Jane Austen', 'England');", NULL, &err);
+    sc_schema s = {0};
+    if (!v || sc_introspect(v, 0, &s, &err)) { CHECK_FAIL("setup: %s", err.msg); return; }
+    static const struct { const char *in, *want, *why; int n; } cases[] = {
+        { "SELECT count(*) FROM customers WHERE city = 'France'",
+          "SELECT count(*) FROM customers WHERE \"country\" = 'France'", "the one column holding the value", 1 },
+        { "SELECT T1.name FROM customers AS T1 WHERE T1.city = 'germany'",
+          "SELECT T1.name FROM customers AS T1 WHERE T1.\"country\" = 'Germany'", "qualified, and the stored case", 1 },
+        { "SELECT title FROM books WHERE genre = 'mystery'",
+          "SELECT title FROM books WHERE genre = 'Mystery'", "the same column in another case: the literal", 1 },
+        { "SELECT T1.title FROM books AS T1 JOIN authors AS T2 ON T1.author_id = T2.id WHERE T2.name = 'England'",
+          "SELECT T1.title FROM books AS T1 JOIN authors AS T2 ON T1.author_id = T2.id WHERE T2.\"country\" = 'England'",
+          "an alias of a joined table", 1 },
+        { "SELECT name FROM customers WHERE city = 'Paris'", NULL, "the column holds it: unchanged", 0 },
+        { "SELECT title FROM books WHERE genre = 'romance'", NULL, "held as written and in another case: unchanged", 0 },
+        { "SELECT title FROM books WHERE genre = 'Romance'", NULL, "the other spelling, also held: unchanged", 0 },
+        { "SELECT name FROM customers WHERE city = 'Atlantis'", NULL, "no column holds it: unchanged", 0 },
+        { "SELECT name FROM customers WHERE note = 'Lyon'", NULL, "only city holds Lyon, but note... no: city holds it once", -1 },
+        { "SELECT name FROM customers WHERE name = 'city = ''France'''", NULL, "text inside a literal is not a comparison", 0 },
+        { "SELECT title FROM books WHERE 'Emma' = title", NULL, "literal first: left alone", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int n = -7;
+        char *got = fix_value_columns(cases[i].in, &s, lookup, v, &n);
+        if (cases[i].n < 0) {   /* note = 'Lyon': city holds Lyon, the one other text column that does */
+            CHECK(got && strstr(got, "\"city\" = 'Lyon'") && n == 1, "%s: %s", cases[i].in, got ? got : "(null)");
+        } else if (!cases[i].want) {
+            CHECK(!got && n == 0, "%s (%s): got %s", cases[i].in, cases[i].why, got ? got : "(null)");
+        } else {
+            CHECK(got && !strcmp(got, cases[i].want) && n == cases[i].n, "%s (%s): got %s, n %d", cases[i].in, cases[i].why,
+                  got ? got : "(null)", n);
+            CHECK(got && runs_on(v, got), "mended query runs: %s", got ? got : "(null)");
+        }
+        free(got);
+    }
+    /* ambiguous: 'France' in two other columns -> left alone */
+    sandbox *w = sb_open_context("CREATE TABLE t (a TEXT, b TEXT, c TEXT); INSERT INTO t VALUES ('x', 'France', 'France');", NULL, &err);
+    sc_schema s2 = {0};
+    if (w && !sc_introspect(w, 0, &s2, &err)) {
+        int n = -7;
+        char *got = fix_value_columns("SELECT count(*) FROM t WHERE a = 'France'", &s2, lookup, w, &n);
+        CHECK(!got && n == 0, "two other columns hold it: no guess, got %s", got ? got : "(null)");
+        free(got);
+        /* numbers are not looked up: only string literals */
+        lookups = 0;
+        got = fix_value_columns("SELECT count(*) FROM t WHERE a = 3", &s2, lookup, w, &n);
+        CHECK(!got && lookups == 0, "a number literal is not looked up (%d lookups)", lookups);
+        free(got);
+    } else CHECK_FAIL("setup 2: %s", err.msg);
+    sc_free(&s2);
+    sb_close(w);
+    sc_free(&s);
+    sb_close(v);
 }
 
 int main(void) {
@@ -74,5 +168,6 @@ int main(void) {
 
     sc_free(&schema);
     sb_close(sb);
+    value_columns();
     return check_done();
 }

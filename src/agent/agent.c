@@ -131,12 +131,54 @@ static const char *reply_prefix(const char *prompt) {
     return "";
 }
 
-/* Runs at->sql in the sandbox, mending a misspelt name of the schema up to
-** three times; fills at->error or *r (and at->rows). */
+/* fix_value_lookup over the sandbox: the first stored spelling of text in
+** table.col, ignoring case. */
+static int stored_value(void *ctx, const char *table, const char *col, const char *text, char **stored) {
+    strbuf q;
+    strbuf_init(&q);
+    strbuf_puts(&q, "SELECT ");
+    strbuf_put_quoted(&q, col, '"');
+    strbuf_puts(&q, " FROM ");
+    strbuf_put_quoted(&q, table, '"');
+    strbuf_puts(&q, " WHERE ");
+    strbuf_put_quoted(&q, col, '"');
+    strbuf_puts(&q, " = ");
+    strbuf_put_quoted(&q, text, '\'');
+    strbuf_puts(&q, " COLLATE NOCASE ORDER BY ");   /* the spelling as written first, when held */
+    strbuf_put_quoted(&q, col, '"');
+    strbuf_puts(&q, " = ");
+    strbuf_put_quoted(&q, text, '\'');
+    strbuf_puts(&q, " DESC LIMIT 1");
+    char *sql = strbuf_take(&q);
+    if (!sql) return 0;
+    sb_result r;
+    sa_err e = {{0}};
+    int found = 0;
+    if (sb_run(ctx, sql, &r, &e) == 0 && r.nrows > 0 && r.ncols == 1 && r.cells[0].type == SB_TEXT && r.cells[0].bytes) {
+        *stored = strdup(r.cells[0].bytes);
+        found = *stored != NULL;
+    }
+    sb_result_free(&r);
+    free(sql);
+    return found;
+}
+
+/* Runs at->sql in the sandbox, first mending comparisons with a value their
+** column does not hold, then a misspelt name of the schema up to three
+** times; fills at->error or *r (and at->rows). */
 static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, sb_result *r) {
     memset(r, 0, sizeof *r);
     at->rows = -1;
     if (!at->sql[0]) { at->error = strdup("the reply contained no SQL query"); return; }
+    if (names) {
+        int n = 0;
+        char *mended = fix_value_columns(at->sql, names, stored_value, sb, &n);
+        if (mended) {
+            free(at->sql);
+            at->sql = mended;
+            at->values_mended = n;
+        }
+    }
     sa_err serr = {{0}};
     if (sb_run(sb, at->sql, r, &serr) == 0) { at->rows = r->total_rows; return; }
     sb_result_free(r);
@@ -356,6 +398,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 const agent_attempt *same = &ans->attempts[at->duplicate - 1];
                 at->rows = same->rows;
                 at->names_mended = same->names_mended;
+                at->values_mended = same->values_mended;
                 if (same->error) at->error = strdup(same->error);
                 free(at->sql);
                 at->sql = strdup(same->sql);
@@ -581,6 +624,7 @@ json_t *agent_answer_json(const agent_answer *a) {
         json_object_set_new(x, "sql", jstr(t->sql));
         json_object_set_new(x, "error", jstr(t->error));
         if (t->names_mended) json_object_set_new(x, "names_mended", json_integer(t->names_mended));
+        if (t->values_mended) json_object_set_new(x, "values_mended", json_integer(t->values_mended));
         json_object_set_new(x, "reply", jstr(t->raw));
         json_object_set_new(x, "prompt_tokens", json_integer(t->prompt_tokens));
         json_object_set_new(x, "cached_tokens", json_integer(t->cached_tokens));

@@ -59,6 +59,7 @@ typedef struct agent_attempt {
     char *sql;              /* what was extracted and run (names mended: see fixnames.h) */
     char *error;            /* NULL when it ran */
     int names_mended;       /* misspelt table/column names replaced before it ran */
+    int values_mended;      /* comparisons whose column or literal was mended by the values held (fixnames.h) */
     long long rows;         /* rows it returned when it ran (-1: it did not run) */
     int duplicate;          /* the same SQL as an earlier candidate of the round: not run again */
     int cut_off;            /* with the grammar: the reply ended before the statement did (not run) */

@@ -1,5 +1,6 @@
 /*
-** fixnames.c — mends a misspelt table or column name (see fixnames.h).
+** fixnames.c — mends a misspelt table or column name, and a column
+** compared with a value another column holds (see fixnames.h).
 */
 #include "fixnames.h"
 
@@ -106,5 +107,217 @@ char *fix_unknown_name(const char *sql, const char *error, const sc_schema *s) {
     char *out = NULL;
     if (best && best_d <= limit && !ties && strcmp(best, x)) out = replace_ident(sql, x, best);
     free(x);
+    return out;
+}
+
+/* ---- a column compared with a value it does not hold ---------------------- */
+
+enum { TK_END, TK_IDENT, TK_STRING, TK_OTHER };
+
+typedef struct sql_tok {
+    int kind;
+    const char *p;     /* in the SQL text */
+    size_t n;
+} sql_tok;
+
+/* The next token at *pp: identifiers bare or quoted ("x", `x`, [x]), string
+** literals, anything else one character (or an operator pair) at a time. */
+static sql_tok next_tok(const char **pp) {
+    const char *p = *pp;
+    while (*p && isspace((unsigned char)*p)) p++;
+    sql_tok t = { TK_END, p, 0 };
+    if (!*p) { *pp = p; return t; }
+    char close = *p == '"' ? '"' : *p == '`' ? '`' : *p == '[' ? ']' : *p == '\'' ? '\'' : 0;
+    if (close) {
+        const char *q = p + 1;
+        while (*q && !(*q == close && q[1] != close)) q += *q == close ? 2 : 1;
+        if (*q) q++;
+        t.kind = *p == '\'' ? TK_STRING : TK_IDENT;
+        t.n = (size_t)(q - p);
+    } else if (ident_char(*p)) {
+        const char *q = p;
+        while (ident_char(*q)) q++;
+        t.kind = isdigit((unsigned char)*p) ? TK_OTHER : TK_IDENT;
+        t.n = (size_t)(q - p);
+    } else {
+        t.kind = TK_OTHER;
+        t.n = (p[0] == '=' && p[1] == '=') || (p[0] == '!' && p[1] == '=') || (p[0] == '<' && p[1] == '>') ? 2 : 1;
+    }
+    *pp = p + t.n;
+    return t;
+}
+
+/* The name a token spells: quotes removed, doubled quotes undone. malloc'd. */
+static char *tok_text(const sql_tok *t) {
+    char *o = malloc(t->n + 1);
+    if (!o) return NULL;
+    size_t k = 0;
+    if (t->n >= 2 && strchr("\"`['", t->p[0])) {
+        char close = t->p[0] == '[' ? ']' : t->p[0];
+        for (size_t i = 1; i + 1 < t->n; i++) {
+            o[k++] = t->p[i];
+            if (t->p[i] == close && close != ']' && i + 2 < t->n && t->p[i + 1] == close) i++;
+        }
+    } else {
+        memcpy(o, t->p, t->n);
+        k = t->n;
+    }
+    o[k] = 0;
+    return o;
+}
+
+static int tok_is(const sql_tok *t, const char *kw) {
+    return t->kind == TK_IDENT && t->n == strlen(kw) && !strncasecmp(t->p, kw, t->n);
+}
+
+static const sc_table *table_of(const sc_schema *s, const char *name) {
+    for (int i = 0; i < s->ntables; i++)
+        if (!strcasecmp(s->tables[i].name, name)) return &s->tables[i];
+    return NULL;
+}
+
+static int col_index(const sc_table *t, const char *name) {
+    for (int i = 0; i < t->ncols; i++)
+        if (!strcasecmp(t->cols[i].name, name)) return i;
+    return -1;
+}
+
+#define FIX_MAX_REFS 32
+
+typedef struct table_ref {
+    char *name;            /* as the query calls it: the alias, else the table's name */
+    const sc_table *t;
+} table_ref;
+
+/* One mend: replace [p, p+n) of the SQL by text. */
+typedef struct edit {
+    const char *p;
+    size_t n;
+    char *text;
+} edit;
+
+static int by_pos(const void *a, const void *b) {
+    const edit *x = a, *y = b;
+    return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/* A quoted SQL string literal of v. malloc'd. */
+static char *quote_literal(const char *v) {
+    strbuf b;
+    strbuf_init(&b);
+    strbuf_put_quoted(&b, v, '\'');
+    return strbuf_take(&b);
+}
+
+char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lookup, void *ctx, int *n_mended) {
+    *n_mended = 0;
+    if (!sql || !s || !lookup) return NULL;
+    /* the whole token list: queries are short */
+    size_t cap = 64, nt = 0;
+    sql_tok *tk = malloc(cap * sizeof *tk);
+    if (!tk) return NULL;
+    for (const char *p = sql;;) {
+        if (nt == cap) {
+            sql_tok *g = realloc(tk, 2 * cap * sizeof *tk);
+            if (!g) { free(tk); return NULL; }
+            tk = g;
+            cap *= 2;
+        }
+        tk[nt] = next_tok(&p);
+        if (tk[nt].kind == TK_END) break;
+        nt++;
+    }
+    /* the tables it reads: FROM/JOIN t [AS] a, and t [AS] a after a comma in a FROM list */
+    table_ref refs[FIX_MAX_REFS];
+    int nref = 0;
+    for (size_t i = 0; i + 1 < nt && nref < FIX_MAX_REFS; i++) {
+        int after_from = tok_is(&tk[i], "FROM") || tok_is(&tk[i], "JOIN");
+        int after_comma = tk[i].kind == TK_OTHER && tk[i].p[0] == ',' && nref > 0;
+        if (!(after_from || after_comma) || tk[i + 1].kind != TK_IDENT) continue;
+        char *name = tok_text(&tk[i + 1]);
+        const sc_table *t = name ? table_of(s, name) : NULL;
+        if (!t) { free(name); continue; }
+        size_t j = i + 2;
+        if (j < nt && tok_is(&tk[j], "AS")) j++;
+        if (j < nt && tk[j].kind == TK_IDENT && !tok_is(&tk[j], "WHERE") && !tok_is(&tk[j], "JOIN") && !tok_is(&tk[j], "ON") &&
+            !tok_is(&tk[j], "GROUP") && !tok_is(&tk[j], "ORDER") && !tok_is(&tk[j], "LIMIT") && !tok_is(&tk[j], "INNER") &&
+            !tok_is(&tk[j], "LEFT") && !tok_is(&tk[j], "CROSS") && !tok_is(&tk[j], "NATURAL") && !tok_is(&tk[j], "UNION") &&
+            !tok_is(&tk[j], "EXCEPT") && !tok_is(&tk[j], "INTERSECT") && !tok_is(&tk[j], "HAVING") && !tok_is(&tk[j], "USING") &&
+            !tok_is(&tk[j], "WINDOW")) {
+            char *alias = tok_text(&tk[j]);
+            if (alias) { free(name); name = alias; }
+        }
+        refs[nref++] = (table_ref){ name, t };
+    }
+    edit ed[FIX_MAX_REFS];
+    int ned = 0;
+    /* [q .] col = 'text' */
+    for (size_t i = 0; i + 2 < nt && ned + 2 <= FIX_MAX_REFS; i++) {
+        if (tk[i].kind != TK_IDENT || tk[i + 2].kind != TK_STRING) continue;
+        if (!(tk[i + 1].kind == TK_OTHER && ((tk[i + 1].n == 1 && tk[i + 1].p[0] == '=') || (tk[i + 1].n == 2 && tk[i + 1].p[0] == '='))))
+            continue;
+        int qualified = i >= 2 && tk[i - 1].kind == TK_OTHER && tk[i - 1].p[0] == '.' && tk[i - 2].kind == TK_IDENT;
+        char *col = tok_text(&tk[i]), *q = qualified ? tok_text(&tk[i - 2]) : NULL, *text = tok_text(&tk[i + 2]);
+        const sc_table *t = NULL;
+        int ambiguous = 0;
+        for (int r = 0; col && r < nref; r++) {
+            if (qualified ? (q && !strcasecmp(refs[r].name, q)) : col_index(refs[r].t, col) >= 0) {
+                if (t && t != refs[r].t) ambiguous = 1;
+                t = refs[r].t;
+            }
+        }
+        int ci = t && !ambiguous ? col_index(t, col) : -1;
+        char *stored = NULL;
+        if (ci >= 0 && text && *text && lookup(ctx, t->name, t->cols[ci].name, text, &stored)) {
+            if (strcmp(stored, text)) {               /* another case: the stored spelling */
+                ed[ned++] = (edit){ tk[i + 2].p, tk[i + 2].n, quote_literal(stored) };
+                ++*n_mended;
+            }
+            free(stored);
+        } else if (ci >= 0 && text && *text) {
+            int found = -1, hits = 0, looked = 0;
+            char *found_stored = NULL;
+            for (int c = 0; c < t->ncols && looked < FIX_VALUE_MAX_COLS && hits < 2; c++) {
+                if (c == ci || sc_type_affinity(t->cols[c].decl_type) != 0) continue;
+                looked++;
+                char *st = NULL;
+                if (lookup(ctx, t->name, t->cols[c].name, text, &st)) {
+                    if (hits++ == 0) { found = c; found_stored = st; st = NULL; }
+                }
+                free(st);
+            }
+            if (hits == 1) {
+                strbuf b;
+                strbuf_init(&b);
+                strbuf_put_quoted(&b, t->cols[found].name, '"');
+                ed[ned++] = (edit){ tk[i].p, tk[i].n, strbuf_take(&b) };
+                if (strcmp(found_stored, text))
+                    ed[ned++] = (edit){ tk[i + 2].p, tk[i + 2].n, quote_literal(found_stored) };
+                ++*n_mended;
+            }
+            free(found_stored);
+        }
+        free(col);
+        free(q);
+        free(text);
+    }
+    char *out = NULL;
+    if (ned) {
+        qsort(ed, (size_t)ned, sizeof *ed, by_pos);
+        strbuf b;
+        strbuf_init(&b);
+        const char *p = sql;
+        for (int k = 0; k < ned; k++) {
+            strbuf_append(&b, p, (size_t)(ed[k].p - p));
+            strbuf_puts(&b, ed[k].text ? ed[k].text : "");
+            p = ed[k].p + ed[k].n;
+        }
+        strbuf_puts(&b, p);
+        out = strbuf_take(&b);
+    }
+    for (int k = 0; k < ned; k++) free(ed[k].text);
+    for (int r = 0; r < nref; r++) free(refs[r].name);
+    free(tk);
+    if (!out) *n_mended = 0;
     return out;
 }
