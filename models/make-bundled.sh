@@ -18,9 +18,12 @@
 #      of a 3600-step schedule (the shipped run ran all 3600, in two sittings), with
 #      bf16 products where the CPU has AVX512_BF16 (OUT/run3): the default
 #      model.
+#   4. (in progress) stage 3 stacked to 12 layers and trained on the same rows:
+#      STEPS4 steps of a 6000-step schedule (OUT/run4, OUT/stage4-STEPS4.gguf;
+#      0, the default, skips it).
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
 # THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
-# STEPS3 (default 3600).
+# STEPS3 (default 3600), STEPS4 (default 0).
 # Rerunning continues from OUT/run*/checkpoint.safetensors when one exists
 # (the result is the same bytes as an uninterrupted run on the same ISA).
 set -eu
@@ -78,4 +81,21 @@ resume=()
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
 # 6. the shipped file: stage 3, the default model
 ./sqlassist quantize "$OUT/run3/model.gguf" models/sqlassist-sql-6m.gguf --type f16
+# 7. stage 4 (in progress, not shipped yet; STEPS4=0 skips it): stage 3 stacked to 12 layers
+#    (each layer followed by a copy that starts as the identity: --init of a GGUF half as deep),
+#    10.5M parameters, on the same rows, the rows of one schema trained as trees
+#    (--share-prefix 8), a 6000-step schedule run in sittings (--stop-at STEPS4, resumable).
+STEPS4="${STEPS4:-0}"
+if [ "$STEPS4" -gt 0 ]; then
+    resume=()
+    [ -s "$OUT/run4/checkpoint.safetensors" ] && resume=(--resume)
+    ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+        --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
+        --init models/sqlassist-sql-6m.gguf --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+        --data "$OUT/data/train_schema_mix.jsonl" --out "$OUT/run4" --seq-len 512 \
+        --steps 6000 --stop-at "$STEPS4" --batch 32 --lr 6e-4 --warmup 100 --seed 4 "${precision[@]}" \
+        --share-prefix 8 --save-every 50 --val-every 250 --val-max 300 \
+        ${THREADS:+--threads "$THREADS"} "${resume[@]}"
+    ./sqlassist quantize "$OUT/run4/model.gguf" "$OUT/stage4-$STEPS4.gguf" --type f16
+fi
 ls -l models/sqlassist-sql-6m.gguf
