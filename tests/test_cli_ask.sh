@@ -55,6 +55,20 @@ assert rows[0] == [d[0] for d in cur.description], rows[0]
 assert len(want) > 40 and rows[1:] == want, (len(rows), len(want))
 PYEOF
 
+# value mending: whatever the model, the template has the reply compare city with 'france'; only
+# customers.country holds France (as 'France'), so the query run is on that column, as stored
+printf '%s\n' '{{schema}}' 'Question: {{question}}' "SELECT count(*) FROM customers WHERE city = 'france'" > "$W/tpl-val.txt"
+"$SQLASSIST" ask --db $DB --template "$W/tpl-val.txt" -n 1 --max-attempts 1 --json "How many customers live in France?" \
+    > "$W/val.json" 2>/dev/null
+$PY - "$W/val.json" <<'PYEOF' && ok "value mending: city = 'france' ran as country = 'France'" || { bad "value mending"; head -c 600 "$W/val.json"; }
+import json, sqlite3, sys
+a = json.load(open(sys.argv[1]))
+at = a["attempts"][0]
+assert "\"country\" = 'France'" in a["sql"] and at.get("values_mended") == 1, (a["sql"], at)
+want = sqlite3.connect("examples/shop.sqlite").execute("SELECT count(*) FROM customers WHERE country = 'France'").fetchone()[0]
+assert want > 0 and a["rows"] == [[want]], (a["rows"], want)
+PYEOF
+
 # a result taller than any terminal, piped: printed, never through $PAGER (false would print nothing)
 PAGER=false "$SQLASSIST" ask --db $DB "${MANY[@]}" "$L" > "$W/o8" 2> "$W/e8"; rc=$?
 n8=$(sed -n 's/^(\([0-9]*\) rows)$/\1/p' "$W/o8")

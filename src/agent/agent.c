@@ -131,22 +131,31 @@ static const char *reply_prefix(const char *prompt) {
     return "";
 }
 
-/* fix_value_lookup over the sandbox: the first stored spelling of text in
-** table.col, ignoring case. */
+/* Value lookups for fix_value_columns are bounded so that a large database
+** cannot make an attempt slow: each reads at most VALUE_LOOKUP_ROWS rows of
+** its table, and an attempt's lookups stop after VALUE_LOOKUP_MS. */
+#define VALUE_LOOKUP_ROWS 100000
+#define VALUE_LOOKUP_MS 500
+
+typedef struct value_lookup_ctx {
+    sandbox *sb;
+    double deadline;   /* clock_now_s() after which lookups answer "not held" */
+} value_lookup_ctx;
+
+/* fix_value_lookup over the sandbox: text as written when held, else the
+** first stored spelling that equals it ignoring case. */
 static int stored_value(void *ctx, const char *table, const char *col, const char *text, char **stored) {
+    value_lookup_ctx *vc = ctx;
+    if (clock_now_s() > vc->deadline) return 0;
     strbuf q;
     strbuf_init(&q);
-    strbuf_puts(&q, "SELECT ");
+    strbuf_puts(&q, "SELECT v FROM (SELECT ");
     strbuf_put_quoted(&q, col, '"');
-    strbuf_puts(&q, " FROM ");
+    strbuf_puts(&q, " AS v FROM ");
     strbuf_put_quoted(&q, table, '"');
-    strbuf_puts(&q, " WHERE ");
-    strbuf_put_quoted(&q, col, '"');
-    strbuf_puts(&q, " = ");
+    strbuf_printf(&q, " LIMIT %d) WHERE v = ", VALUE_LOOKUP_ROWS);
     strbuf_put_quoted(&q, text, '\'');
-    strbuf_puts(&q, " COLLATE NOCASE ORDER BY ");   /* the spelling as written first, when held */
-    strbuf_put_quoted(&q, col, '"');
-    strbuf_puts(&q, " = ");
+    strbuf_puts(&q, " COLLATE NOCASE ORDER BY v = ");   /* the spelling as written first, when held */
     strbuf_put_quoted(&q, text, '\'');
     strbuf_puts(&q, " DESC LIMIT 1");
     char *sql = strbuf_take(&q);
@@ -154,7 +163,7 @@ static int stored_value(void *ctx, const char *table, const char *col, const cha
     sb_result r;
     sa_err e = {{0}};
     int found = 0;
-    if (sb_run(ctx, sql, &r, &e) == 0 && r.nrows > 0 && r.ncols == 1 && r.cells[0].type == SB_TEXT && r.cells[0].bytes) {
+    if (sb_run(vc->sb, sql, &r, &e) == 0 && r.nrows > 0 && r.ncols == 1 && r.cells[0].type == SB_TEXT && r.cells[0].bytes) {
         *stored = strdup(r.cells[0].bytes);
         found = *stored != NULL;
     }
@@ -172,7 +181,8 @@ static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, 
     if (!at->sql[0]) { at->error = strdup("the reply contained no SQL query"); return; }
     if (names) {
         int n = 0;
-        char *mended = fix_value_columns(at->sql, names, stored_value, sb, &n);
+        value_lookup_ctx vc = { sb, clock_now_s() + VALUE_LOOKUP_MS / 1000.0 };
+        char *mended = fix_value_columns(at->sql, names, stored_value, &vc, &n);
         if (mended) {
             free(at->sql);
             at->sql = mended;
