@@ -18,6 +18,7 @@
 #include "agent/sqlgrammar.h"
 #include "sql/sandbox.h"
 #include "sql/schema.h"
+#include "util/hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,9 @@ static sc_schema g_schema;
 ** is the text upper-cased half the time. */
 static int fake_lookup(void *ctx, const char *table, const char *col, const char *text, char **stored) {
     (void)ctx;
-    unsigned h = 2166136261u;
-    for (const char *p = table; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    for (const char *p = col; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    uint64_t h = hash_fnv1a64(HASH_FNV1A64_INIT, table, strlen(table));
+    h = hash_fnv1a64(h, col, strlen(col));
+    h = hash_fnv1a64(h, text, strlen(text));
     if (h % 3 == 0) return 0;
     *stored = strdup(text);
     if (!*stored) return 0;

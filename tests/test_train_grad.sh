@@ -190,7 +190,8 @@ n = 0
 for p in glob.glob('$W/tree.dump/step-*.safetensors'):
     st = t.read_st(p)
     for tok, tgt, ss, tree in t.batches_of(st, t.meta_of(st)):
-        n += 0 if tree is None else int((tree[1] > tree[0]).sum() > 0) + int((tree[0] > ss[:-1].repeat(list(ss[1:] - ss[:-1]))).sum())
+        if tree is not None:   # tokens whose shared part is not empty
+            n += int((tree[0] > t.np.repeat(ss[:-1], t.np.diff(ss))).sum())
 print(n)")
     [ "${trees:-0}" -gt 0 ] && ok "tree packing: $trees tokens see a shared prompt" || bad "no micro-batch of the run was packed as a tree"
     check tree grads

@@ -142,34 +142,46 @@ typedef struct value_lookup_ctx {
     double deadline;   /* clock_now_s() after which lookups answer "not held" */
 } value_lookup_ctx;
 
-/* fix_value_lookup over the sandbox: text as written when held, else the
-** first stored spelling that equals it ignoring case. */
-static int stored_value(void *ctx, const char *table, const char *col, const char *text, char **stored) {
-    value_lookup_ctx *vc = ctx;
-    if (clock_now_s() > vc->deadline) return 0;
+/* Looks text up in table.col of sb, ignoring case, reading at most
+** max_rows rows of the table (0: all). With stored NULL: 1 when a row holds
+** it. Else 1 and *stored (malloc'd) = text as written when held, else the
+** first stored spelling that equals it. The one query behind both the
+** schema renderer's sc_value_fn and fix_value_columns' lookup. */
+static int lookup_value(sandbox *sb, const char *table, const char *col, const char *text, int max_rows, char **stored) {
     strbuf q;
     strbuf_init(&q);
     strbuf_puts(&q, "SELECT v FROM (SELECT ");
     strbuf_put_quoted(&q, col, '"');
     strbuf_puts(&q, " AS v FROM ");
     strbuf_put_quoted(&q, table, '"');
-    strbuf_printf(&q, " LIMIT %d) WHERE v = ", VALUE_LOOKUP_ROWS);
+    if (max_rows > 0) strbuf_printf(&q, " LIMIT %d", max_rows);
+    strbuf_puts(&q, ") WHERE v = ");
     strbuf_put_quoted(&q, text, '\'');
-    strbuf_puts(&q, " COLLATE NOCASE ORDER BY v = ");   /* the spelling as written first, when held */
-    strbuf_put_quoted(&q, text, '\'');
-    strbuf_puts(&q, " DESC LIMIT 1");
+    strbuf_puts(&q, " COLLATE NOCASE");
+    if (stored) {   /* the spelling as written first, when held */
+        strbuf_puts(&q, " ORDER BY v = ");
+        strbuf_put_quoted(&q, text, '\'');
+        strbuf_puts(&q, " DESC");
+    }
+    strbuf_puts(&q, " LIMIT 1");
     char *sql = strbuf_take(&q);
     if (!sql) return 0;
     sb_result r;
     sa_err e = {{0}};
-    int found = 0;
-    if (sb_run(vc->sb, sql, &r, &e) == 0 && r.nrows > 0 && r.ncols == 1 && r.cells[0].type == SB_TEXT && r.cells[0].bytes) {
-        *stored = strdup(r.cells[0].bytes);
-        found = *stored != NULL;
+    int found = sb_run(sb, sql, &r, &e) == 0 && r.nrows > 0;
+    if (found && stored) {
+        found = r.ncols == 1 && r.cells[0].type == SB_TEXT && r.cells[0].bytes && (*stored = strdup(r.cells[0].bytes)) != NULL;
     }
     sb_result_free(&r);
     free(sql);
     return found;
+}
+
+/* fix_value_lookup over the sandbox, within the attempt's lookup budget. */
+static int stored_value(void *ctx, const char *table, const char *col, const char *text, char **stored) {
+    value_lookup_ctx *vc = ctx;
+    if (clock_now_s() > vc->deadline) return 0;
+    return lookup_value(vc->sb, table, col, text, VALUE_LOOKUP_ROWS, stored);
 }
 
 /* Runs at->sql in the sandbox, first mending comparisons with a value their
@@ -519,25 +531,9 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok) {
     return n;
 }
 
-/* sc_value_fn over a sandbox: SELECT 1 ... WHERE col = 'text' COLLATE NOCASE LIMIT 1. */
+/* sc_value_fn over a sandbox: does a row hold text in table.col (ignoring case)? */
 static int column_has_value(void *ctx, const char *table, const char *col, const char *text) {
-    strbuf q;
-    strbuf_init(&q);
-    strbuf_puts(&q, "SELECT 1 FROM ");
-    strbuf_put_quoted(&q, table, '"');
-    strbuf_puts(&q, " WHERE ");
-    strbuf_put_quoted(&q, col, '"');
-    strbuf_puts(&q, " = ");
-    strbuf_put_quoted(&q, text, '\'');
-    strbuf_puts(&q, " COLLATE NOCASE LIMIT 1");
-    char *sql = strbuf_take(&q);
-    if (!sql) return 0;
-    sb_result r;
-    sa_err e = {{0}};
-    int found = sb_run(ctx, sql, &r, &e) == 0 && r.nrows > 0;
-    sb_result_free(&r);
-    free(sql);
-    return found;
+    return lookup_value(ctx, table, col, text, 0, NULL);
 }
 
 char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s,

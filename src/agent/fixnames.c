@@ -170,16 +170,19 @@ static int tok_is(const sql_tok *t, const char *kw) {
     return t->kind == TK_IDENT && t->n == strlen(kw) && !strncasecmp(t->p, kw, t->n);
 }
 
-static const sc_table *table_of(const sc_schema *s, const char *name) {
-    for (int i = 0; i < s->ntables; i++)
-        if (!strcasecmp(s->tables[i].name, name)) return &s->tables[i];
-    return NULL;
-}
-
 static int col_index(const sc_table *t, const char *name) {
     for (int i = 0; i < t->ncols; i++)
         if (!strcasecmp(t->cols[i].name, name)) return i;
     return -1;
+}
+
+/* Words that may follow a table name in FROM and are not its alias. */
+static int is_clause_word(const sql_tok *t) {
+    static const char *const WORDS[] = { "WHERE", "JOIN", "ON", "GROUP", "ORDER", "LIMIT", "INNER", "LEFT", "CROSS",
+                                         "NATURAL", "UNION", "EXCEPT", "INTERSECT", "HAVING", "USING", "WINDOW" };
+    for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; i++)
+        if (tok_is(t, WORDS[i])) return 1;
+    return 0;
 }
 
 #define FIX_MAX_REFS 32
@@ -235,15 +238,11 @@ char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lo
         int after_comma = tk[i].kind == TK_OTHER && tk[i].p[0] == ',' && nref > 0;
         if (!(after_from || after_comma) || tk[i + 1].kind != TK_IDENT) continue;
         char *name = tok_text(&tk[i + 1]);
-        const sc_table *t = name ? table_of(s, name) : NULL;
+        const sc_table *t = name ? sc_find_table(s, name) : NULL;
         if (!t) { free(name); continue; }
         size_t j = i + 2;
         if (j < nt && tok_is(&tk[j], "AS")) j++;
-        if (j < nt && tk[j].kind == TK_IDENT && !tok_is(&tk[j], "WHERE") && !tok_is(&tk[j], "JOIN") && !tok_is(&tk[j], "ON") &&
-            !tok_is(&tk[j], "GROUP") && !tok_is(&tk[j], "ORDER") && !tok_is(&tk[j], "LIMIT") && !tok_is(&tk[j], "INNER") &&
-            !tok_is(&tk[j], "LEFT") && !tok_is(&tk[j], "CROSS") && !tok_is(&tk[j], "NATURAL") && !tok_is(&tk[j], "UNION") &&
-            !tok_is(&tk[j], "EXCEPT") && !tok_is(&tk[j], "INTERSECT") && !tok_is(&tk[j], "HAVING") && !tok_is(&tk[j], "USING") &&
-            !tok_is(&tk[j], "WINDOW")) {
+        if (j < nt && tk[j].kind == TK_IDENT && !is_clause_word(&tk[j])) {
             char *alias = tok_text(&tk[j]);
             if (alias) { free(name); name = alias; }
         }
