@@ -131,6 +131,26 @@ cmp -s "$W/whole/checkpoint.safetensors" "$W/one/checkpoint.safetensors" && ok "
 if "$SQLASSIST" "${R[@]}" --out "$W/split" --lr 1e-3 --resume 2> "$W/mismatch.log"; then bad "--resume with another --lr was accepted"
 elif grep -q "cannot resume with other settings: 'optimizer.lr'" "$W/mismatch.log"; then ok "resume with another --lr refused: $(tail -1 "$W/mismatch.log")"
 else bad "resume mismatch message: $(tail -1 "$W/mismatch.log")"; fi
+# a finished run taken further: another --steps is refused, unless --reschedule lays the
+# cosine anew over the new total (lr at step s: floor + (lr - floor)(1 + cos(pi (s-w)/(T-w)))/2)
+cp -r "$W/split" "$W/longer"
+if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 24 --resume 2> "$W/longer0.log"; then bad "--resume with another --steps was accepted"
+elif grep -q "'optimizer.total_steps'" "$W/longer0.log"; then ok "resume with another --steps refused without --reschedule"
+else bad "resume --steps mismatch message: $(tail -1 "$W/longer0.log")"; fi
+if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 16 --reschedule --resume 2> "$W/longer1.log"; then bad "--reschedule to the step reached was accepted"
+else ok "--reschedule to no further step refused: $(tail -1 "$W/longer1.log")"; fi
+if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 24 --reschedule --resume 2> "$W/longer2.log" &&
+   $PY -c "
+import json, math, sys
+rows = [json.loads(l) for l in open('$W/longer/metrics.jsonl')]
+assert [r['step'] for r in rows] == list(range(1, 25)), [r['step'] for r in rows]
+lr, floor, w = 3e-3, 3e-4, 10
+want = lambda s, T: floor + (lr - floor) * 0.5 * (1 + math.cos(math.pi * (s - w) / (T - w)))
+bad = [(r['step'], r['lr']) for r in rows[16:] if abs(r['lr'] - want(r['step'], 24)) > 1e-9]
+assert not bad, bad
+assert abs(rows[15]['lr'] - want(16, 16)) < 1e-9, rows[15]
+" 2> "$W/longer.py"; then ok "--reschedule: 16 steps taken on to 24, learning rate on the new cosine from step 17"
+else bad "--reschedule: $(tail -2 "$W/longer2.log") $(tail -2 "$W/longer.py")"; fi
 
 # ---- 4. bad data ------------------------------------------------------------------------
 B="$W/bad.jsonl"

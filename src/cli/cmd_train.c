@@ -58,7 +58,7 @@ int cmd_train(int argc, char **argv) {
                *eps = NULL, *clip = NULL, *seed = NULL, *threads = NULL, *save_every = NULL, *val_every = NULL,
                *stop_at = NULL, *max_report = NULL, *dump = NULL, *prompt_format = NULL, *schema_tokens = NULL,
                *init = NULL, *precision = NULL, *share = NULL;
-    int rslora = 0, untied = 0, resume = 0, quiet = 0;
+    int rslora = 0, untied = 0, resume = 0, reschedule = 0, quiet = 0;
     cli_opt opts[] = {
         {"--mode", NULL, 1, &mode, NULL, "lora (adapters over --model) or full (a new model from --tokenizer) (required)"},
         {"--data", NULL, 1, &data, NULL, "sql-create-context JSONL: question, context, answer per line (required)"},
@@ -107,6 +107,7 @@ int cmd_train(int argc, char **argv) {
         {"--val-every", NULL, 1, &val_every, NULL, "validation loss every N steps (default 50; always at the end)"},
         {"--stop-at", NULL, 1, &stop_at, NULL, "stop after step N with a checkpoint (continue later with --resume)"},
         {"--resume", NULL, 0, NULL, &resume, "continue from OUT/checkpoint.safetensors (same flags required)"},
+        {"--reschedule", NULL, 0, NULL, &reschedule, "with --resume: --steps may differ from the checkpoint's; the cosine schedule is laid over the new total from the step reached"},
         {"--max-report", NULL, 1, &max_report, NULL, "bad data lines reported one by one (default 20; the rest counted)"},
         {"--quiet", "-q", 0, NULL, &quiet, "no progress bar"},
         {"--dump-grads", NULL, 1, &dump, NULL, "debugging: write each step's batches, parameters and gradients to DIR"},
@@ -158,6 +159,11 @@ int cmd_train(int argc, char **argv) {
     }
     o.precision = precision && !strcmp(precision, "bf16") ? TG_BF16 : TG_F32;
     o.resume = resume;
+    o.reschedule = reschedule;
+    if (reschedule && !resume) {
+        fprintf(stderr, "sqlassist: --reschedule needs --resume\n");
+        return 2;
+    }
     o.quiet = quiet;
 
     o.lora.rank = 8;

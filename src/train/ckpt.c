@@ -110,7 +110,7 @@ int ckpt_load_weights(const char *path, tmodel *m, sa_err *err) {
     return rc;
 }
 
-int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_json, sa_err *err) {
+int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_json, int reschedule, sa_err *err) {
     st_file *f = st_open(path, err);
     if (!f) return -1;
     int rc = -1;
@@ -128,6 +128,12 @@ int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_
     if (json_integer_value(ver) != CKPT_VERSION) {
         sa_fail(err, "%s: checkpoint version %lld (this build reads %d)", path, (long long)json_integer_value(ver), CKPT_VERSION);
         goto out;
+    }
+    if (reschedule && json_is_object(run) && cur) {
+        /* the total is compared no further; the checkpoint keeps its own until it is saved again */
+        json_t *ro = json_object_get(run, "optimizer"), *co = json_object_get(cur, "optimizer");
+        json_t *rt = json_object_get(ro, "total_steps"), *ct = json_object_get(co, "total_steps");
+        if (json_is_integer(rt) && json_is_integer(ct)) json_object_set(ro, "total_steps", ct);
     }
     if (!cur || !json_is_object(run) || !json_equal(run, cur)) {
         char why[512] = "settings differ";

@@ -40,8 +40,10 @@ int ckpt_save(const char *path, const tmodel *m, const adamw *o, const tstate *s
 
 /* Restores m's parameters, o's moments and s (whose order must already be
 ** allocated for n_train examples) from PATH after checking that its run
-** settings equal run_json. */
-int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_json, sa_err *err);
+** settings equal run_json. With reschedule, the settings may differ in
+** optimizer.total_steps (the learning-rate schedule is laid anew over the
+** new total), which must then exceed the checkpoint's step. */
+int ckpt_load(const char *path, tmodel *m, adamw *o, tstate *s, const char *run_json, int reschedule, sa_err *err);
 
 /* Restores only m's parameters from PATH (any run's checkpoint of a model
 ** of the same shape: every parameter by name, F32, same size), to start a

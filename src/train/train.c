@@ -492,8 +492,14 @@ int train_run(const train_opts *o) {
     new_epoch_order(r);
     if (o->resume) {
         if (!file_exists(r->ckpt_path)) { sa_fail(&err, "--resume: %s does not exist", r->ckpt_path); goto fail; }
-        if (ckpt_load(r->ckpt_path, r->m, &r->opt, &r->st, r->run_json, &err)) goto fail;
+        if (ckpt_load(r->ckpt_path, r->m, &r->opt, &r->st, r->run_json, o->reschedule, &err)) goto fail;
+        if (r->st.step >= r->total_steps) {
+            sa_fail(&err, "--resume: %s is at step %d, not before --steps %d", r->ckpt_path, r->st.step, r->total_steps);
+            goto fail;
+        }
         fprintf(stderr, "resumed from %s at step %d\n", r->ckpt_path, r->st.step);
+        if (o->reschedule)
+            fprintf(stderr, "learning rate from here: %.3g, cosine to step %d\n", lr_at(&r->opt.cfg, r->st.step + 1), r->total_steps);
     }
     char title[160];
     snprintf(title, sizeof title, "sqlassist train (%s) — %s", o->mode == TM_LORA ? "LoRA" : "full",

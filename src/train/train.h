@@ -47,6 +47,7 @@ typedef struct train_opts {
     int precision;             /* TG_F32 or TG_BF16: the linear products' operands (tgemm.h) */
     int save_every, val_every, stop_at;
     int resume, quiet, max_report;
+    int reschedule;            /* with resume: the checkpoint may have another total of steps */
     const char *dump_dir;      /* --dump-grads: per-step batches, parameters and gradients */
 } train_opts;
 
