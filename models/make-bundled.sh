@@ -19,8 +19,9 @@
 #      bf16 products where the CPU has AVX512_BF16 (OUT/run3): the default
 #      model.
 #   4. (in progress) stage 3 stacked to 12 layers and trained on the same rows:
-#      STEPS4 steps (a 6000-step schedule laid anew over 3500 at step 1507;
-#      OUT/run4, OUT/stage4-STEPS4.gguf; 0, the default, skips it).
+#      STEPS4 steps (a 6000-step schedule laid anew over 3500 steps at step
+#      1507 and over 3000 at 1564; OUT/run4, OUT/stage4-STEPS4.gguf; 0, the
+#      default, skips it).
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
 # THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
 # STEPS3 (default 3600), STEPS4 (default 0).
@@ -85,28 +86,32 @@ resume=()
 #    (each layer followed by a copy that starts as the identity: --init of a GGUF half as deep),
 #    10.5M parameters, on the same rows, the rows of one schema trained as trees
 #    (--share-prefix 8), run in sittings (--stop-at STEPS4, resumable). The run began on a
-#    6000-step schedule; at step 1507 it was laid anew over 3500 steps (--reschedule), so
-#    that it would finish in the sittings at hand. Both legs are replayed here.
+#    6000-step schedule; to finish in the sittings at hand it was laid anew (--reschedule)
+#    over 3500 steps at step 1507 and over 3000 at step 1564. The legs are replayed here
+#    (TOTAL:UNTIL), each from the step the last one reached.
 STEPS4="${STEPS4:-0}"
 if [ "$STEPS4" -gt 0 ]; then
-    stage4() {
-        ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
-            --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
-            --init models/sqlassist-sql-6m.gguf --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
-            --data "$OUT/data/train_schema_mix.jsonl" --out "$OUT/run4" --seq-len 512 \
-            --batch 32 --lr 6e-4 --warmup 100 --seed 4 "${precision[@]}" \
-            --share-prefix 8 --save-every 50 --val-every 250 --val-max 300 \
-            ${THREADS:+--threads "$THREADS"} "$@"
-    }
     reached=0
     [ -s "$OUT/run4/metrics.jsonl" ] && reached=$(tail -1 "$OUT/run4/metrics.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/')
     resume=()
     [ -s "$OUT/run4/checkpoint.safetensors" ] && resume=(--resume)
-    if [ "$reached" -lt 1507 ]; then
-        stage4 --steps 6000 --stop-at $((STEPS4 < 1507 ? STEPS4 : 1507)) "${resume[@]}"
+    for leg in 6000:1507 3500:1564 3000:3000; do
+        total=${leg%:*} until=${leg#*:}
+        [ "$reached" -ge "$until" ] && continue
+        [ "$until" -gt "$STEPS4" ] && until=$STEPS4
+        [ "$reached" -ge "$until" ] && break
+        again=()
+        [ "$total" -ne 6000 ] && [ ${#resume[@]} -gt 0 ] && again=(--reschedule)
+        ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+            --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
+            --init models/sqlassist-sql-6m.gguf --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+            --data "$OUT/data/train_schema_mix.jsonl" --out "$OUT/run4" --seq-len 512 \
+            --steps "$total" --stop-at "$until" --batch 32 --lr 6e-4 --warmup 100 --seed 4 "${precision[@]}" \
+            --share-prefix 8 --save-every 50 --val-every 250 --val-max 300 \
+            ${THREADS:+--threads "$THREADS"} "${resume[@]}" "${again[@]}"
+        reached=$until
         resume=(--resume)
-    fi
-    [ "$STEPS4" -gt 1507 ] && stage4 --steps 3500 --stop-at "$STEPS4" --reschedule "${resume[@]}"
+    done
     ./sqlassist quantize "$OUT/run4/model.gguf" "$OUT/stage4-$STEPS4.gguf" --type f16
 fi
 ls -l models/sqlassist-sql-6m.gguf
