@@ -4,7 +4,9 @@
 ** sizes, number conversions agree with hand-checked values, and quantize →
 ** dequantize round trips stay within the format's step.
 */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,6 +688,76 @@ static void test_dot_act_env(void) {
     kernels_init(NULL);
 }
 
+/* kern_matvec, kern_outer_add and kern_exp_sub (the training model's
+** attention) on each ISA: products against exact double sums on widths
+** around the 16-lane blocks and row counts around the 4-row groups, nothing
+** written past the rows' n floats; exp within 3 ulp of expf from -110 to 90,
+** exactly 0 for -inf, +inf past e^88.8, NaN kept, and the sum returned. */
+static void test_attention_kernels(const char *isa) {
+    kernels_init(isa);
+    if (strcmp(kernels_isa(), isa) != 0) { kernels_init(NULL); return; }
+    static const int ns[] = { 1, 15, 16, 17, 32, 33, 64, 100, 128 };
+    static const int rs[] = { 1, 3, 4, 5, 9 };
+    int cases = 0;
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+        for (size_t b = 0; b < sizeof rs / sizeof *rs; b++) {
+            int n = ns[a], r = rs[b];
+            size_t ld = (size_t)n + 3;
+            float m[9 * 131], m2[9 * 131], x[128], c[9], out[10], s = -0.61f;
+            for (size_t i = 0; i < (size_t)r * ld; i++) m[i] = m2[i] = frand();
+            for (int i = 0; i < n; i++) x[i] = frand();
+            for (int k = 0; k < r; k++) c[k] = frand();
+            out[r] = 12345.0f;
+            kern_matvec(out, s, m, ld, x, r, n);
+            kern_outer_add(m2, ld, c, r, x, n);
+            for (int k = 0; k < r; k++) {
+                double sum = 0, mag = 0;
+                for (int i = 0; i < n; i++) { sum += (double)m[(size_t)k * ld + i] * x[i]; mag += fabs((double)m[(size_t)k * ld + i] * x[i]); }
+                CHECK(fabs(out[k] - s * sum) <= 1e-6 * fabs(s) * mag + 1e-30, "%s matvec n=%d r=%d k=%d: %.9g vs exact %.9g", isa, n, r, k, out[k], s * sum);
+                for (size_t i = 0; i < ld; i++) {
+                    size_t at = (size_t)k * ld + i;
+                    float want = i < (size_t)n ? m[at] + c[k] * x[i] : m[at];
+                    CHECK(i < (size_t)n ? fabsf(m2[at] - want) <= 1e-6f * (fabsf(m[at]) + fabsf(c[k] * x[i])) : m2[at] == want,
+                          "%s outer_add n=%d r=%d at (%d, %zu): %.9g vs %.9g", isa, n, r, k, i, m2[at], want);
+                }
+            }
+            CHECK(out[r] == 12345.0f, "%s matvec n=%d r=%d wrote past r", isa, n, r);
+            cases++;
+        }
+    float e[205];
+    int ne = 201;
+    for (int i = 0; i < ne; i++) e[i] = -110.0f + 200.0f * (float)i / (float)(ne - 1) + 0.37f * frand();
+    e[ne] = -INFINITY; e[ne + 1] = 95.0f; e[ne + 2] = NAN; e[ne + 3] = 0.0f;
+    float ref[205];
+    for (int i = 0; i < ne + 4; i++) ref[i] = expf(e[i] - 1.5f);
+    kern_exp_sub(e, ne + 2, 1.5f);
+    int worst = 0;
+    for (int i = 0; i < ne; i++) {
+        if (!isfinite(ref[i])) { CHECK(isinf(e[i]) && e[i] > 0, "%s exp(%g) = %g, not +inf", isa, e[i], ref[i]); continue; }
+        if (ref[i] < FLT_MIN) { CHECK(e[i] < 2 * FLT_MIN, "%s exp: %g where expf gives %g", isa, e[i], ref[i]); continue; }
+        int32_t bits_got, bits_ref;
+        memcpy(&bits_got, &e[i], 4);
+        memcpy(&bits_ref, &ref[i], 4);
+        int ulp = abs((int)(bits_got - bits_ref));
+        if (ulp > worst) worst = ulp;
+    }
+    CHECK(worst <= 3, "%s exp: %d ulp from expf", isa, worst);
+    CHECK(e[ne] == 0.0f, "%s exp(-inf) = %g", isa, e[ne]);
+    CHECK(isinf(e[ne + 1]) && e[ne + 1] > 0, "%s exp(93.5) = %g", isa, e[ne + 1]);
+    float f[40], g[40];
+    for (int i = 0; i < 40; i++) f[i] = g[i] = 3.0f * frand();
+    float fs = kern_exp_sub(f, 37, 0.25f);
+    double want = 0;
+    for (int i = 0; i < 37; i++) want += expf(g[i] - 0.25f);
+    CHECK(fabs(fs - want) <= 1e-5 * want, "%s exp sum %.9g vs %.9g", isa, fs, want);
+    CHECK(f[37] == g[37] && f[39] == g[39], "%s exp wrote past n", isa);
+    float h[3] = { NAN, 1.0f, 2.0f };
+    kern_exp_sub(h, 3, 0.0f);
+    CHECK(isnan(h[0]), "%s exp(NaN) = %g", isa, h[0]);
+    printf("%s: %d matvec/outer_add cases, exp within %d ulp of expf\n", isa, cases, worst);
+    kernels_init(NULL);
+}
+
 /* kern_matvec_t (LoRA's B product): SIMD and portable against an exact sum,
 ** on odd widths and ranks, the floats past n left alone. */
 static void test_matvec_t(const char *isa) {
@@ -739,6 +811,9 @@ int main(void) {
     test_dot_act_n("portable");
     test_dot_act_n("avx2");
     test_dot_act_n("avx512");
+    test_attention_kernels("portable");
+    test_attention_kernels("avx2");
+    test_attention_kernels("avx512");
     test_matvec_t("portable");
     test_matvec_t("avx2");
     test_matvec_t("avx512");

@@ -312,6 +312,24 @@ void kern_matvec_t_portable(float *out, float s, const float *m, size_t ld, cons
     for (int i = 0; i < n; i++) out[i] += s * acc[i];
 }
 
+void kern_matvec_portable(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) {
+    for (int k = 0; k < r; k++) {
+        const float *row = m + (size_t)k * ld;
+        float acc = 0;
+        for (int i = 0; i < n; i++) acc += row[i] * x[i];
+        out[k] = s * acc;
+    }
+}
+
+float kern_exp_sub_portable(float *x, int n, float sub) {
+    float sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - sub);
+        sum += x[i];
+    }
+    return sum;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef float (*dot_fn)(uint32_t, const void *, const float *, int);
@@ -386,6 +404,22 @@ const char *kernels_isa(void) { return g_isa; }
 void kern_axpy(float *y, float a, const float *x, int n) {
     if (g_dot == kern_dot_avx512) { kern_axpy_avx512(y, a, x, n); return; }
     for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void kern_matvec(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) {
+    if (g_dot == kern_dot_avx512) { kern_matvec_avx512(out, s, m, ld, x, r, n); return; }
+    kern_matvec_portable(out, s, m, ld, x, r, n);
+}
+
+void kern_outer_add(float *m, size_t ld, const float *c, int r, const float *x, int n) {
+    if (g_dot == kern_dot_avx512) { kern_outer_add_avx512(m, ld, c, r, x, n); return; }
+    for (int k = 0; k < r; k++)
+        for (int i = 0; i < n; i++) m[(size_t)k * ld + i] += c[k] * x[i];
+}
+
+float kern_exp_sub(float *x, int n, float sub) {
+    if (g_dot == kern_dot_avx512) return kern_exp_sub_avx512(x, n, sub);
+    return kern_exp_sub_portable(x, n, sub);
 }
 
 void kern_matvec_t(float *out, float s, const float *m, size_t ld, const float *c, int r, int n) {

@@ -49,6 +49,19 @@ void kern_axpy(float *y, float a, const float *x, int n);
 #define KERN_MATVEC_T_MAX 256
 void kern_matvec_t(float *out, float s, const float *m, size_t ld, const float *c, int r, int n);
 
+/* out[k] = s · Σ_{i<n} m[k·ld + i]·x[i] for k in [0, r) (f32): r rows of a
+** row-major matrix, ld floats apart, times x (m·x), scaled. Attention's
+** scores over a run of keys (the training model's, tmodel.c). */
+void kern_matvec(float *out, float s, const float *m, size_t ld, const float *x, int r, int n);
+
+/* m[k·ld + i] += c[k]·x[i] for k < r, i < n (f32): the outer product c·xᵀ
+** added to r rows ld floats apart. Attention's key and value gradients. */
+void kern_outer_add(float *m, size_t ld, const float *c, int r, const float *x, int n);
+
+/* x[i] = exp(x[i] − sub) for i < n (f32; within 2 ulp of expf, 0 below
+** e^-103, +inf above e^88.7); returns Σ x[i] after. Softmax numerators. */
+float kern_exp_sub(float *x, int n, float sub);
+
 /* Converts n elements of a row in ggml type `type` to f32. */
 void kern_dequant_row(uint32_t type, const void *row, float *dst, int n);
 

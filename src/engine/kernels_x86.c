@@ -1120,8 +1120,90 @@ T256 void kern_matvec_t_avx2(float *out, float s, const float *m, size_t ld, con
     if (i < n) kern_matvec_t_portable(out + i, s, m + i, ld, c, r, n - i);
 }
 
+/* ---- attention's short-vector products (kern_matvec, kern_outer_add, kern_exp_sub) ---- */
+
+static inline __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
+
+/* Four rows at a time, each row's sum in its own register, reduced once. */
+T512 void kern_matvec_avx512(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) {
+    int k = 0;
+    for (; k + 4 <= r; k += 4) {
+        const float *r0 = m + (size_t)k * ld, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < n; i += 16) {
+            __mmask16 mk = tail_mask(n - i);
+            __m512 xv = _mm512_maskz_loadu_ps(mk, x + i);
+            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, r0 + i), xv, a0);
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, r1 + i), xv, a1);
+            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, r2 + i), xv, a2);
+            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, r3 + i), xv, a3);
+        }
+        out[k] = s * _mm512_reduce_add_ps(a0);
+        out[k + 1] = s * _mm512_reduce_add_ps(a1);
+        out[k + 2] = s * _mm512_reduce_add_ps(a2);
+        out[k + 3] = s * _mm512_reduce_add_ps(a3);
+    }
+    for (; k < r; k++) {
+        const float *row = m + (size_t)k * ld;
+        __m512 a0 = _mm512_setzero_ps();
+        for (int i = 0; i < n; i += 16) {
+            __mmask16 mk = tail_mask(n - i);
+            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, row + i), _mm512_maskz_loadu_ps(mk, x + i), a0);
+        }
+        out[k] = s * _mm512_reduce_add_ps(a0);
+    }
+}
+
+T512 void kern_outer_add_avx512(float *m, size_t ld, const float *c, int r, const float *x, int n) {
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 xv = _mm512_maskz_loadu_ps(mk, x + i);
+        float *row = m + i;
+        for (int k = 0; k < r; k++, row += ld)
+            _mm512_mask_storeu_ps(row, mk, _mm512_fmadd_ps(_mm512_set1_ps(c[k]), xv, _mm512_maskz_loadu_ps(mk, row)));
+    }
+}
+
+/* exp as Cephes' expf computes it: x = n·ln2 + r with n = round(x·log2 e)
+** (ln2 in two parts, so r is exact), e^r by its degree-7 polynomial, then
+** scaled by 2^n (vscalefps, which also gives 0 and +inf at the ends). Inputs
+** below -104 are taken as -104 (e^-104 is below the smallest float); NaN stays. */
+T512 static inline __m512 exp_512(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+T512 float kern_exp_sub_avx512(float *x, int n, float sub) {
+    const __m512 vs = _mm512_set1_ps(sub);
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 e = exp_512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vs));
+        _mm512_mask_storeu_ps(x + i, mk, e);
+        sum = _mm512_mask_add_ps(sum, mk, sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
 #else
 void kern_axpy_avx512(float *y, float a, const float *x, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
+void kern_matvec_avx512(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) { kern_matvec_portable(out, s, m, ld, x, r, n); }
+void kern_outer_add_avx512(float *m, size_t ld, const float *c, int r, const float *x, int n) {
+    for (int k = 0; k < r; k++)
+        for (int i = 0; i < n; i++) m[(size_t)k * ld + i] += c[k] * x[i];
+}
+float kern_exp_sub_avx512(float *x, int n, float sub) { return kern_exp_sub_portable(x, n, sub); }
+
 void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                       float *out, int ldo, float *scratch) { assert(0); }
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n) { return kern_dot_portable(type, row, x, n); }

@@ -259,6 +259,10 @@ static tmodel *tm_alloc(const qwen2_config *cfg, int max_tokens, int max_seq, sa
         sa_fail(err, "bad activation capacity (%d tokens, sequences of %d)", max_tokens, max_seq);
         return NULL;
     }
+    if (cfg->head_dim > KERN_MATVEC_T_MAX) {   /* attention sums a head's rows with kern_matvec_t */
+        sa_fail(err, "head size %d: training takes heads of at most %d", cfg->head_dim, KERN_MATVEC_T_MAX);
+        return NULL;
+    }
     tmodel *m = calloc(1, sizeof *m);
     if (!m) { sa_fail(err, "out of memory"); return NULL; }
     m->cfg = *cfg;
@@ -601,11 +605,17 @@ typedef struct attn_job {
     float *out, *lse, *dq, *dk, *dv;
 } attn_job;
 
-/* The keys token t sees, in order: the shared part [s0, ctx_end[t]), then
-** its own run [run_start[t], t] (tmodel.h: tbatch). key_first gives the
-** first; key_next the one after kr (past t: the end). */
-static inline int key_first(const tacts *a, int s0, int t) { return a->ctx_end[t] > s0 ? s0 : a->run_start[t]; }
-static inline int key_next(const tacts *a, int t, int kr) { return kr + 1 == a->ctx_end[t] ? a->run_start[t] : kr + 1; }
+/* The keys token t sees, in order: the shared part [s0, ctx_end[t]) (none
+** when ctx_end[t] <= s0), then its own run [run_start[t], t] (tmodel.h:
+** tbatch). Two runs of consecutive rows, so scores and sums over them are
+** short matrix products (kernels.h: kern_matvec, kern_matvec_t,
+** kern_outer_add). Returns the number of keys; *n0 of them in the shared part. */
+static inline int key_runs(const tacts *a, int s0, int t, int *n0) {
+    int ce = a->ctx_end[t];
+    *n0 = ce > s0 ? ce - s0 : 0;
+    assert(*n0 == 0 || ce <= a->run_start[t]);
+    return *n0 + t + 1 - a->run_start[t];
+}
 
 /* One (token, head) per item: softmax over the keys the token sees. */
 static void attn_fwd_items(void *ctx, int begin, int end, int ith) {
@@ -617,21 +627,18 @@ static void attn_fwd_items(void *ctx, int begin, int end, int ith) {
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
         int t = it / H, h = it % H, g = h / grp;
-        int s0 = j->b->seq_start[a->seq_of[t]], n = 0;
+        int s0 = j->b->seq_start[a->seq_of[t]], n0, n = key_runs(a, s0, t, &n0), rb = a->run_start[t];
         const float *q = j->q + (size_t)t * C + (size_t)h * D;
+        const float *k0 = j->k + (size_t)s0 * KV + (size_t)g * D, *k1 = j->k + (size_t)rb * KV + (size_t)g * D;
+        kern_matvec(sc, scale, k0, (size_t)KV, q, n0, D);
+        kern_matvec(sc + n0, scale, k1, (size_t)KV, q, n - n0, D);
         float mx = -INFINITY;
-        for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), n++) {
-            sc[n] = kern_dot(GGML_TYPE_F32, j->k + (size_t)kr * KV + (size_t)g * D, q, D) * scale;
-            if (sc[n] > mx) mx = sc[n];
-        }
-        float sum = 0;
-        for (int p = 0; p < n; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
-        float inv = 1.0f / sum;
+        for (int p = 0; p < n; p++) if (sc[p] > mx) mx = sc[p];
+        float sum = kern_exp_sub(sc, n, mx), inv = 1.0f / sum;
         float *o = j->out + (size_t)t * C + (size_t)h * D;
         memset(o, 0, (size_t)D * sizeof *o);
-        int p = 0;
-        for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), p++)
-            kern_axpy(o, sc[p] * inv, j->v + (size_t)kr * KV + (size_t)g * D, D);
+        kern_matvec_t(o, inv, j->v + (size_t)s0 * KV + (size_t)g * D, (size_t)KV, sc, n0, D);
+        kern_matvec_t(o, inv, j->v + (size_t)rb * KV + (size_t)g * D, (size_t)KV, sc + n0, n - n0, D);
         j->lse[(size_t)t * H + h] = mx + logf(sum);
     }
 }
@@ -646,7 +653,7 @@ static void attn_bwd_items(void *ctx, int begin, int end, int ith) {
     const tacts *a = j->m->acts;
     const qwen2_config *c = &j->m->cfg;
     int H = c->n_head, G = c->n_head_kv, D = c->head_dim, C = c->n_embd, KV = G * D, grp = H / G;
-    float *P = a->att_scratch + (size_t)ith * 2 * j->m->max_seq, *dP = P + j->m->max_seq;   /* [keys of t] */
+    float *P = a->att_scratch + (size_t)ith * 2 * j->m->max_seq, *dS = P + j->m->max_seq;   /* [keys of t] */
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
         int s = it / G, g = it % G, s0 = j->b->seq_start[s], s1 = j->b->seq_start[s + 1];
@@ -657,25 +664,24 @@ static void attn_bwd_items(void *ctx, int begin, int end, int ith) {
         for (int h = g * grp; h < (g + 1) * grp; h++) {
             for (int t = s0; t < s1; t++) {
                 const float *q = j->q + (size_t)t * C + (size_t)h * D, *dout = j->dout + (size_t)t * C + (size_t)h * D;
-                float lse = j->lse_in[(size_t)t * H + h], dsum = 0;
-                int n = 0;
-                for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), n++) {
-                    const float *kp = j->k + (size_t)kr * KV + (size_t)g * D;
-                    const float *vp = j->v + (size_t)kr * KV + (size_t)g * D;
-                    P[n] = expf(kern_dot(GGML_TYPE_F32, kp, q, D) * scale - lse);
-                    dP[n] = kern_dot(GGML_TYPE_F32, vp, dout, D);
-                    dsum += P[n] * dP[n];
-                }
+                int n0, n = key_runs(a, s0, t, &n0), n1 = n - n0;
+                size_t off0 = (size_t)s0 * KV + (size_t)g * D, off1 = (size_t)a->run_start[t] * KV + (size_t)g * D;
+                kern_matvec(P, scale, j->k + off0, (size_t)KV, q, n0, D);
+                kern_matvec(P + n0, scale, j->k + off1, (size_t)KV, q, n1, D);
+                kern_exp_sub(P, n, j->lse_in[(size_t)t * H + h]);
+                kern_matvec(dS, 1.0f, j->v + off0, (size_t)KV, dout, n0, D);   /* dP, made dS in place */
+                kern_matvec(dS + n0, 1.0f, j->v + off1, (size_t)KV, dout, n1, D);
+                float dsum = 0;
+                for (int p = 0; p < n; p++) dsum += P[p] * dS[p];
+                for (int p = 0; p < n; p++) dS[p] = P[p] * (dS[p] - dsum) * scale;
                 float *dq = j->dq + (size_t)t * C + (size_t)h * D;
                 memset(dq, 0, (size_t)D * sizeof *dq);
-                int p = 0;
-                for (int kr = key_first(a, s0, t); kr <= t; kr = key_next(a, t, kr), p++) {
-                    float ds = P[p] * (dP[p] - dsum) * scale;
-                    size_t off = (size_t)kr * KV + (size_t)g * D;
-                    kern_axpy(dq, ds, j->k + off, D);
-                    kern_axpy(j->dk + off, ds, q, D);
-                    kern_axpy(j->dv + off, P[p], dout, D);
-                }
+                kern_matvec_t(dq, 1.0f, j->k + off0, (size_t)KV, dS, n0, D);
+                kern_matvec_t(dq, 1.0f, j->k + off1, (size_t)KV, dS + n0, n1, D);
+                kern_outer_add(j->dk + off0, (size_t)KV, dS, n0, q, D);
+                kern_outer_add(j->dk + off1, (size_t)KV, dS + n0, n1, q, D);
+                kern_outer_add(j->dv + off0, (size_t)KV, P, n0, dout, D);
+                kern_outer_add(j->dv + off1, (size_t)KV, P + n0, n1, dout, D);
             }
         }
     }
