@@ -292,6 +292,29 @@ static void vocab_checks(void) {
     for (int i = 0; i < V; i++) logits[i] = 0;
     int kept = sg_mask(g, logits, V, 3);
     CHECK(kept >= 1 && kept < 20, "forced completion keeps %d tokens", kept);
+    /* sg_finish (a reply caught in a loop): with the whole budget left, the
+    ** statement is closed along the shortest completion, token by token */
+    sg_reset(g, "SELECT name FROM customers WHERE lower(lower(lower(city");
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    CHECK(sg_mask(g, logits, V, 200) > 1000, "before sg_finish the mask is not narrow");
+    sg_finish(g);
+    char done[256] = "SELECT name FROM customers WHERE lower(lower(lower(city";
+    size_t dl = strlen(done);
+    int steps = 0;
+    for (; steps < 40 && !sg_complete(g); steps++) {
+        for (int i = 0; i < V; i++) logits[i] = 0;
+        int n = sg_mask(g, logits, V, 200), id = -1;
+        for (int i = 0; i < V && id < 0; i++) if (!isinf(logits[i])) id = i;
+        if (n != 1 || id < 0) { CHECK_FAIL("after sg_finish %d tokens allowed at step %d", n, steps); break; }
+        dl += (size_t)tok_token_bytes(tok, id, done + dl, sizeof done - dl - 1);
+        sg_push(g, id);
+    }
+    done[dl] = 0;
+    CHECK(sg_complete(g) && sg_steered(g), "sg_finish: not complete after %d tokens: %s", steps, done);
+    int complete = 0;
+    sg_reset(g, "");
+    CHECK(sg_check_text(g, done, strlen(done), &complete) == -1 && complete, "sg_finish gave '%s'", done);
+    printf("sg_finish: %s (%d tokens)\n", done, steps);
     budget_walks(g, tok, logits, V);
     free(logits);
     sg_free(g);

@@ -65,7 +65,24 @@ typedef struct gen_watch {
     int attempt;
     strbuf text;
     int cancelled;
+    int32_t *ids;           /* the reply's tokens so far, for agent_repeating_tail */
+    int n_ids, cap_ids;
+    int looped;
 } gen_watch;
+
+int agent_repeating_tail(const int32_t *ids, int n) {
+    for (int p = 1; p <= AGENT_LOOP_PERIOD; p++) {
+        int reps = AGENT_LOOP_REPEATS;
+        while (reps * p < AGENT_LOOP_MIN) reps++;
+        int span = reps * p;
+        if (span > n) break;
+        const int32_t *tail = ids + n - span;
+        int i = p;
+        while (i < span && tail[i] == tail[i - p]) i++;
+        if (i == span) return 1;
+    }
+    return 0;
+}
 
 /* Stops generation once the reply holds a complete SQL statement or the
 ** code fence closes: the model has nothing more to say that we would use. */
@@ -93,6 +110,19 @@ static int watch_token(void *ud, int id) {
     gen_watch *w = ud;
     if (w->cv) cv_push(w->cv, id);
     if (w->g) sg_push(w->g, id);
+    if (!w->looped) {
+        if (w->n_ids == w->cap_ids) {
+            int cap = w->cap_ids ? 2 * w->cap_ids : 64;
+            int32_t *more = realloc(w->ids, (size_t)cap * sizeof *more);
+            if (more) { w->ids = more; w->cap_ids = cap; }
+        }
+        if (w->n_ids < w->cap_ids) w->ids[w->n_ids++] = id;
+        if (agent_repeating_tail(w->ids, w->n_ids)) {
+            w->looped = 1;
+            if (!w->g) return 1;   /* without a grammar, the reply ends here */
+            sg_finish(w->g);
+        }
+    }
     if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
     return 0;
 }
@@ -365,6 +395,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             if (grc) {
                 pc_release(cfg->pc, st, NULL, 0);
                 strbuf_free(&w.text);
+                free(w.ids);
                 rc = -1;
                 break;
             }
@@ -378,6 +409,8 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             pc_release(cfg->pc, st, held, held && n_past <= (int)n_ids + res.n_ids ? n_past : 0);
             free(held);
             strbuf_free(&w.text);
+            free(w.ids);
+            at->looped = w.looped;
             at->prompt_tokens = (int)n_ids;
             at->cached_tokens = n_cached;
             at->generated_tokens = res.n_ids;
@@ -626,6 +659,7 @@ json_t *agent_answer_json(const agent_answer *a) {
         if (t->duplicate) json_object_set_new(x, "same_as", json_integer(t->duplicate));
         if (t->cut_off) json_object_set_new(x, "cut_off", json_true());
         if (t->steered) json_object_set_new(x, "steered", json_true());
+        if (t->looped) json_object_set_new(x, "looped", json_true());
         json_object_set_new(x, "chosen", json_boolean(i == a->chosen));
         json_object_set_new(x, "sql", jstr(t->sql));
         json_object_set_new(x, "error", jstr(t->error));

@@ -66,6 +66,7 @@ typedef struct agent_attempt {
     int steered;            /* with the grammar: the statement was finished along a completion, not by the model */
     int prompt_tokens, cached_tokens, generated_tokens;
     int drafted_tokens, accepted_tokens, verify_passes;   /* speculative decoding (gen_result) */
+    int looped;             /* the reply repeated itself (agent_repeating_tail) and was closed there */
     double prefill_ms, decode_ms, execute_ms;
 } agent_attempt;
 
@@ -111,6 +112,17 @@ void agent_conversation_keep_last(agent_conversation *c, int max);
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
               agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err);
 void agent_answer_free(agent_answer *a);
+
+/* Does ids[0..n) end in a loop: one group of 1 to AGENT_LOOP_PERIOD tokens
+** written AGENT_LOOP_REPEATS times in a row, AGENT_LOOP_MIN tokens or more
+** in all (a small model under the grammar can nest `date(date(date(...` or
+** repeat `, x , x , x` until its budget ends, 10 s and more on a 1.5B model).
+** The agent then closes the statement along the grammar's shortest
+** completion (sg_finish), or stops the reply without a grammar. */
+#define AGENT_LOOP_PERIOD 16
+#define AGENT_LOOP_REPEATS 4
+#define AGENT_LOOP_MIN 12
+int agent_repeating_tail(const int32_t *ids, int n);
 
 /* An sc_measure_fn counting tokens with the tokenizer passed as ctx. */
 size_t agent_count_tokens(const char *text, size_t len, void *tok);

@@ -193,7 +193,7 @@ struct sql_grammar {
     long comp_steps;     /* nodes the running completion search has visited */
     int comp_need;       /* tokens comp takes written longest token first (-1: cannot; -2: not counted yet) */
     char *steer;         /* the completion the reply is being steered along (NULL: none) */
-    int wants_end;       /* the model's best token would have ended an unfinished statement */
+    int wants_end;       /* the model's best token would have ended an unfinished statement, or sg_finish */
     int steered;         /* this reply was (partly) written along a completion */
     size_t steer_pos;    /* how much of it has been written */
     char *comp;          /* completion for run_gen (NULL: none found) */
@@ -2080,6 +2080,8 @@ int sg_allows(sql_grammar *g, int id, int n_left) {
     for (size_t i = 0; i < n; i++) if (!step(g, &c, (unsigned char)b[i])) return 0;
     return 1;
 }
+
+void sg_finish(sql_grammar *g) { g->wants_end = 1; }
 
 int sg_mask(sql_grammar *g, float *logits, int n_vocab, int n_left) {
     g->stats.masks++;

@@ -67,6 +67,12 @@ int sg_mask(sql_grammar *g, float *logits, int n_vocab, int n_left);
 ** grammar then stops constraining this reply). */
 int sg_push(sql_grammar *g, int id);
 
+/* From the next token on, closes the statement along the shortest
+** completion found (as when the budget runs out): for a reply caught in a
+** loop (agent.c). Without a completion within the search depth, nothing
+** changes. */
+void sg_finish(sql_grammar *g);
+
 /* Is the reply so far a complete statement? */
 int sg_complete(const sql_grammar *g);
 
