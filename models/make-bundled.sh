@@ -18,10 +18,10 @@
 #      of a 3600-step schedule (the shipped run ran all 3600, in two sittings), with
 #      bf16 products where the CPU has AVX512_BF16 (OUT/run3): the default
 #      model.
-#   4. (in progress) stage 3 stacked to 12 layers and trained on the same rows:
-#      STEPS4 steps (a 6000-step schedule laid anew over 3500 steps at step
-#      1507 and over 3000 at 1564; OUT/run4, OUT/stage4-STEPS4.gguf; 0, the
-#      default, skips it).
+#   4. (trained, not shipped: models/README.md) stage 3 stacked to 12 layers
+#      and trained on the same rows: STEPS4 steps (a 6000-step schedule laid
+#      anew over 3500 steps at step 1507 and over 3000 at 1564; the run ran
+#      all 3000; OUT/run4, OUT/stage4-STEPS4.gguf; 0, the default, skips it).
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
 # THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
 # STEPS3 (default 3600), STEPS4 (default 0).
@@ -82,7 +82,7 @@ resume=()
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
 # 6. the shipped file: stage 3, the default model
 ./sqlassist quantize "$OUT/run3/model.gguf" models/sqlassist-sql-6m.gguf --type f16
-# 7. stage 4 (in progress, not shipped yet; STEPS4=0 skips it): stage 3 stacked to 12 layers
+# 7. stage 4 (trained to 3000, not shipped; STEPS4=0 skips it): stage 3 stacked to 12 layers
 #    (each layer followed by a copy that starts as the identity: --init of a GGUF half as deep),
 #    10.5M parameters, on the same rows, the rows of one schema trained as trees
 #    (--share-prefix 8), run in sittings (--stop-at STEPS4, resumable). The run began on a
