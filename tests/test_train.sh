@@ -134,6 +134,11 @@ else bad "resume mismatch message: $(tail -1 "$W/mismatch.log")"; fi
 # a finished run taken further: another --steps is refused, unless --reschedule lays the
 # cosine anew over the new total (lr at step s: floor + (lr - floor)(1 + cos(pi (s-w)/(T-w)))/2)
 cp -r "$W/split" "$W/longer"
+# (a finished run resumed as it was stays accepted: models/make-bundled.sh reruns its stages so)
+"$SQLASSIST" "${R[@]}" --out "$W/longer" --resume 2> "$W/again.log" && ok "a finished run resumed with its own settings is accepted" ||
+    bad "resuming a finished run: $(tail -1 "$W/again.log")"
+cmp -s "$W/longer/checkpoint.safetensors" "$W/split/checkpoint.safetensors" && ok "... and its checkpoint left as it was" ||
+    bad "resuming a finished run changed its checkpoint"
 if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 24 --resume 2> "$W/longer0.log"; then bad "--resume with another --steps was accepted"
 elif grep -q "'optimizer.total_steps'" "$W/longer0.log"; then ok "resume with another --steps refused without --reschedule"
 else bad "resume --steps mismatch message: $(tail -1 "$W/longer0.log")"; fi

@@ -321,6 +321,11 @@ void kern_matvec_portable(float *out, float s, const float *m, size_t ld, const 
     }
 }
 
+void kern_outer_add_portable(float *m, size_t ld, const float *c, int r, const float *x, int n) {
+    for (int k = 0; k < r; k++)
+        for (int i = 0; i < n; i++) m[(size_t)k * ld + i] += c[k] * x[i];
+}
+
 float kern_exp_sub_portable(float *x, int n, float sub) {
     float sum = 0;
     for (int i = 0; i < n; i++) {
@@ -413,8 +418,7 @@ void kern_matvec(float *out, float s, const float *m, size_t ld, const float *x,
 
 void kern_outer_add(float *m, size_t ld, const float *c, int r, const float *x, int n) {
     if (g_dot == kern_dot_avx512) { kern_outer_add_avx512(m, ld, c, r, x, n); return; }
-    for (int k = 0; k < r; k++)
-        for (int i = 0; i < n; i++) m[(size_t)k * ld + i] += c[k] * x[i];
+    kern_outer_add_portable(m, ld, c, r, x, n);
 }
 
 float kern_exp_sub(float *x, int n, float sub) {

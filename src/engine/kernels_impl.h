@@ -31,6 +31,7 @@ void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act, size_t
 /* kern_matvec, kern_outer_add, kern_exp_sub (kernels.h): portable and AVX-512. */
 void kern_matvec_portable(float *out, float s, const float *m, size_t ld, const float *x, int r, int n);
 void kern_matvec_avx512(float *out, float s, const float *m, size_t ld, const float *x, int r, int n);
+void kern_outer_add_portable(float *m, size_t ld, const float *c, int r, const float *x, int n);
 void kern_outer_add_avx512(float *m, size_t ld, const float *c, int r, const float *x, int n);
 float kern_exp_sub_portable(float *x, int n, float sub);
 float kern_exp_sub_avx512(float *x, int n, float sub);

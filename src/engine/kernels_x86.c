@@ -1198,10 +1198,7 @@ T512 float kern_exp_sub_avx512(float *x, int n, float sub) {
 #else
 void kern_axpy_avx512(float *y, float a, const float *x, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
 void kern_matvec_avx512(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) { kern_matvec_portable(out, s, m, ld, x, r, n); }
-void kern_outer_add_avx512(float *m, size_t ld, const float *c, int r, const float *x, int n) {
-    for (int k = 0; k < r; k++)
-        for (int i = 0; i < n; i++) m[(size_t)k * ld + i] += c[k] * x[i];
-}
+void kern_outer_add_avx512(float *m, size_t ld, const float *c, int r, const float *x, int n) { kern_outer_add_portable(m, ld, c, r, x, n); }
 float kern_exp_sub_avx512(float *x, int n, float sub) { return kern_exp_sub_portable(x, n, sub); }
 
 void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,

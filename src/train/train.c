@@ -493,8 +493,8 @@ int train_run(const train_opts *o) {
     if (o->resume) {
         if (!file_exists(r->ckpt_path)) { sa_fail(&err, "--resume: %s does not exist", r->ckpt_path); goto fail; }
         if (ckpt_load(r->ckpt_path, r->m, &r->opt, &r->st, r->run_json, o->reschedule, &err)) goto fail;
-        if (r->st.step >= r->total_steps) {
-            sa_fail(&err, "--resume: %s is at step %d, not before --steps %d", r->ckpt_path, r->st.step, r->total_steps);
+        if (o->reschedule && r->st.step >= r->total_steps) {
+            sa_fail(&err, "--reschedule: %s is at step %d, not before --steps %d", r->ckpt_path, r->st.step, r->total_steps);
             goto fail;
         }
         fprintf(stderr, "resumed from %s at step %d\n", r->ckpt_path, r->st.step);
