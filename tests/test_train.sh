@@ -142,6 +142,9 @@ cmp -s "$W/longer/checkpoint.safetensors" "$W/split/checkpoint.safetensors" && o
 if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 24 --resume 2> "$W/longer0.log"; then bad "--resume with another --steps was accepted"
 elif grep -q "'optimizer.total_steps'" "$W/longer0.log"; then ok "resume with another --steps refused without --reschedule"
 else bad "resume --steps mismatch message: $(tail -1 "$W/longer0.log")"; fi
+"$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 24 --reschedule 2> "$W/noresume.log"; rc=$?
+[ $rc = 2 ] && grep -q -- "--reschedule needs --resume" "$W/noresume.log" && ok "--reschedule without --resume: exit 2, said why" ||
+    bad "--reschedule without --resume: rc $rc: $(tail -1 "$W/noresume.log")"
 if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 16 --reschedule --resume 2> "$W/longer1.log"; then bad "--reschedule to the step reached was accepted"
 else ok "--reschedule to no further step refused: $(tail -1 "$W/longer1.log")"; fi
 if "$SQLASSIST" "${R[@]}" --out "$W/longer" --steps 24 --reschedule --resume 2> "$W/longer2.log" &&
