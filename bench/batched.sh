@@ -50,7 +50,7 @@
 #   IDLE_WAIT=120 IDLE_BUSY=25   wait until other processes use < IDLE_BUSY %
 #   SQLASSIST=path               (default: ./sqlassist at the repository root)
 # Example: THREADS=2 ROUNDS=3 bench/batched.sh
-#          MODEL=models/sqlassist-sql-6m.gguf ROUNDS=1 bench/batched.sh   (a quick check)
+#          MODEL=models/sqlassist-sql.gguf ROUNDS=1 bench/batched.sh   (a quick check)
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED:-$ROOT/../shared}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bundled_eval.sh — the scores of models/sqlassist-sql-6m.gguf reported in
+# bundled_eval.sh — the scores of models/sqlassist-sql.gguf reported in
 # models/README.md and the README, all with `sqlassist bench` (greedy, up to
 # 3 generate/execute/repair rounds, the model's own sql-create-context prompt):
 #   * WikiSQL test (tables never seen in training), in the sql-create-context
@@ -18,14 +18,14 @@
 #
 #   bash bench/bundled_eval.sh            (from the repository root, after make)
 #
-# Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql-6m.gguf),
+# Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql.gguf),
 # SHARED (../shared), OUT (runs/bundled-eval), THREADS (default: all cores), LIMIT (questions per set; all),
 # SETS (default "everyday-shop everyday-library spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite"; two runs with
 # different SETS may share OUT and run side by side).
 set -eu
 cd "$(dirname "$0")/.."
 SQLASSIST="${SQLASSIST:-./sqlassist}"
-MODEL="${MODEL:-models/sqlassist-sql-6m.gguf}"
+MODEL="${MODEL:-models/sqlassist-sql.gguf}"
 SHARED="${SHARED:-$PWD/../shared}"
 OUT="${OUT:-runs/bundled-eval}"
 mkdir -p "$OUT"

@@ -18,7 +18,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 SQLASSIST="${SQLASSIST:-./sqlassist}"
-MODEL="${MODEL:-models/sqlassist-sql-6m.gguf}"
+MODEL="${MODEL:-models/sqlassist-sql.gguf}"
 SHARED="${SHARED:-$PWD/../shared}"
 OUT="${OUT:-runs/grammar-eval}"
 LIMIT="${LIMIT:-1000}"

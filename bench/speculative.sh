@@ -26,7 +26,7 @@
 #
 #   bash bench/speculative.sh          (from the repository root, after make)
 #
-# Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql-6m.gguf), THREADS (2),
+# Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql.gguf), THREADS (2),
 # DRAFT (4), ROUNDS (1), LIMIT (all tasks), KS (1,2,4,8), DEPTH (200), REPS (15),
 # CLOCK (wall; cpu times the verify-cost runs in process CPU time, which with
 # THREADS=1 other processes on a busy machine barely disturb),
@@ -36,7 +36,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 SQLASSIST="${SQLASSIST:-./sqlassist}"
-MODEL="${MODEL:-models/sqlassist-sql-6m.gguf}"
+MODEL="${MODEL:-models/sqlassist-sql.gguf}"
 THREADS="${THREADS:-2}"
 DRAFT="${DRAFT:-4}"
 ROUNDS="${ROUNDS:-1}"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# make-bundled.sh — reproduces models/sqlassist-sql-6m.gguf, the model
+# make-bundled.sh — reproduces models/sqlassist-sql.gguf, the model
 # sqlassist uses when no --model is given, from the public data in
 # ../shared/data, with this repository's own trainer (see models/README.md).
 #
 #   bash models/make-bundled.sh            (from the repository root)
 #
-# Three stages, each resumable:
+# Five stages, each resumable, and a mean of the last two:
 #   1. from scratch on WikiSQL and sql-create-context rows in that data set's
 #      layout (OUT/run, STEPS steps): the model learns SQL and copying;
 #   2. from stage 1's weights, on rows in the model's own "schema" format:
@@ -16,15 +16,20 @@
 #   3. from stage 2's weights, the same rows re-weighted (make_schema_data.py
 #      --remix: synthetic everyday pairs twice, WikiSQL halved), STEPS3 steps
 #      of a 3600-step schedule (the shipped run ran all 3600, in two sittings), with
-#      bf16 products where the CPU has AVX512_BF16 (OUT/run3): the default
-#      model.
-#   4. (trained, not shipped: models/README.md) stage 3 stacked to 12 layers
-#      and trained on the same rows: STEPS4 steps (a 6000-step schedule laid
-#      anew over 3500 steps at step 1507 and over 3000 at 1564; the run ran
-#      all 3000; OUT/run4, OUT/stage4-STEPS4.gguf; 0, the default, skips it).
+#      bf16 products where the CPU has AVX512_BF16 (OUT/run3, OUT/stage3.gguf);
+#   4. stage 3 stacked to 12 layers and trained on the same rows: STEPS4 steps
+#      (a 6000-step schedule laid anew over 3500 steps at step 1507 and over
+#      3000 at 1564; the run ran all 3000; OUT/run4, OUT/stage4-STEPS4.gguf);
+#   5. from stage 4's weights, the same rows plus new synthetic plain lists
+#      (make_schema_data.py --stage5), STEPS5 steps of a 700-step schedule
+#      (OUT/run5, OUT/stage5-STEPS5.gguf);
+#   6. the shipped file: 0.65 x stage 4 + 0.35 x stage 5, weight by weight
+#      (scripts/average_gguf.py; models/README.md says why), as f16.
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
 # THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
-# STEPS3 (default 3600), STEPS4 (default 0).
+# STEPS3 (default 3600), STEPS4 (default 3000), STEPS5 (default 700). With
+# STEPS4 or STEPS5 set to 0 the script stops after stage 3 or 4 and leaves
+# models/ alone.
 # Rerunning continues from OUT/run*/checkpoint.safetensors when one exists
 # (the result is the same bytes as an uninterrupted run on the same ISA).
 set -eu
@@ -80,16 +85,15 @@ resume=()
     --steps 3600 --stop-at "$STEPS3" --batch 16 --lr 6e-4 --warmup 100 --seed 3 "${precision[@]}" \
     --save-every 100 --val-every 400 --val-max 300 \
     ${THREADS:+--threads "$THREADS"} "${resume[@]}"
-# 6. the shipped file: stage 3, the default model
-./sqlassist quantize "$OUT/run3/model.gguf" models/sqlassist-sql-6m.gguf --type f16
-# 7. stage 4 (trained to 3000, not shipped; STEPS4=0 skips it): stage 3 stacked to 12 layers
+./sqlassist quantize "$OUT/run3/model.gguf" "$OUT/stage3.gguf" --type f16
+# 6. stage 4 (STEPS4=0 skips it and what follows): stage 3 stacked to 12 layers
 #    (each layer followed by a copy that starts as the identity: --init of a GGUF half as deep),
 #    10.5M parameters, on the same rows, the rows of one schema trained as trees
 #    (--share-prefix 8), run in sittings (--stop-at STEPS4, resumable). The run began on a
 #    6000-step schedule; to finish in the sittings at hand it was laid anew (--reschedule)
 #    over 3500 steps at step 1507 and over 3000 at step 1564. The legs are replayed here
 #    (TOTAL:UNTIL), each from the step the last one reached.
-STEPS4="${STEPS4:-0}"
+STEPS4="${STEPS4:-3000}"
 if [ "$STEPS4" -gt 0 ]; then
     reached=0
     [ -s "$OUT/run4/metrics.jsonl" ] && reached=$(tail -1 "$OUT/run4/metrics.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/')
@@ -104,7 +108,7 @@ if [ "$STEPS4" -gt 0 ]; then
         [ "$total" -ne 6000 ] && [ ${#resume[@]} -gt 0 ] && again=(--reschedule)
         ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
             --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
-            --init models/sqlassist-sql-6m.gguf --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+            --init "$OUT/stage3.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
             --data "$OUT/data/train_schema_mix.jsonl" --out "$OUT/run4" --seq-len 512 \
             --steps "$total" --stop-at "$until" --batch 32 --lr 6e-4 --warmup 100 --seed 4 "${precision[@]}" \
             --share-prefix 8 --save-every 50 --val-every 250 --val-max 300 \
@@ -114,4 +118,27 @@ if [ "$STEPS4" -gt 0 ]; then
     done
     ./sqlassist quantize "$OUT/run4/model.gguf" "$OUT/stage4-$STEPS4.gguf" --type f16
 fi
-ls -l models/sqlassist-sql-6m.gguf
+# 7. stage 5 (STEPS5 steps, 0 skips it; needs stage 4 at 3000): from stage 4's f32 weights, the
+#    stage-3 rows plus new synthetic plain lists (SELECT x FROM t, with and without a condition or
+#    a join; make_schema_data.py --stage5: OUT/train_schema_mix5.jsonl), a 700-step schedule.
+STEPS5="${STEPS5:-700}"
+if [ "$STEPS4" -gt 0 ] && [ "$STEPS5" -gt 0 ]; then
+    [ -s "$OUT/data/train_schema_mix5.jsonl" ] ||
+        /usr/bin/python3 scripts/make_schema_data.py "$SHARED/data" "$OUT/data" --sqlassist ./sqlassist \
+            --tokens-of "$OUT/stage1.gguf" --budget "$SCHEMA_TOKENS" --synthetic-per-db 40 --stage5
+    resume=()
+    [ -s "$OUT/run5/checkpoint.safetensors" ] && resume=(--resume)
+    ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+        --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
+        --init "$OUT/run4/model.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+        --data "$OUT/data/train_schema_mix5.jsonl" --out "$OUT/run5" --seq-len 512 \
+        --steps 700 --stop-at "$STEPS5" --batch 32 --lr 3e-4 --warmup 50 --seed 5 "${precision[@]}" \
+        --share-prefix 8 --save-every 50 --val-every 350 --val-max 300 \
+        ${THREADS:+--threads "$THREADS"} "${resume[@]}"
+    ./sqlassist quantize "$OUT/run5/model.gguf" "$OUT/stage5-$STEPS5.gguf" --type f16
+    # 8. the shipped file: the mean of stages 4 and 5 (f32 weights), as f16
+    /usr/bin/python3 scripts/average_gguf.py "$OUT/run4/model.gguf" "$OUT/run5/model.gguf" \
+        "$OUT/stage45.gguf" --t 0.35
+    ./sqlassist quantize "$OUT/stage45.gguf" models/sqlassist-sql.gguf --type f16
+    ls -l models/sqlassist-sql.gguf
+fi

@@ -2,15 +2,15 @@
 # demo.sh — the main job on a fresh Debian 12 machine: installs what is
 # missing, builds sqlassist, and asks questions of the bundled sample
 # database (examples/shop.sqlite) with the bundled model
-# (models/sqlassist-sql-6m.gguf, trained from scratch by this project; see
+# (models/sqlassist-sql.gguf, trained from scratch by this project; see
 # models/README.md).
 #
 #   bash scripts/demo.sh ["question" ...]
 #   MODEL=/path/to/qwen2.5-1.5b-instruct-q8_0.gguf bash scripts/demo.sh "Which city has the most customers?"
 #
-# The bundled model is small (5.8M parameters) and learnt single-table
+# The bundled model is small (10.5M parameters) and answers mostly single-table
 # questions (WikiSQL style: a column, a filter, COUNT/MIN/MAX/SUM/AVG); it
-# does not write joins or nested queries. With MODEL set to a
+# seldom writes a join or a nested query right. With MODEL set to a
 # Qwen2.5-Instruct GGUF or Hugging Face directory, that model answers.
 set -eu
 cd "$(dirname "$0")/.."

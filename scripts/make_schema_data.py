@@ -78,16 +78,19 @@ def spider_rows(data, dev_dbs, dev_questions):
     return by_db
 
 
-def synthetic_rows(args, data, dev_dbs):
+def synthetic_rows(args, data, dev_dbs, name='synthetic.jsonl', extra=()):
+    """Synthetic pairs (make_synthetic.py) on every training database: {db_path: rows}.
+    extra: more make_synthetic.py arguments (another seed, --shapes)."""
     dbs = sorted(p for p in (os.path.join(data, 'spider/database', d, d + '.sqlite')
                              for d in os.listdir(os.path.join(data, 'spider/database')) if d not in dev_dbs)
                  if os.path.exists(p))
     dbs += sorted(os.path.join(data, 'text2sql-data', f) for f in os.listdir(os.path.join(data, 'text2sql-data'))
                   if f.endswith('.sqlite'))
     dbs += [os.path.join(data, 'sample-db/Chinook_Sqlite.sqlite'), os.path.join(data, 'sample-db/northwind/northwind.sqlite')]
-    out = os.path.join(args.out, 'synthetic.jsonl')
+    out = os.path.join(args.out, name)
     subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_synthetic.py'),
-                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '1'] + dbs, check=True)
+                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '1'] + list(extra) + dbs,
+                   check=True)
     by_db = {}
     with open(out, encoding='utf-8') as f:
         for line in f:
@@ -161,6 +164,44 @@ def remix(out, synthetic_copies, wikisql_rows, seed=3):
     print(json.dumps(counts, sort_keys=True))
 
 
+# Stage 5's extra rows: plain lists (SELECT x FROM t, with and without a
+# condition or a join), which stages 1-4 saw far less often than "the X with
+# the most Y" (2,200 against 3,394 rows of the stage-3 mix); stage 4 answered
+# "List the company names of the suppliers." with GROUP BY ... LIMIT 1.
+LIST_SHAPES = 'list_all:6,list_where:3,join_list:2,count_all:1'
+
+
+def stage5(args):
+    """OUT/train_schema_mix5.jsonl: the stage-3 mix (OUT/train_schema_mix.jsonl)
+    plus new synthetic plain-list rows (OUT/synthetic_lists.jsonl, seed 5, on the
+    same training databases, never Spider dev or examples/), each twice."""
+    with open(os.path.join(args.data, 'spider/dev.json'), encoding='utf-8') as f:
+        dev = json.load(f)
+    dev_dbs = {r['db_id'] for r in dev}
+    held_out = {norm_q(r['question']) for r in dev}
+    for s in ('dev', 'test'):
+        for r in mtd.read_jsonl(os.path.join(args.data, 'wikisql/text2sql-data/wikisql_%s.flat.jsonl' % s)):
+            held_out.add(norm_q(r['question']))
+    syn = synthetic_rows(args, args.data, dev_dbs, 'synthetic_lists.jsonl',
+                         ['--seed', '5', '--shapes', LIST_SHAPES])
+    extra = []
+    for path in sorted(syn):
+        items = [r for r in syn[path] if norm_q(r['question']) not in held_out]
+        extra += [dict(r, source='synthetic_lists') for r in render(args, path, items)]
+    with open(os.path.join(args.out, 'train_schema_mix.jsonl'), encoding='utf-8') as f:
+        mix = f.readlines()
+    mix += [json.dumps({'question': r['question'], 'context': r['context'], 'answer': r['answer'],
+                        'source': r['source']}, ensure_ascii=False) + '\n' for r in extra] * 2
+    random.Random(5).shuffle(mix)
+    with open(os.path.join(args.out, 'train_schema_mix5.jsonl'), 'w', encoding='utf-8') as f:
+        f.writelines(mix)
+    counts = {'mix': len(mix) - 2 * len(extra), 'synthetic_lists': 2 * len(extra), 'total': len(mix)}
+    with open(os.path.join(args.out, 'schema_mix5_counts.json'), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('data')
@@ -175,7 +216,14 @@ def main():
                     help='only write OUT/train_schema_mix.jsonl from OUT/train_schema.jsonl (see remix())')
     ap.add_argument('--synthetic-copies', type=int, default=2, help='with --remix: times each synthetic row is repeated')
     ap.add_argument('--mix-wikisql-rows', type=int, default=12000, help='with --remix: WikiSQL rows kept')
+    ap.add_argument('--stage5', action='store_true',
+                    help='only write OUT/train_schema_mix5.jsonl (see stage5(); needs --tokens-of, OUT/train_schema_mix.jsonl)')
     args = ap.parse_args()
+    if args.stage5:
+        if not args.tokens_of:
+            ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
+        stage5(args)
+        return
     if args.remix:
         remix(args.out, args.synthetic_copies, args.mix_wikisql_rows)
         return

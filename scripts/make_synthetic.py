@@ -741,6 +741,22 @@ class Gen:
         cond = t and self.cond_any(t)
         return cond and self.list_with(t, cond)
 
+    def s_list_all(self):
+        """SELECT col FROM t: a plain list, every row (not in the default SHAPES:
+        stage 5's extra rows, --shapes)."""
+        t = self.choice(self.tables_with(lambda t: len(t.cols) > 1))
+        cs = t and self.display_cols(t)
+        if not cs:
+            return None
+        P, X = t.plur, self.cols_phrase(t, cs)
+        qs = [f'List the {X} of the {P}.', f'List the {X} of all {P}.', f'What are the {X} of all {P}?',
+              f'Show the {X} of every {t.sing}.', f'Give me the {X} of all the {P}.',
+              f'Show all {P} with their {X}.', f'What are the {X} of the {P}?',
+              f'Return the {X} of each {t.sing}.']
+        if len(cs) == 1 and cs[0] is t.label and t.label_is_name:
+            qs += [f'List all {P}.', f'Show all the {P}.', f'What {P} are there?', f'Name every {t.sing}.']
+        return Cand(self.choice(qs), f'SELECT {self.sel(cs)} FROM {qi(t.name)}', 'any')
+
     def s_distinct(self):
         """SELECT DISTINCT col FROM t."""
         t = self.choice(self.tables_with(lambda t: self.cols(t, lambda c: c.category)))
@@ -1301,6 +1317,20 @@ SHAPES = [
 ]
 
 
+def parse_shapes(text):
+    """--shapes 'list_all:6,list_where:3' as [(name, weight)]."""
+    out = []
+    for part in text.split(','):
+        name, _, w = part.partition(':')
+        if not hasattr(Gen, 's_' + name):
+            raise argparse.ArgumentTypeError(f'--shapes: no shape called {name!r}')
+        try:
+            out.append((name, float(w) if w else 1.0))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'--shapes: weight of {name!r} is not a number: {w!r}')
+    return out
+
+
 def check(gen, cand):
     """Whether a candidate query runs and gives a non-empty answer."""
     rows = gen.run(cand.query, 1)
@@ -1319,8 +1349,10 @@ def stable_seed(seed, path):
     return seed + int.from_bytes(hashlib.sha256(path.encode('utf-8')).digest()[:8], 'big')
 
 
-def generate(gen, per_db, deadline, note):
-    """Up to per_db (shape, question, query) triples spread over the shapes."""
+def generate(gen, per_db, deadline, note, shapes=None):
+    """Up to per_db (shape, question, query) triples spread over the shapes
+    ([(name, weight)], SHAPES by default)."""
+    SHAPES = shapes or globals()['SHAPES']
     total_w = sum(w for _, w in SHAPES)
     caps = {s: max(1, math.ceil(per_db * w / total_w)) for s, w in SHAPES}
     counts, fails, dead = Counter(), Counter(), set()
@@ -1381,7 +1413,7 @@ def process_db(path, args, note):
     rng = random.Random(stable_seed(args.seed, path))
     gen = Gen(conn, timer, tables, fks, rng, args.query_timeout)
     try:
-        rows = generate(gen, args.per_db, deadline, note)
+        rows = generate(gen, args.per_db, deadline, note, args.shapes)
     finally:
         conn.close()
     rng.shuffle(rows)
@@ -1397,6 +1429,8 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--time-per-db', type=float, default=30.0, help='seconds per database (default 30)')
     ap.add_argument('--query-timeout', type=float, default=1.0, help='seconds per query (default 1)')
+    ap.add_argument('--shapes', type=parse_shapes, default=None,
+                    help="shapes and weights, e.g. 'list_all:6,list_where:3' (default: SHAPES)")
     ap.add_argument('dbs', nargs='+', metavar='DB.sqlite')
     args = ap.parse_args(argv)
     shapes, per_db = Counter(), []
@@ -1416,7 +1450,7 @@ def main(argv=None):
                 shapes[r['shape']] += 1
             per_db.append((db_id_of(path), len(rows), time.monotonic() - t0))
     print('pairs per shape:', file=sys.stderr)
-    for s, _ in SHAPES:
+    for s, _ in args.shapes or SHAPES:
         print(f'  {s:18} {shapes[s]}', file=sys.stderr)
     print('pairs per database:', file=sys.stderr)
     for dbid, n, secs in per_db:

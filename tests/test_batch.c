@@ -288,7 +288,7 @@ int main(void) {
     }
     /* the bundled model as q8_0: the 4-row VNNI kernels on real widths */
     model_opts mo = { .dtype = "q8_0" };
-    model *m = model_load("models/sqlassist-sql-6m.gguf", &mo, &err);
+    model *m = model_load("models/sqlassist-sql.gguf", &mo, &err);
     if (!m) { CHECK_FAIL("%s", err.msg); return check_done(); }
     seq_spec four[4] = { { 60, 16, 0, NULL, 0 }, { 31, 16, 0, NULL, 0 }, { 45, 8, 1, NULL, 0 }, { 2, 16, 3, NULL, 0 } };
     run_case(m, four, 4, "bundled q8_0");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_default_model.sh — what `ask`, `serve` and `bench` use when no
 # --model or --format is given:
-#   1. the model: $SQLASSIST_MODEL, else models/sqlassist-sql-6m.gguf beside
+#   1. the model: $SQLASSIST_MODEL, else models/sqlassist-sql.gguf beside
 #      the executable or one level up, else ../share/sqlassist/ from it; with none of them
 #      the command exits 2 naming the places it looked;
 #   2. the prompt: a model written by `sqlassist train --mode full` carries
@@ -55,8 +55,8 @@ fi
 # ---- 1. where the model comes from --------------------------------------------
 mkdir -p "$W/bin/models" "$W/inst/bin" "$W/inst/share/sqlassist" "$W/none"
 cp "$SQLASSIST" "$W/bin/sqlassist"; cp "$SQLASSIST" "$W/inst/bin/sqlassist"; cp "$SQLASSIST" "$W/none/sqlassist"
-cp "$TRAINED" "$W/bin/models/sqlassist-sql-6m.gguf"
-cp "$TRAINED" "$W/inst/share/sqlassist/sqlassist-sql-6m.gguf"
+cp "$TRAINED" "$W/bin/models/sqlassist-sql.gguf"
+cp "$TRAINED" "$W/inst/share/sqlassist/sqlassist-sql.gguf"
 for b in "$W/bin/sqlassist" "$W/inst/bin/sqlassist"; do
     if out=$("$b" ask --context "$CTX" --json --max-attempts 1 -n 4 "$Q" 2>&1); [ $? -le 1 ] &&
         echo "$out" | grep -q '"attempts"'; then
@@ -66,7 +66,7 @@ for b in "$W/bin/sqlassist" "$W/inst/bin/sqlassist"; do
     fi
 done
 out=$("$W/none/sqlassist" ask --context "$CTX" "$Q" 2>&1); rc=$?
-if [ $rc = 2 ] && echo "$out" | grep -q "no bundled model found (looked for .*none/models/sqlassist-sql-6m.gguf"; then
+if [ $rc = 2 ] && echo "$out" | grep -q "no bundled model found (looked for .*none/models/sqlassist-sql.gguf"; then
     ok "no --model and no bundled model: exit 2 naming where it looked"
 else
     bad "no bundled model: rc $rc: $out"

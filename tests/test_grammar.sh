@@ -90,7 +90,7 @@ else
 fi
 
 # ---- 3. the mask only removes ------------------------------------------------------------
-MODEL=models/sqlassist-sql-6m.gguf
+MODEL=models/sqlassist-sql.gguf
 N=100
 [ "${SAN:-0}" = 1 ] && N=25
 head -"$N" "$W/data/wikisql_dev.jsonl" > "$W/dev.jsonl"

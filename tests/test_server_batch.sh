@@ -7,7 +7,7 @@
 # the chat completion text. The bundled model on examples/shop.sqlite, grammar
 # on and off, drafts on for some requests. Loopback only.
 . "$(dirname "$0")/lib_test.sh" server-batch
-BUNDLED=${BUNDLED:-models/sqlassist-sql-6m.gguf}
+BUNDLED=${BUNDLED:-models/sqlassist-sql.gguf}
 [ -f "$BUNDLED" ] || die "missing $BUNDLED"
 
 start() {  # NAME ARGS...

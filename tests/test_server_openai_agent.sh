@@ -7,7 +7,7 @@
 # comes from a second server that lets each attempt write two tokens.
 # Loopback only.
 . "$(dirname "$0")/lib_test.sh" server-openai-agent
-BUNDLED=${BUNDLED:-models/sqlassist-sql-6m.gguf}
+BUNDLED=${BUNDLED:-models/sqlassist-sql.gguf}
 [ -f "$BUNDLED" ] || die "missing $BUNDLED"
 bash tests/web/setup.sh; rc=$?
 [ $rc -eq 77 ] && skip_all "node/npm not installed (tests/web/setup.sh)"

@@ -46,7 +46,7 @@ AD=$(find_adapters)
     -n 160 --grammar off --candidates 1 "${LORA[@]}" 2> "$W/server.log" &
 pid=$!
 # (failures are forced per question by the browser test: two tokens, no grammar)
-"$SQLASSIST" serve --model "${BUNDLED:-models/sqlassist-sql-6m.gguf}" --db examples/shop.sqlite --port 0 --threads 2 2> "$W/server-b.log" &
+"$SQLASSIST" serve --model "${BUNDLED:-models/sqlassist-sql.gguf}" --db examples/shop.sqlite --port 0 --threads 2 2> "$W/server-b.log" &
 pid_b=$!
 trap 'kill -9 $pid $pid_b 2>/dev/null' EXIT
 for log in "$W/server.log" "$W/server-b.log"; do

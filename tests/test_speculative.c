@@ -335,7 +335,7 @@ int main(void) {
     if (!sb) { CHECK_FAIL("examples/shop.sqlite: %s", err.msg); return check_done(); }
     sc_schema schema = {0};
     if (sc_introspect(sb, 0, &schema, &err)) { CHECK_FAIL("%s", err.msg); return check_done(); }
-    const char *bundled[] = { "models/sqlassist-sql-6m.gguf" };
+    const char *bundled[] = { "models/sqlassist-sql.gguf" };
     for (int b = 0; b < (int)(sizeof bundled / sizeof *bundled); b++) {
         if (access(bundled[b], R_OK) != 0) { check_skip("no bundled model %s", bundled[b]); continue; }
         model *m = model_load(bundled[b], NULL, &err);

@@ -49,7 +49,7 @@ int cli_float(const char *flag, const char *value, double lo, double hi, double 
 ** level up (a build directory), else in ../share/sqlassist/ from it (an
 ** installed layout). Returns a pointer to
 ** static storage, or NULL (with the places looked at written to `looked`). */
-#define BUNDLED_MODEL "sqlassist-sql-6m.gguf"
+#define BUNDLED_MODEL "sqlassist-sql.gguf"
 const char *cli_default_model(char *looked, size_t looked_size);
 
 /* Sets *model_path to the default model when it is NULL; prints an error
