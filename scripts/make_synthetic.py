@@ -5,7 +5,11 @@
 """make_synthetic.py — templated question/SQL pairs from real SQLite databases.
 
     /usr/bin/python3 scripts/make_synthetic.py --out FILE.jsonl [--per-db N] [--seed 1] \
-        [--time-per-db S] [--query-timeout S] DB.sqlite [DB.sqlite ...]
+        [--time-per-db S] [--query-timeout S] [--shapes NAME:W,...] DB.sqlite [DB.sqlite ...]
+
+--shapes picks the shapes and their weights (default: SHAPES below; list_all,
+a plain list of every row, is only made when named, for stage 5 of
+models/make-bundled.sh).
 
 Each database is opened read-only and introspected (sqlite_master,
 pragma_table_info, pragma_foreign_key_list, the first 200 rows of each table).
@@ -24,7 +28,7 @@ each database gets random.Random(seed + sha256(path))).
 The sources in shared/data, Spider train databases only (this script knows
 nothing about Spider's splits: the caller leaves out every db_id of dev.json):
 
-    D=/work/shared/data
+    D=../shared/data
     DEV=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(sorted({e["db_id"] for e in json.load(open(sys.argv[1]))})))' $D/spider/dev.json)
     DBS=$(for f in $D/spider/database/*/*.sqlite; do
             id=$(basename "$(dirname "$f")"); case " $DEV " in *" $id "*) ;; *) echo "$f";; esac; done)
@@ -1323,11 +1327,11 @@ def parse_shapes(text):
     for part in text.split(','):
         name, _, w = part.partition(':')
         if not hasattr(Gen, 's_' + name):
-            raise argparse.ArgumentTypeError(f'--shapes: no shape called {name!r}')
+            raise argparse.ArgumentTypeError(f'no shape called {name!r}')
         try:
             out.append((name, float(w) if w else 1.0))
         except ValueError:
-            raise argparse.ArgumentTypeError(f'--shapes: weight of {name!r} is not a number: {w!r}')
+            raise argparse.ArgumentTypeError(f'weight of {name!r} is not a number: {w!r}')
     return out
 
 

@@ -22,7 +22,7 @@ AVG="$PY scripts/average_gguf.py"
 
 # ---- 1. the mean, checked with another reader -----------------------------------
 if $AVG "$W/a.gguf" "$W/b.gguf" "$W/m.gguf" --t 0.25 > "$W/m.log" 2>&1; then
-    if r=$($PY - "$W" <<'EOF'
+    if r=$($PY - "$W" 2>&1 <<'EOF'
 import sys
 import numpy as np
 sys.path.insert(0, "tests")

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# test_synthetic.sh — scripts/make_synthetic.py, the synthetic training pairs
+# of the bundled model, on two real databases of ../shared/data:
+#   1. --shapes list_all: every pair is a plain list (SELECT cols FROM t, no
+#      WHERE, no join) whose columns are the table's and whose query returns
+#      rows when run again here with Python's sqlite3; questions are unique;
+#   2. the default shapes: every query runs and returns a row, count pairs
+#      count something, and the same seed gives the same bytes (the data of
+#      models/make-bundled.sh is reproducible);
+#   3. a shape that does not exist, or a weight that is not a number, is
+#      refused with a message that names it.
+# Env: OUT (tests/out), SHARED (shared data).
+. "$(dirname "$0")/lib_test.sh" synthetic
+DB1="$SHARED/data/sample-db/Chinook_Sqlite.sqlite"
+DB2="$SHARED/data/spider/database/concert_singer/concert_singer.sqlite"
+[ -f "$DB1" ] && [ -f "$DB2" ] || skip_all "no sample databases in $SHARED/data"
+GEN="$PY scripts/make_synthetic.py"
+
+# ---- 1. plain lists --------------------------------------------------------------
+if $GEN --out "$W/lists.jsonl" --per-db 20 --seed 5 --shapes list_all "$DB1" "$DB2" 2> "$W/lists.log"; then
+    if r=$($PY - "$W/lists.jsonl" 2>&1 <<'EOF'
+import json, re, sqlite3, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) >= 20, f"only {len(rows)} pairs"
+assert len({r["question"] for r in rows}) == len(rows), "a question twice"
+for r in rows:
+    assert r["shape"] == "list_all", r
+    m = re.fullmatch(r'SELECT (.+) FROM ("[^"]+"|\w+)', r["query"])
+    assert m, f"not a plain list: {r['query']}"
+    db = sqlite3.connect("file:" + r["db_path"] + "?mode=ro", uri=True)
+    table = m.group(2).strip('"')
+    cols = {c[1].lower() for c in db.execute(f'PRAGMA table_info("{table}")')}
+    for c in m.group(1).split(", "):
+        assert c.strip('"').lower() in cols, f"{c} is not a column of {table}"
+    assert db.execute(r["query"]).fetchone() is not None, f"no rows: {r['query']}"
+print(f"{len(rows)} plain lists, each a table's columns, each returning rows")
+EOF
+    ); then ok "--shapes list_all: $r"; else bad "--shapes list_all: $r"; fi
+else
+    bad "make_synthetic.py --shapes list_all: $(tail -2 "$W/lists.log")"
+fi
+
+# ---- 2. default shapes: every query answers, and the output is reproducible -------
+if $GEN --out "$W/a.jsonl" --per-db 40 --seed 1 "$DB2" 2> "$W/a.log" &&
+   $GEN --out "$W/b.jsonl" --per-db 40 --seed 1 "$DB2" 2> "$W/b.log"; then
+    cmp -s "$W/a.jsonl" "$W/b.jsonl" && ok "same seed, same bytes" || bad "same seed gave different pairs"
+    if r=$($PY - "$W/a.jsonl" 2>&1 <<'EOF'
+import json, sqlite3, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+shapes = {r["shape"] for r in rows}
+assert len(rows) >= 30 and len(shapes) >= 10, (len(rows), sorted(shapes))
+assert "list_all" not in shapes, "list_all made without --shapes"
+for r in rows:
+    db = sqlite3.connect("file:" + r["db_path"] + "?mode=ro", uri=True)
+    got = db.execute(r["query"]).fetchone()
+    assert got is not None, f"no rows: {r['query']}"
+    if r["query"].startswith("SELECT count(*)") and " GROUP BY " not in r["query"]:
+        assert got[0] > 0, f"counts nothing: {r['query']}"
+print(f"{len(rows)} pairs of {len(shapes)} shapes, every query answers")
+EOF
+    ); then ok "default shapes: $r"; else bad "default shapes: $r"; fi
+else
+    bad "make_synthetic.py: $(tail -2 "$W/a.log")"
+fi
+
+# ---- 3. bad --shapes ----------------------------------------------------------------
+for arg in "list_everything:2" "list_all:x"; do
+    if msg=$($GEN --out "$W/x.jsonl" --shapes "$arg" "$DB2" 2>&1); then
+        bad "--shapes $arg accepted"
+    elif echo "$msg" | grep -q -- "--shapes: .*${arg%%:*}"; then
+        ok "--shapes $arg refused: $(echo "$msg" | tail -1)"
+    else
+        bad "--shapes $arg: message: $(echo "$msg" | tail -1)"
+    fi
+done
+finish
