@@ -21,10 +21,11 @@
 #      (a 6000-step schedule laid anew over 3500 steps at step 1507 and over
 #      3000 at 1564; the run ran all 3000; OUT/run4, OUT/stage4-STEPS4.gguf);
 #   5. from stage 4's weights, the same rows plus new synthetic plain lists
-#      (make_schema_data.py --stage5), STEPS5 steps of a 700-step schedule
-#      (OUT/run5, OUT/stage5-STEPS5.gguf);
-#   6. the shipped file: 0.65 x stage 4 + 0.35 x stage 5, weight by weight
-#      (scripts/average_gguf.py; models/README.md says why), as f16.
+#      (make_schema_data.py --stage5), STEPS5 steps of a 700-step schedule,
+#      twice, with seeds 5 and 6 (OUT/run5, OUT/run5b);
+#   6. the shipped file: the mean of stage 4 and the two stage-5 runs,
+#      0.33 / 0.335 / 0.335, weight by weight (scripts/average_gguf.py;
+#      models/README.md says why), as f16.
 # Env: SHARED (default ../shared), OUT (work directory, default runs/bundled),
 # THREADS (default: all cores), STEPS (default 10000), STEPS2 (default 2237),
 # STEPS3 (default 3600), STEPS4 (default 3000), STEPS5 (default 700). With
@@ -126,19 +127,22 @@ if [ "$STEPS4" -gt 0 ] && [ "$STEPS5" -gt 0 ]; then
     [ -s "$OUT/data/train_schema_mix5.jsonl" ] ||
         /usr/bin/python3 scripts/make_schema_data.py "$SHARED/data" "$OUT/data" --sqlassist ./sqlassist \
             --tokens-of "$OUT/stage1.gguf" --budget "$SCHEMA_TOKENS" --synthetic-per-db 40 --stage5
-    resume=()
-    [ -s "$OUT/run5/checkpoint.safetensors" ] && resume=(--resume)
-    ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
-        --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
-        --init "$OUT/run4/model.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
-        --data "$OUT/data/train_schema_mix5.jsonl" --out "$OUT/run5" --seq-len 512 \
-        --steps 700 --stop-at "$STEPS5" --batch 32 --lr 3e-4 --warmup 50 --seed 5 "${precision[@]}" \
-        --share-prefix 8 --save-every 50 --val-every 350 --val-max 300 \
-        ${THREADS:+--threads "$THREADS"} "${resume[@]}"
-    ./sqlassist quantize "$OUT/run5/model.gguf" "$OUT/stage5-$STEPS5.gguf" --type f16
-    # 8. the shipped file: the mean of stages 4 and 5 (f32 weights), as f16
-    /usr/bin/python3 scripts/average_gguf.py "$OUT/run4/model.gguf" "$OUT/run5/model.gguf" \
-        "$OUT/stage45.gguf" --t 0.35
-    ./sqlassist quantize "$OUT/stage45.gguf" models/sqlassist-sql.gguf --type f16
+    for run in 5:5 5b:6; do
+        dir=run${run%:*} seed=${run#*:}
+        resume=()
+        [ -s "$OUT/$dir/checkpoint.safetensors" ] && resume=(--resume)
+        ./sqlassist train --mode full --tokenizer "$OUT/qwen-tokenizer.gguf" --vocab 4096 \
+            --hidden 256 --layers 12 --heads 8 --kv-heads 4 --ffn 768 --ctx 1024 \
+            --init "$OUT/run4/model.gguf" --prompt-format schema --schema-tokens "$SCHEMA_TOKENS" \
+            --data "$OUT/data/train_schema_mix5.jsonl" --out "$OUT/$dir" --seq-len 512 \
+            --steps 700 --stop-at "$STEPS5" --batch 32 --lr 3e-4 --warmup 50 --seed "$seed" "${precision[@]}" \
+            --share-prefix 8 --save-every 50 --val-every 350 --val-max 300 \
+            ${THREADS:+--threads "$THREADS"} "${resume[@]}"
+    done
+    # 8. the shipped file: the mean of stage 4 and both stage-5 runs (f32 weights), as f16
+    /usr/bin/python3 scripts/average_gguf.py "$OUT/run5/model.gguf" "$OUT/run5b/model.gguf" "$OUT/stage5-mean.gguf"
+    /usr/bin/python3 scripts/average_gguf.py "$OUT/run4/model.gguf" "$OUT/stage5-mean.gguf" \
+        "$OUT/stage-mean.gguf" --t 0.67
+    ./sqlassist quantize "$OUT/stage-mean.gguf" models/sqlassist-sql.gguf --type f16
     ls -l models/sqlassist-sql.gguf
 fi
