@@ -66,6 +66,20 @@ def render(args, db_path, rows):
     return [dict(r, context=x['schema']) for r, x in zip(rows, rendered)]
 
 
+def held_out(data):
+    """(Spider dev db_ids, Spider dev questions, every question never trained on:
+    Spider dev, WikiSQL dev and test), questions normalized by norm_q."""
+    with open(os.path.join(data, 'spider/dev.json'), encoding='utf-8') as f:
+        dev = json.load(f)
+    dev_dbs = {r['db_id'] for r in dev}
+    dev_questions = {norm_q(r['question']) for r in dev}
+    never = set(dev_questions)
+    for s in ('dev', 'test'):
+        for r in mtd.read_jsonl(os.path.join(data, 'wikisql/text2sql-data/wikisql_%s.flat.jsonl' % s)):
+            never.add(norm_q(r['question']))
+    return dev_dbs, dev_questions, never
+
+
 def spider_rows(data, dev_dbs, dev_questions):
     with open(os.path.join(data, 'spider/train_spider.question_query_dbid.json'), encoding='utf-8') as f:
         items = json.load(f)
@@ -175,18 +189,12 @@ def stage5(args):
     """OUT/train_schema_mix5.jsonl: the stage-3 mix (OUT/train_schema_mix.jsonl)
     plus new synthetic plain-list rows (OUT/synthetic_lists.jsonl, seed 5, on the
     same training databases, never Spider dev or examples/), each twice."""
-    with open(os.path.join(args.data, 'spider/dev.json'), encoding='utf-8') as f:
-        dev = json.load(f)
-    dev_dbs = {r['db_id'] for r in dev}
-    held_out = {norm_q(r['question']) for r in dev}
-    for s in ('dev', 'test'):
-        for r in mtd.read_jsonl(os.path.join(args.data, 'wikisql/text2sql-data/wikisql_%s.flat.jsonl' % s)):
-            held_out.add(norm_q(r['question']))
+    dev_dbs, _, never = held_out(args.data)
     syn = synthetic_rows(args, args.data, dev_dbs, 'synthetic_lists.jsonl',
                          ['--seed', '5', '--shapes', LIST_SHAPES])
     extra = []
     for path in sorted(syn):
-        items = [r for r in syn[path] if norm_q(r['question']) not in held_out]
+        items = [r for r in syn[path] if norm_q(r['question']) not in never]
         extra += [dict(r, source='synthetic_lists') for r in render(args, path, items)]
     with open(os.path.join(args.out, 'train_schema_mix.jsonl'), encoding='utf-8') as f:
         mix = f.readlines()
@@ -231,14 +239,7 @@ def main():
         ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
     os.makedirs(args.out, exist_ok=True)
     rng = random.Random(1)
-    with open(os.path.join(args.data, 'spider/dev.json'), encoding='utf-8') as f:
-        dev = json.load(f)
-    dev_dbs = {r['db_id'] for r in dev}
-    dev_questions = {norm_q(r['question']) for r in dev}
-    held_out = set(dev_questions)
-    for s in ('dev', 'test'):
-        for r in mtd.read_jsonl(os.path.join(args.data, 'wikisql/text2sql-data/wikisql_%s.flat.jsonl' % s)):
-            held_out.add(norm_q(r['question']))
+    dev_dbs, dev_questions, never = held_out(args.data)
 
     counts, rows = {}, []
     with tempfile.TemporaryDirectory() as tmp:
@@ -251,7 +252,7 @@ def main():
         wk = wikisql_dbs(args.data, tmp, args.wikisql_rows, rng)
         groups += [(p, wk[p]) for p in sorted(wk)]
         for i, (path, items) in enumerate(groups):
-            items = [r for r in items if norm_q(r['question']) not in held_out]
+            items = [r for r in items if norm_q(r['question']) not in never]
             for r in render(args, path, items):
                 copies = args.spider_copies if r['source'] == 'spider' else 1
                 rows.extend([r] * copies)
