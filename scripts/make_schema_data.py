@@ -66,6 +66,12 @@ def render(args, db_path, rows):
     return [dict(r, context=x['schema']) for r, x in zip(rows, rendered)]
 
 
+def row_line(r):
+    """A training row as one line of train_schema*.jsonl."""
+    return json.dumps({'question': r['question'], 'context': r['context'], 'answer': r['answer'],
+                       'source': r['source']}, ensure_ascii=False) + '\n'
+
+
 def held_out(data):
     """(Spider dev db_ids, Spider dev questions, every question never trained on:
     Spider dev, WikiSQL dev and test), questions normalized by norm_q."""
@@ -198,8 +204,7 @@ def stage5(args):
         extra += [dict(r, source='synthetic_lists') for r in render(args, path, items)]
     with open(os.path.join(args.out, 'train_schema_mix.jsonl'), encoding='utf-8') as f:
         mix = f.readlines()
-    mix += [json.dumps({'question': r['question'], 'context': r['context'], 'answer': r['answer'],
-                        'source': r['source']}, ensure_ascii=False) + '\n' for r in extra] * 2
+    mix += [row_line(r) for r in extra] * 2
     random.Random(5).shuffle(mix)
     with open(os.path.join(args.out, 'train_schema_mix5.jsonl'), 'w', encoding='utf-8') as f:
         f.writelines(mix)
@@ -261,9 +266,7 @@ def main():
                 print('rendered %d/%d databases, %d rows' % (i + 1, len(groups), len(rows)), file=sys.stderr)
     random.Random(2).shuffle(rows)
     with open(os.path.join(args.out, 'train_schema.jsonl'), 'w', encoding='utf-8') as f:
-        for r in rows:
-            f.write(json.dumps({'question': r['question'], 'context': r['context'], 'answer': r['answer'],
-                                'source': r['source']}, ensure_ascii=False) + '\n')
+        f.writelines(row_line(r) for r in rows)
     counts['total'] = len(rows)
     counts['budget_tokens'] = args.budget
     with open(os.path.join(args.out, 'schema_counts.json'), 'w') as f:

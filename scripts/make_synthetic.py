@@ -1353,19 +1353,18 @@ def stable_seed(seed, path):
     return seed + int.from_bytes(hashlib.sha256(path.encode('utf-8')).digest()[:8], 'big')
 
 
-def generate(gen, per_db, deadline, note, shapes=None):
+def generate(gen, per_db, deadline, note, shapes=SHAPES):
     """Up to per_db (shape, question, query) triples spread over the shapes
-    ([(name, weight)], SHAPES by default)."""
-    SHAPES = shapes or globals()['SHAPES']
-    total_w = sum(w for _, w in SHAPES)
-    caps = {s: max(1, math.ceil(per_db * w / total_w)) for s, w in SHAPES}
+    ([(name, weight)])."""
+    total_w = sum(w for _, w in shapes)
+    caps = {s: max(1, math.ceil(per_db * w / total_w)) for s, w in shapes}
     counts, fails, dead = Counter(), Counter(), set()
     seen_q, seen_sql, out = set(), Counter(), []
     attempts = 0
     while len(out) < per_db and attempts < per_db * 25 and time.monotonic() < deadline:
-        live = [(s, w) for s, w in SHAPES if s not in dead and counts[s] < caps[s]]
+        live = [(s, w) for s, w in shapes if s not in dead and counts[s] < caps[s]]
         if not live:
-            if not [s for s, _ in SHAPES if s not in dead]:
+            if not [s for s, _ in shapes if s not in dead]:
                 break
             caps = {s: math.ceil(c * 1.5) + 1 for s, c in caps.items()}
             continue
@@ -1433,7 +1432,7 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--time-per-db', type=float, default=30.0, help='seconds per database (default 30)')
     ap.add_argument('--query-timeout', type=float, default=1.0, help='seconds per query (default 1)')
-    ap.add_argument('--shapes', type=parse_shapes, default=None,
+    ap.add_argument('--shapes', type=parse_shapes, default=SHAPES,
                     help="shapes and weights, e.g. 'list_all:6,list_where:3' (default: SHAPES)")
     ap.add_argument('dbs', nargs='+', metavar='DB.sqlite')
     args = ap.parse_args(argv)
@@ -1454,7 +1453,7 @@ def main(argv=None):
                 shapes[r['shape']] += 1
             per_db.append((db_id_of(path), len(rows), time.monotonic() - t0))
     print('pairs per shape:', file=sys.stderr)
-    for s, _ in args.shapes or SHAPES:
+    for s, _ in args.shapes:
         print(f'  {s:18} {shapes[s]}', file=sys.stderr)
     print('pairs per database:', file=sys.stderr)
     for dbid, n, secs in per_db:
