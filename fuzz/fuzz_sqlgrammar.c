@@ -1,7 +1,8 @@
 /*
 ** fuzz_sqlgrammar.c — libFuzzer target for the constrained-decoding parser
 ** (src/agent/sqlgrammar.c), on a fixed schema of three joined tables.
-** For any bytes it checks:
+** For any bytes it checks, with the full grammar and with the plain style
+** (sg_set_plain) alike:
 **   - sg_check_text never crashes, and refuses at an offset inside the text;
 **   - prefixes: the longest accepted prefix is accepted again byte for byte
 **     (the state machine is deterministic);
@@ -26,7 +27,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static sql_grammar *g_grammar;
+static sql_grammar *g_grammar, *g_plain;
 static sc_schema g_schema;
 
 /* Holds text in a column when a hash of both says so; the stored spelling
@@ -54,16 +55,17 @@ static sql_grammar *get_grammar(void) {
     sc_schema s = {0};
     if (!sb || sc_introspect(sb, 0, &s, &err)) { fprintf(stderr, "fuzz_sqlgrammar: %s\n", err.msg); exit(2); }
     g_grammar = sg_new(NULL, &s);
+    g_plain = sg_new(NULL, &s);
     g_schema = s;   /* kept for the mending checks */
     sb_close(sb);
-    if (!g_grammar) exit(2);
+    if (!g_grammar || !g_plain) exit(2);
+    sg_set_plain(g_plain);
     return g_grammar;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096) return 0;
-    sql_grammar *g = get_grammar();
-    const char *text = (const char *)data;
+/* The checks on one grammar: refusals inside the text, the accepted prefix
+** accepted again, its completion complete. */
+static void check_grammar(sql_grammar *g, const char *text, size_t size) {
     int complete = 0;
     long at = sg_check_text(g, text, size, &complete);
     if (at >= (long)size) abort();
@@ -71,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int c2 = 0;
     if (sg_check_text(g, text, ok_len, &c2) != -1) abort();   /* the accepted prefix is accepted again */
     char *prefix = malloc(ok_len + 1);
-    if (!prefix) return 0;
+    if (!prefix) return;
     memcpy(prefix, text, ok_len);
     prefix[ok_len] = 0;
     if (strlen(prefix) == ok_len && sg_reset(g, prefix) == 0) {
@@ -93,6 +95,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             free(comp);
         }
     }
+    free(prefix);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size > 4096) return 0;
+    get_grammar();
+    const char *text = (const char *)data;
+    check_grammar(g_grammar, text, size);
+    check_grammar(g_plain, text, size);
     {
         char *text0 = malloc(size + 1);
         if (text0) {
@@ -107,6 +118,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             free(text0);
         }
     }
-    free(prefix);
     return 0;
 }

@@ -6,9 +6,13 @@
 #      (checked against SQLite's own table_info), keys and references, no
 #      declared types or NOT NULL, within N tokens of M (counted by
 #      `sqlassist tokenize`), tables dropped when the budget is small;
+#      with --relevant, only the tables the question names and the tables
+#      joining two of them, however large the budget (all when none is
+#      named);
 #   2. a tiny model trained on such rows with --prompt-format schema
 #      --schema-tokens N says so in its GGUF, and `ask` on it builds exactly
-#      the prompt the training rows had (SQLASSIST_DUMP_PROMPT);
+#      the prompt `schema --relevant` renders (SQLASSIST_DUMP_PROMPT): the
+#      training rows' style and budget, the tables cut to the question's;
 #   3. --init starts a run from a model's weights (GGUF) or a checkpoint:
 #      its first loss is the first run's last, far below a fresh start;
 #      a model of another shape is refused naming the tensor; one k times
@@ -65,6 +69,22 @@ print(f"{len(tables)} tables; budget 1000 keeps all, 90 keeps the question's tab
 EOF
 ); then ok "$r"; else bad "rendering: $r"; fi
 
+# --relevant on the everyday library database (branches, authors, books, members, loans): the
+# question's tables, the tables that join two of them, all when none is named
+LIB=bench/everyday/databases/library/library.sqlite
+relevant() {   # QUESTION: the tables `schema --relevant` keeps, on one line
+    "$SQLASSIST" schema --db "$LIB" --compact --budget 1000 --tokens-of "$TOK" --relevant --question "$1" 2> /dev/null \
+        | sed -n 's/^CREATE TABLE \([a-z_]*\) .*/\1/p' | tr '\n' ' '
+}
+for c in "Which members borrowed books?|books members loans " \
+         "What is the weather like?|branches authors books members loans "; do
+    q=${c%%|*} want=${c#*|}
+    got=$(relevant "$q")
+    [ "$got" = "$want" ] && ok "--relevant for '$q': $got" || bad "--relevant for '$q': got '$got', want '$want'"
+done
+"$SQLASSIST" schema --db "$LIB" --compact --relevant > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok "--relevant without --budget: exit 2" || bad "--relevant without --budget: exit $rc"
+
 # ---- 2. a model trained on it prompts the same way ----------------------------------------------
 $PY - "$W/r90.jsonl" > "$W/train.jsonl" <<'EOF'
 import json, sys
@@ -95,7 +115,7 @@ EOF
 Q="Which product category has the most products?"
 SQLASSIST_DUMP_PROMPT=1 "$SQLASSIST" ask --model "$W/a/model.gguf" --db "$DB" --max-attempts 1 --grammar off -n 8 "$Q" \
     > /dev/null 2> "$W/ask.err"
-"$SQLASSIST" schema --db "$DB" --compact --budget 90 --tokens-of "$W/a/model.gguf" --question "$Q" > "$W/want_schema.txt" 2> /dev/null
+"$SQLASSIST" schema --db "$DB" --compact --budget 90 --tokens-of "$W/a/model.gguf" --relevant --question "$Q" > "$W/want_schema.txt" 2> /dev/null
 if r=$($PY - "$W/ask.err" "$W/want_schema.txt" "$Q" <<'EOF'
 import sys
 err, schema, q = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]

@@ -187,6 +187,95 @@ static void corpus(void) {
     sb_close(sb);
 }
 
+/* sg_set_plain: the queries of the training data's style are accepted (and
+** SQLite prepares them); each query outside it is refused by the plain
+** grammar and accepted by the full one, so the refusal is the style's. */
+static void plain_style(void) {
+    sc_schema s = {0};
+    sandbox *sb = open_ctx(SHOP, &s);
+    if (!sb) { CHECK_FAIL("shop context"); return; }
+    sql_grammar *full = sg_new(NULL, &s), *plain = sg_new(NULL, &s);
+    if (!full || !plain) { CHECK_FAIL("out of memory"); return; }
+    sg_set_plain(plain);
+    static const char *const STYLE[] = {
+        "SELECT T1.name , count(*) FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id GROUP BY T1.id",
+        "SELECT name FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)",
+        "SELECT count(*) FROM orders WHERE strftime('%Y', order_date) = '2023'",
+        "SELECT name FROM products ORDER BY price DESC LIMIT 5",
+        "SELECT avg(price) , max(price) FROM products WHERE category LIKE '%tea%'",
+        "SELECT T3.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id JOIN order_items AS T4 ON T2.id = T4.order_id "
+        "JOIN products AS T3 ON T4.product_id = T3.id AND T4.quantity = T3.id WHERE T1.city = 'Lyon'",
+        "SELECT name FROM customers WHERE signup_date BETWEEN '2022-01-01' AND '2022-12-31' AND city IS NOT NULL",
+        "SELECT city FROM customers EXCEPT SELECT T1.city FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id",
+        "SELECT total - 1 FROM orders WHERE total * 2 > (SELECT avg(total) FROM orders)",
+    };
+    for (size_t i = 0; i < sizeof STYLE / sizeof *STYLE; i++) {
+        int complete = 0;
+        long at = sg_check_text(plain, STYLE[i], strlen(STYLE[i]), &complete);
+        CHECK(at < 0 && complete, "plain style refused at %ld (complete %d): %s", at, complete, STYLE[i]);
+        char why[300] = "";
+        CHECK(sqlite_ok(sb, STYLE[i], why, sizeof why), "plain query SQLite refuses (%s): %s", why, STYLE[i]);
+    }
+    static const char *const OFF_STYLE[] = {
+        "SELECT lower(name) FROM customers",                 /* a function the training data never writes */
+        "SELECT name FROM customers WHERE hex(id) = '1'",
+        "SELECT name FROM customers c",                      /* an alias without AS */
+        "SELECT name FROM customers AS c",                   /* an alias other than T1..T9 */
+        "SELECT name FROM customers AS T12",
+        "SELECT name FROM customers AS t\xc3\xa9",
+        "SELECT count(*) AS n FROM orders",                  /* a result alias */
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2",                                  /* JOIN with no ON */
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id > T2.customer_id",        /* ON other than a = b */
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = 3",
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T2.customer_id OR T1.id = 1",
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id = T3.id JOIN orders AS T3 ON T2.id = T3.id",
+        "SELECT T1.name FROM customers AS T1 LEFT JOIN orders AS T2 ON T1.id = T2.customer_id",
+        "SELECT name FROM customers , orders",
+        "SELECT name FROM customers WHERE name GLOB 'A*'",
+        "SELECT CASE WHEN price > 1 THEN 1 END FROM products",
+        "SELECT CAST(price AS INTEGER) FROM products",
+        "SELECT name  FROM customers",                       /* two blanks */
+        "SELECT name\nFROM customers",
+        "SELECT name || city FROM customers",
+        "SELECT name FROM customers WHERE id = TRUE",
+        "SELECT name FROM customers ORDER BY name COLLATE NOCASE",
+    };
+    for (size_t i = 0; i < sizeof OFF_STYLE / sizeof *OFF_STYLE; i++) {
+        const char *q = OFF_STYLE[i];
+        int complete = 0;
+        long at = sg_check_text(full, q, strlen(q), &complete);
+        CHECK(at < 0 && complete, "full grammar refused at %ld: %s", at, q);
+        complete = 0;
+        at = sg_check_text(plain, q, strlen(q), &complete);
+        CHECK(at >= 0 || !complete, "plain grammar accepted an off-style query: %s", q);
+    }
+    /* completions stay in the style (a prefix is never a dead end) */
+    static const char *const PREFIXES[] = {
+        "SELECT T1.name FROM customers AS", "SELECT T1.name FROM customers AS T1 JOIN orders AS T2",
+        "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id =", "SELECT count(", "SELECT name FROM customers AS T",
+    };
+    for (size_t i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++) {
+        sg_reset(plain, PREFIXES[i]);
+        char *c = sg_completion(plain);
+        CHECK(c != NULL, "plain: no completion for %s", PREFIXES[i]);
+        if (!c) continue;
+        size_t n = strlen(PREFIXES[i]) + strlen(c) + 1;
+        char *q = malloc(n);
+        snprintf(q, n, "%s%s", PREFIXES[i], c);
+        int complete = 0;
+        long at = sg_check_text(plain, q, strlen(q), &complete);
+        char why[300] = "";
+        CHECK(at < 0 && complete, "plain: completion '%s' of '%s' not complete", c, PREFIXES[i]);
+        CHECK(sqlite_ok(sb, q, why, sizeof why), "plain: completion '%s' SQLite refuses (%s)", q, why);
+        free(q);
+        free(c);
+    }
+    sg_free(full);
+    sg_free(plain);
+    sc_free(&s);
+    sb_close(sb);
+}
+
 /* The token budget: random walks through the mask (a token drawn uniformly
 ** among the allowed ones, never the end while anything else is allowed, so
 ** the walk never stops by itself) with budgets of 12 to 60 tokens. Every
@@ -316,6 +405,13 @@ static void vocab_checks(void) {
     CHECK(sg_check_text(g, done, strlen(done), &complete) == -1 && complete, "sg_finish gave '%s'", done);
     printf("sg_finish: %s (%d tokens)\n", done, steps);
     budget_walks(g, tok, logits, V);
+    sql_grammar *plain = sg_new(tok, &s);   /* the plain style ends its walks too */
+    if (plain) {
+        sg_set_plain(plain);
+        printf("plain style: ");
+        budget_walks(plain, tok, logits, V);
+        sg_free(plain);
+    }
     free(logits);
     sg_free(g);
     sc_free(&s);
@@ -339,9 +435,26 @@ static int known_absent(const char *db) {
     return 0;
 }
 
+/* --plain: the gold queries through sg_set_plain, blanks collapsed to one space
+** as the training data writes them (make_schema_data.py) */
+static int plain_mode;
+
 static void check_one(sql_grammar *g, sandbox *sb, const char *sql, const char *where, gold_stats *st) {
     st->n++;
     int complete = 0;
+    char flat[20000];
+    if (plain_mode) {
+        size_t n = 0;
+        for (const char *p = sql; *p && n + 1 < sizeof flat; p++) {
+            int blank = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
+            if (blank && (n == 0 || flat[n - 1] == ' ')) continue;
+            flat[n++] = blank ? ' ' : *p;
+        }
+        while (n && flat[n - 1] == ' ') n--;
+        flat[n] = 0;
+        sql = flat;
+        sg_reset(g, "");
+    }
     long at = sg_check_text(g, sql, strlen(sql), &complete);
     if (at < 0 && complete) return;
     st->refused++;
@@ -386,6 +499,7 @@ static int gold_file(const char *file, const char *dbdir, gold_stats *st) {
                 continue;
             }
             g = sg_new(NULL, &s);
+            if (g && plain_mode) sg_set_plain(g);
         }
         if (absent) st->absent++;
         if (!g) continue;
@@ -420,6 +534,7 @@ static int jsonl_file(const char *file, gold_stats *st) {
             sandbox *sb = sb_open_context(ddl, NULL, &e);
             if (sb && !sc_introspect(sb, 0, &s, &e)) {
                 sql_grammar *g = sg_new(NULL, &s);
+                if (g && plain_mode) sg_set_plain(g);
                 char where[64];
                 snprintf(where, sizeof where, "line %ld", lineno);
                 check_one(g, sb, sql, where, st);
@@ -484,10 +599,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--absent")) absent_dbs = argv[i + 1];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--max-refused") && i + 1 < argc) max_refused = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--plain")) plain_mode = 1;
         else if (!strcmp(argv[i], "--absent") && i + 1 < argc) i++;
         else if (!strcmp(argv[i], "--gold") && i + 2 < argc) { gold = 1; if (gold_file(argv[i + 1], argv[i + 2], &st)) CHECK_FAIL("cannot read %s", argv[i + 1]); i += 2; }
         else if (!strcmp(argv[i], "--jsonl") && i + 1 < argc) { gold = 1; if (jsonl_file(argv[i + 1], &st)) CHECK_FAIL("cannot read %s", argv[i + 1]); i++; }
-        else { printf("usage: test_sqlgrammar [--absent DB,...] [--gold FILE DBDIR] [--jsonl FILE] [--max-refused N]\n"); return 2; }
+        else { printf("usage: test_sqlgrammar [--plain] [--absent DB,...] [--gold FILE DBDIR] [--jsonl FILE] [--max-refused N]\n"); return 2; }
     }
     if (gold) {
         printf("%ld queries, %ld refused (%.2f%%), %ld of them SQLite prepares", st.n, st.refused,
@@ -497,6 +613,7 @@ int main(int argc, char **argv) {
         CHECK(st.refused_sqlite_ok <= max_refused, "more than %ld valid queries refused", max_refused);
     } else {
         corpus();
+        plain_style();
         views();
         vocab_checks();
     }

@@ -355,7 +355,7 @@ char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags,
                        sc_measure_fn measure, void *measure_ctx, sc_budget_report *report, sa_err *err) {
     assert(s);
     bool with_samples = flags & SC_RENDER_SAMPLES;
-    unsigned bare_flags = flags & ~(unsigned)SC_RENDER_SAMPLES;
+    unsigned bare_flags = flags & ~(unsigned)(SC_RENDER_SAMPLES | SC_RENDER_RELEVANT);
     sc_budget_report local = {0};
     if (!report) report = &local;
     memset(report, 0, sizeof *report);
@@ -396,6 +396,30 @@ char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags,
             cand[best].kept = true;
             used += cand[best].bare_cost;
         }
+    }
+    /* SC_RENDER_RELEVANT: when some table matches, only the tables that join
+    ** two kept ones (a bridge such as singer_in_concert) join them; the rest
+    ** is left out however much room is left. */
+    int nmatched = 0;
+    for (int i = 0; i < n; i++) nmatched += cand[i].kept;
+    if ((flags & SC_RENDER_RELEVANT) && nmatched > 0) {
+        for (int i = 0; i < n; i++) {
+            if (cand[i].tried) continue;
+            int links = 0;
+            for (int j = 0; j < n; j++) links += cand[j].kept && linked(&s->tables[i], &s->tables[j]);
+            if (links < 2) continue;
+            cand[i].tried = true;
+            order[norder++] = i;
+            if (used + cand[i].bare_cost <= budget) {
+                cand[i].kept = true;
+                used += cand[i].bare_cost;
+            }
+        }
+        for (int i = 0; i < n; i++)
+            if (!cand[i].tried) {
+                cand[i].tried = true;
+                order[norder++] = i;
+            }
     }
     /* 2: tables joined by a foreign key to a kept one, hop by hop. */
     for (bool grew = true; grew;) {

@@ -25,8 +25,11 @@
 ** rows after its statement (true converts to it). SC_RENDER_COMPACT: no
 ** declared types and no NOT NULL, keeping the names, the primary key and
 ** the references, for small models that read a whole schema in a few
-** hundred tokens. */
-enum { SC_RENDER_SAMPLES = 1u, SC_RENDER_COMPACT = 2u };
+** hundred tokens.
+** SC_RENDER_RELEVANT (sc_render_budget only): when some table matches the
+** question, only the matching tables and those joining two of them, however
+** much room is left. */
+enum { SC_RENDER_SAMPLES = 1u, SC_RENDER_COMPACT = 2u, SC_RENDER_RELEVANT = 4u };
 
 /* One CREATE TABLE statement for t (flags as above), followed, with
 ** SC_RENDER_SAMPLES when t has sample rows, by a comment block of them.

@@ -99,6 +99,20 @@ static int find_sorted(const char *const *arr, size_t stride_words, int n, const
 static int kw_lookup(const char *w) { return find_sorted(KEYWORDS, sizeof(char *), K_COUNT_, w); }
 static int func_lookup(const char *w) { return find_sorted(&FUNCS[0].name, sizeof(sg_func), N_FUNCS, w); }
 
+/* The plain style (sg_set_plain): what the training data of models made by
+** `sqlassist train` ever writes (Spider's, WikiSQL's and make_synthetic.py's
+** queries). The aggregates and strftime, nothing else: */
+static int plain_func(const char *name) {
+    static const char *const ok[] = {"avg", "count", "max", "min", "strftime", "sum"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) if (!strcmp(ok[i], name)) return 1;
+    return 0;
+}
+/* table aliases T1 to T9 (or t1 to t9), as Spider writes them; a prefix of one */
+static int plain_alias_prefix(const char *w) {
+    return (w[0] == 'T' || w[0] == 't') && (!w[1] || (w[1] >= '1' && w[1] <= '9' && !w[2]));
+}
+static int plain_alias(const char *w) { return w[0] && w[1] && plain_alias_prefix(w); }
+
 /* ---- the state --------------------------------------------------------------- */
 
 enum { F_TOP = 1, F_STMT, F_CTE, F_CORE, F_RESULT, F_FROM, F_EXPR, F_PAREN, F_INLIST, F_ARGS, F_CASE, F_ORDER,
@@ -177,6 +191,7 @@ typedef struct exp_entry { uint64_t hash; int kind; uint8_t *bits; uint8_t free_
 struct sql_grammar {
     const tokenizer *tok;
     vocab_trie *trie;
+    int plain;           /* sg_set_plain: only the plain style the bundled model was trained on */
     gtable *tab;
     int ntab;
     char **colnames;     /* every column name of the schema, lower case, sorted, unique */
@@ -286,6 +301,11 @@ static int is_binop(const ptok *t) {
     case OP_LE: case OP_GE: case OP_NE: case OP_EQ2: case OP_CAT: case OP_SHL: case OP_SHR: return 1;
     }
     return 0;
+}
+/* the operators of the plain style: comparisons and arithmetic */
+static int plain_binop(const ptok *t) {
+    return is_binop(t) && t->punct != '&' && t->punct != '|' && t->punct != '%' && t->punct != OP_CAT &&
+           t->punct != OP_SHL && t->punct != OP_SHR;
 }
 
 /* ---- scopes and names --------------------------------------------------------------- */
@@ -419,7 +439,7 @@ static int col_ref(const sql_grammar *g, sg_state *s, const char *qual, const ch
     ** the column must exist somewhere (or a CTE may have it) */
     int id = bsearch_str(g->colnames, g->ncolnames, col);
     if (id < 0 && !s->n_cte) return 0;
-    if (qual && table_lookup(g, qual) < 0 && cte_lookup(s, qual) < 0 && !short_alias(qual)) return 0;
+    if (qual && table_lookup(g, qual) < 0 && cte_lookup(s, qual) < 0 && !(g->plain ? plain_alias(qual) : short_alias(qual))) return 0;
     /* every column written as qual.x must be one table's, or no FROM can
     ** ever give them all */
     if (qual && id >= 0 && !s->n_cte) {
@@ -494,7 +514,7 @@ static int qual_ok(const sql_grammar *g, sg_state *s, const char *w) {
         for (int k = 0; k < sc->n_src; k++) if (!strcmp(src_name(g, s, &sc->src[k]), w)) return 1;
     }
     sg_scope *sc = cur_scope(s);
-    if (sc && sc->from_state != 2) return table_lookup(g, w) >= 0 || cte_lookup(s, w) >= 0 || short_alias(w);
+    if (sc && sc->from_state != 2) return table_lookup(g, w) >= 0 || cte_lookup(s, w) >= 0 || (g->plain ? plain_alias(w) : short_alias(w));
     return 0;
 }
 
@@ -693,10 +713,11 @@ static int h_result(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *
         f->st = 1;
         return push_frame(s, F_EXPR, FL_STAR) ? R_AGAIN : R_REJ;
     case 1:
-        if (is_kw(t, K_AS) && s->pool_len + 40 <= SG_POOL) { f->st = 3; return R_OK; }
+        if (is_kw(t, K_AS) && s->pool_len + 40 <= SG_POOL && !g->plain) { f->st = 3; return R_OK; }
         return R_POP;
     case 3: {
         if (!is_new_name(t) && t->kind != TK_STRING) return R_REJ;
+        if (g->plain) return R_REJ;   /* no result aliases */
         if (sc->n_ralias < SG_RALIAS) {
             uint16_t off = pool_add(s, t->text);
             if (!off) return R_REJ;
@@ -740,7 +761,7 @@ static int loose_alias(const char *w) {
 ** is not one of that source's: the query could never be completed. */
 static int set_alias(const sql_grammar *g, sg_state *s, const char *w) {
     sg_scope *sc = cur_scope(s);
-    if (!sc->n_src) return 0;
+    if (!sc->n_src || (g->plain && !plain_alias(w))) return 0;
     sg_src *src = &sc->src[sc->n_src - 1];
     for (int k = 0; k + 1 < sc->n_src; k++)   /* one name, one source */
         if (!strcmp(src_name(g, s, &sc->src[k]), w)) return 0;
@@ -777,7 +798,7 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         ** already used it (c.name), or a short one that is not the start of
         ** a keyword (a model writing "WHERE" as "WH"+"e" must not end up
         ** with a table called "whe") */
-        if ((is_new_name(t) && t->kind != TK_BRID) && (pending_qual(s, t->text) || loose_alias(t->text))) {
+        if (!g->plain && (is_new_name(t) && t->kind != TK_BRID) && (pending_qual(s, t->text) || loose_alias(t->text))) {
             f->st = 3;
             return set_alias(g, s, t->text) ? R_OK : R_REJ;
         }
@@ -789,7 +810,9 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         return set_alias(g, s, t->text) ? R_OK : R_REJ;
     case 3:
         if (f->flags & FL_JOINED) {
-            if (is_kw(t, K_ON)) { f->st = 4; return push_frame(s, F_EXPR, FL_NOAGG) ? R_OK : R_REJ; }
+            /* the plain style's ON: column = column, AND-ed (FL_JOINED on the expression) */
+            if (is_kw(t, K_ON)) { f->st = 4; return push_frame(s, F_EXPR, FL_NOAGG | (g->plain ? FL_JOINED : 0)) ? R_OK : R_REJ; }
+            if (g->plain) return R_REJ;   /* a JOIN with no ON */
             if (is_kw(t, K_USING)) { f->st = 6; return R_OK; }
         }
         f->st = 4;
@@ -801,8 +824,10 @@ static int h_from(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
     case 4:
         f->flags &= (uint8_t)~FL_JOINED;
         f->a = 0;
-        if (is_p(t, ',')) { f->st = 0; return R_OK; }
         if (is_kw(t, K_JOIN)) { f->flags |= FL_JOINED; f->st = 0; return R_OK; }
+        if (g->plain && (is_p(t, ',') || is_kw(t, K_INNER) || is_kw(t, K_CROSS) || is_kw(t, K_LEFT) || is_kw(t, K_NATURAL)))
+            return R_REJ;
+        if (is_p(t, ',')) { f->st = 0; return R_OK; }
         if (is_kw(t, K_INNER) || is_kw(t, K_CROSS)) { f->st = 7; return R_OK; }
         if (is_kw(t, K_LEFT)) { f->st = 8; return R_OK; }
         if (is_kw(t, K_NATURAL)) { f->st = 9; return R_OK; }
@@ -843,6 +868,11 @@ static int h_expr(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
     int fl = f->flags;
     switch (f->st) {
     case 0:   /* an operand */
+        if (g->plain && (fl & FL_JOINED) && !is_name(t)) return R_REJ;
+        if (g->plain && (is_p(t, '~') || is_p(t, '+') || is_kw(t, K_CASE) || is_kw(t, K_CAST) || is_kw(t, K_TRUE) ||
+                         is_kw(t, K_FALSE) || is_kw(t, K_CURRENT_DATE) || is_kw(t, K_CURRENT_TIME) ||
+                         is_kw(t, K_CURRENT_TIMESTAMP)))
+            return R_REJ;
         if (is_p(t, '-') || is_p(t, '+') || is_p(t, '~') || is_kw(t, K_NOT)) return R_OK;
         /* nesting that the state could not close again is refused up front:
         ** a prefix must never be a dead end */
@@ -865,10 +895,15 @@ static int h_expr(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
             } else if (t->kind == TK_QID) roles |= R_LIT;
             if (t->kind == TK_WORD) {
                 int fi = func_lookup(t->text);
+                if (fi >= 0 && g->plain && (!plain_func(FUNCS[fi].name) || (fl & FL_JOINED))) fi = -1;
                 if (fi >= 0 && !(FUNCS[fi].agg == 1 && (fl & FL_NOAGG)) && s->nf + 8 <= SG_FRAMES) {
                     roles |= R_FUNC;
                     f->b = (int16_t)fi;
                 }
+            }
+            if (g->plain && (fl & FL_JOINED)) {   /* ON: columns of the sources joined so far */
+                roles &= ~R_LIT;
+                if ((roles & R_QUAL) && !qual_bound(g, s, t->text)) roles &= ~R_QUAL;
             }
             if (!roles) return R_REJ;
             set_lastname(s, t->text);
@@ -916,6 +951,18 @@ static int h_expr(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         }
         return R_REJ;
     case 1:   /* after an operand */
+        if (g->plain && (fl & FL_JOINED)) {   /* f->c: 1 after "a = b", 0 after "a" */
+            if (is_p(t, '=') && f->c == 0) { f->c = 1; f->st = 0; return R_OK; }
+            if (is_kw(t, K_AND) && f->c == 1) { f->c = 0; f->st = 0; return R_OK; }
+            if (f->c == 0 || is_binop(t) || is_kw(t, K_OR) || is_kw(t, K_IS) || is_kw(t, K_NOT) || is_kw(t, K_IN) ||
+                is_kw(t, K_LIKE) || is_kw(t, K_GLOB) || is_kw(t, K_BETWEEN) || is_kw(t, K_ISNULL) ||
+                is_kw(t, K_NOTNULL) || is_kw(t, K_COLLATE))
+                return R_REJ;
+            return R_POP;
+        }
+        if (g->plain && (is_kw(t, K_GLOB) || is_kw(t, K_ISNULL) || is_kw(t, K_NOTNULL) || is_kw(t, K_COLLATE) ||
+                         (is_binop(t) && !plain_binop(t))))
+            return R_REJ;
         if (is_binop(t)) { f->st = 0; return R_OK; }
         if (is_kw(t, K_AND)) { if (fl & FL_NOAND) return R_POP; f->st = 0; return R_OK; }
         if (is_kw(t, K_OR)) { f->st = 0; return R_OK; }
@@ -940,6 +987,7 @@ static int h_expr(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *t)
         return R_OK;
     case 11:  /* after a postfix NOT */
         if (is_kw(t, K_IN)) { f->st = 12; return R_OK; }
+        if (g->plain && is_kw(t, K_GLOB)) return R_REJ;
         if (is_kw(t, K_LIKE) || is_kw(t, K_GLOB)) { f->st = 0; return R_OK; }
         if (is_kw(t, K_BETWEEN)) { f->st = 13; return push_frame(s, F_EXPR, inherit(fl) | FL_NOAND) ? R_OK : R_REJ; }
         if (is_kw(t, K_NULL)) { f->st = 1; return R_OK; }
@@ -1226,7 +1274,11 @@ static int word_prefix_ok(const sql_grammar *g, sg_state *s) {
         s->exp_hash = e->hash;
     }
     /* a made-up name (an alias): short enough to be kept */
-    if (e->free_ok && s->wlen <= 32) return 1;
+    if (e->free_ok && s->wlen <= 32 && !g->plain) return 1;
+    if (e->free_ok && kind == TK_WORD && plain_alias_prefix(w)) {   /* some alias T1..T9 it begins is free */
+        if (n == 2) { if (trial(g, s, kind, 0, w)) return 1; }
+        else for (char d = '1'; d <= '9'; d++) if (trial(g, s, kind, 0, (char[]){w[0], d, 0})) return 1;
+    }
     /* a short alias or qualifier: the prefix must itself be one (the rules
     ** for them depend on the word), so that no prefix is a dead end */
     if (e->short_ok && n <= 3 && trial(g, s, kind, 0, w)) return 1;
@@ -1350,6 +1402,7 @@ again:
     }
     default: /* LX_NONE */
         if (is_ws(c)) {   /* no blank line: it ends the SQL where replies are read (prompt_extract_sql) */
+            if (g->plain && (c != ' ' || s->ws_run)) return 0;   /* the plain style: one space at a time */
             if (c == '\n' && s->nl_run++) return 0;
             return ++s->ws_run <= MAX_BLANKS;
         }
@@ -1457,6 +1510,7 @@ static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind) {
         if (trial(g, s, kind, 0, g->dict[i].w)) e->bits[i >> 3] |= (uint8_t)(1u << (i & 7));
     }
     e->free_ok = (uint8_t)trial(g, s, kind, 0, "zqxjvkw");
+    for (char d = '1'; g->plain && !e->free_ok && d <= '9'; d++) e->free_ok = (uint8_t)trial(g, s, kind, 0, (char[]){'T', d, 0});
     e->short_ok = kind == TK_WORD && (uint8_t)trial(g, s, kind, 0, "zqx");
     e->hash = h;
     e->kind = kind;
@@ -1561,6 +1615,11 @@ static int dict_add(dict_entry **d, int *n, int *cap, const char *w, int kind) {
     (*d)[*n].kind = (uint8_t)kind;
     (*n)++;
     return 0;
+}
+
+void sg_set_plain(sql_grammar *g) {
+    g->plain = 1;
+    for (int i = 0; i < EXP_CACHE; i++) g->cache[i].used = 0;   /* expectations worked out without it */
 }
 
 sql_grammar *sg_new(const tokenizer *tok, const sc_schema *s) {
@@ -1793,6 +1852,31 @@ static int unresolved(const sql_grammar *g, const sg_state *s, int lv, const cha
     return -3;
 }
 
+/* A name as the plain style writes it: bare when it is a plain word, else quoted. */
+static void put_name(strbuf *out, const char *w) {
+    int bare = (isalpha((unsigned char)w[0]) || w[0] == '_') && !sqlite_keyword(w);
+    for (const char *p = w; *p && bare; p++) bare = isalnum((unsigned char)*p) || *p == '_';
+    if (bare) { strbuf_puts(out, w); return; }
+    strbuf_puts(out, "\"");
+    for (const char *p = w; *p; p++) strbuf_printf(out, *p == '"' ? "\"\"" : "%c", *p);
+    strbuf_puts(out, "\"");
+}
+
+/* " q.c": the first column of the latest source of the current SELECT that
+** is a table (an operand of the plain style's ON); nothing when none is. */
+static void put_on_operand(const sql_grammar *g, const sg_state *s, strbuf *out) {
+    const sg_scope *sc = cur_scope((sg_state *)s);
+    for (int k = sc ? sc->n_src - 1 : -1; k >= 0; k--) {
+        const sg_src *src = &sc->src[k];
+        if (src->table < 0 || !g->tab[src->table].ncols) continue;
+        strbuf_puts(out, " ");
+        put_name(out, src_name(g, s, src));
+        strbuf_puts(out, ".");
+        put_name(out, g->tab[src->table].lcols[0]);
+        return;
+    }
+}
+
 /* One step toward the end of the statement, read off the innermost open
 ** rule: the text that closes it (or what it still needs) into out. */
 static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) {
@@ -1818,7 +1902,10 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
                 off += strlen(p) + 1;
             }
             if (word) strbuf_puts(out, word + s->wlen);
-            else if (s->lx == LX_WORD) {   /* a made-up name refused as written (an alias taken): another one */
+            else if (s->lx == LX_WORD && g->plain && plain_alias_prefix(w)) {   /* "T": a free T1..T9 */
+                for (char d = '1'; d <= '9' && !word; d++)
+                    if (trial(g, s, kind, 0, (char[]){w[0], d, 0})) { strbuf_printf(out, "%c", d); word = w; }
+            } else if (s->lx == LX_WORD) {   /* a made-up name refused as written (an alias taken): another one */
                 char w2[SG_WORD + 4];
                 snprintf(w2, sizeof w2, "%s_1", w);
                 if (trial(g, s, kind, 0, w2)) strbuf_puts(out, "_1");
@@ -1837,6 +1924,10 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
     for (int i = 0; i <= k; i++) lv += s->f[i].kind == F_STMT;
     switch (f->kind) {
     case F_EXPR:
+        if (g->plain && (f->flags & FL_JOINED)) {   /* the plain style's ON: "q.c = q.c" */
+            if (f->st == 0) { put_on_operand(g, s, out); return; }
+            if (f->st == 1 && f->c == 0) { strbuf_puts(out, " ="); put_on_operand(g, s, out); return; }
+        }
         switch (f->st) {
         case 0: strbuf_puts(out, " 1"); return;
         case 3: {   /* "q." : a column of q, or of any table */
@@ -1892,7 +1983,22 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
             put_source_for(g, s, lv, col, q, f->st != 0 ? " JOIN " : " ", out);
             return;
         case 5: strbuf_puts(out, ")"); return;
-        case 2: strbuf_puts(out, " x"); return;
+        case 2:
+            if (g->plain) {   /* a free alias T1..T9 */
+                for (char d = '1'; d <= '9'; d++)
+                    if (trial(g, s, TK_WORD, 0, (char[]){'T', d, 0})) { strbuf_printf(out, " T%c", d); return; }
+            }
+            strbuf_puts(out, " x");
+            return;
+        case 3:
+            if (g->plain && (f->flags & FL_JOINED)) {   /* the plain style's JOIN takes its ON */
+                strbuf_puts(out, " ON");
+                put_on_operand(g, s, out);
+                strbuf_puts(out, " =");
+                put_on_operand(g, s, out);
+                return;
+            }
+            break;
         case 6: strbuf_puts(out, " (x)"); return;
         }
         col = unresolved(g, s, lv, &q);
@@ -1936,6 +2042,10 @@ static int complete_structural(sql_grammar *g, strbuf *out) {
             size_t mark = out->len;
             closer(g, &c, k, out);
             if (out->oom) return 0;
+            if (out->len > mark && out->p[mark] == ' ' && c.ws_run && g->plain) {   /* one blank at a time */
+                memmove(out->p + mark, out->p + mark + 1, out->len - mark);
+                out->len--;
+            }
             if (out->len == mark) continue;
             state_copy(&next, &c, 1);
             if (apply(g, &next, out->p + mark)) { state_copy(&c, &next, 1); moved = 1; }

@@ -50,6 +50,18 @@ typedef struct sql_grammar sql_grammar;
 sql_grammar *sg_new(const tokenizer *tok, const sc_schema *s);
 void sg_free(sql_grammar *g);
 
+/* Narrows g to the plain style that models trained by `sqlassist train` learnt
+** (Spider's, WikiSQL's and make_synthetic.py's queries): the aggregates and
+** strftime as the only functions; no CASE, CAST, GLOB, COLLATE, ISNULL,
+** NOTNULL, TRUE/FALSE, CURRENT_*, unary + or ~, bit or || operators; table
+** aliases T1 to T9 only, after AS; no result aliases; only JOIN ... ON
+** with "a = b [AND c = d]" over the sources joined so far (no comma, LEFT,
+** CROSS, NATURAL or USING joins); blanks one space at a time.
+** A small model that strays from its style is lost (it writes
+** "FROM pets p WHERE HEx(TRUE < 10)"); keeping it there keeps it on the
+** queries it can write. Call before the first sg_reset. */
+void sg_set_plain(sql_grammar *g);
+
 /* Starts a new reply whose text begins with prefix (may be "", e.g.
 ** "SELECT" when the template opened the statement). Returns 0, or -1 when
 ** the prefix itself is refused (the grammar then allows anything). */

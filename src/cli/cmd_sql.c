@@ -182,7 +182,7 @@ int cmd_sql(int argc, char **argv) {
 }
 
 static const char schema_usage[] =
-    "sqlassist schema --db PATH [--samples N] [--compact] [--budget N [--tokens-of MODEL] [--question TEXT | --questions FILE]]";
+    "sqlassist schema --db PATH [--samples N] [--compact] [--budget N [--tokens-of MODEL] [--relevant] [--question TEXT | --questions FILE]]";
 static const char schema_summary[] =
     "Prints the tables of a database as CREATE TABLE statements, as the model sees them.\n"
     "With --budget, only what fits in N characters (or N tokens of --tokens-of's tokenizer), keeping\n"
@@ -231,7 +231,7 @@ static int render_questions(const sc_schema *schema, const char *path, unsigned 
 int cmd_schema(int argc, char **argv) {
     const char *db_path = NULL, *question = NULL, *samples_arg = NULL, *budget_arg = NULL, *tokens_of = NULL,
                *questions = NULL;
-    int compact = 0;
+    int compact = 0, relevant = 0;
     cli_opt opts[] = {
         {"--db", NULL, 1, &db_path, NULL, "SQLite database to read (opened read-only)"},
         {"--samples", NULL, 1, &samples_arg, NULL, "add up to N sample rows per table, in a comment (default 0)"},
@@ -239,6 +239,7 @@ int cmd_schema(int argc, char **argv) {
         {"--budget", NULL, 1, &budget_arg, NULL, "print only what fits in this many characters (tokens with --tokens-of)"},
         {"--tokens-of", NULL, 1, &tokens_of, NULL, "count --budget in tokens of this model's tokenizer (GGUF, directory or tokenizer.json)"},
         {"--question", NULL, 1, &question, NULL, "the question that decides which tables --budget keeps"},
+        {"--relevant", NULL, 0, NULL, &relevant, "with --budget: only the tables the question names and those joining them, as the agent shows the bundled model"},
         {"--questions", NULL, 1, &questions, NULL, "JSONL file of objects with a 'question': one rendering per line, as JSONL"},
         {NULL},
     };
@@ -254,8 +255,9 @@ int cmd_schema(int argc, char **argv) {
     long samples = 0, budget = -1;
     if (samples_arg && cli_int("--samples", samples_arg, 0, 100, &samples) < 0) return 2;
     if (budget_arg && cli_int("--budget", budget_arg, 0, INT32_MAX, &budget) < 0) return 2;
-    if ((question || questions || tokens_of) && budget < 0) {
-        fprintf(stderr, "sqlassist: %s needs --budget\nusage: %s\n", question ? "--question" : questions ? "--questions" : "--tokens-of",
+    if ((question || questions || tokens_of || relevant) && budget < 0) {
+        fprintf(stderr, "sqlassist: %s needs --budget\nusage: %s\n",
+                question ? "--question" : questions ? "--questions" : tokens_of ? "--tokens-of" : "--relevant",
                 schema_usage);
         return 2;
     }
@@ -263,7 +265,8 @@ int cmd_schema(int argc, char **argv) {
         fprintf(stderr, "sqlassist: --question and --questions exclude each other\nusage: %s\n", schema_usage);
         return 2;
     }
-    unsigned flags = (samples > 0 ? SC_RENDER_SAMPLES : 0) | (compact ? SC_RENDER_COMPACT : 0);
+    unsigned flags = (samples > 0 ? SC_RENDER_SAMPLES : 0) | (compact ? SC_RENDER_COMPACT : 0) |
+                     (relevant ? SC_RENDER_RELEVANT : 0);
     tokenizer *tok = NULL;
     if (tokens_of) {
         sa_err terr = {{0}};
@@ -312,8 +315,8 @@ int cmd_schema(int argc, char **argv) {
         fputs(text, stdout);
         free(text);
         if (report.ndropped > 0) {
-            fprintf(stderr, "sqlassist: %d of %d tables left out to fit %ld %s:", report.ndropped,
-                    schema.ntables, budget, tok ? "tokens" : "characters");
+            fprintf(stderr, "sqlassist: %d of %d tables left out %s %ld %s:", report.ndropped, schema.ntables,
+                    relevant ? "(not named by the question, or beyond)" : "to fit", budget, tok ? "tokens" : "characters");
             for (int i = 0; i < report.ndropped; i++) {
                 fputs(i ? ", " : " ", stderr);
                 sb_print_text(stderr, report.dropped[i]);
