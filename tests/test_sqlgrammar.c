@@ -68,6 +68,28 @@ static int sqlite_ok(sandbox *sb, const char *sql, char *why, size_t cap) {
     return ok;
 }
 
+/* From each prefix, g's shortest completion makes a complete statement that
+** SQLite prepares; label names g in the messages. */
+static void check_completions(sql_grammar *g, sandbox *sb, const char *const *prefixes, size_t n_prefixes,
+                              const char *label) {
+    for (size_t i = 0; i < n_prefixes; i++) {
+        sg_reset(g, prefixes[i]);
+        char *c = sg_completion(g);
+        CHECK(c != NULL, "%sno completion for %s", label, prefixes[i]);
+        if (!c) continue;
+        size_t n = strlen(prefixes[i]) + strlen(c) + 1;
+        char *full = malloc(n);
+        snprintf(full, n, "%s%s", prefixes[i], c);
+        int complete = 0;
+        long at = sg_check_text(g, full, strlen(full), &complete);
+        char why[300] = "";
+        CHECK(at < 0 && complete, "%scompletion '%s' of '%s' not complete", label, c, prefixes[i]);
+        CHECK(sqlite_ok(sb, full, why, sizeof why), "%scompletion '%s' SQLite refuses (%s)", label, full, why);
+        free(full);
+        free(c);
+    }
+}
+
 static void corpus(void) {
     sc_schema s = {0};
     sandbox *sb = open_ctx(SHOP, &s);
@@ -166,22 +188,7 @@ static void corpus(void) {
         "SELECT name FROM customers ORDER", "SELECT name FROM customers WHERE id BETWEEN 1", "SELECT name FROM customers c JOIN",
         "WITH x AS (SELECT 1", "SELECT name FROM customers WHERE NOT EXISTS", "SELECT CAST(",
     };
-    for (size_t i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++) {
-        sg_reset(g, PREFIXES[i]);
-        char *c = sg_completion(g);
-        CHECK(c != NULL, "no completion for %s", PREFIXES[i]);
-        if (!c) continue;
-        size_t n = strlen(PREFIXES[i]) + strlen(c) + 1;
-        char *full = malloc(n);
-        snprintf(full, n, "%s%s", PREFIXES[i], c);
-        int complete = 0;
-        long at = sg_check_text(g, full, strlen(full), &complete);
-        char why[300] = "";
-        CHECK(at < 0 && complete, "completion '%s' of '%s' not complete", c, PREFIXES[i]);
-        CHECK(sqlite_ok(sb, full, why, sizeof why), "completion '%s' SQLite refuses (%s)", full, why);
-        free(full);
-        free(c);
-    }
+    check_completions(g, sb, PREFIXES, sizeof PREFIXES / sizeof *PREFIXES, "");
     sg_free(g);
     sc_free(&s);
     sb_close(sb);
@@ -254,22 +261,7 @@ static void plain_style(void) {
         "SELECT T1.name FROM customers AS", "SELECT T1.name FROM customers AS T1 JOIN orders AS T2",
         "SELECT T1.name FROM customers AS T1 JOIN orders AS T2 ON T1.id =", "SELECT count(", "SELECT name FROM customers AS T",
     };
-    for (size_t i = 0; i < sizeof PREFIXES / sizeof *PREFIXES; i++) {
-        sg_reset(plain, PREFIXES[i]);
-        char *c = sg_completion(plain);
-        CHECK(c != NULL, "plain: no completion for %s", PREFIXES[i]);
-        if (!c) continue;
-        size_t n = strlen(PREFIXES[i]) + strlen(c) + 1;
-        char *q = malloc(n);
-        snprintf(q, n, "%s%s", PREFIXES[i], c);
-        int complete = 0;
-        long at = sg_check_text(plain, q, strlen(q), &complete);
-        char why[300] = "";
-        CHECK(at < 0 && complete, "plain: completion '%s' of '%s' not complete", c, PREFIXES[i]);
-        CHECK(sqlite_ok(sb, q, why, sizeof why), "plain: completion '%s' SQLite refuses (%s)", q, why);
-        free(q);
-        free(c);
-    }
+    check_completions(plain, sb, PREFIXES, sizeof PREFIXES / sizeof *PREFIXES, "plain: ");
     sg_free(full);
     sg_free(plain);
     sc_free(&s);

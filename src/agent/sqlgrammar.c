@@ -713,11 +713,10 @@ static int h_result(const sql_grammar *g, sg_state *s, sg_frame *f, const ptok *
         f->st = 1;
         return push_frame(s, F_EXPR, FL_STAR) ? R_AGAIN : R_REJ;
     case 1:
-        if (is_kw(t, K_AS) && s->pool_len + 40 <= SG_POOL && !g->plain) { f->st = 3; return R_OK; }
+        if (is_kw(t, K_AS) && s->pool_len + 40 <= SG_POOL && !g->plain) { f->st = 3; return R_OK; }   /* plain: no result aliases */
         return R_POP;
     case 3: {
         if (!is_new_name(t) && t->kind != TK_STRING) return R_REJ;
-        if (g->plain) return R_REJ;   /* no result aliases */
         if (sc->n_ralias < SG_RALIAS) {
             uint16_t off = pool_add(s, t->text);
             if (!off) return R_REJ;
@@ -1233,6 +1232,14 @@ static int trial(const sql_grammar *g, const sg_state *s, int kind, int punct, c
     return feed_tok(g, &c, kind, punct, text);
 }
 
+/* The digit d of the first alias "<first>d" (T1..T9) the parser would take
+** as a word here, or 0 when all are taken or none fits. */
+static char free_plain_alias(const sql_grammar *g, const sg_state *s, int kind, char first) {
+    for (char d = '1'; d <= '9'; d++)
+        if (trial(g, s, kind, 0, (char[]){first, d, 0})) return d;
+    return 0;
+}
+
 static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind);
 
 /* Can the word (or quoted name) being read still become an accepted one? */
@@ -1277,7 +1284,7 @@ static int word_prefix_ok(const sql_grammar *g, sg_state *s) {
     if (e->free_ok && s->wlen <= 32 && !g->plain) return 1;
     if (e->free_ok && kind == TK_WORD && plain_alias_prefix(w)) {   /* some alias T1..T9 it begins is free */
         if (n == 2) { if (trial(g, s, kind, 0, w)) return 1; }
-        else for (char d = '1'; d <= '9'; d++) if (trial(g, s, kind, 0, (char[]){w[0], d, 0})) return 1;
+        else if (free_plain_alias(g, s, kind, w[0])) return 1;
     }
     /* a short alias or qualifier: the prefix must itself be one (the rules
     ** for them depend on the word), so that no prefix is a dead end */
@@ -1510,7 +1517,7 @@ static exp_entry *expect_get(sql_grammar *g, const sg_state *s, int kind) {
         if (trial(g, s, kind, 0, g->dict[i].w)) e->bits[i >> 3] |= (uint8_t)(1u << (i & 7));
     }
     e->free_ok = (uint8_t)trial(g, s, kind, 0, "zqxjvkw");
-    for (char d = '1'; g->plain && !e->free_ok && d <= '9'; d++) e->free_ok = (uint8_t)trial(g, s, kind, 0, (char[]){'T', d, 0});
+    if (g->plain && !e->free_ok) e->free_ok = free_plain_alias(g, s, kind, 'T') != 0;
     e->short_ok = kind == TK_WORD && (uint8_t)trial(g, s, kind, 0, "zqx");
     e->hash = h;
     e->kind = kind;
@@ -1903,8 +1910,8 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
             }
             if (word) strbuf_puts(out, word + s->wlen);
             else if (s->lx == LX_WORD && g->plain && plain_alias_prefix(w)) {   /* "T": a free T1..T9 */
-                for (char d = '1'; d <= '9' && !word; d++)
-                    if (trial(g, s, kind, 0, (char[]){w[0], d, 0})) { strbuf_printf(out, "%c", d); word = w; }
+                char d = free_plain_alias(g, s, kind, w[0]);
+                if (d) strbuf_printf(out, "%c", d);
             } else if (s->lx == LX_WORD) {   /* a made-up name refused as written (an alias taken): another one */
                 char w2[SG_WORD + 4];
                 snprintf(w2, sizeof w2, "%s_1", w);
@@ -1985,8 +1992,8 @@ static void closer(const sql_grammar *g, const sg_state *s, int k, strbuf *out) 
         case 5: strbuf_puts(out, ")"); return;
         case 2:
             if (g->plain) {   /* a free alias T1..T9 */
-                for (char d = '1'; d <= '9'; d++)
-                    if (trial(g, s, TK_WORD, 0, (char[]){'T', d, 0})) { strbuf_printf(out, " T%c", d); return; }
+                char d = free_plain_alias(g, s, TK_WORD, 'T');
+                if (d) { strbuf_printf(out, " T%c", d); return; }
             }
             strbuf_puts(out, " x");
             return;
