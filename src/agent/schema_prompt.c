@@ -336,6 +336,18 @@ static size_t measure_text(sc_measure_fn measure, void *ctx, const char *text) {
     return measure ? measure(text, n, ctx) : n;
 }
 
+/* Table i is tried next in priority order: kept when its statement without
+** samples still fits in budget (a statement costs at least 1, so budget 0
+** only records it as left out). Returns whether it was kept. */
+static bool try_table(candidate *cand, int *order, int *norder, int i, size_t *used, size_t budget) {
+    cand[i].tried = true;
+    order[(*norder)++] = i;
+    if (*used + cand[i].bare_cost > budget) return false;
+    cand[i].kept = true;
+    *used += cand[i].bare_cost;
+    return true;
+}
+
 /* Concatenates the kept tables in schema order. */
 static char *assemble(const candidate *cand, int n) {
     strbuf b = {0};
@@ -390,64 +402,32 @@ char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags,
         for (int i = 0; i < n; i++)
             if (!cand[i].tried && cand[i].score > 0 && (best < 0 || cand[i].score > cand[best].score)) best = i;
         if (best < 0) break;
-        cand[best].tried = true;
-        order[norder++] = best;
-        if (used + cand[best].bare_cost <= budget) {
-            cand[best].kept = true;
-            used += cand[best].bare_cost;
-        }
+        try_table(cand, order, &norder, best, &used, budget);
     }
     /* SC_RENDER_RELEVANT: when some table matches, only the tables that join
     ** two kept ones (a bridge such as singer_in_concert) join them; the rest
     ** is left out however much room is left. */
-    int nmatched = 0;
-    for (int i = 0; i < n; i++) nmatched += cand[i].kept;
-    if ((flags & SC_RENDER_RELEVANT) && nmatched > 0) {
-        for (int i = 0; i < n; i++) {
-            if (cand[i].tried) continue;
-            int links = 0;
-            for (int j = 0; j < n; j++) links += cand[j].kept && linked(&s->tables[i], &s->tables[j]);
-            if (links < 2) continue;
-            cand[i].tried = true;
-            order[norder++] = i;
-            if (used + cand[i].bare_cost <= budget) {
-                cand[i].kept = true;
-                used += cand[i].bare_cost;
-            }
-        }
-        for (int i = 0; i < n; i++)
-            if (!cand[i].tried) {
-                cand[i].tried = true;
-                order[norder++] = i;
-            }
+    bool relevant = false;
+    for (int i = 0; i < n && (flags & SC_RENDER_RELEVANT); i++) relevant = relevant || cand[i].kept;
+    for (int i = 0; i < n && relevant; i++) {
+        if (cand[i].tried) continue;
+        int links = 0;
+        for (int j = 0; j < n; j++) links += cand[j].kept && linked(&s->tables[i], &s->tables[j]);
+        if (links >= 2) try_table(cand, order, &norder, i, &used, budget);
     }
     /* 2: tables joined by a foreign key to a kept one, hop by hop. */
-    for (bool grew = true; grew;) {
+    for (bool grew = !relevant; grew;) {
         grew = false;
         for (int i = 0; i < n; i++) {
             if (cand[i].tried) continue;
             bool near = false;
             for (int j = 0; j < n && !near; j++) near = cand[j].kept && linked(&s->tables[i], &s->tables[j]);
-            if (!near) continue;
-            cand[i].tried = true;
-            order[norder++] = i;
-            if (used + cand[i].bare_cost <= budget) {
-                cand[i].kept = true;
-                used += cand[i].bare_cost;
-                grew = true;
-            }
+            if (near && try_table(cand, order, &norder, i, &used, budget)) grew = true;
         }
     }
-    /* 3: the rest, while room is left. */
-    for (int i = 0; i < n; i++) {
-        if (cand[i].tried) continue;
-        cand[i].tried = true;
-        order[norder++] = i;
-        if (used + cand[i].bare_cost <= budget) {
-            cand[i].kept = true;
-            used += cand[i].bare_cost;
-        }
-    }
+    /* 3: the rest, while room is left (none with SC_RENDER_RELEVANT). */
+    for (int i = 0; i < n; i++)
+        if (!cand[i].tried) try_table(cand, order, &norder, i, &used, relevant ? 0 : budget);
     assert(norder == n);
     /* Sample rows back in, most relevant table first. */
     for (int k = 0; k < n; k++) {
