@@ -11,6 +11,8 @@
 #   * the everyday sets of bench/everyday: shop (examples/shop.sqlite) and
 #     library (a database built for the test; no model trained on either);
 #   * Spider dev, on its real databases (full schemas, joins, nesting);
+#     "spider-dev-200-499" (only when named in SETS): questions 200-499, the set
+#     the agent's settings were chosen on;
 #   * KaggleDBQA, every question on its databases present in ../shared (real,
 #     messy Kaggle databases no model here trains on; "kaggledbqa");
 #   * the default 50-task suite (bench/suite), with the HTTP throughput and
@@ -59,6 +61,10 @@ for set in ${SETS:-everyday-shop everyday-library spider-dev kaggledbqa wikisql-
     wikisql-test) run wikisql-test "$OUT/data/wikisql_test.jsonl" --no-server ;;
     wikisql-dev) run wikisql-dev "$OUT/data/wikisql_dev.jsonl" --no-server ;;
     spider-dev) run spider-dev "$SHARED/data/spider/dev.json" --db-dir "$SHARED/data/spider/database" --no-server ;;
+    spider-dev-200-499)   # the questions the agent's relevant tables and plain style were chosen on (docs/agent.md)
+        /usr/bin/python3 -c "import json, sys; json.dump(json.load(open(sys.argv[1]))[200:500], open(sys.argv[2], 'w'))" \
+            "$SHARED/data/spider/dev.json" "$OUT/data/spider_dev_200_499.json"
+        run spider-dev-200-499 "$OUT/data/spider_dev_200_499.json" --db-dir "$SHARED/data/spider/database" --no-server ;;
     suite) run suite bench/suite/tasks.jsonl --db-dir bench/suite/databases ;;
     kaggledbqa)   # every question on the KaggleDBQA databases present (fewshot and test: no model trains on them)
         [ -s "$OUT/data/kaggledbqa.json" ] || /usr/bin/python3 - "$SHARED/data/kaggledbqa" "$OUT/data/kaggledbqa.json" <<'PY'
