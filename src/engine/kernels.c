@@ -411,6 +411,42 @@ void kern_axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void kern_attn_group_portable(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D,
+                              float scale, float *out, float *scores) {
+    for (int i = 0; i < nq; i++) {
+        float *sc = scores + (size_t)i * n, mx = -INFINITY, sum = 0;
+        for (int p = 0; p < n; p++) {
+            float d = 0;
+            for (int j = 0; j < D; j++) d += q[(size_t)i * D + j] * k[(size_t)p * stride + j];
+            sc[p] = d * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        for (int p = 0; p < n; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
+        float *o = out + (size_t)i * D;
+        for (int j = 0; j < D; j++) o[j] = 0;
+        for (int p = 0; p < n; p++)
+            for (int j = 0; j < D; j++) o[j] += sc[p] / sum * v[(size_t)p * stride + j];
+    }
+}
+
+void kern_attn_group(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D, float scale,
+                     float *out, float *scores) {
+    assert(nq >= 1 && n >= 1 && D >= 1);
+    if (g_dot == kern_dot_avx512 && D % 16 == 0) { kern_attn_group_avx512(q, nq, k, v, stride, n, D, scale, out, scores); return; }
+    /* other CPUs: the dots, exponentials and products of this ISA, a call per position */
+    for (int i = 0; i < nq; i++) {
+        float *sc = scores + (size_t)i * n, mx = -INFINITY;
+        for (int p = 0; p < n; p++) {
+            sc[p] = kern_dot(GGML_TYPE_F32, k + (size_t)p * stride, q + (size_t)i * D, D) * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        float inv = 1.0f / kern_exp_sub(sc, n, mx);
+        float *o = out + (size_t)i * D;
+        memset(o, 0, (size_t)D * sizeof *o);
+        for (int p = 0; p < n; p++) kern_axpy(o, sc[p] * inv, v + (size_t)p * stride, D);
+    }
+}
+
 void kern_matvec(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) {
     if (g_dot == kern_dot_avx512) { kern_matvec_avx512(out, s, m, ld, x, r, n); return; }
     kern_matvec_portable(out, s, m, ld, x, r, n);

@@ -62,6 +62,15 @@ void kern_outer_add(float *m, size_t ld, const float *c, int r, const float *x, 
 ** e^-103, +inf above e^88.7); returns Σ x[i] after. Softmax numerators. */
 float kern_exp_sub(float *x, int n, float sub);
 
+/* Causal attention of one GQA group: nq query heads q[i·D .. i·D + D) that
+** share a key/value head, over n cached positions (k_p = k + p·stride,
+** v_p = v + p·stride, D floats each):
+**   out[i·D ..] = Σ_p softmax_p(scale · q_i·k_p) · v_p.
+** scores: nq·n floats of scratch. One pass over the keys and one over the
+** values serve all the group's heads (the values' products in registers). */
+void kern_attn_group(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D, float scale,
+                     float *out, float *scores);
+
 /* Converts n elements of a row in ggml type `type` to f32. */
 void kern_dequant_row(uint32_t type, const void *row, float *dst, int n);
 
@@ -178,6 +187,8 @@ int kern_dot_act_enabled(void);
 #define KERN_ACT32_BYTES(n) (KERN_ACT32_S(n) + KERN_ROUND64((size_t)(n) / 32 * 4))
 
 /* Portable reference versions, exported for tests. */
+void kern_attn_group_portable(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D,
+                              float scale, float *out, float *scores);
 float kern_dot_portable(uint32_t type, const void *row, const float *x, int n);
 void kern_act_quantize_portable(uint32_t type, const float *x, int n, void *act);
 float kern_dot_act_portable(uint32_t type, const void *row, const void *act, int n);

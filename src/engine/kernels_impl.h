@@ -19,6 +19,8 @@ float kern_dot_kquant(uint32_t type, const void *row, const float *x, int n, flo
 float kern_dot_avx512(uint32_t type, const void *row, const float *x, int n);
 float kern_dot_avx2(uint32_t type, const void *row, const float *x, int n);
 void kern_axpy_avx512(float *y, float a, const float *x, int n);
+void kern_attn_group_avx512(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D,
+                            float scale, float *out, float *scores);
 void kern_gemm_avx512(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, int K, const float *x, int T,
                       float *out, int ldo, float *scratch);
 float kern_dot_act_vnni(uint32_t type, const void *row, const void *act, int n);

@@ -179,6 +179,66 @@ T512 void kern_axpy_avx512(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* The value products of kern_attn_group for NQ heads (constant at each call
+** site, so the 2·NQ accumulators stay in registers): 32 output floats at a
+** time, each value row loaded once for all heads; w[i·n + p] = the weights. */
+T512 static inline __attribute__((always_inline)) void attn_values_512(const int NQ, const float *w, int n, const float *v,
+                                                                       size_t stride, int D, const float *inv, float *out) {
+    for (int c0 = 0; c0 < D; c0 += 32) {
+        int two = c0 + 32 <= D;
+        __m512 a0[8], a1[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < NQ; i++) a0[i] = a1[i] = _mm512_setzero_ps();
+        for (int p = 0; p < n; p++) {
+            const float *vp = v + (size_t)p * stride + c0;
+            __m512 v0 = _mm512_loadu_ps(vp), v1 = two ? _mm512_loadu_ps(vp + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+            for (int i = 0; i < NQ; i++) {
+                __m512 wi = _mm512_set1_ps(w[(size_t)i * n + p]);
+                a0[i] = _mm512_fmadd_ps(wi, v0, a0[i]);
+                a1[i] = _mm512_fmadd_ps(wi, v1, a1[i]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < NQ; i++) {
+            __m512 s = _mm512_set1_ps(inv[i]);
+            _mm512_storeu_ps(out + (size_t)i * D + c0, _mm512_mul_ps(a0[i], s));
+            if (two) _mm512_storeu_ps(out + (size_t)i * D + c0 + 16, _mm512_mul_ps(a1[i], s));
+        }
+    }
+}
+
+/* kern_attn_group for D a multiple of 16. */
+T512 void kern_attn_group_avx512(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D,
+                                 float scale, float *out, float *scores) {
+    for (int p = 0; p < n; p++) {      /* each key row once, against every head */
+        const float *kp = k + (size_t)p * stride;
+        for (int i = 0; i < nq; i++) {
+            const float *qi = q + (size_t)i * D;
+            __m512 a = _mm512_mul_ps(_mm512_loadu_ps(qi), _mm512_loadu_ps(kp));
+            for (int c = 16; c < D; c += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(qi + c), _mm512_loadu_ps(kp + c), a);
+            scores[(size_t)i * n + p] = hsum512(a) * scale;
+        }
+    }
+    float inv[8];
+    for (int i0 = 0; i0 < nq; i0 += 8) {
+        int m = nq - i0 < 8 ? nq - i0 : 8;
+        for (int i = 0; i < m; i++) {
+            float *sc = scores + (size_t)(i0 + i) * n, mx = -INFINITY;
+            for (int p = 0; p < n; p++) mx = sc[p] > mx ? sc[p] : mx;
+            inv[i] = 1.0f / kern_exp_sub_avx512(sc, n, mx);
+        }
+        const float *w = scores + (size_t)i0 * n;
+        const float *vv = v;
+        float *o = out + (size_t)i0 * D;
+        switch (m) {
+#define NQ_CASE(K) case K: attn_values_512(K, w, n, vv, stride, D, inv, o); break;
+        NQ_CASE(1) NQ_CASE(2) NQ_CASE(3) NQ_CASE(4) NQ_CASE(5) NQ_CASE(6) NQ_CASE(7) NQ_CASE(8)
+#undef NQ_CASE
+        }
+    }
+}
+
 /* ---- AVX-512 GEMM for prompt processing --------------------------------- */
 /*
 ** out[t][r] += Σ_k x[t][k]·W[r][k] over a block of 16 rows at a time: the
@@ -1225,6 +1285,10 @@ T512 float kern_exp_sub_avx512(float *x, int n, float sub) {
 
 #else
 void kern_axpy_avx512(float *y, float a, const float *x, int n) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
+void kern_attn_group_avx512(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D,
+                            float scale, float *out, float *scores) {
+    kern_attn_group_portable(q, nq, k, v, stride, n, D, scale, out, scores);
+}
 void kern_matvec_avx512(float *out, float s, const float *m, size_t ld, const float *x, int r, int n) { kern_matvec_portable(out, s, m, ld, x, r, n); }
 void kern_outer_add_avx512(float *m, size_t ld, const float *c, int r, const float *x, int n) { kern_outer_add_portable(m, ld, c, r, x, n); }
 float kern_exp_sub_avx512(float *x, int n, float sub) { return kern_exp_sub_portable(x, n, sub); }

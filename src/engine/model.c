@@ -522,7 +522,7 @@ struct infer_state {
     float *att;                 /* [T][C] attention output (before Wo) */
     float *proj;                /* [T][C] */
     float *gate, *up;           /* [T][F] */
-    float *scores;              /* [threads][N] */
+    float *scores;              /* [threads][n_head / n_head_kv][N] */
     float *rope_cs;             /* [T][D/2][2] rotary cos/sin of the chunk's positions */
     int n_threads;
     const lora_adapter *lora;   /* this sequence's adapter, or NULL */
@@ -552,7 +552,7 @@ infer_state *infer_new(const model *m, int n_ctx, sa_err *err) {
     s->k = malloc(T * KV * 4); s->v = malloc(T * KV * 4);
     s->att = malloc(T * C * 4); s->proj = malloc(T * C * 4);
     s->gate = malloc(T * F * 4); s->up = malloc(T * F * 4);
-    s->scores = malloc((size_t)s->n_threads * (size_t)n_ctx * 4);
+    s->scores = malloc((size_t)s->n_threads * (size_t)(c->n_head / c->n_head_kv) * (size_t)n_ctx * 4);
     s->rope_cs = malloc(T * (size_t)c->head_dim * 4);
     if (!s->k_cache || !s->v_cache || !s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj ||
         !s->gate || !s->up || !s->scores || !s->rope_cs) {
@@ -749,32 +749,22 @@ typedef struct attn_job {
     int layer, T;
 } attn_job;
 
-/* One (row, head) pair per item: causal softmax attention over the row's
-** own sequence's cache up to its position. */
+/* One (row, KV head) pair per item: causal softmax attention of the query
+** heads that share that KV head over the row's own sequence's cache up to
+** its position (kern_attn_group). */
 static void attn_items(void *ctx, int begin, int end, int ith) {
     const attn_job *j = ctx;
     const qwen2_config *c = &j->m->cfg;
-    int H = c->n_head, D = c->head_dim, KV = c->n_head_kv * D, group = c->n_head / c->n_head_kv;
+    int HKV = c->n_head_kv, D = c->head_dim, KV = c->n_head_kv * D, group = c->n_head / c->n_head_kv;
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
-        int t = it / H, h = it % H, kvh = h / group, pos = j->rows.pos[t];
+        int t = it / HKV, kvh = it % HKV, pos = j->rows.pos[t];
         const infer_state *s = j->rows.seq[t];
-        const float *kc = s->k_cache + (size_t)j->layer * s->n_ctx * KV;
-        const float *vc = s->v_cache + (size_t)j->layer * s->n_ctx * KV;
-        float *sc = s->scores + (size_t)ith * s->n_ctx;
-        const float *q = j->buf->q + (size_t)t * c->n_embd + (size_t)h * D;
-        float mx = -INFINITY;
-        for (int p = 0; p <= pos; p++) {
-            sc[p] = kern_dot(GGML_TYPE_F32, kc + (size_t)p * KV + (size_t)kvh * D, q, D) * scale;
-            if (sc[p] > mx) mx = sc[p];
-        }
-        float sum = 0;
-        for (int p = 0; p <= pos; p++) { sc[p] = expf(sc[p] - mx); sum += sc[p]; }
-        float inv = 1.0f / sum;
-        float *o = j->buf->att + (size_t)t * c->n_embd + (size_t)h * D;
-        memset(o, 0, (size_t)D * sizeof *o);
-        for (int p = 0; p <= pos; p++)
-            kern_axpy(o, sc[p] * inv, vc + (size_t)p * KV + (size_t)kvh * D, D);
+        const float *kc = s->k_cache + (size_t)j->layer * s->n_ctx * KV + (size_t)kvh * D;
+        const float *vc = s->v_cache + (size_t)j->layer * s->n_ctx * KV + (size_t)kvh * D;
+        float *sc = s->scores + (size_t)ith * group * s->n_ctx;
+        size_t h0 = (size_t)t * c->n_embd + (size_t)kvh * group * D;
+        kern_attn_group(j->buf->q + h0, group, kc, vc, (size_t)KV, pos + 1, D, scale, j->buf->att + h0, sc);
     }
 }
 
@@ -827,7 +817,7 @@ static void forward_chunk(const model *m, infer_state *buf, const int32_t *token
             memcpy(vc + (size_t)rows.pos[t] * KV, s->v + (size_t)t * KV, (size_t)KV * 4);
         }
         attn_job aj = { m, s, rows, l, T };
-        tp_run(m->tp, T * c->n_head, attn_items, &aj);
+        tp_run(m->tp, T * c->n_head_kv, attn_items, &aj);
         matmul(m, s->proj, s->att, &L->wo, NULL, T, per_token);
         if (any_lora) lora_rows(m, rows, T, l, LORA_O, s->att, C, s->proj, C);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];
