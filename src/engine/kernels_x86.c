@@ -229,10 +229,9 @@ T512 void kern_attn_group_avx512(const float *q, int nq, const float *k, const f
             inv[i] = 1.0f / kern_exp_sub_avx512(sc, n, mx);
         }
         const float *w = scores + (size_t)i0 * n;
-        const float *vv = v;
         float *o = out + (size_t)i0 * D;
         switch (m) {
-#define NQ_CASE(K) case K: attn_values_512(K, w, n, vv, stride, D, inv, o); break;
+#define NQ_CASE(K) case K: attn_values_512(K, w, n, v, stride, D, inv, o); break;
         NQ_CASE(1) NQ_CASE(2) NQ_CASE(3) NQ_CASE(4) NQ_CASE(5) NQ_CASE(6) NQ_CASE(7) NQ_CASE(8)
 #undef NQ_CASE
         }
@@ -520,9 +519,6 @@ T256 static inline __attribute__((always_inline)) __m128i scales_mins_k4(const u
 
 /* ---- AVX-512 VNNI -------------------------------------------------------- */
 
-/* q4_K · q8_K: per 64 values (sub-blocks 2c, 2c+1) one zmm: the 32 bytes
-** qs[32c..) in both halves, the upper one shifted right by 4, so the
-** nibbles line up with x.qs[64c..64c+64) in natural order. */
 /* Decode streams every weight once per token, more than any cache holds.
 ** Intel's hardware prefetchers stop at 4 KB page edges, and on a 2-core
 ** Xeon (AMX) a prefetch this far ahead in the row stream lifted decode of
@@ -539,6 +535,9 @@ static inline __attribute__((always_inline)) void prefetch_ahead(const void *p, 
     for (size_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + KERN_PREFETCH_AHEAD + o, _MM_HINT_T0);
 }
 
+/* q4_K · q8_K: per 64 values (sub-blocks 2c, 2c+1) one zmm: the 32 bytes
+** qs[32c..) in both halves, the upper one shifted right by 4, so the
+** nibbles line up with x.qs[64c..64c+64) in natural order. */
 T_VNNI static float dot_q4_K_vnni(const block_q4_K *w, const block_q8_K *x, int n) {
     const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     __m512i idx[4];       /* i16 lane l of chunk c takes the scale of sub-block 2c + l/16 */
