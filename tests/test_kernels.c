@@ -375,6 +375,12 @@ static int act_check(uint32_t t, const float *x, const void *act, int n) {
             int s = 0;
             for (int l = 0; l < 32; l++) s += q[l];
             bad += s != ((const int32_t *)((const uint8_t *)act + KERN_ACT32_S(n)))[b];
+            /* the expanded copies that the several-token kernels read */
+            const uint8_t *u = (const uint8_t *)act + KERN_ACT32_U(n) + 32 * b;
+            const float *dx = (const float *)((const uint8_t *)act + KERN_ACT32_DX(n)) + 8 * b;
+            const int32_t *sx = (const int32_t *)((const uint8_t *)act + KERN_ACT32_SX(n)) + 8 * b;
+            for (int l = 0; l < 32; l++) bad += u[l] != q[l] + 128;
+            for (int l = 0; l < 8; l++) bad += memcmp(&dx[l], &d, 4) != 0 || sx[l] != -s;
         }
         bad += d != amax / 127.0f;
         for (int i = 0; i < B; i++)

@@ -254,6 +254,22 @@ static void quantize_act32_c(const float *x, int n, void *act) {
         d[b] = db;
         s[b] = sum;
     }
+    kern_act32_expand(act, n);
+}
+
+void kern_act32_expand(void *act, int n) {
+    const int8_t *q = act;
+    const float *d = (const float *)((const uint8_t *)act + KERN_ACT32_D(n));
+    const int32_t *s = (const int32_t *)((const uint8_t *)act + KERN_ACT32_S(n));
+    uint8_t *u = (uint8_t *)act + KERN_ACT32_U(n);
+    float *dx = (float *)((uint8_t *)act + KERN_ACT32_DX(n));
+    int32_t *sx = (int32_t *)((uint8_t *)act + KERN_ACT32_SX(n));
+    for (int i = 0; i < n; i++) u[i] = (uint8_t)(q[i] + 128);
+    for (int b = 0; b < n / 32; b++)
+        for (int k = 0; k < 8; k++) {
+            dx[8 * b + k] = d[b];
+            sx[8 * b + k] = -s[b];
+        }
 }
 
 void kern_act_quantize_portable(uint32_t type, const float *x, int n, void *act) {

@@ -180,11 +180,23 @@ int kern_dot_act_enabled(void);
 /* KERN_ACT_Q8_32 layout for n values (nb = n/32 blocks), shared by the
 ** kernel files: int8 q[n]; at KERN_ACT32_D(n) float d[nb]; at
 ** KERN_ACT32_S(n) int32 s[nb], the sum of each block's q (q4_0's offset 8
-** is applied through it). KERN_ACT_Q8_K: block_q8_K[n/256] (quant.h). */
+** is applied through it). Then the same, laid out for kernels that take one
+** weight block pair against several tokens (kern_dot_act_n), so that each
+** token costs a load where it cost a shuffle: at KERN_ACT32_U(n) uint8 u[n],
+** q + 128 (vpdpbusd's unsigned operand, the weights signed); at
+** KERN_ACT32_DX(n) float dx[8·nb], each d repeated 8 times (one per int32
+** lane of its block); at KERN_ACT32_SX(n) int32 sx[8·nb], each −s repeated
+** 8 times. kern_act32_expand fills them from q, d and s.
+** KERN_ACT_Q8_K: block_q8_K[n/256] (quant.h). */
 #define KERN_ROUND64(b) (((size_t)(b) + 63) / 64 * 64)
 #define KERN_ACT32_D(n) KERN_ROUND64(n)
 #define KERN_ACT32_S(n) (KERN_ACT32_D(n) + KERN_ROUND64((size_t)(n) / 32 * 4))
-#define KERN_ACT32_BYTES(n) (KERN_ACT32_S(n) + KERN_ROUND64((size_t)(n) / 32 * 4))
+#define KERN_ACT32_U(n) (KERN_ACT32_S(n) + KERN_ROUND64((size_t)(n) / 32 * 4))
+#define KERN_ACT32_DX(n) (KERN_ACT32_U(n) + KERN_ROUND64(n))
+#define KERN_ACT32_SX(n) (KERN_ACT32_DX(n) + KERN_ROUND64((size_t)(n) / 32 * 32))
+#define KERN_ACT32_BYTES(n) (KERN_ACT32_SX(n) + KERN_ROUND64((size_t)(n) / 32 * 32))
+/* Fills u, dx and sx of a KERN_ACT_Q8_32 vector from its q, d and s. */
+void kern_act32_expand(void *act, int n);
 
 /* Portable reference versions, exported for tests. */
 void kern_attn_group_portable(const float *q, int nq, const float *k, const float *v, size_t stride, int n, int D,

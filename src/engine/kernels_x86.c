@@ -638,31 +638,31 @@ T_VNNI static float dot_q6_K_vnni(const block_q6_K *w, const block_q8_K *x, int 
 }
 
 /* Two 32-blocks per zmm: int32 lanes 0..7 belong to block b, 8..15 to b+1.
-** The per-lane f32 scale d_w·d_x is built from the two blocks' scales. */
-T_VNNI static inline __attribute__((always_inline)) __m512 pair_scale(uint16_t h0, uint16_t h1, const float *d) {
+** The weight scales of the pair, one per lane; each lane's scale d_w·d_x is
+** this times the activations' pre-expanded KERN_ACT32_DX. */
+T_VNNI static inline __attribute__((always_inline)) __m512 pair_scale(uint16_t h0, uint16_t h1) {
     const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    __m128 f = _mm_mul_ps(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1)),
-                          _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)d)));
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1))));
 }
 
 /* q4_0 · q8: [b lo | b hi | b+1 lo | b+1 hi] nibbles by 128-bit lane match
 ** the activations in natural order; vpdpbusd (u8 nibble × s8) starts from
-** −s per lane, 8 lanes per block: Σ (q − 8)·x = Σ q·x − 8·s. */
+** −s per lane, 8 lanes per block: Σ (q − 8)·x = Σ q·x − 8·s. The seeds and
+** the activation scales come pre-expanded per lane (KERN_ACT32_SX/DX). */
 T_VNNI static float dot_q4_0_q8_vnni(const block_q4_0 *w, const void *act, int n) {
     ACT32(act, n, q, d, s);
+    const int32_t *sx = (const int32_t *)((const uint8_t *)act + KERN_ACT32_SX(n));
+    const float *dx = (const float *)((const uint8_t *)act + KERN_ACT32_DX(n));
     const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-    const __m512i sidx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     __m512 acc = _mm512_setzero_ps();
     int nb = n / 32, b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m256i r0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qs));
         __m256i r1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b + 1].qs));
         __m512i wq = _mm512_and_si512(_mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1), shift), m4);
-        __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                        _mm512_permutexvar_epi32(sidx, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(s + b)))));
-        __m512i isum = _mm512_dpbusd_epi32(seed, wq, _mm512_loadu_si512(q + 32 * b));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), pair_scale(w[b].d, w[b + 1].d, d + b), acc);
+        __m512i isum = _mm512_dpbusd_epi32(_mm512_loadu_si512(sx + 8 * b), wq, _mm512_loadu_si512(q + 32 * b));
+        __m512 wd = pair_scale(w[b].d, w[b + 1].d);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(wd, _mm512_loadu_ps(dx + 8 * b)), acc);
     }
     float r = _mm512_reduce_add_ps(acc);
     if (b < nb) {       /* an odd last block */
@@ -673,19 +673,23 @@ T_VNNI static float dot_q4_0_q8_vnni(const block_q4_0 *w, const void *act, int n
     return r;
 }
 
-/* q8_0 · q8: vpdpbusd of |w| (u8) with x negated where w < 0. */
+/* q8_0 · q8: vpdpbusd of the activations + 128 (u8, KERN_ACT32_U) with w
+** (s8), from a seed of −128·Σw per lane: Σ q·w exactly. */
 T_VNNI static float dot_q8_0_q8_vnni(const block_q8_0 *w, const void *act, int n) {
     ACT32(act, n, q, d, s);
     (void)s;
+    const uint8_t *u = (const uint8_t *)act + KERN_ACT32_U(n);
+    const float *dx = (const float *)((const uint8_t *)act + KERN_ACT32_DX(n));
+    const __m512i u128 = _mm512_set1_epi8((char)0x80);
     __m512 acc = _mm512_setzero_ps();
     int nb = n / 32, b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w[b].qs)),
                                         _mm256_loadu_si256((const __m256i *)w[b + 1].qs), 1);
-        __m512i xv = _mm512_loadu_si512(q + 32 * b);
-        __m512i xs = _mm512_mask_sub_epi8(xv, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), xv);
-        __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(wv), xs);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), pair_scale(w[b].d, w[b + 1].d, d + b), acc);
+        __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), u128, wv));
+        __m512i isum = _mm512_dpbusd_epi32(seed, _mm512_loadu_si512(u + 32 * b), wv);
+        __m512 wd = pair_scale(w[b].d, w[b + 1].d);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(wd, _mm512_loadu_ps(dx + 8 * b)), acc);
     }
     float r = _mm512_reduce_add_ps(acc);
     if (b < nb) {
@@ -698,46 +702,49 @@ T_VNNI static float dot_q8_0_q8_vnni(const block_q8_0 *w, const void *act, int n
 
 /* q8_0 / q4_0 rows against NT token vectors at once (batched decode, draft
 ** verification): the weights are loaded and unpacked once per block pair,
-** and each token then takes exactly the instructions of the one-token
-** kernels above, in the same order, so every result is bit for bit that of
-** dot_q8_0_q8_vnni / dot_q4_0_q8_vnni. NT is a constant at each call site. */
+** and each token then costs a vpdpbusd, a multiply, a conversion and an FMA,
+** its operands read from the expanded layout of KERN_ACT32_U/DX/SX. Every
+** int32 lane holds exactly the sum it holds in the one-token kernels above
+** (q8_0: Σ (q+128)·w from a seed of −128·Σw is Σ q·w; q4_0: the same seed
+** −s), and the f32 scale of each lane is the same product d_w·d_x, taken in
+** the same order, so every result is bit for bit that of dot_q8_0_q8_vnni /
+** dot_q4_0_q8_vnni. NT is a constant at each call site. */
 T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_q8_vnni_nt(int NT, const block_q8_0 *w, const uint8_t *act,
                                                                               size_t stride, int n, float *res) {
-    const int8_t *q[8];
-    const float *d[8];
+    const uint8_t *u[8];
+    const float *dx[8];
     __m512 acc[8];
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
-        q[t] = (const int8_t *)(act + (size_t)t * stride);
-        d[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
+        u[t] = act + (size_t)t * stride + KERN_ACT32_U(n);
+        dx[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_DX(n));
         acc[t] = _mm512_setzero_ps();
     }
-    const __m512i pidx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i u128 = _mm512_set1_epi8((char)0x80);
     int nb = n / 32, b = 0;
     for (; b + 2 <= nb; b += 2) {
         _mm_prefetch((const char *)(w + b) + KERN_PREFETCH_AHEAD, _MM_HINT_T0);
         __m512i wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w[b].qs)),
                                         _mm256_loadu_si256((const __m256i *)w[b + 1].qs), 1);
-        __mmask64 neg = _mm512_movepi8_mask(wv);
-        __m512i aw = _mm512_abs_epi8(wv);
-        __m128 wd = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[b].d), w[b + 1].d, 1));
+        __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), u128, wv));
+        __m512 wd = pair_scale(w[b].d, w[b + 1].d);
         /* unrolled: the accumulators and pointers stay in registers (a loop kept
         ** them on the stack, a store and reload per token per block pair) */
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            __m512i xv = _mm512_loadu_si512(q[t] + 32 * b);
-            __m512i xs = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
-            __m512i isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, xs);
-            __m128 f = _mm_mul_ps(wd, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d[t] + b))));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pidx, _mm512_castps128_ps512(f)), acc[t]);
+            __m512i isum = _mm512_dpbusd_epi32(seed, _mm512_loadu_si512(u[t] + 32 * b), wv);
+            __m512 f = _mm512_mul_ps(wd, _mm512_loadu_ps(dx[t] + 8 * b));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), f, acc[t]);
         }
     }
     for (int t = 0; t < NT; t++) {
         float r = _mm512_reduce_add_ps(acc[t]);
         if (b < nb) {
+            const int8_t *q = (const int8_t *)(act + (size_t)t * stride);
+            const float *d = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
             int32_t isum = 0;
-            for (int k = 0; k < 32; k++) isum += w[b].qs[k] * q[t][32 * b + k];
-            r += H2F(w[b].d) * d[t][b] * (float)isum;
+            for (int k = 0; k < 32; k++) isum += w[b].qs[k] * q[32 * b + k];
+            r += H2F(w[b].d) * d[b] * (float)isum;
         }
         res[t] = r;
     }
@@ -746,42 +753,41 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_q8_vnni_nt(int
 T_VNNI static inline __attribute__((always_inline)) void dot_q4_0_q8_vnni_nt(int NT, const block_q4_0 *w, const uint8_t *act,
                                                                               size_t stride, int n, float *res) {
     const int8_t *q[8];
-    const float *d[8];
-    const int32_t *s[8];
+    const float *dx[8];
+    const int32_t *sx[8];
     __m512 acc[8];
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
         q[t] = (const int8_t *)(act + (size_t)t * stride);
-        d[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
-        s[t] = (const int32_t *)(act + (size_t)t * stride + KERN_ACT32_S(n));
+        dx[t] = (const float *)(act + (size_t)t * stride + KERN_ACT32_DX(n));
+        sx[t] = (const int32_t *)(act + (size_t)t * stride + KERN_ACT32_SX(n));
         acc[t] = _mm512_setzero_ps();
     }
     const __m512i m4 = _mm512_set1_epi8(0x0f), shift = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-    const __m512i sidx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     int nb = n / 32, b = 0;
     for (; b + 2 <= nb; b += 2) {
         _mm_prefetch((const char *)(w + b) + KERN_PREFETCH_AHEAD, _MM_HINT_T0);
         __m256i r0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qs));
         __m256i r1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b + 1].qs));
         __m512i wq = _mm512_and_si512(_mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1), shift), m4);
-        __m128 wd = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(w[b].d), w[b + 1].d, 1));
+        __m512 wd = pair_scale(w[b].d, w[b + 1].d);
         /* unrolled: the accumulators and pointers stay in registers (a loop kept
         ** them on the stack, a store and reload per token per block pair) */
 #pragma GCC unroll 8
         for (int t = 0; t < NT; t++) {
-            __m512i seed = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                            _mm512_permutexvar_epi32(sidx, _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(s[t] + b)))));
-            __m512i isum = _mm512_dpbusd_epi32(seed, wq, _mm512_loadu_si512(q[t] + 32 * b));
-            __m128 f = _mm_mul_ps(wd, _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(d[t] + b))));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(sidx, _mm512_castps128_ps512(f)), acc[t]);
+            __m512i isum = _mm512_dpbusd_epi32(_mm512_loadu_si512(sx[t] + 8 * b), wq, _mm512_loadu_si512(q[t] + 32 * b));
+            __m512 f = _mm512_mul_ps(wd, _mm512_loadu_ps(dx[t] + 8 * b));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), f, acc[t]);
         }
     }
     for (int t = 0; t < NT; t++) {
         float r = _mm512_reduce_add_ps(acc[t]);
         if (b < nb) {
+            const float *d = (const float *)(act + (size_t)t * stride + KERN_ACT32_D(n));
+            const int32_t *s = (const int32_t *)(act + (size_t)t * stride + KERN_ACT32_S(n));
             int32_t isum = 0;
             for (int k = 0; k < 16; k++) isum += (w[b].qs[k] & 0x0f) * q[t][32 * b + k] + (w[b].qs[k] >> 4) * q[t][32 * b + k + 16];
-            r += H2F(w[b].d) * d[t][b] * (float)(isum - 8 * s[t][b]);
+            r += H2F(w[b].d) * d[b] * (float)(isum - 8 * s[b]);
         }
         res[t] = r;
     }
@@ -1121,6 +1127,7 @@ T256 static void quantize_act32_256(const float *x, int n, void *act) {
         round32_256(x, _mm256_set1_ps(id), q, i);
         s[b] = hsum_epi32_256(_mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3])));
     }
+    kern_act32_expand(act, n);
 }
 
 T256 static void quantize_q8_K_256(const float *x, block_q8_K *y, int n) {
