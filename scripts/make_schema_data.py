@@ -46,15 +46,17 @@ def stable_seed(*parts):
     return int(hashlib.sha256('\x00'.join(parts).encode()).hexdigest()[:16], 16)
 
 
-def render(args, db_path, rows):
-    """Runs the product's renderer over rows (dicts with 'question') for one database."""
+def render(args, db_path, rows, relevant=False):
+    """Runs the product's renderer over rows (dicts with 'question') for one database;
+    relevant: only the tables the question names and those joining them
+    (`--relevant`, as the agent prompts the bundled model)."""
     with tempfile.NamedTemporaryFile('w', suffix='.jsonl', delete=False, encoding='utf-8') as f:
         for r in rows:
             f.write(json.dumps({'question': r['question']}, ensure_ascii=False) + '\n')
         qpath = f.name
     try:
         out = subprocess.run([args.sqlassist, 'schema', '--db', db_path, '--compact', '--budget', str(args.budget),
-                              '--tokens-of', args.tokens_of, '--questions', qpath],
+                              '--tokens-of', args.tokens_of, '--questions', qpath] + (['--relevant'] if relevant else []),
                              capture_output=True, text=True, encoding='utf-8')
     finally:
         os.unlink(qpath)
@@ -215,6 +217,64 @@ def stage5(args):
     print(json.dumps(counts, sort_keys=True))
 
 
+# Stage 6's rows: the schemas rendered as the agent now prompts the model
+# (SC_RENDER_RELEVANT: the tables the question names and those joining them,
+# all that fit when none is named), where stages 2-5 saw every table the budget
+# kept; a row whose answer uses a table the rendering left out is dropped (the
+# agent could not answer it either). New synthetic pairs (seed 6) beside the
+# old ones, so that the model sees new questions on the same databases.
+TABLE_REF = re.compile(r'\b(?:FROM|JOIN)\s+(?:"([^"]+)"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][A-Za-z0-9_]*))', re.I)
+CONTEXT_TABLE = re.compile(r'CREATE TABLE\s+(?:"([^"]+)"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][A-Za-z0-9_]*))', re.I)
+
+
+def names_of(pattern, text):
+    return {next(g for g in m.groups() if g).lower() for m in pattern.finditer(text)}
+
+
+def shows_tables(row):
+    """Whether every table the answer reads (outside subquery aliases) is in the context."""
+    used = names_of(TABLE_REF, row['answer']) - {'select'}
+    return used <= names_of(CONTEXT_TABLE, row['context'])
+
+
+def stage6(args):
+    """OUT/train_schema6.jsonl: Spider train and the synthetic pairs (the stage-2
+    ones, seed 1, new ones, seed 6, and stage 5's plain lists, seed 5) rendered with --relevant, WikiSQL rows as
+    before; counts in OUT/schema6_counts.json."""
+    dev_dbs, dev_questions, never = held_out(args.data)
+    rng = random.Random(6)
+    counts, rows = {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        groups = []
+        sp = spider_rows(args.data, dev_dbs, dev_questions)
+        groups += [(os.path.join(args.data, 'spider/database', d, d + '.sqlite'), sp[d], True) for d in sorted(sp)]
+        for name, extra in (('synthetic.jsonl', []), ('synthetic6.jsonl', ['--seed', '6']),
+                            ('synthetic_lists.jsonl', ['--seed', '5', '--shapes', LIST_SHAPES])):
+            syn = synthetic_rows(args, args.data, dev_dbs, name, extra)
+            groups += [(p, syn[p], True) for p in sorted(syn)]
+        wk = wikisql_dbs(args.data, tmp, args.wikisql_rows, rng)
+        groups += [(p, wk[p], False) for p in sorted(wk)]
+        for i, (path, items, relevant) in enumerate(groups):
+            items = [r for r in items if norm_q(r['question']) not in never]
+            for r in render(args, path, items, relevant):
+                if not shows_tables(r):
+                    counts['dropped_table_not_shown'] = counts.get('dropped_table_not_shown', 0) + 1
+                    continue
+                copies = args.spider_copies if r['source'] == 'spider' else 1
+                rows.extend([r] * copies)
+                counts[r['source']] = counts.get(r['source'], 0) + copies
+            if i % 500 == 0:
+                print('rendered %d/%d databases, %d rows' % (i + 1, len(groups), len(rows)), file=sys.stderr)
+    random.Random(6).shuffle(rows)
+    with open(os.path.join(args.out, 'train_schema6.jsonl'), 'w', encoding='utf-8') as f:
+        f.writelines(row_line(r) for r in rows)
+    counts['total'] = len(rows)
+    with open(os.path.join(args.out, 'schema6_counts.json'), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('data')
@@ -231,7 +291,15 @@ def main():
     ap.add_argument('--mix-wikisql-rows', type=int, default=12000, help='with --remix: WikiSQL rows kept')
     ap.add_argument('--stage5', action='store_true',
                     help='only write OUT/train_schema_mix5.jsonl (see stage5(); needs --tokens-of, OUT/train_schema_mix.jsonl)')
+    ap.add_argument('--stage6', action='store_true',
+                    help='only write OUT/train_schema6.jsonl (see stage6(); needs --tokens-of)')
     args = ap.parse_args()
+    if args.stage6:
+        if not args.tokens_of:
+            ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
+        os.makedirs(args.out, exist_ok=True)
+        stage6(args)
+        return
     if args.stage5:
         if not args.tokens_of:
             ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
