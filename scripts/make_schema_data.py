@@ -74,6 +74,37 @@ def row_line(r):
                        'source': r['source']}, ensure_ascii=False) + '\n'
 
 
+def render_groups(args, groups, never, drop_unshown=False):
+    """Renders [(db_path, rows, relevant)] through render(), leaving out questions in
+    never and repeating Spider rows --spider-copies times: (rows, counts per source).
+    drop_unshown: leave out rows whose answer reads a table the rendering left out."""
+    counts, rows = {}, []
+    for i, (path, items, relevant) in enumerate(groups):
+        items = [r for r in items if norm_q(r['question']) not in never]
+        for r in render(args, path, items, relevant):
+            if drop_unshown and not shows_tables(r):
+                counts['dropped_table_not_shown'] = counts.get('dropped_table_not_shown', 0) + 1
+                continue
+            copies = args.spider_copies if r['source'] == 'spider' else 1
+            rows.extend([r] * copies)
+            counts[r['source']] = counts.get(r['source'], 0) + copies
+        if i % 500 == 0:
+            print('rendered %d/%d databases, %d rows' % (i + 1, len(groups), len(rows)), file=sys.stderr)
+    return rows, counts
+
+
+def write_rows(out, name, counts_name, rows, counts, seed):
+    """Shuffles rows (fixed seed) into OUT/name, their counts (and the total) into OUT/counts_name."""
+    random.Random(seed).shuffle(rows)
+    with open(os.path.join(out, name), 'w', encoding='utf-8') as f:
+        f.writelines(row_line(r) for r in rows)
+    counts['total'] = len(rows)
+    with open(os.path.join(out, counts_name), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 def held_out(data):
     """(Spider dev db_ids, Spider dev questions, every question never trained on:
     Spider dev, WikiSQL dev and test), questions normalized by norm_q."""
@@ -243,7 +274,6 @@ def stage6(args):
     before; counts in OUT/schema6_counts.json."""
     dev_dbs, dev_questions, never = held_out(args.data)
     rng = random.Random(6)
-    counts, rows = {}, []
     with tempfile.TemporaryDirectory() as tmp:
         groups = []
         sp = spider_rows(args.data, dev_dbs, dev_questions)
@@ -254,25 +284,8 @@ def stage6(args):
             groups += [(p, syn[p], True) for p in sorted(syn)]
         wk = wikisql_dbs(args.data, tmp, args.wikisql_rows, rng)
         groups += [(p, wk[p], False) for p in sorted(wk)]
-        for i, (path, items, relevant) in enumerate(groups):
-            items = [r for r in items if norm_q(r['question']) not in never]
-            for r in render(args, path, items, relevant):
-                if not shows_tables(r):
-                    counts['dropped_table_not_shown'] = counts.get('dropped_table_not_shown', 0) + 1
-                    continue
-                copies = args.spider_copies if r['source'] == 'spider' else 1
-                rows.extend([r] * copies)
-                counts[r['source']] = counts.get(r['source'], 0) + copies
-            if i % 500 == 0:
-                print('rendered %d/%d databases, %d rows' % (i + 1, len(groups), len(rows)), file=sys.stderr)
-    random.Random(6).shuffle(rows)
-    with open(os.path.join(args.out, 'train_schema6.jsonl'), 'w', encoding='utf-8') as f:
-        f.writelines(row_line(r) for r in rows)
-    counts['total'] = len(rows)
-    with open(os.path.join(args.out, 'schema6_counts.json'), 'w') as f:
-        json.dump(counts, f, indent=1, sort_keys=True)
-        f.write('\n')
-    print(json.dumps(counts, sort_keys=True))
+        rows, counts = render_groups(args, groups, never, drop_unshown=True)
+    write_rows(args.out, 'train_schema6.jsonl', 'schema6_counts.json', rows, counts, 6)
 
 
 def main():
@@ -314,34 +327,18 @@ def main():
     rng = random.Random(1)
     dev_dbs, dev_questions, never = held_out(args.data)
 
-    counts, rows = {}, []
     with tempfile.TemporaryDirectory() as tmp:
         groups = []
         sp = spider_rows(args.data, dev_dbs, dev_questions)
-        groups += [(os.path.join(args.data, 'spider/database', d, d + '.sqlite'), sp[d]) for d in sorted(sp)]
+        groups += [(os.path.join(args.data, 'spider/database', d, d + '.sqlite'), sp[d], False) for d in sorted(sp)]
         if args.synthetic_per_db > 0:
             syn = synthetic_rows(args, args.data, dev_dbs)
-            groups += [(p, syn[p]) for p in sorted(syn)]
+            groups += [(p, syn[p], False) for p in sorted(syn)]
         wk = wikisql_dbs(args.data, tmp, args.wikisql_rows, rng)
-        groups += [(p, wk[p]) for p in sorted(wk)]
-        for i, (path, items) in enumerate(groups):
-            items = [r for r in items if norm_q(r['question']) not in never]
-            for r in render(args, path, items):
-                copies = args.spider_copies if r['source'] == 'spider' else 1
-                rows.extend([r] * copies)
-                counts[r['source']] = counts.get(r['source'], 0) + copies
-            if i % 500 == 0:
-                print('rendered %d/%d databases, %d rows' % (i + 1, len(groups), len(rows)), file=sys.stderr)
-    random.Random(2).shuffle(rows)
-    with open(os.path.join(args.out, 'train_schema.jsonl'), 'w', encoding='utf-8') as f:
-        f.writelines(row_line(r) for r in rows)
-    counts['total'] = len(rows)
+        groups += [(p, wk[p], False) for p in sorted(wk)]
+        rows, counts = render_groups(args, groups, never)
     counts['budget_tokens'] = args.budget
-    with open(os.path.join(args.out, 'schema_counts.json'), 'w') as f:
-        json.dump(counts, f, indent=1, sort_keys=True)
-        f.write('\n')
-    print(json.dumps(counts, sort_keys=True))
-
+    write_rows(args.out, 'train_schema.jsonl', 'schema_counts.json', rows, counts, 2)
 
 if __name__ == '__main__':
     main()

@@ -180,9 +180,9 @@ int kern_dot_act_enabled(void);
 /* KERN_ACT_Q8_32 layout for n values (nb = n/32 blocks), shared by the
 ** kernel files: int8 q[n]; at KERN_ACT32_D(n) float d[nb]; at
 ** KERN_ACT32_S(n) int32 s[nb], the sum of each block's q (q4_0's offset 8
-** is applied through it). Then the same, laid out for kernels that take one
-** weight block pair against several tokens (kern_dot_act_n), so that each
-** token costs a load where it cost a shuffle: at KERN_ACT32_U(n) uint8 u[n],
+** is applied through it). Then the same, laid out for the VNNI q8_0/q4_0
+** dots (one token and kern_dot_act_n's several), so that each token costs a
+** load where it cost a shuffle: at KERN_ACT32_U(n) uint8 u[n],
 ** q + 128 (vpdpbusd's unsigned operand, the weights signed); at
 ** KERN_ACT32_DX(n) float dx[8·nb], each d repeated 8 times (one per int32
 ** lane of its block); at KERN_ACT32_SX(n) int32 sx[8·nb], each −s repeated
