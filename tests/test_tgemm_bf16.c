@@ -9,7 +9,10 @@
 ** past the 192 block and below the 64 few-token threshold), an f32 and a
 ** q8_0 weight matrix; the products do differ from the unrounded ones (the
 ** bf16 path ran); results are bitwise the same on 1 and 3 threads; ties
-** round to even. Exits 77 (skipped) on CPUs without AVX512_BF16 (or with
+** round to even. Each bf16 path the CPU has runs the whole test
+** (VDPBF16PS, AMX tiles, and the tiles' software model everywhere; the
+** hardware tiles sum a tile's 32 products in an order of their own, a few
+** f32 ulps from the model's, so each is held to the reference). Exits 77 (skipped) on CPUs without AVX512_BF16 (or with
 ** SQLASSIST_ISA=avx2|portable), after checking that bf16 is refused there.
 */
 #include <math.h>
@@ -148,12 +151,13 @@ static void check_shape(tg_ctx *g, int N, int K, int R, uint32_t wtype) {
 }
 
 /* the same three products on a 1-thread and a 3-thread pool: bitwise equal */
-static void check_threads(void) {
+static void check_threads(const char *path) {
     int N = 211, K = 301, R = 131;
     threadpool *t1 = tp_create(1), *t3 = tp_create(3);
     tg_ctx g1, g3;
     tg_init(&g1, t1);
     tg_init(&g3, t3);
+    tg_bf16_select(path);     /* tg_init chose from the environment */
     tg_set_precision(&g1, TG_BF16);
     tg_set_precision(&g3, TG_BF16);
     float *x = malloc((size_t)N * K * 4), *W = malloc((size_t)R * K * 4), *dy = malloc((size_t)N * R * 4);
@@ -213,18 +217,29 @@ int main(void) {
         return rc ? rc : 77;     /* the whole test is skipped on this CPU */
     }
     CHECK(tg_set_precision(&g, TG_BF16) == 0 && g.precision == TG_BF16, "bf16 refused");
-    check_rounding(&g);
-    /* N K R: odd everywhere; N past TOK_BLOCK (192) and at or below the few-token 64; K past KC (256); R past 64 */
-    static const int shapes[][3] = {
-        { 1, 1, 1 }, { 1, 3, 5 }, { 3, 7, 17 }, { 5, 33, 3 }, { 13, 17, 65 }, { 63, 63, 31 }, { 65, 259, 67 },
-        { 193, 129, 97 }, { 197, 513, 131 }, { 37, 301, 257 },
-    };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        check_shape(&g, shapes[i][0], shapes[i][1], shapes[i][2], GGML_TYPE_F32);
-    /* a quantized base (LoRA over q8_0): K must be whole blocks */
-    check_shape(&g, 67, 96, 75, GGML_TYPE_Q8_0);
-    check_shape(&g, 201, 288, 33, GGML_TYPE_Q8_0);
-    check_threads();
+    /* every bf16 path this CPU has: the tiles' model runs anywhere */
+    static const char *const paths[] = { "vdpbf16ps", "amx-emulated", "amx" };
+    for (size_t pi = 0; pi < sizeof paths / sizeof paths[0]; pi++) {
+        if (tg_bf16_select(paths[pi]) != 0) {
+            printf("path %s: not on this CPU\n", paths[pi]);
+            continue;
+        }
+        CHECK(!strcmp(tg_bf16_path(), paths[pi]), "selected %s, runs %s", paths[pi], tg_bf16_path());
+        printf("path %s\n", paths[pi]);
+        check_rounding(&g);
+        /* N K R: odd everywhere; N past TOK_BLOCK (192) and at or below the few-token 64; K past KC (256); R past
+        ** 64; then sizes the tiles take whole (multiples of 16 and 32) and with a 16-wide edge */
+        static const int shapes[][3] = {
+            { 1, 1, 1 }, { 1, 3, 5 }, { 3, 7, 17 }, { 5, 33, 3 }, { 13, 17, 65 }, { 63, 63, 31 }, { 65, 259, 67 },
+            { 193, 129, 97 }, { 197, 513, 131 }, { 37, 301, 257 }, { 64, 512, 96 }, { 96, 544, 80 },
+        };
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+            check_shape(&g, shapes[i][0], shapes[i][1], shapes[i][2], GGML_TYPE_F32);
+        /* a quantized base (LoRA over q8_0): K must be whole blocks */
+        check_shape(&g, 67, 96, 75, GGML_TYPE_Q8_0);
+        check_shape(&g, 201, 288, 33, GGML_TYPE_Q8_0);
+        check_threads(paths[pi]);
+    }
     /* back to f32: the unrounded product again */
     tg_set_precision(&g, TG_F32);
     {

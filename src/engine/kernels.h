@@ -121,6 +121,11 @@ const char *kern_gemm_name(void);
 ** $SQLASSIST_GEMM (falling back to the fastest); not thread-safe. */
 int kern_gemm_select(const char *name);
 
+/* 1 when the CPU has AMX-TILE and AMX-BF16 and the OS lets this process use
+** the tiles (the permission is requested on the first call and covers every
+** thread), else 0. The training products use it (src/train/tgemm.c). */
+int kern_amx_bf16_available(void);
+
 /* Activations quantized once per matmul and then read by every thread:
 **   size_t n = kern_gemm_prepare_bytes(type, T, K);         // 0: use kern_gemm
 **   buf = aligned_alloc(64, n);

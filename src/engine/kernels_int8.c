@@ -112,6 +112,22 @@ static int have_amx(void) {
     return cached;
 }
 
+/* AMX-TILE + AMX-BF16 (CPUID.(7,0):EDX bits 24 and 22) with the same XCR0
+** state and process permission as have_amx; AVX512_BF16 is not required. */
+int kern_amx_bf16_available(void) {
+    static int cached = -1;
+    if (cached >= 0) return cached;
+    unsigned a, b, c, d;
+    cached = 0;
+    if ((xcr0() & 0x600e6) != 0x600e6 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(d >> 24 & 1) || !(d >> 22 & 1)) return 0;
+#ifdef SYS_arch_prctl
+    if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) != 0) return 0;
+    cached = 1;
+#endif
+    return cached;
+}
+
 static int amx_selftest(int path);
 
 int kern_gemm_select(const char *name) {
@@ -941,6 +957,7 @@ static int amx_selftest(int path) {
 #else   /* not x86-64: no int8 GEMM */
 
 int kern_gemm_select(const char *name) { return !name || !*name || !strcmp(name, "f32") ? 0 : -1; }
+int kern_amx_bf16_available(void) { return 0; }
 const kern_gemm_act *kern_gemm_prepare(uint32_t type, const float *x, int T, int K, void *buf) { assert(0); return NULL; }
 void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
                         float *out, int ldo, float *scratch) { assert(0); }

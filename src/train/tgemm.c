@@ -30,6 +30,7 @@
 #include "tgemm.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,10 +198,9 @@ TBF static void ukr_bf16(int mr, int nr, int kp, const uint32_t *A, size_t as, c
         for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(C + (size_t)j * ldc + 16 * q, m[q], acc[j][q]);
 }
 
-/* tg_gemm over bf16 pairs: C[M][N] += A[M][kp]·B[kp][N] (A's rows `as`
-** pairs apart, B's ldb), blocked as tg_gemm is. */
-static void gemm_bf16(int M, int N, int kp, const uint32_t *A, size_t as, const uint32_t *B, size_t ldb, float *C,
-                      size_t ldc) {
+/* gemm_bf16 with VDPBF16PS only, blocked as tg_gemm is. */
+static void gemm_bf16_vec(int M, int N, int kp, const uint32_t *A, size_t as, const uint32_t *B, size_t ldb, float *C,
+                          size_t ldc) {
     for (int p0 = 0; p0 < kp; p0 += KCP) {
         int pc = kp - p0 < KCP ? kp - p0 : KCP;
         for (int j0 = 0; j0 < N; j0 += NR_512) {
@@ -212,6 +212,161 @@ static void gemm_bf16(int M, int N, int kp, const uint32_t *A, size_t as, const 
             }
         }
     }
+}
+
+/* ---- bf16 with AMX tiles ----------------------------------------------------------- */
+/*
+** The operands are already in the tiles' layout: A's rows are runs of bf16
+** pairs (an A tile is 16 rows × 16 pairs) and B is pair-interleaved (a B
+** tile is 16 pair rows × 16 columns), so tiles load straight from the
+** buffers above. Tiles 0–3 hold a 32 × 32 block of C in f32, 4–5 two A
+** tiles, 6–7 two B tiles; every tile is configured 16 rows × 64 bytes.
+** The SDM describes TDPBF16PS as adding, per C element and pair, first the
+** even then the odd product with f32 FMAs; the hardware's own order within
+** one instruction lands a few ulps from that, but it is fixed, so every
+** element's sum still runs in an order set by the shapes alone. A software
+** model of the four instructions as the SDM has them ("amx-emulated") lets
+** the tests check this code's layout on any CPU with AVX512_BF16. The tile-load wrappers are asm with a memory
+** clobber, as in the engine (kernels_int8.c), for the same reason.
+*/
+enum { TILES_OFF = 0, TILES_AMX = 1, TILES_EMU = 2 };
+static int g_tiles = TILES_OFF;
+
+typedef struct tiles_emu { uint32_t t[8][16][16]; } tiles_emu;
+
+static float bf16_lo(uint32_t p) { uint32_t u = p << 16; float f; memcpy(&f, &u, 4); return f; }
+static float bf16_hi(uint32_t p) { uint32_t u = p & 0xffff0000u; float f; memcpy(&f, &u, 4); return f; }
+
+static void tiles_config(tiles_emu *e) {
+    if (e) return;
+    _Alignas(64) uint8_t cfg[64];
+    memset(cfg, 0, sizeof cfg);
+    cfg[0] = 1;                                   /* palette 1; colsb[i] at 16 + 2i, rows[i] at 48 + i */
+    for (int i = 0; i < 8; i++) {
+        cfg[16 + 2 * i] = 64;
+        cfg[48 + i] = 16;
+    }
+    __asm__ volatile("ldtilecfg %0" :: "m"(cfg) : "memory");
+}
+
+static void tiles_release(tiles_emu *e) {
+    if (!e) __asm__ volatile("tilerelease" ::: "memory");
+}
+
+#define TLOAD(n, p, s) __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #n :: "r"(p), "r"((long)(s)) : "memory")
+#define TSTORE(n, p, s) __asm__ volatile("tilestored %%tmm" #n ", (%0,%1,1)" :: "r"(p), "r"((long)(s)) : "memory")
+#define TDP(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::: "memory")
+
+/* tile id ← 16 rows of 64 bytes, `stride` bytes apart */
+static inline void tl_load(tiles_emu *e, int id, const void *p, size_t stride) {
+    if (e) {
+        for (int r = 0; r < 16; r++) memcpy(e->t[id][r], (const uint8_t *)p + r * stride, 64);
+        return;
+    }
+    switch (id) {
+    case 0: TLOAD(0, p, stride); break;
+    case 1: TLOAD(1, p, stride); break;
+    case 2: TLOAD(2, p, stride); break;
+    case 3: TLOAD(3, p, stride); break;
+    case 4: TLOAD(4, p, stride); break;
+    case 5: TLOAD(5, p, stride); break;
+    case 6: TLOAD(6, p, stride); break;
+    case 7: TLOAD(7, p, stride); break;
+    default: assert(0);
+    }
+}
+
+static inline void tl_store(tiles_emu *e, int id, void *p, size_t stride) {
+    if (e) {
+        for (int r = 0; r < 16; r++) memcpy((uint8_t *)p + r * stride, e->t[id][r], 64);
+        return;
+    }
+    switch (id) {
+    case 0: TSTORE(0, p, stride); break;
+    case 1: TSTORE(1, p, stride); break;
+    case 2: TSTORE(2, p, stride); break;
+    case 3: TSTORE(3, p, stride); break;
+    default: assert(0);
+    }
+}
+
+/* C tile c += A tile a · B tile b: C[m][n] += A[m][k].even·B[k][n].even,
+** then += the odd pair, for k = 0..15 in order (TDPBF16PS). */
+static inline void tl_dp(tiles_emu *e, int c, int a, int b) {
+    if (e) {
+        for (int m = 0; m < 16; m++)
+            for (int n = 0; n < 16; n++) {
+                float s;
+                memcpy(&s, &e->t[c][m][n], 4);
+                for (int k = 0; k < 16; k++) {
+                    s = fmaf(bf16_lo(e->t[a][m][k]), bf16_lo(e->t[b][k][n]), s);
+                    s = fmaf(bf16_hi(e->t[a][m][k]), bf16_hi(e->t[b][k][n]), s);
+                }
+                memcpy(&e->t[c][m][n], &s, 4);
+            }
+        return;
+    }
+    assert(a == 4 || a == 5);
+    assert(b == 6 || b == 7);
+    switch (c * 4 + (a - 4) * 2 + (b - 6)) {
+    case 0 * 4 + 0: TDP(0, 4, 6); break;
+    case 1 * 4 + 1: TDP(1, 4, 7); break;
+    case 2 * 4 + 2: TDP(2, 5, 6); break;
+    case 3 * 4 + 3: TDP(3, 5, 7); break;
+    default: assert(0);
+    }
+}
+
+/* C[M][N] += A[M][kp]·B[kp][N] with M, N and kp multiples of 16: 32 × 32
+** blocks of C (16 wide at an edge) held in tiles over the whole reduction. */
+static void gemm_tiles(tiles_emu *e, int M, int N, int kp, const uint32_t *A, size_t as, const uint32_t *B,
+                       size_t ldb, float *C, size_t ldc) {
+    assert(M % 16 == 0 && N % 16 == 0 && kp % 16 == 0);
+    tiles_config(e);
+    for (int i0 = 0; i0 < M; i0 += 32) {
+        int mi = M - i0 >= 32 ? 2 : 1;
+        for (int j0 = 0; j0 < N; j0 += 32) {
+            int nj = N - j0 >= 32 ? 2 : 1;
+            for (int a = 0; a < mi; a++)
+                for (int b = 0; b < nj; b++)
+                    tl_load(e, 2 * a + b, C + (size_t)(i0 + 16 * a) * ldc + j0 + 16 * b, ldc * sizeof(float));
+            for (int p = 0; p < kp; p += 16) {
+                for (int a = 0; a < mi; a++) tl_load(e, 4 + a, A + (size_t)(i0 + 16 * a) * as + p, as * 4);
+                for (int b = 0; b < nj; b++) tl_load(e, 6 + b, B + (size_t)p * ldb + j0 + 16 * b, ldb * 4);
+                for (int a = 0; a < mi; a++)
+                    for (int b = 0; b < nj; b++) tl_dp(e, 2 * a + b, 4 + a, 6 + b);
+            }
+            for (int a = 0; a < mi; a++)
+                for (int b = 0; b < nj; b++)
+                    tl_store(e, 2 * a + b, C + (size_t)(i0 + 16 * a) * ldc + j0 + 16 * b, ldc * sizeof(float));
+        }
+    }
+    tiles_release(e);
+}
+
+/* tg_gemm over bf16 pairs: C[M][N] += A[M][kp]·B[kp][N] (A's rows `as`
+** pairs apart, B's ldb). With tiles, their part is the largest block whose
+** sizes are multiples of 16; the rest (columns, then reduction, then rows
+** at the edges) takes VDPBF16PS. Which elements take which path depends on
+** the shapes only, never on threads. */
+static void gemm_bf16(int M, int N, int kp, const uint32_t *A, size_t as, const uint32_t *B, size_t ldb, float *C,
+                      size_t ldc) {
+    int Mt = M & ~15, Nt = N & ~15, Kt = kp & ~15;
+    if (g_tiles == TILES_OFF || !Mt || !Nt || !Kt) {
+        gemm_bf16_vec(M, N, kp, A, as, B, ldb, C, ldc);
+        return;
+    }
+    if (g_tiles == TILES_EMU) {
+        tiles_emu *e = malloc(sizeof *e);
+        if (!e) { gemm_bf16_vec(M, N, kp, A, as, B, ldb, C, ldc); return; }
+        gemm_tiles(e, Mt, Nt, Kt, A, as, B, ldb, C, ldc);
+        free(e);
+    } else {
+        gemm_tiles(NULL, Mt, Nt, Kt, A, as, B, ldb, C, ldc);
+    }
+    if (Kt < kp) gemm_bf16_vec(Mt, Nt, kp - Kt, A + Kt, as, B + (size_t)Kt * ldb, ldb, C, ldc);
+    if (Nt < N) gemm_bf16_vec(Mt, N - Nt, kp, A, as, B + Nt, ldb, C + Nt, ldc);
+    if (Mt < M) gemm_bf16_vec(M - Mt, N, kp, A + (size_t)Mt * as, as, B, ldb, C + (size_t)Mt * ldc, ldc);
 }
 
 /* AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5. */
@@ -240,6 +395,30 @@ const char *tg_bf16_unavailable(void) {
 #endif
 }
 
+int tg_bf16_select(const char *name) {
+#ifdef HAVE_BF16_KERNEL
+    int want;
+    if (!name || !*name) want = kern_amx_bf16_available() ? TILES_AMX : TILES_OFF;
+    else if (!strcmp(name, "amx")) want = TILES_AMX;
+    else if (!strcmp(name, "amx-emulated")) want = TILES_EMU;
+    else if (!strcmp(name, "vdpbf16ps")) want = TILES_OFF;
+    else return -1;
+    if (want == TILES_AMX && !kern_amx_bf16_available()) return -1;
+    g_tiles = want;
+    return 0;
+#else
+    return !name || !*name || !strcmp(name, "vdpbf16ps") ? 0 : -1;
+#endif
+}
+
+const char *tg_bf16_path(void) {
+#ifdef HAVE_BF16_KERNEL
+    return g_tiles == TILES_AMX ? "amx" : g_tiles == TILES_EMU ? "amx-emulated" : "vdpbf16ps";
+#else
+    return "vdpbf16ps";
+#endif
+}
+
 int tg_set_precision(tg_ctx *g, int precision) {
     if (precision == TG_BF16 && tg_bf16_unavailable()) return -1;
     g->precision = precision == TG_BF16 ? TG_BF16 : TG_F32;
@@ -257,6 +436,13 @@ int tg_init(tg_ctx *g, threadpool *tp) {
     /* follow the engine's choice (SQLASSIST_ISA can force a lesser one) */
     if (!strcmp(kernels_isa(), "avx512")) { g_ukr = ukr_512; g_nr = NR_512; g_isa = "avx512"; }
     else if (!strcmp(kernels_isa(), "avx2")) { g_ukr = ukr_256; g_nr = NR_256; g_isa = "avx2"; }
+#endif
+#ifdef HAVE_BF16_KERNEL
+    /* SQLASSIST_GEMM picks the engine's int8 path too: "amx" or
+    ** "amx-emulated" ask for tiles here, "vnni" or "f32" for none */
+    const char *env = getenv("SQLASSIST_GEMM");
+    if (env && (!strcmp(env, "vnni") || !strcmp(env, "f32"))) env = "vdpbf16ps";
+    if (tg_bf16_select(env) != 0) tg_bf16_select(NULL);
 #endif
     g->tp = tp;
     g->n_threads = tp_size(tp);

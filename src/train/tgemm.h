@@ -21,7 +21,8 @@
 ** Determinism: every output element is computed by exactly one work item,
 ** summing over its reduction index in a fixed order (blocks of 256, in
 ** order), so results do not depend on the thread count or on timing; they
-** depend only on the instruction set and the precision chosen.
+** depend only on the instruction set, the precision and the bf16 path
+** (tg_bf16_select) chosen.
 **
 ** Shapes: N tokens, K inputs (columns of W), R outputs (rows of W).
 ** W is an engine wmat (any stored type: f32, f16, bf16, q8_0, q4_0, k-quants),
@@ -58,6 +59,19 @@ const char *tg_isa(void);
 
 /* NULL when TG_BF16 can run here (after tg_init), else why not. */
 const char *tg_bf16_unavailable(void);
+/* The instructions of the bf16 products: "amx" (AMX-BF16 tiles for every
+** 16 × 16 × 32 part of a product, VDPBF16PS for the edges), "amx-emulated"
+** (a slow software model of the same tile instructions, so that tests check
+** that code on any CPU with AVX512_BF16), "vdpbf16ps" (no tiles), or NULL /
+** "" for the fastest available. Tiles and VDPBF16PS sum in different orders,
+** so results differ by f32 rounding between paths. Returns 0, or -1 when the
+** name is unknown or the CPU/OS lacks it (selection unchanged). tg_init
+** chooses with $SQLASSIST_GEMM ("amx", "amx-emulated"; "vnni" and "f32" mean
+** no tiles; unset, the fastest). Not thread-safe. */
+int tg_bf16_select(const char *name);
+/* "amx", "amx-emulated" or "vdpbf16ps": the path tg_bf16_select chose. */
+const char *tg_bf16_path(void);
+
 /* Chooses the products' precision; -1 (precision unchanged) when TG_BF16
 ** is asked for and tg_bf16_unavailable() says why not. With TG_BF16 the
 ** operands' bf16 copies are grown on demand; should that allocation ever
