@@ -56,7 +56,8 @@ def render(args, db_path, rows, relevant=False):
         qpath = f.name
     try:
         out = subprocess.run([args.sqlassist, 'schema', '--db', db_path, '--compact', '--budget', str(args.budget),
-                              '--tokens-of', args.tokens_of, '--questions', qpath] + (['--relevant'] if relevant else []),
+                              '--tokens-of', args.tokens_of, '--questions', qpath] +
+                             (['--relevant'] + (['--values'] if getattr(args, 'values', False) else []) if relevant else []),
                              capture_output=True, text=True, encoding='utf-8')
     finally:
         os.unlink(qpath)
@@ -75,7 +76,8 @@ def row_line(r):
 
 
 def render_groups(args, groups, never, drop_unshown=False):
-    """Renders [(db_path, rows, relevant)] through render(), leaving out questions in
+    """Renders [(db_path, rows, relevant)] through render() (relevant rows with value anchors
+    when args.values), leaving out questions in
     never and repeating Spider rows --spider-copies times: (rows, counts per source).
     drop_unshown: leave out rows whose answer reads a table the rendering left out."""
     counts, rows = {}, []
@@ -285,7 +287,10 @@ def stage6(args):
         wk = wikisql_dbs(args.data, tmp, args.wikisql_rows, rng)
         groups += [(p, wk[p], False) for p in sorted(wk)]
         rows, counts = render_groups(args, groups, never, drop_unshown=True)
-    write_rows(args.out, 'train_schema6.jsonl', 'schema6_counts.json', rows, counts, 6)
+    if args.values:
+        write_rows(args.out, 'train_schema7.jsonl', 'schema7_counts.json', rows, counts, 6)
+    else:
+        write_rows(args.out, 'train_schema6.jsonl', 'schema6_counts.json', rows, counts, 6)
 
 
 def main():
@@ -306,6 +311,9 @@ def main():
                     help='only write OUT/train_schema_mix5.jsonl (see stage5(); needs --tokens-of, OUT/train_schema_mix.jsonl)')
     ap.add_argument('--stage6', action='store_true',
                     help='only write OUT/train_schema6.jsonl (see stage6(); needs --tokens-of)')
+    ap.add_argument('--values', action='store_true',
+                    help='with --stage6: value anchors in the rows rendered with --relevant (sqlassist schema '
+                         '--values), written to OUT/train_schema7.jsonl and OUT/schema7_counts.json instead')
     args = ap.parse_args()
     if args.stage6:
         if not args.tokens_of:

@@ -13,6 +13,8 @@
 #      --schema-tokens N says so in its GGUF, and `ask` on it builds exactly
 #      the prompt `schema --relevant` renders (SQLASSIST_DUMP_PROMPT): the
 #      training rows' style and budget, the tables cut to the question's;
+#      one trained with --schema-values gets the value anchors `schema
+#      --values` renders;
 #   3. --init starts a run from a model's weights (GGUF) or a checkpoint:
 #      its first loss is the first run's last, far below a fresh start;
 #      a model of another shape is refused naming the tensor; one k times
@@ -125,6 +127,33 @@ assert got == want, f"agent prompt {got!r} != training prompt {want!r}"
 print(f"the agent's prompt is the training rows' ({schema.count(chr(10))} tables)")
 EOF
 ); then ok "$r"; else bad "agent prompt: $r"; fi
+
+# 2b. --schema-values: the GGUF says so, and the agent's prompt shows the value anchors that
+#     `schema --relevant --values` renders (the model above, trained without, gets none)
+"$SQLASSIST" train "${TINY[@]}" --prompt-format schema --schema-tokens 300 --schema-values --data "$W/train.jsonl" \
+    --out "$W/v" --steps 2 2> "$W/v.log" || bad "training with --schema-values: $(tail -3 "$W/v.log")"
+Q="How many orders were delivered?"
+for m in a v; do
+    SQLASSIST_DUMP_PROMPT=1 "$SQLASSIST" ask --model "$W/$m/model.gguf" --db "$DB" --max-attempts 1 --grammar off -n 8 "$Q" \
+        > /dev/null 2> "$W/ask-$m.err"
+done
+"$SQLASSIST" schema --db "$DB" --compact --budget 300 --tokens-of "$W/v/model.gguf" --relevant --values --question "$Q" \
+    > "$W/want_values.txt" 2> /dev/null
+if r=$($PY - "$W/ask-v.err" "$W/ask-a.err" "$W/want_values.txt" "$Q" <<'EOF'
+import sys
+def prompt(p):
+    err = open(p).read()
+    return err.split("--- prompt\n", 1)[1].split("---\n", 1)[0] if "--- prompt\n" in err else None
+got, plain, schema, q = prompt(sys.argv[1]), prompt(sys.argv[2]), open(sys.argv[3]).read(), sys.argv[4]
+assert "status ('delivered')" in schema, f"schema --values shows no anchor: {schema!r}"
+want = "### Schema:\n" + schema + "### Question:\n" + q + "\n### SQL:\n"
+assert got == want, f"agent prompt {got!r} != training prompt {want!r}"
+assert plain is not None and "('" not in plain, f"a model trained without anchors got some: {plain!r}"
+print("a model trained with value anchors is prompted with them (status ('delivered')), one trained without is not")
+EOF
+); then ok "$r"; else bad "value anchors: $r"; fi
+"$SQLASSIST" schema --db "$DB" --compact --values > /dev/null 2>&1; rc=$?
+[ $rc = 2 ] && ok "--values without --budget: exit 2" || bad "--values without --budget: exit $rc"
 
 # ---- 3. --init -------------------------------------------------------------------------------------
 "$SQLASSIST" train "${TINY[@]}" --init "$W/a/model.gguf" --prompt-format schema --data "$W/train.jsonl" --out "$W/b" \

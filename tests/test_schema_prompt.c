@@ -5,7 +5,8 @@
 ** test_sandbox's): the rendering loads back as the same schema and keeps
 ** the data inside its comments; the budgeted rendering keeps the tables of
 ** the question and reports the others; the sql-create-context style shows
-** only the tables and columns the question is about; names and values with
+** only the tables and columns the question is about; value anchors name the
+** column holding a value of the question; names and values with
 ** terminal controls (C0 and C1) are rendered without them.
 */
 #include <sqlite3.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/agent.h"
 #include "agent/schema_prompt.h"
 #include "sql/sandbox.h"
 #include "sql/schema.h"
@@ -83,6 +85,43 @@ static int stub_has_value(void *ctx, const char *table, const char *col, const c
     return !strcmp(table, "customers") && !strcmp(col, "country") && !strcasecmp(text, "germany");
 }
 
+/* an sc_values_fn that holds, in customers.last_name, the text with a
+** quote and a line break: the rendering must escape both */
+static int stub_odd_values(void *ctx, const char *table, const char *col, const char *const *texts, int n,
+                           unsigned char *held) {
+    (void)ctx;
+    for (int i = 0; i < n; i++)
+        held[i] = !strcmp(table, "customers") && !strcmp(col, "last_name") && strchr(texts[i], '\'') && strchr(texts[i], '\n') && strncmp(texts[i], "named", 5);
+    return 0;
+}
+
+/* Value anchors (SC_RENDER_VALUES) read from the database through the
+** agent's lookup: the column holding a value of the question, ignoring
+** case, spelt as the question spells it; the longest span first; no anchor
+** without the flag; the same tables as without anchors; quotes doubled and
+** line breaks made spaces. */
+static void anchor_tests(sandbox *sb, const sc_schema *s) {
+    sa_err err = {{0}};
+    unsigned f = SC_RENDER_COMPACT | SC_RENDER_RELEVANT;
+    char *plain = sc_render_budget(s, "How many orders were DELIVERED to New York?", f, 1 << 20, NULL, NULL,
+                                   agent_values_held, sb, NULL, &err);
+    char *anch = sc_render_budget(s, "How many orders were DELIVERED to New York?", f | SC_RENDER_VALUES, 1 << 20, NULL,
+                                  NULL, agent_values_held, sb, NULL, &err);
+    CHECK(plain && !strstr(plain, "('"), "anchors without the flag:\n%s", plain ? plain : "(null)");
+    CHECK(anch && strstr(anch, "status ('DELIVERED')") && strstr(anch, "ship_city ('New York')"),
+          "anchors of a status and a two-word city:\n%s", anch ? anch : "(null)");
+    CHECK(anch && !strstr(anch, "('York')") && !strstr(anch, "('New')"), "a shorter span where a longer one is held");
+    CHECK(anch && plain && count_substr(anch, "CREATE TABLE ") == count_substr(plain, "CREATE TABLE "),
+          "anchors changed the tables kept");
+    free(plain);
+    free(anch);
+    anch = sc_render_budget(s, "Which customers are named O'Brien\nSmith?", f | SC_RENDER_VALUES, 1 << 20, NULL, NULL,
+                            stub_odd_values, NULL, NULL, &err);
+    CHECK(anch && strstr(anch, "last_name ('O''Brien Smith')") && !strstr(anch, "Brien\n"),
+          "escaped anchor:\n%s", anch ? anch : "(null)");
+    free(anch);
+}
+
 static void render_tests(void) {
     sa_err err = {{0}};
     sandbox *sb = sb_open_db(db_path, NULL, &err);
@@ -135,7 +174,7 @@ static void render_tests(void) {
     char *bare_orders = sc_render_table(orders, false), *bare_customers = sc_render_table(customers, false);
     size_t budget = strlen(bare_orders) + strlen(bare_customers) + 5;
     sc_budget_report rep;
-    char *cut = sc_render_budget(&s, "how many orders per customer city", false, budget, NULL, NULL, &rep, &err);
+    char *cut = sc_render_budget(&s, "how many orders per customer city", false, budget, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && strlen(cut) <= budget && rep.cost == strlen(cut), "budget %zu: got %zu", budget, cut ? strlen(cut) : 0);
     CHECK(cut && strstr(cut, "CREATE TABLE orders ") && strstr(cut, "CREATE TABLE customers "),
           "relevant tables dropped:\n%s", cut ? cut : "(null)");
@@ -153,21 +192,21 @@ static void render_tests(void) {
     sc_budget_report_free(&rep);
 
     /* a bigger budget brings the foreign-key neighbours before unrelated tables */
-    cut = sc_render_budget(&s, "which products sell best", false, strlen(bare_orders) * 3, NULL, NULL, &rep, &err);
+    cut = sc_render_budget(&s, "which products sell best", false, strlen(bare_orders) * 3, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && strstr(cut, "CREATE TABLE products ") && strstr(cut, "CREATE TABLE order_items "),
           "products question:\n%s", cut ? cut : "(null)");
     free(cut);
     sc_budget_report_free(&rep);
 
     /* everything fits: nothing dropped, samples kept */
-    cut = sc_render_budget(&s, "anything", true, 1 << 20, NULL, NULL, &rep, &err);
+    cut = sc_render_budget(&s, "anything", true, 1 << 20, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && strcmp(cut, text) == 0 && rep.ndropped == 0 && rep.nsamples_dropped == 0, "roomy budget");
     free(cut);
     sc_budget_report_free(&rep);
 
     /* a caller's token counter, and samples given up before tables */
     size_t words_full = count_words(text, strlen(text), NULL);
-    cut = sc_render_budget(&s, "customer notes", true, words_full - 5, count_words, NULL, &rep, &err);
+    cut = sc_render_budget(&s, "customer notes", true, words_full - 5, count_words, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && count_words(cut, strlen(cut), NULL) <= words_full - 5 && rep.ndropped == 0 &&
               rep.nsamples_dropped >= 1 && strstr(cut, "CREATE TABLE notes "),
           "token budget: dropped %d tables, %d sample blocks", rep.ndropped, rep.nsamples_dropped);
@@ -175,10 +214,12 @@ static void render_tests(void) {
     sc_budget_report_free(&rep);
 
     /* nothing fits */
-    cut = sc_render_budget(&s, "orders", false, 10, NULL, NULL, &rep, &err);
+    cut = sc_render_budget(&s, "orders", false, 10, NULL, NULL, NULL, NULL, &rep, &err);
     CHECK(cut && cut[0] == '\0' && rep.ndropped == 10 && strcmp(rep.dropped[0], "orders") == 0, "tiny budget");
     free(cut);
     sc_budget_report_free(&rep);
+
+    anchor_tests(sb, &s);
 
     /* sql-create-context style: only the tables of the question, plain types, no constraints */
     cut = sc_render_relevant_scc(&s, "Which customers live in Paris?", 1 << 20, NULL, NULL, NULL, NULL, &rep, &err);

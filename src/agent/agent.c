@@ -566,6 +566,45 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok) {
     return n;
 }
 
+int agent_values_held(void *sb, const char *table, const char *col, const char *const *texts, int n,
+                      unsigned char *held) {
+    if (n <= 0) return 0;
+    strbuf q;
+    strbuf_init(&q);
+    strbuf_puts(&q, "SELECT lower(v) FROM (SELECT ");
+    strbuf_put_quoted(&q, col, '"');
+    strbuf_puts(&q, " AS v FROM ");
+    strbuf_put_quoted(&q, table, '"');
+    strbuf_printf(&q, " LIMIT %d) WHERE typeof(v) = 'text' AND lower(v) IN (", AGENT_ANCHOR_ROWS);
+    for (int i = 0; i < n; i++) {
+        if (i) strbuf_puts(&q, ", ");
+        strbuf_puts(&q, "lower(");
+        strbuf_put_quoted(&q, texts[i], '\'');
+        strbuf_puts(&q, ")");
+    }
+    strbuf_puts(&q, ") GROUP BY 1");
+    char *sql = strbuf_take(&q);
+    if (!sql) return -1;
+    sb_result r;
+    sa_err e = {{0}};
+    int rc = sb_run(sb, sql, &r, &e) == 0 ? 0 : -1;
+    free(sql);
+    if (rc < 0) return -1;
+    /* SQLite's lower() folds ASCII letters only; so does this */
+    for (int64_t k = 0; k < r.nrows; k++) {
+        const sb_value *v = &r.cells[k * r.ncols];
+        if (v->type != SB_TEXT || !v->bytes) continue;
+        for (int i = 0; i < n; i++) {
+            const char *a = texts[i], *b = v->bytes;
+            while (*a && *b && tolower((unsigned char)*a) == (unsigned char)*b && !((unsigned char)*a & 0x80)) a++, b++;
+            while (*a && *b && *a == *b) a++, b++;      /* non-ASCII bytes as they are */
+            if (!*a && !*b) held[i] = 1;
+        }
+    }
+    sb_result_free(&r);
+    return 0;
+}
+
 /* sc_value_fn over a sandbox: does a row hold text in table.col (ignoring case)? */
 static int column_has_value(void *ctx, const char *table, const char *col, const char *text) {
     return lookup_value(ctx, table, col, text, 0, NULL);
@@ -601,8 +640,9 @@ char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *s
     char *text = scc ? sc_render_relevant_scc(s, question, (size_t)budget, agent_count_tokens, m->tok,
                                               sb ? column_has_value : NULL, sb, &rep, err)
                      : sc_render_budget(s, question, (with_samples ? SC_RENDER_SAMPLES : 0) |
-                                            (own ? SC_RENDER_COMPACT | SC_RENDER_RELEVANT : 0),
-                                        (size_t)budget, agent_count_tokens, m->tok, &rep, err);
+                                            (own ? SC_RENDER_COMPACT | SC_RENDER_RELEVANT : 0) |
+                                            (own && sb && model_schema_values(m) ? SC_RENDER_VALUES : 0),
+                                        (size_t)budget, agent_count_tokens, m->tok, agent_values_held, sb, &rep, err);
     if (text && rep.ndropped) {
         strbuf b;
         strbuf_init(&b);

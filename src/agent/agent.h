@@ -127,6 +127,15 @@ int agent_repeating_tail(const int32_t *ids, int n);
 /* An sc_measure_fn counting tokens with the tokenizer passed as ctx. */
 size_t agent_count_tokens(const char *text, size_t len, void *tok);
 
+/* An sc_values_fn over a sandbox (ctx): which of texts column col of table
+** holds as text, ignoring ASCII case, among its first AGENT_ANCHOR_ROWS
+** rows (one query per column, so a large table costs at most that many
+** rows). The value anchors of the schema prompt (SC_RENDER_VALUES), shown
+** to a model whose file says it was trained with them. */
+#define AGENT_ANCHOR_ROWS 20000
+int agent_values_held(void *sb, const char *table, const char *col, const char *const *texts, int n,
+                      unsigned char *held);
+
 /* The schema text for a question's prompt: s rendered within what the
 ** context leaves after max_attempts answers of n_predict tokens and about
 ** 768 tokens of instructions and history (at least 256), keeping the tables
@@ -134,7 +143,9 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok);
 ** tables: ..." when some did not fit, else NULL. NULL + err on failure.
 ** With the sql-create-context template (tpl), only the tables related to
 ** the question, in the data set's plain style (sc_render_relevant_scc;
-** sb, when not NULL, is asked which columns hold the question's words). */
+** sb, when not NULL, is asked which columns hold the question's words).
+** A model trained with value anchors (model_schema_values) gets them, read
+** from sb. */
 char *agent_schema_prompt(const model *m, const prompt_template *tpl, sandbox *sb, const sc_schema *s,
                           const char *question, bool with_samples, int n_ctx, int n_predict, int max_attempts,
                           char **note, sa_err *err);

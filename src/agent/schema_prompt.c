@@ -146,7 +146,20 @@ static void put_sample_value(strbuf *b, const sb_value *v) {
     sbuf_putc(b, '\'');
 }
 
-char *sc_render_table(const sc_table *t, unsigned flags) {
+/* Appends text as an SQL string literal for a value anchor: quotes
+** doubled, control characters (a span may cross a line break) as spaces. */
+static void put_anchor(strbuf *b, const char *text) {
+    strbuf_puts(b, " ('");
+    for (const char *p = text; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\'') strbuf_puts(b, "''");
+        else sbuf_putc(b, c < 0x20 || c == 0x7F ? ' ' : (char)c);
+    }
+    strbuf_puts(b, "')");
+}
+
+/* sc_render_table, with anchors[c] (when non-NULL) after column c's name. */
+static char *render_table(const sc_table *t, unsigned flags, char *const *anchors) {
     assert(t);
     bool with_samples = flags & SC_RENDER_SAMPLES, compact = flags & SC_RENDER_COMPACT;
     strbuf b = {0};
@@ -159,6 +172,7 @@ char *sc_render_table(const sc_table *t, unsigned flags) {
         const sc_column *col = &t->cols[c];
         if (c) strbuf_puts(&b, ", ");
         put_ident(&b, col->name);
+        if (anchors && anchors[c]) put_anchor(&b, anchors[c]);
         if (!compact && plain_type(col->decl_type)) {
             sbuf_putc(&b, ' ');
             strbuf_puts(&b, col->decl_type);
@@ -208,6 +222,8 @@ char *sc_render_table(const sc_table *t, unsigned flags) {
     }
     return strbuf_take(&b);
 }
+
+char *sc_render_table(const sc_table *t, unsigned flags) { return render_table(t, flags, NULL); }
 
 char *sc_render(const sc_schema *s, unsigned flags) {
     assert(s);
@@ -363,11 +379,101 @@ void sc_budget_report_free(sc_budget_report *r) {
     memset(r, 0, sizeof *r);
 }
 
+static int numeric_decl(const char *decl) { return sc_type_affinity(decl) != 0; }
+
+#define SCC_MAX_WORDS 48
+
+typedef struct qword { const char *start; size_t len; char key[48]; bool stop; } qword;
+
+/* The words of the question in order: where each is, and its lower-cased
+** stemmed form for comparing with names. */
+static int question_words(const char *q, qword *w, int cap) {
+    int n = 0;
+    for (const char *p = q; *p && n < cap;) {
+        while (*p && !isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80)) p++;
+        const char *st = p;
+        while (*p && (isalnum((unsigned char)*p) || ((unsigned char)*p & 0x80))) p++;
+        size_t len = (size_t)(p - st);
+        if (!len) continue;
+        qword *x = &w[n++];
+        x->start = st;
+        x->len = len;
+        size_t k = len < sizeof x->key - 1 ? len : sizeof x->key - 1;
+        for (size_t i = 0; i < k; i++) x->key[i] = (char)tolower((unsigned char)st[i]);
+        x->key[k] = 0;
+        x->stop = false;
+        for (size_t i = 0; sc_stopwords[i]; i++) x->stop = x->stop || strcmp(x->key, sc_stopwords[i]) == 0;
+        stem(x->key);
+    }
+    return n;
+}
+
+/* Value anchors (SC_RENDER_VALUES): the question's spans of 1–3 words
+** that neither start nor end with a stop word, at most SC_ANCHOR_SPANS. */
+#define SC_ANCHOR_SPANS 96
+#define SC_ANCHOR_CHARS 64
+typedef struct qspans {
+    char *text[SC_ANCHOR_SPANS];
+    int words[SC_ANCHOR_SPANS], at[SC_ANCHOR_SPANS];
+    int n;
+} qspans;
+
+static int question_spans(const char *question, qspans *sp) {
+    qword w[SCC_MAX_WORDS];
+    int nw = question_words(question, w, SCC_MAX_WORDS);
+    sp->n = 0;
+    for (int len = 3; len >= 1; len--)            /* longest first: the anchor prefers them */
+        for (int i = 0; i + len <= nw && sp->n < SC_ANCHOR_SPANS; i++) {
+            if (w[i].stop || w[i + len - 1].stop) continue;
+            size_t n = (size_t)(w[i + len - 1].start + w[i + len - 1].len - w[i].start);
+            if (n > SC_ANCHOR_CHARS) continue;
+            char *t = malloc(n + 1);
+            if (!t) return -1;
+            memcpy(t, w[i].start, n);
+            t[n] = 0;
+            sp->text[sp->n] = t;
+            sp->words[sp->n] = len;
+            sp->at[sp->n++] = i;
+        }
+    return 0;
+}
+
+static void qspans_free(qspans *sp) {
+    for (int i = 0; i < sp->n; i++) free(sp->text[i]);
+    sp->n = 0;
+}
+
+/* anchors[c] = the longest (then first) span column c of t holds, or NULL;
+** text columns only (a numeric declared type holds no names). Returns the
+** number of anchored columns, or -1 when out of memory. */
+static int table_anchors(const sc_table *t, const qspans *sp, sc_values_fn held_fn, void *vctx, char **anchors) {
+    int n = 0;
+    unsigned char held[SC_ANCHOR_SPANS];
+    for (int c = 0; c < t->ncols; c++) {
+        anchors[c] = NULL;
+        if (!sp->n || numeric_decl(t->cols[c].decl_type)) continue;
+        memset(held, 0, sizeof held);
+        if (held_fn(vctx, t->name, t->cols[c].name, (const char *const *)sp->text, sp->n, held) < 0) continue;
+        int best = -1;
+        for (int i = 0; i < sp->n; i++)
+            if (held[i] && (best < 0 || sp->words[i] > sp->words[best] ||
+                            (sp->words[i] == sp->words[best] && sp->at[i] < sp->at[best])))
+                best = i;
+        if (best < 0) continue;
+        if (!(anchors[c] = strdup(sp->text[best]))) return -1;
+        n++;
+    }
+    return n;
+}
+
 char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags, size_t budget,
-                       sc_measure_fn measure, void *measure_ctx, sc_budget_report *report, sa_err *err) {
+                       sc_measure_fn measure, void *measure_ctx, sc_values_fn values, void *values_ctx,
+                       sc_budget_report *report, sa_err *err) {
     assert(s);
     bool with_samples = flags & SC_RENDER_SAMPLES;
-    unsigned bare_flags = flags & ~(unsigned)(SC_RENDER_SAMPLES | SC_RENDER_RELEVANT);
+    unsigned bare_flags = flags & ~(unsigned)(SC_RENDER_SAMPLES | SC_RENDER_RELEVANT | SC_RENDER_VALUES);
+    qspans spans = {0};
+    char **anchors = NULL;
     sc_budget_report local = {0};
     if (!report) report = &local;
     memset(report, 0, sizeof *report);
@@ -378,18 +484,29 @@ char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags,
     char *text = NULL;
     int norder = 0, oom = 0;
     if (!cand || !order || add_words(&qwords, question) < 0) goto out_of_memory;
+    bool with_values = (flags & SC_RENDER_VALUES) && values && question;
+    if (with_values && question_spans(question, &spans) < 0) goto out_of_memory;
 
     for (int i = 0; i < n; i++) {
         const sc_table *t = &s->tables[i];
-        cand[i].bare = sc_render_table(t, bare_flags);
-        if (!cand[i].bare) goto out_of_memory;
-        cand[i].bare_cost = measure_text(measure, measure_ctx, cand[i].bare);
-        if (with_samples && t->samples.nrows > 0) {
-            cand[i].full = sc_render_table(t, flags);
-            if (!cand[i].full) goto out_of_memory;
-            cand[i].full_cost = measure_text(measure, measure_ctx, cand[i].full);
+        if (with_values) {
+            free(anchors);
+            if (!(anchors = calloc((size_t)(t->ncols ? t->ncols : 1), sizeof *anchors))) goto out_of_memory;
+            if (table_anchors(t, &spans, values, values_ctx, anchors) < 0) oom = 1;
         }
-        /* A table named in the question outweighs any number of its columns. */
+        cand[i].bare = render_table(t, bare_flags, anchors);
+        if (!cand[i].bare) oom = 1;
+        else cand[i].bare_cost = measure_text(measure, measure_ctx, cand[i].bare);
+        if (!oom && with_samples && t->samples.nrows > 0) {
+            cand[i].full = render_table(t, flags, anchors);
+            if (!cand[i].full) oom = 1;
+            else cand[i].full_cost = measure_text(measure, measure_ctx, cand[i].full);
+        }
+        for (int c = 0; anchors && c < t->ncols; c++) free(anchors[c]);
+        if (oom) goto out_of_memory;
+        /* A table named in the question outweighs any number of its
+        ** columns. Anchors do not count: the tables kept are those the
+        ** model was trained to see, anchors or not. */
         cand[i].score = 100 * overlap(&qwords, t->name, &oom);
         for (int c = 0; c < t->ncols; c++) cand[i].score += overlap(&qwords, t->cols[c].name, &oom) > 0;
     }
@@ -486,6 +603,8 @@ done:
     }
     free(cand);
     free(order);
+    free(anchors);
+    qspans_free(&spans);
     wordset_free(&qwords);
     sc_budget_report_free(&local);
     return text;
@@ -493,36 +612,7 @@ done:
 
 /* ------------------------------------------------- sql-create-context style */
 
-static int numeric_decl(const char *decl) { return sc_type_affinity(decl) != 0; }
-
 char *sc_render_table_scc(const sc_table *t) { return sc_render_table_scc_for(t, NULL, NULL, NULL); }
-
-#define SCC_MAX_WORDS 48
-
-typedef struct qword { const char *start; size_t len; char key[48]; bool stop; } qword;
-
-/* The words of the question in order: where each is, and its lower-cased
-** stemmed form for comparing with names. */
-static int question_words(const char *q, qword *w, int cap) {
-    int n = 0;
-    for (const char *p = q; *p && n < cap;) {
-        while (*p && !isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80)) p++;
-        const char *st = p;
-        while (*p && (isalnum((unsigned char)*p) || ((unsigned char)*p & 0x80))) p++;
-        size_t len = (size_t)(p - st);
-        if (!len) continue;
-        qword *x = &w[n++];
-        x->start = st;
-        x->len = len;
-        size_t k = len < sizeof x->key - 1 ? len : sizeof x->key - 1;
-        for (size_t i = 0; i < k; i++) x->key[i] = (char)tolower((unsigned char)st[i]);
-        x->key[k] = 0;
-        x->stop = false;
-        for (size_t i = 0; sc_stopwords[i]; i++) x->stop = x->stop || strcmp(x->key, sc_stopwords[i]) == 0;
-        stem(x->key);
-    }
-    return n;
-}
 
 char *sc_render_table_scc_for(const sc_table *t, const char *question, sc_value_fn has_value, void *vctx) {
     assert(t);

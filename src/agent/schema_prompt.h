@@ -28,8 +28,15 @@
 ** hundred tokens.
 ** SC_RENDER_RELEVANT (sc_render_budget only): when some table matches the
 ** question, only the matching tables and those joining two of them, however
-** much room is left. */
-enum { SC_RENDER_SAMPLES = 1u, SC_RENDER_COMPACT = 2u, SC_RENDER_RELEVANT = 4u };
+** much room is left.
+** SC_RENDER_VALUES (sc_render_budget only, with a values callback): value
+** anchors, BRIDGE-style (Lin et al. 2020): after a text column's name, the
+** longest span of the question (1–3 words, neither first nor last a stop
+** word; the first when several are as long) that the column holds, as an
+** SQL string — "status ('delivered')" — so that a small model sees which
+** column a value of the question lives in. Anchors change no table's
+** relevance. */
+enum { SC_RENDER_SAMPLES = 1u, SC_RENDER_COMPACT = 2u, SC_RENDER_RELEVANT = 4u, SC_RENDER_VALUES = 8u };
 
 /* One CREATE TABLE statement for t (flags as above), followed, with
 ** SC_RENDER_SAMPLES when t has sample rows, by a comment block of them.
@@ -55,13 +62,21 @@ typedef struct sc_budget_report {
 ** keeping the tables most related to question: tables whose name words
 ** match question words (plural 's' stemmed) first, then those whose column
 ** names match, then tables linked by foreign keys to kept ones, then the
-** rest while room is left. Tables are first kept without samples; sample
+** rest while room is left (with SC_RENDER_VALUES and values, anchors as
+** above). Tables are first kept without samples; sample
 ** blocks are added back, most relevant table first, while they fit. Output
 ** keeps the database's table order. report (optional) tells what was left
 ** out; free it with sc_budget_report_free. Returns a malloc'd string (maybe
 ** empty when not even one table fits), or NULL with the reason. */
+/* Which of the n texts column col of table holds, ignoring ASCII case:
+** held[i] = 1 for each held one. Returns 0, or -1 when it cannot tell (the
+** column then gets no anchor). */
+typedef int (*sc_values_fn)(void *ctx, const char *table, const char *col, const char *const *texts, int n,
+                            unsigned char *held);
+
 char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags, size_t budget,
-                       sc_measure_fn measure, void *measure_ctx, sc_budget_report *report, sa_err *err);
+                       sc_measure_fn measure, void *measure_ctx, sc_values_fn values, void *values_ctx,
+                       sc_budget_report *report, sa_err *err);
 
 void sc_budget_report_free(sc_budget_report *r);
 

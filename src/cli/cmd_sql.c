@@ -182,7 +182,7 @@ int cmd_sql(int argc, char **argv) {
 }
 
 static const char schema_usage[] =
-    "sqlassist schema --db PATH [--samples N] [--compact] [--budget N [--tokens-of MODEL] [--relevant] [--question TEXT | --questions FILE]]";
+    "sqlassist schema --db PATH [--samples N] [--compact] [--budget N [--tokens-of MODEL] [--relevant] [--values] [--question TEXT | --questions FILE]]";
 static const char schema_summary[] =
     "Prints the tables of a database as CREATE TABLE statements, as the model sees them.\n"
     "With --budget, only what fits in N characters (or N tokens of --tokens-of's tokenizer), keeping\n"
@@ -192,7 +192,7 @@ static const char schema_summary[] =
 
 /* --questions: one rendering per JSONL line, the line's object echoed with "schema" added. */
 static int render_questions(const sc_schema *schema, const char *path, unsigned flags, size_t budget,
-                            const tokenizer *tok) {
+                            const tokenizer *tok, sandbox *sb) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "sqlassist: --questions %s: cannot open\n", path); return 1; }
     char *line = NULL;
@@ -211,7 +211,8 @@ static int render_questions(const sc_schema *schema, const char *path, unsigned 
             break;
         }
         sa_err err = {{0}};
-        char *text = sc_render_budget(schema, q, flags, budget, tok ? agent_count_tokens : NULL, (void *)tok, NULL, &err);
+        char *text = sc_render_budget(schema, q, flags, budget, tok ? agent_count_tokens : NULL, (void *)tok,
+                                      agent_values_held, sb, NULL, &err);
         if (!text) { fprintf(stderr, "sqlassist: --questions %s:%ld: %s\n", path, lineno, err.msg); status = 1; }
         else {
             json_object_set_new(o, "schema", json_string(text));
@@ -231,7 +232,7 @@ static int render_questions(const sc_schema *schema, const char *path, unsigned 
 int cmd_schema(int argc, char **argv) {
     const char *db_path = NULL, *question = NULL, *samples_arg = NULL, *budget_arg = NULL, *tokens_of = NULL,
                *questions = NULL;
-    int compact = 0, relevant = 0;
+    int compact = 0, relevant = 0, values = 0;
     cli_opt opts[] = {
         {"--db", NULL, 1, &db_path, NULL, "SQLite database to read (opened read-only)"},
         {"--samples", NULL, 1, &samples_arg, NULL, "add up to N sample rows per table, in a comment (default 0)"},
@@ -241,6 +242,7 @@ int cmd_schema(int argc, char **argv) {
         {"--question", NULL, 1, &question, NULL, "the question that decides which tables --budget keeps"},
         {"--relevant", NULL, 0, NULL, &relevant, "with --budget: only the tables the question names and those joining them, as the agent shows the bundled model"},
         {"--questions", NULL, 1, &questions, NULL, "JSONL file of objects with a 'question': one rendering per line, as JSONL"},
+        {"--values", NULL, 0, NULL, &values, "with --budget: after a text column, the question's words it holds, as the agent shows a model trained with them"},
         {NULL},
     };
     const char *pos[1];
@@ -255,9 +257,9 @@ int cmd_schema(int argc, char **argv) {
     long samples = 0, budget = -1;
     if (samples_arg && cli_int("--samples", samples_arg, 0, 100, &samples) < 0) return 2;
     if (budget_arg && cli_int("--budget", budget_arg, 0, INT32_MAX, &budget) < 0) return 2;
-    if ((question || questions || tokens_of || relevant) && budget < 0) {
+    if ((question || questions || tokens_of || relevant || values) && budget < 0) {
         fprintf(stderr, "sqlassist: %s needs --budget\nusage: %s\n",
-                question ? "--question" : questions ? "--questions" : tokens_of ? "--tokens-of" : "--relevant",
+                question ? "--question" : questions ? "--questions" : tokens_of ? "--tokens-of" : relevant ? "--relevant" : "--values",
                 schema_usage);
         return 2;
     }
@@ -266,7 +268,7 @@ int cmd_schema(int argc, char **argv) {
         return 2;
     }
     unsigned flags = (samples > 0 ? SC_RENDER_SAMPLES : 0) | (compact ? SC_RENDER_COMPACT : 0) |
-                     (relevant ? SC_RENDER_RELEVANT : 0);
+                     (relevant ? SC_RENDER_RELEVANT : 0) | (values ? SC_RENDER_VALUES : 0);
     tokenizer *tok = NULL;
     if (tokens_of) {
         sa_err terr = {{0}};
@@ -301,10 +303,11 @@ int cmd_schema(int argc, char **argv) {
     char *text;
     sc_budget_report report = {0};
     if (questions) {
-        status = render_questions(&schema, questions, flags, (size_t)budget, tok);
+        status = render_questions(&schema, questions, flags, (size_t)budget, tok, sb);
         text = NULL;
     } else if (budget >= 0)
-        text = sc_render_budget(&schema, question, flags, (size_t)budget, tok ? agent_count_tokens : NULL, tok, &report, &err);
+        text = sc_render_budget(&schema, question, flags, (size_t)budget, tok ? agent_count_tokens : NULL, tok,
+                                agent_values_held, sb, &report, &err);
     else
         text = sc_render(&schema, flags);
     if (questions) {

@@ -58,7 +58,7 @@ int cmd_train(int argc, char **argv) {
                *eps = NULL, *clip = NULL, *seed = NULL, *threads = NULL, *save_every = NULL, *val_every = NULL,
                *stop_at = NULL, *max_report = NULL, *dump = NULL, *prompt_format = NULL, *schema_tokens = NULL,
                *init = NULL, *precision = NULL, *share = NULL;
-    int rslora = 0, untied = 0, resume = 0, reschedule = 0, quiet = 0;
+    int rslora = 0, untied = 0, schema_values = 0, resume = 0, reschedule = 0, quiet = 0;
     cli_opt opts[] = {
         {"--mode", NULL, 1, &mode, NULL, "lora (adapters over --model) or full (a new model from --tokenizer) (required)"},
         {"--data", NULL, 1, &data, NULL, "sql-create-context JSONL: question, context, answer per line (required)"},
@@ -83,6 +83,7 @@ int cmd_train(int argc, char **argv) {
         {"--init", NULL, 1, &init, NULL, "full: start from the weights of this training checkpoint (same shape; fresh optimizer)"},
         {"--prompt-format", NULL, 1, &prompt_format, NULL, "full: the prompt template of the rows and of the model written: sql-create-context (default) or schema"},
         {"--schema-tokens", NULL, 1, &schema_tokens, NULL, "full, schema format: the schema budget in tokens the contexts were rendered with (written to the model for the agent)"},
+        {"--schema-values", NULL, 0, NULL, &schema_values, "full, schema format: the contexts carry value anchors (sqlassist schema --values; written to the model for the agent)"},
         {"--seq-len", NULL, 1, &seq_len, NULL, "longest example in tokens; longer rows are skipped and reported (default 512)"},
         {"--limit", NULL, 1, &limit, NULL, "read only the first N lines of --data"},
         {"--val-mod", NULL, 1, &val_mod, NULL, "hold out rows whose question hash mod N is 0 (default 20; 0: none)"},
@@ -153,6 +154,8 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (schema_tokens && strcmp(o.prompt_format, "schema")) { fprintf(stderr, "sqlassist: --schema-tokens is for --prompt-format schema\n"); return 2; }
+    if (schema_values && strcmp(o.prompt_format, "schema")) { fprintf(stderr, "sqlassist: --schema-values is for --prompt-format schema\n"); return 2; }
+    o.schema_values = schema_values;
     if (precision && strcmp(precision, "f32") && strcmp(precision, "bf16")) {
         fprintf(stderr, "sqlassist: --precision '%s': expected f32 or bf16\n", precision);
         return 2;

@@ -496,6 +496,13 @@ int model_schema_tokens(const model *m) {
     return (int)v;
 }
 
+int model_schema_values(const model *m) {
+    uint32_t v = 0;
+    sa_err e = {{0}};
+    if (!m->gguf || gguf_get_u32(m->gguf, "sqlassist.schema_values", 0, &v, &e)) return 0;
+    return v != 0;
+}
+
 size_t model_weight_bytes(const model *m) {
     size_t b = m->tok_embd.row_bytes * (size_t)m->tok_embd.rows;
     if (m->output.data != m->tok_embd.data) b += m->output.row_bytes * (size_t)m->output.rows;

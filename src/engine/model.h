@@ -100,6 +100,11 @@ char *model_prompt_format(const model *m);
 ** (GGUF key `sqlassist.schema_tokens`), or 0 when the file does not say. */
 int model_schema_tokens(const model *m);
 
+/* 1 when the model's training rows showed value anchors (GGUF key
+** `sqlassist.schema_values`, agent/schema_prompt.h: SC_RENDER_VALUES), so
+** that its prompts must show them too; else 0. */
+int model_schema_values(const model *m);
+
 /* One sequence's KV cache and scratch. */
 typedef struct infer_state infer_state;
 infer_state *infer_new(const model *m, int n_ctx, sa_err *err);

@@ -560,7 +560,7 @@ out:
 }
 
 int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name,
-                   const char *prompt_format, int schema_tokens, sa_err *err) {
+                   const char *prompt_format, int schema_tokens, int schema_values, sa_err *err) {
     if (m->mode != TM_FULL) return sa_fail(err, "internal: GGUF export of a LoRA model");
     const qwen2_config *c = &m->cfg;
     if (v->n != c->n_vocab) return sa_fail(err, "internal: vocabulary of %d tokens for a model of %d", v->n, c->n_vocab);
@@ -577,6 +577,8 @@ int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_l
     /* the schema budget its rows were rendered with: the agent renders the
     ** same way (agent_schema_prompt) */
     if (schema_tokens > 0) gw_set_u32(w, "sqlassist.schema_tokens", (uint32_t)schema_tokens);
+    /* and whether they carried value anchors (SC_RENDER_VALUES) */
+    if (schema_values) gw_set_u32(w, "sqlassist.schema_values", 1);
     gw_set_u32(w, "qwen2.block_count", (uint32_t)c->n_layer);
     gw_set_u32(w, "qwen2.context_length", (uint32_t)ctx_len);
     gw_set_u32(w, "qwen2.embedding_length", (uint32_t)c->n_embd);

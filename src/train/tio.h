@@ -75,7 +75,7 @@ int tio_write_peft(const char *dir, const tmodel *m, const char *base_name, sa_e
 int tio_read_gguf_weights(const char *path, tmodel *m, int *stack, sa_err *err);
 
 int tio_write_gguf(const char *path, const tmodel *m, const tvocab *v, int ctx_len, const char *name,
-                   const char *prompt_format, int schema_tokens, sa_err *err);
+                   const char *prompt_format, int schema_tokens, int schema_values, sa_err *err);
 
 /* mkdir -p. */
 int tio_mkdirs(const char *path, sa_err *err);

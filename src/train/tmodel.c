@@ -64,19 +64,13 @@ struct tacts {
     double *row_loss;            /* [ch] */
     int *pos, *seq_of, *sel;     /* [N] */
     int *ctx_end, *run_start;    /* [N] the keys each token sees (tmodel.h: tbatch) */
-    float *att_scratch;          /* [threads][att_scratch_floats] */
+    float *att_scratch;          /* [threads][2][max_seq] */
     void **blocks;
     int n_blocks, cap_blocks;
     size_t bytes;
 };
 
 /* ---- allocation ------------------------------------------------------------ */
-
-#define ATT_Q 32     /* attention queries per block (attn_fwd_items) */
-
-/* attention scratch per thread: kt, vt [D][ld], S, dP [ATT_Q][ld] */
-static size_t att_ld(const tmodel *m) { return ((size_t)m->max_seq + 15) / 16 * 16; }
-static size_t att_scratch_floats(const tmodel *m) { return att_ld(m) * (2 * (size_t)m->cfg.head_dim + 2 * ATT_Q); }
 
 static void *act_alloc(tacts *a, size_t bytes) {
     if (a->n_blocks == a->cap_blocks) {
@@ -148,7 +142,7 @@ static int acts_new(tmodel *m) {
         !(a->pos = act_alloc(a, N * sizeof(int))) || !(a->seq_of = act_alloc(a, N * sizeof(int))) ||
         !(a->ctx_end = act_alloc(a, N * sizeof(int))) || !(a->run_start = act_alloc(a, N * sizeof(int))) ||
         !(a->sel = act_alloc(a, N * sizeof(int))) ||
-        !(a->att_scratch = act_alloc(a, (size_t)tp_size(m->tp) * att_scratch_floats(m) * 4)))
+        !(a->att_scratch = act_alloc(a, (size_t)tp_size(m->tp) * 2 * (size_t)m->max_seq * 4)))
         return -1;
     return 0;
 }
@@ -613,86 +607,39 @@ typedef struct attn_job {
 
 /* The keys token t sees, in order: the shared part [s0, ctx_end[t]) (none
 ** when ctx_end[t] <= s0), then its own run [run_start[t], t] (tmodel.h:
-** tbatch). Consecutive tokens of one sequence with the same shared part
-** and run form a query block: its keys are the shared part and the run up
-** to its last token, and each query masks the run's keys after itself. So
-** a block's scores, and every sum over its keys, are small matrix products
-** (tg_gemm, f32) of the block's queries against one gathered, transposed
-** copy of its keys, shared by the query heads of one KV head. */
-
-/* the end of the block starting at t0 (at most ATT_Q tokens, before s1) */
-static int query_block(const tacts *a, int t0, int s1) {
-    int t1 = t0 + 1;
-    while (t1 < s1 && t1 - t0 < ATT_Q && a->ctx_end[t1] == a->ctx_end[t0] && a->run_start[t1] == a->run_start[t0]) t1++;
-    return t1;
-}
-
-/* The keys of the block [t0, t1) of the sequence starting at s0: n0 in the
-** shared part, then the run's; returns their count (≤ max_seq, as
-** check_batch keeps every position below it). */
-static int block_keys(const tacts *a, int s0, int t0, int t1, int *n0) {
-    int ce = a->ctx_end[t0];
+** tbatch). Two runs of consecutive rows, so scores and sums over them are
+** short matrix products (kernels.h: kern_matvec, kern_matvec_t,
+** kern_outer_add). Returns the number of keys; *n0 of them in the shared part. */
+static inline int key_runs(const tacts *a, int s0, int t, int *n0) {
+    int ce = a->ctx_end[t];
     *n0 = ce > s0 ? ce - s0 : 0;
-    assert(*n0 == 0 || ce <= a->run_start[t0]);
-    return *n0 + t1 - a->run_start[t0];
+    assert(*n0 == 0 || ce <= a->run_start[t]);
+    return *n0 + t + 1 - a->run_start[t];
 }
 
-/* dst[d][j] = src row of key j, element g·D + d: key j < n0 is row s0 + j,
-** the others row rb + j − n0 (rows KV apart); dst rows ld apart. */
-static void gather_t(float *dst, size_t ld, const float *src, int KV, int g, int D, int s0, int n0, int rb, int nk) {
-    for (int j = 0; j < nk; j++) {
-        const float *r = src + (size_t)(j < n0 ? s0 + j : rb + j - n0) * KV + (size_t)g * D;
-        for (int d = 0; d < D; d++) dst[(size_t)d * ld + j] = r[d];
-    }
-}
-
-/* S[i][0..nk) (rows ld apart) = q·k/√D of query i of the block (q: its
-** first query's row, C apart) in head h against the block's keys kt
-** [D][ld]; query t0 + i sees the first n0 + t0 + i − rb + 1 of them, and
-** the callers mask the rest. */
-static void block_scores(float *S, size_t ld, const float *q, int C, int h, int D, const float *kt, int nq, int nk,
-                         float scale) {
-    for (int i = 0; i < nq; i++) memset(S + (size_t)i * ld, 0, (size_t)nk * sizeof(float));
-    tg_gemm(nq, nk, D, q + (size_t)h * D, (size_t)C, 1, kt, ld, S, ld);
-    for (int i = 0; i < nq; i++)
-        for (int p = 0; p < nk; p++) S[(size_t)i * ld + p] *= scale;
-}
-
-/* One (sequence, KV head) per item: the outputs and log-sum-exps of the
-** query heads that share it. */
+/* One (token, head) per item: softmax over the keys the token sees. */
 static void attn_fwd_items(void *ctx, int begin, int end, int ith) {
     const attn_job *j = ctx;
     const tacts *a = j->m->acts;
     const qwen2_config *c = &j->m->cfg;
-    int H = c->n_head, G = c->n_head_kv, D = c->head_dim, C = c->n_embd, KV = G * D, grp = H / G;
-    size_t ld = att_ld(j->m);
-    float *kt = a->att_scratch + (size_t)ith * att_scratch_floats(j->m);   /* [D][ld] */
-    float *S = kt + 2 * (size_t)D * ld;                                     /* [ATT_Q][ld] */
+    int H = c->n_head, D = c->head_dim, C = c->n_embd, KV = c->n_head_kv * D, grp = c->n_head / c->n_head_kv;
+    float *sc = a->att_scratch + (size_t)ith * 2 * j->m->max_seq;   /* [keys of t] */
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
-        int s = it / G, g = it % G, s0 = j->b->seq_start[s], s1 = j->b->seq_start[s + 1];
-        for (int t0 = s0, t1; t0 < s1; t0 = t1) {
-            t1 = query_block(a, t0, s1);
-            int nq = t1 - t0, n0, rb = a->run_start[t0], nk = block_keys(a, s0, t0, t1, &n0), n1 = nk - n0;
-            gather_t(kt, ld, j->k, KV, g, D, s0, n0, rb, nk);
-            for (int h = g * grp; h < (g + 1) * grp; h++) {
-                block_scores(S, ld, j->q + (size_t)t0 * C, C, h, D, kt, nq, nk, scale);
-                for (int i = 0; i < nq; i++) {
-                    float *sc = S + (size_t)i * ld;
-                    int vis = n0 + t0 + i - rb + 1;
-                    float mx = -INFINITY;
-                    for (int p = 0; p < vis; p++) if (sc[p] > mx) mx = sc[p];
-                    float sum = kern_exp_sub(sc, vis, mx), inv = 1.0f / sum;
-                    for (int p = 0; p < vis; p++) sc[p] *= inv;
-                    for (int p = vis; p < nk; p++) sc[p] = 0;
-                    j->lse[(size_t)(t0 + i) * H + h] = mx + logf(sum);
-                    memset(j->out + (size_t)(t0 + i) * C + (size_t)h * D, 0, (size_t)D * sizeof(float));
-                }
-                float *o = j->out + (size_t)t0 * C + (size_t)h * D;
-                tg_gemm(nq, D, n0, S, ld, 1, j->v + (size_t)s0 * KV + (size_t)g * D, (size_t)KV, o, (size_t)C);
-                tg_gemm(nq, D, n1, S + n0, ld, 1, j->v + (size_t)rb * KV + (size_t)g * D, (size_t)KV, o, (size_t)C);
-            }
-        }
+        int t = it / H, h = it % H, g = h / grp;
+        int s0 = j->b->seq_start[a->seq_of[t]], n0, n = key_runs(a, s0, t, &n0), rb = a->run_start[t];
+        const float *q = j->q + (size_t)t * C + (size_t)h * D;
+        const float *k0 = j->k + (size_t)s0 * KV + (size_t)g * D, *k1 = j->k + (size_t)rb * KV + (size_t)g * D;
+        kern_matvec(sc, scale, k0, (size_t)KV, q, n0, D);
+        kern_matvec(sc + n0, scale, k1, (size_t)KV, q, n - n0, D);
+        float mx = -INFINITY;
+        for (int p = 0; p < n; p++) if (sc[p] > mx) mx = sc[p];
+        float sum = kern_exp_sub(sc, n, mx), inv = 1.0f / sum;
+        float *o = j->out + (size_t)t * C + (size_t)h * D;
+        memset(o, 0, (size_t)D * sizeof *o);
+        kern_matvec_t(o, inv, j->v + (size_t)s0 * KV + (size_t)g * D, (size_t)KV, sc, n0, D);
+        kern_matvec_t(o, inv, j->v + (size_t)rb * KV + (size_t)g * D, (size_t)KV, sc + n0, n - n0, D);
+        j->lse[(size_t)t * H + h] = mx + logf(sum);
     }
 }
 
@@ -706,9 +653,7 @@ static void attn_bwd_items(void *ctx, int begin, int end, int ith) {
     const tacts *a = j->m->acts;
     const qwen2_config *c = &j->m->cfg;
     int H = c->n_head, G = c->n_head_kv, D = c->head_dim, C = c->n_embd, KV = G * D, grp = H / G;
-    size_t ld = att_ld(j->m);
-    float *kt = a->att_scratch + (size_t)ith * att_scratch_floats(j->m), *vt = kt + (size_t)D * ld;   /* [D][ld] */
-    float *P = vt + (size_t)D * ld, *dS = P + ATT_Q * ld;                                             /* [ATT_Q][ld] */
+    float *P = a->att_scratch + (size_t)ith * 2 * j->m->max_seq, *dS = P + j->m->max_seq;   /* [keys of t] */
     float scale = 1.0f / sqrtf((float)D);
     for (int it = begin; it < end; it++) {
         int s = it / G, g = it % G, s0 = j->b->seq_start[s], s1 = j->b->seq_start[s + 1];
@@ -716,34 +661,27 @@ static void attn_bwd_items(void *ctx, int begin, int end, int ith) {
             memset(j->dk + (size_t)t * KV + (size_t)g * D, 0, (size_t)D * sizeof(float));
             memset(j->dv + (size_t)t * KV + (size_t)g * D, 0, (size_t)D * sizeof(float));
         }
-        for (int t0 = s0, t1; t0 < s1; t0 = t1) {
-            t1 = query_block(a, t0, s1);
-            int nq = t1 - t0, n0, rb = a->run_start[t0], nk = block_keys(a, s0, t0, t1, &n0), n1 = nk - n0;
-            size_t off0 = (size_t)s0 * KV + (size_t)g * D, off1 = (size_t)rb * KV + (size_t)g * D;
-            gather_t(kt, ld, j->k, KV, g, D, s0, n0, rb, nk);
-            gather_t(vt, ld, j->v, KV, g, D, s0, n0, rb, nk);
-            for (int h = g * grp; h < (g + 1) * grp; h++) {
-                const float *q = j->q + (size_t)t0 * C + (size_t)h * D, *dout = j->dout + (size_t)t0 * C + (size_t)h * D;
-                block_scores(P, ld, j->q + (size_t)t0 * C, C, h, D, kt, nq, nk, scale);
-                for (int i = 0; i < nq; i++) memset(dS + (size_t)i * ld, 0, (size_t)nk * sizeof(float));
-                tg_gemm(nq, nk, D, dout, (size_t)C, 1, vt, ld, dS, ld);                 /* dP, made dS in place */
-                for (int i = 0; i < nq; i++) {
-                    float *pr = P + (size_t)i * ld, *dr = dS + (size_t)i * ld;
-                    int vis = n0 + t0 + i - rb + 1;
-                    kern_exp_sub(pr, vis, j->lse_in[(size_t)(t0 + i) * H + h]);
-                    float dsum = 0;
-                    for (int p = 0; p < vis; p++) dsum += pr[p] * dr[p];
-                    for (int p = 0; p < vis; p++) dr[p] = pr[p] * (dr[p] - dsum) * scale;
-                    for (int p = vis; p < nk; p++) pr[p] = dr[p] = 0;
-                    memset(j->dq + (size_t)(t0 + i) * C + (size_t)h * D, 0, (size_t)D * sizeof(float));
-                }
-                float *dq = j->dq + (size_t)t0 * C + (size_t)h * D;
-                tg_gemm(nq, D, n0, dS, ld, 1, j->k + off0, (size_t)KV, dq, (size_t)C);
-                tg_gemm(nq, D, n1, dS + n0, ld, 1, j->k + off1, (size_t)KV, dq, (size_t)C);
-                tg_gemm(n0, D, nq, dS, 1, ld, q, (size_t)C, j->dk + off0, (size_t)KV);
-                tg_gemm(n1, D, nq, dS + n0, 1, ld, q, (size_t)C, j->dk + off1, (size_t)KV);
-                tg_gemm(n0, D, nq, P, 1, ld, dout, (size_t)C, j->dv + off0, (size_t)KV);
-                tg_gemm(n1, D, nq, P + n0, 1, ld, dout, (size_t)C, j->dv + off1, (size_t)KV);
+        for (int h = g * grp; h < (g + 1) * grp; h++) {
+            for (int t = s0; t < s1; t++) {
+                const float *q = j->q + (size_t)t * C + (size_t)h * D, *dout = j->dout + (size_t)t * C + (size_t)h * D;
+                int n0, n = key_runs(a, s0, t, &n0), n1 = n - n0;
+                size_t off0 = (size_t)s0 * KV + (size_t)g * D, off1 = (size_t)a->run_start[t] * KV + (size_t)g * D;
+                kern_matvec(P, scale, j->k + off0, (size_t)KV, q, n0, D);
+                kern_matvec(P + n0, scale, j->k + off1, (size_t)KV, q, n1, D);
+                kern_exp_sub(P, n, j->lse_in[(size_t)t * H + h]);
+                kern_matvec(dS, 1.0f, j->v + off0, (size_t)KV, dout, n0, D);   /* dP, made dS in place */
+                kern_matvec(dS + n0, 1.0f, j->v + off1, (size_t)KV, dout, n1, D);
+                float dsum = 0;
+                for (int p = 0; p < n; p++) dsum += P[p] * dS[p];
+                for (int p = 0; p < n; p++) dS[p] = P[p] * (dS[p] - dsum) * scale;
+                float *dq = j->dq + (size_t)t * C + (size_t)h * D;
+                memset(dq, 0, (size_t)D * sizeof *dq);
+                kern_matvec_t(dq, 1.0f, j->k + off0, (size_t)KV, dS, n0, D);
+                kern_matvec_t(dq, 1.0f, j->k + off1, (size_t)KV, dS + n0, n1, D);
+                kern_outer_add(j->dk + off0, (size_t)KV, dS, n0, q, D);
+                kern_outer_add(j->dk + off1, (size_t)KV, dS + n0, n1, q, D);
+                kern_outer_add(j->dv + off0, (size_t)KV, P, n0, dout, D);
+                kern_outer_add(j->dv + off1, (size_t)KV, P + n0, n1, dout, D);
             }
         }
     }
@@ -871,7 +809,7 @@ int tm_forward_backward(tmodel *m, const tbatch *b, float loss_scale, int backwa
         rope(m, la->q, H, N, +1);
         rope(m, la->k, G, N, +1);
         attn_job aj = { m, b, la->q, la->k, la->v, NULL, NULL, la->att, la->lse, NULL, NULL, NULL };
-        tp_run(m->tp, b->n_seq * G, attn_fwd_items, &aj);
+        tp_run(m->tp, N * H, attn_fwd_items, &aj);
         lin_fwd(m, &L->lin[LORA_O], a->dxn, la->att, N, la->u[LORA_O]);      /* dxn: scratch for the projection */
         add_into(la->x_mid, la->x_in, a->dxn, (size_t)N * C);
         rms_fwd(m, la->xn2, la->rstd2, la->x_mid, L->ffn_norm, N);

@@ -370,7 +370,7 @@ static int save_all(run *r, sa_err *err) {
     if (r->o->mode == TM_LORA) {
         if (tio_write_peft(r->o->out_dir, r->m, r->o->base_name ? r->o->base_name : r->o->model_path, err)) return -1;
     } else if (tio_write_gguf(r->gguf_path, r->m, &r->vocab, r->m->cfg.n_ctx_train, "sqlassist trained qwen2",
-                              r->o->prompt_format, r->o->schema_tokens, err)) {
+                              r->o->prompt_format, r->o->schema_tokens, r->o->schema_values, err)) {
         return -1;
     }
     if (r->have_report && report_svg(&r->rep, err)) return -1;

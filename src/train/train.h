@@ -31,6 +31,7 @@ typedef struct train_opts {
     const char *init_path;     /* start from this checkpoint's weights; NULL: random */
     const char *prompt_format; /* template of the rows and of the GGUF written: "sql-create-context" or "schema" */
     int schema_tokens;         /* schema format: the budget the contexts were rendered with (0: not said) */
+    int schema_values;         /* schema format: the contexts carry value anchors (sqlassist schema --values) */
     /* data */
     int seq_len;               /* longest example in tokens */
     long limit;                /* first lines of the file only (0: all) */
