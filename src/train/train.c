@@ -514,8 +514,9 @@ int train_run(const train_opts *o) {
             o->mode == TM_LORA ? "LoRA over a frozen base" : o->init_path ? "full training from --init's weights" : "full training from scratch", c->n_layer, c->n_embd, c->n_ff,
             c->n_head, c->n_head_kv, c->n_vocab, o->mode == TM_FULL ? (c->tied ? ", tied head" : ", untied head") : "", np);
     if (o->mode == TM_LORA) fprintf(stderr, " (rank %d, alpha %g%s)", o->lora.rank, (double)o->lora.alpha, o->lora.rslora ? ", rsLoRA" : "");
-    fprintf(stderr, "\nrun: %d steps of %d x %d sequences, lr %g, %d threads (%s, %s products), activations %.0f MiB\n",
+    fprintf(stderr, "\nrun: %d steps of %d x %d sequences, lr %g, %d threads (%s, %s products%s%s), activations %.0f MiB\n",
             r->total_steps, o->accum, o->batch, o->opt.lr, tp_size(r->m->tp), tg_isa(), tg_precision_name(o->precision),
+            o->precision == TG_BF16 ? " by " : "", o->precision == TG_BF16 ? tg_bf16_path() : "",
             (double)tm_act_bytes(r->m) / (1 << 20));
 
     struct sigaction sa, old_sa;
