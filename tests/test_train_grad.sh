@@ -37,7 +37,7 @@ head -60 "$DATA" > "$W/data.jsonl"
 # train NAME [flags...]: a short run dumping every step to $W/NAME.dump
 train() {
     local name="$1"; shift
-    if env ${ISA:+SQLASSIST_ISA=$ISA} "$SQLASSIST" train --data "$W/data.jsonl" --out "$W/$name" \
+    if env ${ISA:+SQLASSIST_ISA=$ISA} ${GEMM:+SQLASSIST_GEMM=$GEMM} "$SQLASSIST" train --data "$W/data.jsonl" --out "$W/$name" \
         --dump-grads "$W/$name.dump" --quiet --seq-len 160 --val-max 4 "$@" > "$W/$name.log" 2>&1; then return 0; fi
     bad "$name: sqlassist train failed: $(tail -3 "$W/$name.log")"
     return 1
@@ -114,6 +114,12 @@ fi
 #    the base's products): 3e-3 and 6e-2 (observed ~8e-4 and ~2e-2). The bf16 products of a
 #    quantized base are checked by test_tgemm_bf16. The optimizer with C's gradients as in f32;
 #    1 and 2 threads bitwise equal; resuming with the other precision is refused both ways.
+#    These runs take VDPBF16PS (SQLASSIST_GEMM=vnni). Where the CPU has AMX-BF16 the default
+#    products run on the tiles, whose own order of a tile's 32 products lands a few f32 ulps
+#    from a sequential sum (test_tgemm_bf16 holds each product to 1e-5 of Σ|a·b|), so C's f32
+#    activations straddle more bf16 roundings: against the bf16 reference 3e-3 (observed
+#    ~1.2e-3), against float64 2e-2, and 1 and 2 threads bitwise equal.
+GEMM=vnni
 if "$SQLASSIST" train "${FULL[@]}" --data "$W/data.jsonl" --out "$W/bf16-probe" --quiet --seq-len 160 --val-max 4 \
         --hidden 32 --heads 4 --kv-heads 2 --ffn 48 --layers 1 --batch 2 --steps 1 --precision bf16 \
         > "$W/bf16-probe.log" 2>&1; then
@@ -149,6 +155,23 @@ if "$SQLASSIST" train "${FULL[@]}" --data "$W/data.jsonl" --out "$W/bf16-probe" 
             --accum 2 --precision bf16; then
         check lora-bf16 grads --base "$W/odd/model.gguf" --bf16 --tol 3e-3
         check lora-bf16 grads --base "$W/odd/model.gguf" --tol 6e-2
+    fi
+    if grep -qw amx_bf16 /proc/cpuinfo; then
+        for t in 2 1; do
+            GEMM=amx train "odd-amx-t$t" "${FULL[@]}" --hidden 48 --heads 3 --kv-heads 1 --ffn 72 --layers 2 --batch 4 \
+                --threads $t --precision bf16 || true
+        done
+        if [ -d "$W/odd-amx-t2.dump" ]; then
+            grep -q "bf16 products by amx" "$W/odd-amx-t2.log" && ok "AMX run: bf16 products by amx" ||
+                bad "AMX run did not use the tiles: $(grep '^run:' "$W/odd-amx-t2.log")"
+            check odd-amx-t2 grads --bf16 --tol 3e-3
+            check odd-amx-t2 grads --tol 2e-2
+            same=1
+            for f in "$W"/odd-amx-t2.dump/*.safetensors; do cmp -s "$f" "$W/odd-amx-t1.dump/$(basename "$f")" || same=0; done
+            [ $same = 1 ] && ok "AMX: gradients bitwise equal with 1 and 2 threads" || bad "AMX: 1 vs 2 threads differ"
+        fi
+    else
+        skip_hw "the AMX tile products: no amx_bf16 on this CPU"
     fi
     # resume across precisions: refused both ways, with the setting named
     for pair in "gqa-bf16-t2 f32" "gqa bf16"; do
