@@ -111,6 +111,12 @@ try {
   await page.waitForFunction(() => /200 rows/.test(document.querySelector("#schema-tables details:nth-child(2) .count").textContent));
   check("schema shows row counts", (await page.textContent("#schema-tables details .count")).includes("20 rows"));
 
+  // the adapter list comes with its own request, after the schema's: wait for it (a busy
+  // machine answered the schema first and the check read only the base option)
+  if (adapter) {
+    await page.waitForFunction((a) => [...document.querySelectorAll("#adapter option")].some((o) => o.value === a),
+                               adapter, { timeout: 10000 }).catch(() => {});
+  }
   const options = await page.$$eval("#adapter option", (o) => o.map((x) => x.value));
   if (adapter) {
     check("adapter selector lists the adapters", options.includes(adapter) && options.includes(""), options);
