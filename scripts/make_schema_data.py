@@ -57,7 +57,7 @@ def render(args, db_path, rows, relevant=False):
     try:
         out = subprocess.run([args.sqlassist, 'schema', '--db', db_path, '--compact', '--budget', str(args.budget),
                               '--tokens-of', args.tokens_of, '--questions', qpath] +
-                             (['--relevant'] + (['--values'] if getattr(args, 'values', False) else []) if relevant else []),
+                             (['--relevant'] + (['--values'] if args.values else []) if relevant else []),
                              capture_output=True, text=True, encoding='utf-8')
     finally:
         os.unlink(qpath)

@@ -115,6 +115,28 @@ static void anchor_tests(sandbox *sb, const sc_schema *s) {
           "anchors changed the tables kept");
     free(plain);
     free(anch);
+    /* agent_values_held compares as SQLite's lower() does: ASCII letters
+    ** folded wherever they stand, other bytes as they are */
+    char vpath[4300];
+    snprintf(vpath, sizeof vpath, "%s/values.sqlite", dir);
+    sqlite3 *vdb;
+    if (sqlite3_open(vpath, &vdb) != SQLITE_OK) exit(1);
+    exec_or_die(vdb, "CREATE TABLE albums (title TEXT, n INTEGER);"
+                     "INSERT INTO albums VALUES ('Axé Bahia 2001', 1), ('7', 7);");
+    sqlite3_close(vdb);
+    sandbox *vsb = sb_open_db(vpath, NULL, &err);
+    CHECK(vsb, "open %s: %s", vpath, err.msg);
+    if (vsb) {
+        const char *texts[] = { "axé BAHIA 2001", "AXÉ BAHIA 2001", "Axé Bahia", "7", "axe bahia 2001" };
+        unsigned char held[5] = {0}, want[5] = { 1, 0, 0, 1, 0 };
+        CHECK(agent_values_held(vsb, "albums", "title", texts, 5, held) == 0 && !memcmp(held, want, 5),
+              "held %d%d%d%d%d, want 10010", held[0], held[1], held[2], held[3], held[4]);
+        memset(held, 0, sizeof held);
+        CHECK(agent_values_held(vsb, "albums", "n", texts, 5, held) == 0 && !held[3], "an integer 7 is not the text '7'");
+        CHECK(agent_values_held(vsb, "no_such_table", "title", texts, 5, held) == -1, "a missing table is an error");
+        sb_close(vsb);
+    }
+
     anch = sc_render_budget(s, "Which customers are named O'Brien\nSmith?", f | SC_RENDER_VALUES, 1 << 20, NULL, NULL,
                             stub_odd_values, NULL, NULL, &err);
     CHECK(anch && strstr(anch, "last_name ('O''Brien Smith')") && !strstr(anch, "Brien\n"),

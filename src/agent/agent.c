@@ -177,15 +177,23 @@ typedef struct value_lookup_ctx {
 ** it. Else 1 and *stored (malloc'd) = text as written when held, else the
 ** first stored spelling that equals it. The one query behind both the
 ** schema renderer's sc_value_fn and fix_value_columns' lookup. */
+/* Appends "(SELECT col AS v FROM table [LIMIT max_rows])": the values of
+** one column, read from at most max_rows rows (0: all). */
+static void put_column_scan(strbuf *q, const char *table, const char *col, int max_rows) {
+    strbuf_puts(q, "(SELECT ");
+    strbuf_put_quoted(q, col, '"');
+    strbuf_puts(q, " AS v FROM ");
+    strbuf_put_quoted(q, table, '"');
+    if (max_rows > 0) strbuf_printf(q, " LIMIT %d", max_rows);
+    strbuf_puts(q, ")");
+}
+
 static int lookup_value(sandbox *sb, const char *table, const char *col, const char *text, int max_rows, char **stored) {
     strbuf q;
     strbuf_init(&q);
-    strbuf_puts(&q, "SELECT v FROM (SELECT ");
-    strbuf_put_quoted(&q, col, '"');
-    strbuf_puts(&q, " AS v FROM ");
-    strbuf_put_quoted(&q, table, '"');
-    if (max_rows > 0) strbuf_printf(&q, " LIMIT %d", max_rows);
-    strbuf_puts(&q, ") WHERE v = ");
+    strbuf_puts(&q, "SELECT v FROM ");
+    put_column_scan(&q, table, col, max_rows);
+    strbuf_puts(&q, " WHERE v = ");
     strbuf_put_quoted(&q, text, '\'');
     strbuf_puts(&q, " COLLATE NOCASE");
     if (stored) {   /* the spelling as written first, when held */
@@ -569,40 +577,32 @@ size_t agent_count_tokens(const char *text, size_t len, void *tok) {
 int agent_values_held(void *sb, const char *table, const char *col, const char *const *texts, int n,
                       unsigned char *held) {
     if (n <= 0) return 0;
+    /* SELECT column1 FROM (VALUES (0, 'text'), ...) WHERE lower(column2) IN
+    ** (SELECT lower(v) FROM scan WHERE typeof(v) = 'text'): the indexes of
+    ** the texts held, compared as SQLite's lower() folds (ASCII letters) */
     strbuf q;
     strbuf_init(&q);
-    strbuf_puts(&q, "SELECT lower(v) FROM (SELECT ");
-    strbuf_put_quoted(&q, col, '"');
-    strbuf_puts(&q, " AS v FROM ");
-    strbuf_put_quoted(&q, table, '"');
-    strbuf_printf(&q, " LIMIT %d) WHERE typeof(v) = 'text' AND lower(v) IN (", AGENT_ANCHOR_ROWS);
+    strbuf_puts(&q, "SELECT column1 FROM (VALUES ");
     for (int i = 0; i < n; i++) {
-        if (i) strbuf_puts(&q, ", ");
-        strbuf_puts(&q, "lower(");
+        strbuf_printf(&q, "%s(%d, ", i ? ", " : "", i);
         strbuf_put_quoted(&q, texts[i], '\'');
         strbuf_puts(&q, ")");
     }
-    strbuf_puts(&q, ") GROUP BY 1");
+    strbuf_puts(&q, ") WHERE lower(column2) IN (SELECT lower(v) FROM ");
+    put_column_scan(&q, table, col, AGENT_ANCHOR_ROWS);
+    strbuf_puts(&q, " WHERE typeof(v) = 'text')");
     char *sql = strbuf_take(&q);
     if (!sql) return -1;
     sb_result r;
     sa_err e = {{0}};
     int rc = sb_run(sb, sql, &r, &e) == 0 ? 0 : -1;
     free(sql);
-    if (rc < 0) return -1;
-    /* SQLite's lower() folds ASCII letters only; so does this */
-    for (int64_t k = 0; k < r.nrows; k++) {
+    for (int64_t k = 0; rc == 0 && k < r.nrows; k++) {
         const sb_value *v = &r.cells[k * r.ncols];
-        if (v->type != SB_TEXT || !v->bytes) continue;
-        for (int i = 0; i < n; i++) {
-            const char *a = texts[i], *b = v->bytes;
-            while (*a && *b && tolower((unsigned char)*a) == (unsigned char)*b && !((unsigned char)*a & 0x80)) a++, b++;
-            while (*a && *b && *a == *b) a++, b++;      /* non-ASCII bytes as they are */
-            if (!*a && !*b) held[i] = 1;
-        }
+        if (v->type == SB_INTEGER && v->i >= 0 && v->i < n) held[v->i] = 1;
     }
-    sb_result_free(&r);
-    return 0;
+    if (rc == 0) sb_result_free(&r);
+    return rc;
 }
 
 /* sc_value_fn over a sandbox: does a row hold text in table.col (ignoring case)? */

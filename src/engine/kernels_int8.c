@@ -94,39 +94,30 @@ static int have_vnni(void) {
     return (b >> 16 & 1) && (b >> 17 & 1) && (b >> 30 & 1) && (b >> 31 & 1) && (c >> 11 & 1);
 }
 
-/* AMX-TILE + AMX-INT8, tile state enabled in XCR0 (bits 17, 18), and
-** Linux's per-process permission to use it (ARCH_REQ_XCOMP_PERM for
-** XFEATURE_XTILEDATA; without it the first tile instruction raises SIGILL).
-** The permission covers every thread of the process. */
-static int have_amx(void) {
-    static int cached = -1;
-    if (cached >= 0) return cached;
+/* AMX-TILE and the CPUID.(7,0):EDX bit `unit` (25: AMX-INT8, 22: AMX-BF16),
+** the tile state enabled in XCR0 (bits 17, 18) with the opmask and zmm
+** state, and Linux's per-process permission to use it (ARCH_REQ_XCOMP_PERM
+** for XFEATURE_XTILEDATA, asked once; without it the first tile instruction
+** raises SIGILL). The permission covers every thread of the process. */
+static int have_tiles(int unit) {
+    static int permitted = -1;
     unsigned a, b, c, d;
-    cached = 0;
-    if (!have_vnni() || (xcr0() & 0x60000) != 0x60000 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    if (!(d >> 24 & 1) || !(d >> 25 & 1)) return 0;
+    if ((xcr0() & 0x600e6) != 0x600e6 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(d >> 24 & 1) || !(d >> unit & 1)) return 0;
+    if (permitted < 0) {
+        permitted = 0;
 #ifdef SYS_arch_prctl
-    if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) != 0) return 0;
-    cached = 1;
+        permitted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
 #endif
-    return cached;
+    }
+    return permitted;
 }
 
-/* AMX-TILE + AMX-BF16 (CPUID.(7,0):EDX bits 24 and 22) with the same XCR0
-** state and process permission as have_amx; AVX512_BF16 is not required. */
-int kern_amx_bf16_available(void) {
-    static int cached = -1;
-    if (cached >= 0) return cached;
-    unsigned a, b, c, d;
-    cached = 0;
-    if ((xcr0() & 0x600e6) != 0x600e6 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    if (!(d >> 24 & 1) || !(d >> 22 & 1)) return 0;
-#ifdef SYS_arch_prctl
-    if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) != 0) return 0;
-    cached = 1;
-#endif
-    return cached;
-}
+/* AMX-INT8 tiles, on a CPU with the VNNI path too. */
+static int have_amx(void) { return have_vnni() && have_tiles(25); }
+
+/* AMX-BF16 tiles; AVX512_BF16 is not required. */
+int kern_amx_bf16_available(void) { return have_tiles(22); }
 
 static int amx_selftest(int path);
 
