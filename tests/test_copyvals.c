@@ -12,6 +12,7 @@
 
 #include "agent/copyvals.h"
 #include "engine/tokenizer.h"
+#include "sql/schema.h"
 
 #include "check.h"
 
@@ -38,6 +39,68 @@ static int masked_count(const char *question, const char *prefix) {
     int n = cv_mask(c, logits, V);
     cv_free(c);
     return n;
+}
+
+/* Schema linking: the logit a token gets after `prefix` with the columns
+** question names linked at bonus 4, when the model's own best token (logit
+** 1, all others 0) is `best` (0 or 1: no bonus; -inf: masked). */
+static const char *best_piece = "Ġproduct";
+static float linked_logit(const sc_schema *s, const char *question, const char *prefix, const char *piece, int *n_linked) {
+    const char *names[32];
+    int n = 0;
+    for (int t = 0; t < s->ntables; t++) {
+        names[n++] = s->tables[t].name;
+        for (int k = 0; k < s->tables[t].ncols; k++) names[n++] = s->tables[t].cols[k].name;
+    }
+    copy_vals *c = cv_new(tok, question, names, n);
+    int linked = cv_link_columns(c, s, 4.0f);
+    if (n_linked) *n_linked = linked;
+    cv_reset(c, prefix);
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    int best = tok_lookup(tok, best_piece);
+    if (best >= 0) logits[best] = 1;
+    cv_mask(c, logits, V);
+    cv_free(c);
+    int id = tok_lookup(tok, piece);
+    if (id < 0 || best < 0) { CHECK_FAIL("no token '%s' or '%s'", piece, best_piece); return NAN; }
+    return logits[id];
+}
+
+static void check_linking(void) {
+    sc_column products[] = { {"product_id"}, {"product_name"}, {"unit_price"}, {"units_in_stock"} };
+    sc_column orders[] = { {"order_id"}, {"order_date"}, {"status"}, {"player"} };
+    sc_column employees[] = { {"employee_id"}, {"firstName"}, {"hire_date"} };
+    sc_table tables[] = { {.name = "products", .cols = products, .ncols = 4}, {.name = "orders", .cols = orders, .ncols = 4},
+                          {.name = "employees", .cols = employees, .ncols = 3} };
+    sc_schema s = { .tables = tables, .ntables = 3 };
+    int n = -1;
+    const char *q = "Which product has the highest unit price?";
+    CHECK(linked_logit(&s, q, "SELECT product_name FROM products ORDER BY", "Ġunit", &n) == 4.0f,
+          "'unit price' links unit_price (and units_in_stock): a name starting 'unit' gains the bonus");
+    CHECK(n == 2, "two columns linked, not %d (product_name: 'product' is its table's own word; keys never)", n);
+    CHECK(linked_logit(&s, q, "SELECT product_name FROM products ORDER BY", "Ġproduct", NULL) == 1,
+          "'product' can become product_id, which is not linked: no bonus");
+    best_piece = "ĠMAX";
+    CHECK(linked_logit(&s, q, "SELECT", "Ġunit", NULL) == 0 && linked_logit(&s, q, "SELECT", "ĠMAX", NULL) == 1,
+          "the model's best token is a function, not a name: linking does not overrule it");
+    best_piece = "Ġproduct";
+    CHECK(linked_logit(&s, q, "SELECT product_name FROM products ORDER BY unit", "_price", NULL) == 0,
+          "no bonus inside a name already started");
+    CHECK(linked_logit(&s, q, "SELECT unit_price FROM products ORDER BY", "Ġunit", NULL) == 0,
+          "unit_price written once: 'unit' no longer leads only to unused linked names");
+    CHECK(linked_logit(&s, q, "SELECT product_name FROM products WHERE product_name = '", "unit", NULL) != 4.0f,
+          "no bonus inside a value");
+    CHECK(linked_logit(&s, "How many orders has each status?", "SELECT", "Ġstatus", &n) == 4.0f && n == 1,
+          "status linked, order_date not (its 'order' is the table's own word): %d linked", n);
+    CHECK(linked_logit(&s, "How many orders has each status?", "SELECT", "Ġorder", NULL) == 0, "order_date not linked");
+    CHECK(linked_logit(&s, "Which status did they play in?", "SELECT", "Ġstatus", &n) == 4.0f && n == 1,
+          "play is not player: only status linked (%d)", n);
+    CHECK(linked_logit(&s, "How many employees were hired after 2020?", "SELECT count(*) FROM employees WHERE", "Ġhire", &n) == 4.0f &&
+              n == 1, "'hired' links hire_date (%d linked)", n);
+    CHECK(linked_logit(&s, "What is the first name of employee 3?", "SELECT", "Ġfirst", &n) == 4.0f && n == 2,
+          "camelCase firstName linked by 'first name', product_name by 'name' (%d linked)", n);
+    CHECK(linked_logit(&s, "What is the product id of the cheapest product?", "SELECT", "Ġproduct", &n) == 1 && n == 0,
+          "a key column is never linked (%d linked)", n);
 }
 
 int main(void) {
@@ -161,6 +224,8 @@ int main(void) {
     cv_mask(c, logits, V);
     CHECK(!isinf(logits[tok_lookup(tok, "\"")]) && !isinf(logits[tok_lookup(tok, "ĠT")]), "values after the names");
     cv_free(c);
+
+    check_linking();
 
     free(logits);
     tok_free(tok);

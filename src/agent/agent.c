@@ -341,6 +341,8 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         }
         cv = cv_new(m->tok, question, list, list ? n : 0);
         free(list);
+        float bonus = agent_link_bonus(cfg);
+        if (cv && bonus > 0) cv_link_columns(cv, names, bonus);
     }
     sql_grammar *grammar = cfg->grammar && names ? sg_new(m->tok, names) : NULL;
     /* a model trained by `sqlassist train` writes only the plain style it learnt (sqlgrammar.h) */
@@ -771,6 +773,18 @@ int agent_grammar_flag(const char *flag, int *grammar) {
     }
     *grammar = !flag || !strcmp(flag, "on");
     return 0;
+}
+
+float agent_link_bonus(const agent_config *cfg) {
+    if (cfg->link_bonus > 0) return cfg->link_bonus;
+    if (cfg->link_bonus < 0) return 0;
+    const char *env = getenv("SQLASSIST_LINK_BONUS");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (!*end && v >= 0 && v <= 100) return (float)v;
+    }
+    return AGENT_DEFAULT_LINK_BONUS;
 }
 
 int agent_draft(const agent_config *cfg) {

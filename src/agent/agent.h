@@ -43,6 +43,9 @@ typedef struct agent_config {
                                       ** drafted per step from the prompt and earlier attempts; the output is
                                       ** the same either way. 0: $SQLASSIST_DRAFT when set, else
                                       ** AGENT_DEFAULT_DRAFT; < 0: off */
+    float link_bonus;                 /* with copy_values: the logit bonus of the columns the question names
+                                      ** (cv_link_columns). 0: $SQLASSIST_LINK_BONUS when set, else
+                                      ** AGENT_DEFAULT_LINK_BONUS; < 0: off */
     /* Streaming (all optional): the SQL text as it is generated, and each
     ** finished attempt. Returning nonzero cancels the request. */
     int (*on_token)(void *ud, int attempt, const char *text, int len);
@@ -167,6 +170,17 @@ char *agent_error_hint(const char *error);
 /* The draft length cfg asks for: cfg->draft when > 0, 0 (off) when < 0, else
 ** $SQLASSIST_DRAFT (a number, 0 = off) when set, else AGENT_DEFAULT_DRAFT. */
 int agent_draft(const agent_config *cfg);
+
+/* Schema linking under --copy (copyvals.h): a token that starts a name which
+** can only become a column the question names ("unit price" -> unit_price)
+** gains this much logit. Chosen on Spider dev questions 200-499 (0: 40.8%,
+** 2: 42.4%, 3: 42.0%, 4: 42.0%; docs/agent.md). */
+#define AGENT_DEFAULT_LINK_BONUS 2.0f
+#define AGENT_DEFAULT_LINK_BONUS_STR "2"
+/* The bonus cfg asks for: cfg->link_bonus when > 0, 0 (off) when < 0, else
+** $SQLASSIST_LINK_BONUS (a number, 0 = off) when set, else
+** AGENT_DEFAULT_LINK_BONUS. */
+float agent_link_bonus(const agent_config *cfg);
 
 /* Candidates per round when no --candidates is given. Chosen by measurement
 ** (docs/agent.md): with the bundled model 4 candidates answered one question

@@ -37,6 +37,10 @@ struct copy_vals {
     char **words;          /* names allowed outside values (keywords + schema), lower case, sorted; NULL: any */
     char **spelled;        /* words[i] as the schema spells it (keywords: lower case) */
     int n_words;
+    unsigned char *linked; /* words[i] is a column the question names (cv_link_columns); NULL: none */
+    unsigned char *used;   /* linked words[i] already written in this reply: no more bonus */
+    unsigned char *schema_name; /* words[i] is a table or column, not only a keyword */
+    float link_bonus;      /* added to a token that starts only linked names */
     cv_state st;
 };
 
@@ -199,6 +203,182 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
     }
 }
 
+/* ---- schema linking ---------------------------------------------------- */
+
+/* Splits a name into lower-case words at '_', blanks, digits and camelCase
+** ("unitPrice", "unit_price" -> "unit", "price"). Returns the count. */
+#define CV_LINK_WORDS 8
+static int name_words(const char *name, char out[][CV_WORD]) {
+    int n = 0, len = 0;
+    for (const char *p = name;; p++) {
+        unsigned char u = (unsigned char)*p;
+        int boundary = !u || !isalpha(u) || (isupper(u) && len > 0 && p > name && islower((unsigned char)p[-1]));
+        if (boundary && len > 0) {
+            out[n][len] = 0;
+            if (++n == CV_LINK_WORDS) return n;
+            len = 0;
+        }
+        if (!u) return n;
+        if (isalpha(u) && len < CV_WORD - 1) out[n][len++] = (char)tolower(u);
+    }
+}
+
+/* Two words name the same thing when one is the other plus an inflection
+** (unit/units, hire/hired, status/statuses, page/pages, pay/paying), or
+** they differ only in such endings after five common letters
+** (category/categories). Not a derivation: play is not player. */
+static int inflection(const char *end) {
+    static const char *const ENDINGS[] = { "", "s", "es", "d", "ed", "ing", "y", "ies", "e" };
+    for (size_t i = 0; i < sizeof ENDINGS / sizeof *ENDINGS; i++) if (!strcmp(end, ENDINGS[i])) return 1;
+    return 0;
+}
+static int same_word(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b), p = 0;
+    while (p < la && p < lb && a[p] == b[p]) p++;
+    if (p < 3) return 0;
+    if (p == la || p == lb) return inflection(p == la ? b + p : a + p);
+    return p >= 5 && inflection(a + p) && inflection(b + p);
+}
+
+/* Words that say nothing about which column is meant. */
+static int filler_word(const char *w) {
+    static const char *const FILLER[] = { "id", "ids", "of", "in", "the", "a", "an", "at", "by", "to", "is", "on",
+                                          "for", "and", "or", "no", "num", "number" };
+    if (strlen(w) < 2) return 1;
+    for (size_t i = 0; i < sizeof FILLER / sizeof *FILLER; i++) if (!strcmp(w, FILLER[i])) return 1;
+    return 0;
+}
+
+/* Does the question (its words qw[0..nq)) name column col of a table
+** called table? Some word of the column other than filler and the table's
+** own name must be a word of the question; a key column (last word "id")
+** is never linked: a question rarely asks for one. */
+static int column_named(const char *col, const char *table, char qw[][CV_WORD], int nq) {
+    char cw[CV_LINK_WORDS][CV_WORD], tw[CV_LINK_WORDS][CV_WORD];
+    int nc = name_words(col, cw), nt = name_words(table, tw);
+    if (nc == 0 || !strcmp(cw[nc - 1], "id") || !strcmp(cw[nc - 1], "ids")) return 0;
+    for (int i = 0; i < nc; i++) {
+        if (filler_word(cw[i])) continue;
+        int own = 0;
+        for (int k = 0; k < nt && !own; k++) own = same_word(cw[i], tw[k]);
+        if (own) continue;
+        for (int k = 0; k < nq; k++) if (same_word(cw[i], qw[k])) return 1;
+    }
+    return 0;
+}
+
+/* Sets flags[i] for every words[i] that is name (lower case); returns how many were newly set. */
+static int mark_word(const copy_vals *c, unsigned char *flags, const char *name) {
+    char low[CV_WORD];
+    size_t l = strlen(name);
+    if (l >= CV_WORD) return 0;
+    for (size_t i = 0; i <= l; i++) low[i] = (char)tolower((unsigned char)name[i]);
+    int n = 0;
+    for (int i = 0; i < c->n_words; i++)
+        if (!flags[i] && !strcmp(c->words[i], low)) { flags[i] = 1; n++; }
+    return n;
+}
+
+int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus) {
+    if (!c->words || !schema || bonus == 0) return 0;
+    enum { QW_MAX = 64 };
+    char qw[QW_MAX][CV_WORD];
+    int nq = 0, len = 0;
+    for (const char *p = c->lower;; p++) {
+        if (isalnum((unsigned char)*p) && len < CV_WORD - 1) { qw[nq][len++] = *p; continue; }
+        if (len > 0) { qw[nq][len] = 0; len = 0; if (++nq == QW_MAX) break; }
+        if (!*p) break;
+    }
+    free(c->linked);
+    free(c->used);
+    free(c->schema_name);
+    c->used = c->schema_name = NULL;
+    if (!(c->linked = calloc((size_t)c->n_words, 1)) || !(c->used = calloc((size_t)c->n_words, 1)) ||
+        !(c->schema_name = calloc((size_t)c->n_words, 1))) {
+        free(c->linked);
+        c->linked = NULL;
+        return 0;
+    }
+    for (int t = 0; t < schema->ntables; t++)
+        for (int k = -1; k < schema->tables[t].ncols; k++)
+            mark_word(c, c->schema_name, k < 0 ? schema->tables[t].name : schema->tables[t].cols[k].name);
+    int n = 0;
+    for (int t = 0; t < schema->ntables; t++)
+        for (int k = 0; k < schema->tables[t].ncols; k++) {
+            const char *col = schema->tables[t].cols[k].name;
+            if (!column_named(col, schema->tables[t].name, qw, nq)) continue;
+            n += mark_word(c, c->linked, col);
+        }
+    c->link_bonus = bonus;
+    return n;
+}
+
+/* Does a name that starts w[0..n) lead only to unused linked columns (and
+** to at least one)? A start shared with an unlinked table or column takes
+** no bonus. */
+static int starts_only_linked(const copy_vals *c, const char *w, int n) {
+    int lo = 0, hi = c->n_words;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    int any = 0;
+    for (int i = lo; i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++) {
+        if (!c->schema_name[i]) continue;   /* a keyword: add_link_bonus only acts where the model writes a name */
+        if (!c->linked[i] || c->used[i]) return 0;
+        any = 1;
+    }
+    return any;
+}
+
+/* The name a token starts at a word boundary, lower case, into w (0: none). */
+static int token_starts_name(const copy_vals *c, const char *b, size_t n, char *w) {
+    cv_state s = c->st;
+    int len = 0, started = 0;
+    for (size_t i = 0; i < n; i++) {
+        int before = s.mode == CV_OUT ? s.word_len : -1;
+        if (!step(c, &s, b[i])) return 0;
+        if (s.mode != CV_OUT) { if (started) break; continue; }
+        if (!started && before <= 0 && s.word_len == 1 && isalpha((unsigned char)b[i])) started = 1;
+        else if (started && s.word_len != len + 1) break;
+        if (started && len < CV_WORD - 1) w[len++] = (char)tolower((unsigned char)b[i]);
+    }
+    return len;
+}
+
+/* Is some schema name (not only a keyword) started by w[0..n)? */
+static int starts_schema_name(const copy_vals *c, const char *w, int n) {
+    int lo = 0, hi = c->n_words;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (int i = lo; i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++)
+        if (c->schema_name[i]) return 1;
+    return 0;
+}
+
+/* Linking decides which name, never whether a name comes: only when the
+** model's own best token starts a schema name (not MAX, not a keyword)
+** do the tokens that lead only to unused linked columns gain the bonus. */
+static void add_link_bonus(const copy_vals *c, float *logits, int n_vocab) {
+    int best = -1;
+    for (int id = 0; id < n_vocab; id++)
+        if (!isinf(logits[id]) && (best < 0 || logits[id] > logits[best])) best = id;
+    if (best < 0) return;
+    char w[CV_WORD];
+    size_t n;
+    const char *b = tok_token_data(c->tok, best, &n);
+    int wl = b && !tok_is_special(c->tok, best) ? token_starts_name(c, b, n, w) : 0;
+    if (wl < 1 || !starts_schema_name(c, w, wl)) return;
+    for (int id = 0; id < n_vocab; id++) {
+        if (isinf(logits[id]) || !(b = tok_token_data(c->tok, id, &n)) || tok_is_special(c->tok, id)) continue;
+        if ((wl = token_starts_name(c, b, n, w)) >= 1 && !alias_word(w, wl) && starts_only_linked(c, w, wl)) logits[id] += c->link_bonus;
+    }
+}
+
 copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const *names, int n_names) {
     copy_vals *c = calloc(1, sizeof *c);
     size_t n = strlen(question);
@@ -242,19 +422,32 @@ void cv_free(copy_vals *c) {
     for (int i = 0; i < c->n_words; i++) free(c->words[i]);
     free(c->words);
     free(c->spelled);
+    free(c->linked);
+    free(c->used);
+    free(c->schema_name);
     free(c);
+}
+
+/* Feeds one byte of the reply; a linked name it completes takes no more bonus. */
+static void push_byte(copy_vals *c, char ch) {
+    int wl = c->st.mode == CV_OUT ? c->st.word_len : 0;
+    step(c, &c->st, ch);
+    if (!c->used || wl == 0 || wl >= CV_WORD || (c->st.mode == CV_OUT && c->st.word_len > 0)) return;
+    for (int i = 0; i < c->n_words; i++)
+        if (c->linked[i] && !strncmp(c->words[i], c->st.word, (size_t)wl) && !c->words[i][wl]) c->used[i] = 1;
 }
 
 void cv_reset(copy_vals *c, const char *prefix) {
     memset(&c->st, 0, sizeof c->st);
-    for (const char *p = prefix ? prefix : ""; *p; p++) step(c, &c->st, *p);
+    if (c->used) memset(c->used, 0, (size_t)c->n_words);
+    for (const char *p = prefix ? prefix : ""; *p; p++) push_byte(c, *p);
 }
 
 void cv_push(copy_vals *c, int id) {
     size_t n;
     const char *b = tok_token_data(c->tok, id, &n);
     if (!b || tok_is_special(c->tok, id)) return;
-    for (size_t i = 0; i < n; i++) step(c, &c->st, b[i]);
+    for (size_t i = 0; i < n; i++) push_byte(c, b[i]);
 }
 
 int cv_mask(copy_vals *c, float *logits, int n_vocab) {
@@ -279,5 +472,6 @@ int cv_mask(copy_vals *c, float *logits, int n_vocab) {
         for (int id = 0; id < n_vocab; id++)
             if (bad[id]) { logits[id] = -INFINITY; masked++; }
     free(bad);
+    if (c->linked) add_link_bonus(c, logits, n_vocab);
     return masked;
 }

@@ -33,6 +33,7 @@
 #define SA_COPYVALS_H
 
 #include "../engine/tokenizer.h"
+#include "../sql/schema.h"
 
 typedef struct copy_vals copy_vals;
 
@@ -42,6 +43,15 @@ typedef struct copy_vals copy_vals;
 copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const *names, int n_names);
 void cv_free(copy_vals *c);
 
+/* Schema linking: the columns of schema whose words the question names
+** ("unit price" -> unit_price, "hired" -> hire_date; never a key column, never
+** by the table's own name) take bonus on their logits wherever the reply
+** starts a name that can only become one of them (cv_mask adds it). A small
+** model reaches for a table's first column (its key) where the question
+** names another. Needs the names given to cv_new; returns how many names
+** were linked. */
+int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus);
+
 /* Starts a new reply whose text begins with prefix (may be ""). */
 void cv_reset(copy_vals *c, const char *prefix);
 
@@ -49,7 +59,8 @@ void cv_reset(copy_vals *c, const char *prefix);
 void cv_push(copy_vals *c, int id);
 
 /* Sets logits[id] to -INFINITY for every token that would break a copied
-** value or name at this point. Returns the number of tokens masked. */
+** value or name at this point, and adds the linking bonus where it applies.
+** Returns the number of tokens masked. */
 int cv_mask(copy_vals *c, float *logits, int n_vocab);
 
 #endif

@@ -96,7 +96,7 @@ int cmd_ask(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *context = NULL, *tpl_file = NULL, *format = NULL,
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
                *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL,
-               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL;
+               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL;
     int json = 0, csv = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
@@ -117,6 +117,7 @@ int cmd_ask(int argc, char **argv) {
         {"--threads", "-t", 1, &threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &ctx, NULL, "context length (default 4096)"},
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
+        {"--link-bonus", NULL, 1, &link_flag, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
         {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
         {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
@@ -138,14 +139,15 @@ int cmd_ask(int argc, char **argv) {
     if (cli_model_or_default(&model_path)) return 2;
     if (!db == !context) { fprintf(stderr, "sqlassist: give exactly one of --db or --context\nusage: %s\n", usage); return 2; }
     long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0, n_thr = 0, n_cand = AGENT_DEFAULT_CANDIDATES, n_draft = 0;
-    double t_temp;
+    double t_temp, link_bonus = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &n_att) || cli_int("--ctx", ctx, 256, 1 << 20, &n_ctx) ||
         cli_int("--samples", samples, 0, 20, &n_samples) || cli_int("-n", n_predict, 1, 8192, &n_pred) ||
         cli_float("--temp", temp, 0, 100, &t_temp) || cli_int("--seed", seed, 0, 0x7fffffffffffffffL, &sd) ||
         cli_int("--max-rows", max_rows, 1, 1000000, &rows) || cli_int("--timeout-ms", timeout, 1, 3600000, &tmo) ||
         cli_int("--threads", threads, 1, 1024, &n_thr) ||
         cli_int("--candidates", candidates, 1, AGENT_MAX_CANDIDATES, &n_cand) ||
-        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &n_draft) || lora_cli_check(&lc))
+        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &n_draft) || cli_float("--link-bonus", link_flag, 0, 100, &link_bonus) ||
+        lora_cli_check(&lc))
         return 2;
     if (n_pos == 0 && !isatty(0)) {
         fprintf(stderr, "sqlassist: no QUESTION given and standard input is not a terminal (QUESTION '-' reads it from there)\nusage: %s\n", usage);
@@ -210,6 +212,7 @@ int cmd_ask(int argc, char **argv) {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values, .schema = &schema,
         .grammar = grammar, .candidates = (int)n_cand,
         .draft = !draft_flag ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
+        .link_bonus = !link_flag ? 0 : link_bonus > 0 ? (float)link_bonus : -1,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,

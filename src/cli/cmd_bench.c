@@ -28,7 +28,7 @@
 #include "lora_cli.h"
 
 typedef struct bench_opts {
-    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft;
+    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft, *link_bonus;
     long attempts, n_predict, concurrency, limit, tp_requests;
     int no_server;
 } bench_opts;
@@ -43,7 +43,8 @@ static void load_test(const bench_opts *o, const lora_cli *lc, const char *self,
     int k = 6;
     for (int i = 0; i < lc->n_lora; i++) { fl[k++] = "--lora"; fl[k++] = lc->lora[i]; }
     const char *pass[][2] = { {"--format", o->format}, {"--template", o->tpl}, {"--copy", o->copy_values},
-                              {"--grammar", o->grammar}, {"--candidates", o->candidates}, {"--draft", o->draft} };
+                              {"--grammar", o->grammar}, {"--candidates", o->candidates}, {"--draft", o->draft},
+                              {"--link-bonus", o->link_bonus} };
     for (int i = 0; i < 6; i++)
         if (pass[i][1]) { fl[k++] = pass[i][0]; fl[k++] = pass[i][1]; }
     ev_load_opts lo = { .exe = self, .model = o->model, .flags = fl, .db_dir = o->db_dir, .out_dir = o->out_dir,
@@ -71,6 +72,7 @@ int cmd_bench(int argc, char **argv) {
         {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &o.grammar, NULL, "on or off: decode only SQL valid on the schema (default on)"},
         {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--link-bonus", NULL, 1, &o.link_bonus, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--draft", NULL, 1, &o.draft, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
@@ -86,12 +88,14 @@ int cmd_bench(int argc, char **argv) {
     if (!o.tasks_path) { fprintf(stderr, "sqlassist: --tasks is required\nusage: %s\n", usage); return 2; }
     if (cli_model_or_default(&o.model)) return 2;
     long n_ctx = 4096, nth = 0, n_cand = AGENT_DEFAULT_CANDIDATES, n_draft = 0;
+    double link_bonus = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &o.attempts) || cli_int("-n", n_predict, 1, 8192, &o.n_predict) ||
         cli_int("--concurrency", conc, 1, 64, &o.concurrency) || cli_int("--requests", tp_req, 1, 100000, &o.tp_requests) ||
         cli_int("--limit", limit, 1, 1000000, &o.limit) || cli_int("--ctx", o.ctx, 256, 1 << 20, &n_ctx) ||
         cli_int("--threads", o.threads, 1, 1024, &nth) ||
         cli_int("--candidates", o.candidates, 1, AGENT_MAX_CANDIDATES, &n_cand) ||
-        cli_int("--draft", o.draft, 0, GEN_DRAFT_MAX, &n_draft) || lora_cli_check(&lc))
+        cli_int("--draft", o.draft, 0, GEN_DRAFT_MAX, &n_draft) || cli_float("--link-bonus", o.link_bonus, 0, 100, &link_bonus) ||
+        lora_cli_check(&lc))
         return 2;
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -121,6 +125,7 @@ int cmd_bench(int argc, char **argv) {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
         .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand,
         .draft = !o.draft ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
+        .link_bonus = !o.link_bonus ? 0 : link_bonus > 0 ? (float)link_bonus : -1,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };
     ev_tally tl = {0};
