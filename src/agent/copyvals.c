@@ -83,18 +83,25 @@ static int alias_word(const char *w, int n) {
     return 1;
 }
 
+/* The index of the first allowed word >= w[0..n) (words is sorted): the
+** words starting w[0..n) follow it. */
+static int first_with_prefix(const copy_vals *c, const char *w, int n) {
+    int lo = 0, hi = c->n_words;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* Is w[0..n) (raw: as written) a prefix of an allowed word (whole: an
 ** allowed word)? A name is written as the schema spells it, or in one case
 ** throughout; a keyword in one case. */
 static int word_allowed(const copy_vals *c, const char *w, const char *raw, int n, int whole) {
     if (!c->words || n > CV_WORD) return 1;
     if (alias_word(w, n)) return 1;
-    int lo = 0, hi = c->n_words;           /* first word >= w[0..n) */
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
-        else hi = mid;
-    }
+    int lo = first_with_prefix(c, w, n);
     int one_case = case_shape(raw, n, 0);
     for (int i = lo; i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++) {
         if (whole && c->words[i][n] != 0) continue;
@@ -292,11 +299,14 @@ int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus) {
     free(c->linked);
     free(c->used);
     free(c->schema_name);
-    c->used = c->schema_name = NULL;
-    if (!(c->linked = calloc((size_t)c->n_words, 1)) || !(c->used = calloc((size_t)c->n_words, 1)) ||
-        !(c->schema_name = calloc((size_t)c->n_words, 1))) {
+    c->linked = calloc((size_t)c->n_words, 1);
+    c->used = calloc((size_t)c->n_words, 1);
+    c->schema_name = calloc((size_t)c->n_words, 1);
+    if (!c->linked || !c->used || !c->schema_name) {   /* out of memory: decode without linking */
         free(c->linked);
-        c->linked = NULL;
+        free(c->used);
+        free(c->schema_name);
+        c->linked = c->used = c->schema_name = NULL;
         return 0;
     }
     for (int t = 0; t < schema->ntables; t++)
@@ -317,12 +327,7 @@ int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus) {
 ** to at least one)? A start shared with an unlinked table or column takes
 ** no bonus. */
 static int starts_only_linked(const copy_vals *c, const char *w, int n) {
-    int lo = 0, hi = c->n_words;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
-        else hi = mid;
-    }
+    int lo = first_with_prefix(c, w, n);
     int any = 0;
     for (int i = lo; i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++) {
         if (!c->schema_name[i]) continue;   /* a keyword: add_link_bonus only acts where the model writes a name */
@@ -349,12 +354,7 @@ static int token_starts_name(const copy_vals *c, const char *b, size_t n, char *
 
 /* Is some schema name (not only a keyword) started by w[0..n)? */
 static int starts_schema_name(const copy_vals *c, const char *w, int n) {
-    int lo = 0, hi = c->n_words;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (strncmp(c->words[mid], w, (size_t)n) < 0) lo = mid + 1;
-        else hi = mid;
-    }
+    int lo = first_with_prefix(c, w, n);
     for (int i = lo; i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++)
         if (c->schema_name[i]) return 1;
     return 0;
