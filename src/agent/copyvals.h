@@ -1,6 +1,7 @@
 /*
 ** copyvals.h — decoding that copies the SQL's values from the question and
-** its names from the schema.
+** its names from the schema, and leans toward the columns the question
+** names (schema linking, cv_link_columns).
 **
 ** A small model trained on WikiSQL-style data (the bundled one) gets the
 ** shape of a query right long before it learns to copy a name from the
