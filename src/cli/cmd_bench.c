@@ -39,13 +39,15 @@ static void load_test(const bench_opts *o, const lora_cli *lc, const char *self,
     snprintf(att_s, sizeof att_s, "%ld", o->attempts);
     snprintf(np_s, sizeof np_s, "%ld", o->n_predict);
     snprintf(thr_s, sizeof thr_s, "%d", threads);
-    const char *fl[16 + 2 * LORA_CLI_MAX] = { "--max-attempts", att_s, "-n", np_s, "--threads", thr_s };
-    int k = 6;
-    for (int i = 0; i < lc->n_lora; i++) { fl[k++] = "--lora"; fl[k++] = lc->lora[i]; }
     const char *pass[][2] = { {"--format", o->format}, {"--template", o->tpl}, {"--copy", o->copy_values},
                               {"--grammar", o->grammar}, {"--candidates", o->candidates}, {"--draft", o->draft},
                               {"--link-bonus", o->link_bonus} };
-    for (int i = 0; i < 6; i++)
+    enum { N_PASS = sizeof pass / sizeof *pass };
+    /* the three fixed pairs, the adapters, the flags passed on, the terminating NULL */
+    const char *fl[6 + 2 * LORA_CLI_MAX + 2 * N_PASS + 1] = { "--max-attempts", att_s, "-n", np_s, "--threads", thr_s };
+    int k = 6;
+    for (int i = 0; i < lc->n_lora; i++) { fl[k++] = "--lora"; fl[k++] = lc->lora[i]; }
+    for (int i = 0; i < N_PASS; i++)
         if (pass[i][1]) { fl[k++] = pass[i][0]; fl[k++] = pass[i][1]; }
     ev_load_opts lo = { .exe = self, .model = o->model, .flags = fl, .db_dir = o->db_dir, .out_dir = o->out_dir,
                         .concurrency = (int)o->concurrency, .requests = (int)o->tp_requests };
