@@ -274,16 +274,22 @@ static int column_named(const char *col, const char *table, char qw[][CV_WORD], 
     return 0;
 }
 
-/* Sets flags[i] for every words[i] that is name (lower case); returns how many were newly set. */
-static int mark_word(const copy_vals *c, unsigned char *flags, const char *name) {
+/* Sets flags[i] for every words[i] that is w[0..n) (lower case) and, when
+** only is given, has only[i] set; returns how many were newly set. */
+static int flag_word(const copy_vals *c, unsigned char *flags, const unsigned char *only, const char *w, int n) {
+    int set = 0;
+    for (int i = first_with_prefix(c, w, n); i < c->n_words && strncmp(c->words[i], w, (size_t)n) == 0; i++)
+        if (!c->words[i][n] && (!only || only[i]) && !flags[i]) { flags[i] = 1; set++; }
+    return set;
+}
+
+/* flag_word for a table or column name as the schema spells it. */
+static int mark_name(const copy_vals *c, unsigned char *flags, const char *name) {
     char low[CV_WORD];
     size_t l = strlen(name);
     if (l >= CV_WORD) return 0;
-    for (size_t i = 0; i <= l; i++) low[i] = (char)tolower((unsigned char)name[i]);
-    int n = 0;
-    for (int i = 0; i < c->n_words; i++)
-        if (!flags[i] && !strcmp(c->words[i], low)) { flags[i] = 1; n++; }
-    return n;
+    for (size_t i = 0; i < l; i++) low[i] = (char)tolower((unsigned char)name[i]);
+    return flag_word(c, flags, NULL, low, (int)l);
 }
 
 int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus) {
@@ -311,13 +317,13 @@ int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus) {
     }
     for (int t = 0; t < schema->ntables; t++)
         for (int k = -1; k < schema->tables[t].ncols; k++)
-            mark_word(c, c->schema_name, k < 0 ? schema->tables[t].name : schema->tables[t].cols[k].name);
+            mark_name(c, c->schema_name, k < 0 ? schema->tables[t].name : schema->tables[t].cols[k].name);
     int n = 0;
     for (int t = 0; t < schema->ntables; t++)
         for (int k = 0; k < schema->tables[t].ncols; k++) {
             const char *col = schema->tables[t].cols[k].name;
             if (!column_named(col, schema->tables[t].name, qw, nq)) continue;
-            n += mark_word(c, c->linked, col);
+            n += mark_name(c, c->linked, col);
         }
     c->link_bonus = bonus;
     return n;
@@ -433,8 +439,7 @@ static void push_byte(copy_vals *c, char ch) {
     int wl = c->st.mode == CV_OUT ? c->st.word_len : 0;
     step(c, &c->st, ch);
     if (!c->used || wl == 0 || wl >= CV_WORD || (c->st.mode == CV_OUT && c->st.word_len > 0)) return;
-    for (int i = 0; i < c->n_words; i++)
-        if (c->linked[i] && !strncmp(c->words[i], c->st.word, (size_t)wl) && !c->words[i][wl]) c->used[i] = 1;
+    flag_word(c, c->used, c->linked, c->st.word, wl);
 }
 
 void cv_reset(copy_vals *c, const char *prefix) {
