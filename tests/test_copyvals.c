@@ -101,6 +101,87 @@ static void check_linking(void) {
           "camelCase firstName linked by 'first name', product_name by 'name' (%d linked)", n);
     CHECK(linked_logit(&s, "What is the product id of the cheapest product?", "SELECT", "Ġproduct", &n) == 1 && n == 0,
           "a key column is never linked (%d linked)", n);
+    /* the SELECT list leans away from keys unless the question asks for an id */
+    const char *qe = "Which employee was hired first?";
+    best_piece = "Ġemployee";
+    CHECK(linked_logit(&s, qe, "SELECT", "Ġemployee", NULL) == -3.0f, "a name leading only to a key starts the SELECT list: -bonus");
+    float v1 = linked_logit(&s, qe, "SELECT T1.", "employee", NULL);
+    CHECK(v1 == -4.0f, "after an alias's dot too (%g)", v1);
+    CHECK(linked_logit(&s, qe, "SELECT firstName ,", "Ġemployee", NULL) == -3.0f, "after a comma of the SELECT list too");
+    CHECK(linked_logit(&s, qe, "SELECT DISTINCT", "Ġemployee", NULL) == -3.0f, "after DISTINCT too");
+    CHECK(linked_logit(&s, qe, "SELECT firstName FROM employees ORDER BY", "Ġemployee", NULL) == 1, "not outside the SELECT list");
+    float v2 = linked_logit(&s, qe, "SELECT count(", "employee", NULL);
+    CHECK(v2 == 0, "not inside a function (%g)", v2);
+    CHECK(linked_logit(&s, "Which employee id was hired first?", "SELECT", "Ġemployee", NULL) == 1, "not when the question asks for an id");
+    CHECK(linked_logit(&s, qe, "SELECT firstName FROM employees WHERE employee_id NOT IN (SELECT", "Ġemployee", NULL) == 1,
+          "not in a subquery's SELECT list");
+    CHECK(linked_logit(&s, qe, "SELECT firstName FROM employees EXCEPT SELECT", "Ġemployee", NULL) == 1,
+          "not in the SELECT list after EXCEPT");
+    best_piece = "Ġorder";
+    CHECK(linked_logit(&s, qe, "SELECT", "Ġorder", NULL) == 1, "a start shared with a column that is no key: left alone");
+    best_piece = "Ġproduct";
+}
+
+/* Value linking: as linked_logit, with the spans `held` of the question
+** held by the columns `cols` (cv_link_values). */
+static float value_logit(const sc_schema *s, const char *question, const char *const *held, int n_held,
+                         const char *const *cols, int n_cols, const char *prefix, const char *piece) {
+    const char *names[32];
+    int n = 0;
+    for (int t = 0; t < s->ntables; t++) {
+        names[n++] = s->tables[t].name;
+        for (int k = 0; k < s->tables[t].ncols; k++) names[n++] = s->tables[t].cols[k].name;
+    }
+    copy_vals *c = cv_new(tok, question, names, n);
+    cv_link_columns(c, s, 4.0f);
+    cv_link_values(c, held, n_held, cols, n_cols);
+    cv_reset(c, prefix);
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    int best = tok_lookup(tok, best_piece);
+    if (best >= 0) logits[best] = 1;
+    cv_mask(c, logits, V);
+    cv_free(c);
+    int id = tok_lookup(tok, piece);
+    if (id < 0 || best < 0) { CHECK_FAIL("no token '%s' or '%s'", piece, best_piece); return NAN; }
+    return logits[id];
+}
+
+static void check_value_linking(void) {
+    sc_column orders[] = { {"order_id"}, {"order_date"}, {"status"}, {"ship_city"} };
+    sc_table tables[] = { {.name = "orders", .cols = orders, .ncols = 4} };
+    sc_schema s = { .tables = tables, .ntables = 1 };
+    const char *q = "How many orders were delivered to Lyon?";
+    const char *held[] = { "delivered", "Lyon" }, *cols[] = { "status", "ship_city" };
+    best_piece = "Ġorder";
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE", "Ġstatus") == 4.0f,
+          "in a condition, a column holding a value of the question gains the bonus");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE", "Ġorder") == 1.0f,
+          "a column holding none gains nothing");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT", "Ġstatus") == 0,
+          "outside a condition a value does not link its column");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders GROUP BY", "Ġstatus") == 0,
+          "GROUP BY is not a condition");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered' AND", "Ġship") == 4.0f,
+          "AND opens a condition again");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered' AND", "Ġstatus") == 0,
+          "a value-linked column once written gains nothing more");
+    CHECK(value_logit(&s, q, held, 2, cols, 0, "SELECT count(*) FROM orders WHERE", "Ġstatus") == 0,
+          "no columns given: nothing linked");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del") == 4.0f,
+          "a value starting a held span gains the bonus");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "How") == 0,
+          "a span of the question the database does not hold gains nothing");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "ly") == 4.0f,
+          "held spans match in any case");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered", "'") == 4.0f,
+          "closing the value at a held span gains the bonus");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered", "Ġto") == 0,
+          "running past a held span gains nothing");
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'orders", "'") == 0,
+          "closing elsewhere gains nothing");
+    CHECK(value_logit(&s, q, held, 0, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del") == 0,
+          "no spans given: no value bonus");
+    best_piece = "Ġproduct";
 }
 
 int main(void) {
@@ -226,6 +307,7 @@ int main(void) {
     cv_free(c);
 
     check_linking();
+    check_value_linking();
 
     free(logits);
     tok_free(tok);

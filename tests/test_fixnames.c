@@ -129,6 +129,71 @@ static void value_columns(void) {
     sb_close(v);
 }
 
+/* fix_date_probe over a sandbox: a text value shaped YYYY-MM in table.col. */
+static int dates(void *ctx, const char *table, const char *col) {
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE typeof(\"%s\") = 'text' AND \"%s\" GLOB '[12][0-9][0-9][0-9]-[01][0-9]*' LIMIT 1",
+             table, col, col);
+    sb_result r;
+    sa_err e = {{0}};
+    int found = sb_run(ctx, sql, &r, &e) == 0 && r.nrows == 1;
+    sb_result_free(&r);
+    return found;
+}
+
+/* The single integer a query returns, or -1. */
+static long long count_of(sandbox *x, const char *sql) {
+    sb_result r;
+    sa_err e = {{0}};
+    long long v = -1;
+    if (sql && sb_run(x, sql, &r, &e) == 0 && r.nrows == 1 && r.cells[0].type == SB_INTEGER) v = r.cells[0].i;
+    if (sql) sb_result_free(&r);
+    return v;
+}
+
+/* fix_year_dates: a year compared with a date column. */
+static void year_dates(void) {
+    sa_err err = {{0}};
+    sandbox *v = sb_open_context(
+        "CREATE TABLE staff (id INTEGER, email TEXT, hire_date TEXT, born INTEGER, left_on DATE);"
+        "INSERT INTO staff VALUES (1, 'a@x', '2019-03-01', 1980, NULL), (2, 'b@x', '2020-12-31', 1990, '2022-01-05'),"
+        " (3, 'c@x', '2021-01-02', 1975, NULL), (4, 'd@x', '2023-07-15 09:30', 2001, NULL);", NULL, &err);
+    sc_schema s = {0};
+    if (!v || sc_introspect(v, 0, &s, &err)) { CHECK_FAIL("setup: %s", err.msg); return; }
+    static const struct { const char *in, *want, *why; int n; long long count; } cases[] = {
+        { "SELECT count(*) FROM staff WHERE hire_date > 2020", "SELECT count(*) FROM staff WHERE strftime('%Y', hire_date) > '2020'",
+          "a bare year against dates (as text, 2020-12-31 > 2020)", 1, 2 },
+        { "SELECT count(*) FROM staff AS T1 WHERE T1.hire_date >= '2020'",
+          "SELECT count(*) FROM staff AS T1 WHERE strftime('%Y', T1.hire_date) >= '2020'", "qualified, quoted, two-character operator", 1, 3 },
+        { "SELECT count(*) FROM staff WHERE hire_date = 2023 AND born < 1985",
+          "SELECT count(*) FROM staff WHERE strftime('%Y', hire_date) = '2023' AND born < 1985", "a year column is left alone", 1, 0 },
+        { "SELECT count(*) FROM staff WHERE strftime('%Y', email) = '2019'",
+          "SELECT count(*) FROM staff WHERE strftime('%Y', \"hire_date\") = '2019'", "strftime over no dates: the first date column", 1, 1 },
+        { "SELECT count(*) FROM staff WHERE strftime('%Y', hire_date) = 2021",
+          "SELECT count(*) FROM staff WHERE strftime('%Y', hire_date) = '2021'", "a bare year against strftime's text", 1, 1 },
+        { "SELECT count(*) FROM staff WHERE strftime('%Y', hire_date) = '2021'", NULL, "already right: unchanged", 0, 1 },
+        { "SELECT count(*) FROM staff WHERE born > 1979", NULL, "an integer column: unchanged", 0, 3 },
+        { "SELECT count(*) FROM staff WHERE hire_date > '2020-06-01'", NULL, "a whole date: unchanged", 0, 3 },
+        { "SELECT count(*) FROM staff WHERE hire_date > 20200", NULL, "not a year: unchanged", 0, 2 },
+        { "SELECT count(*) FROM staff WHERE email = 'hire_date > 2020'", NULL, "inside a literal: unchanged", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int n = -7;
+        char *got = fix_year_dates(cases[i].in, &s, dates, v, &n);
+        if (!cases[i].want) {
+            CHECK(!got && n == 0, "%s (%s): got %s", cases[i].in, cases[i].why, got ? got : "(null)");
+        } else {
+            CHECK(got && !strcmp(got, cases[i].want) && n == cases[i].n, "%s (%s): got %s, n %d", cases[i].in, cases[i].why,
+                  got ? got : "(null)", n);
+        }
+        long long c = count_of(v, got ? got : cases[i].in);
+        CHECK(c == cases[i].count, "%s: %lld rows counted, want %lld", got ? got : cases[i].in, c, cases[i].count);
+        free(got);
+    }
+    sc_free(&s);
+    sb_close(v);
+}
+
 int main(void) {
     sa_err err = {{0}};
     sb = sb_open_context("CREATE TABLE table_10975034_2 (position VARCHAR, player VARCHAR);"
@@ -169,5 +234,6 @@ int main(void) {
     sc_free(&schema);
     sb_close(sb);
     value_columns();
+    year_dates();
     return check_done();
 }

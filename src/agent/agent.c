@@ -222,6 +222,26 @@ static int stored_value(void *ctx, const char *table, const char *col, const cha
     return lookup_value(vc->sb, table, col, text, VALUE_LOOKUP_ROWS, stored);
 }
 
+/* fix_date_probe over the sandbox, within the attempt's lookup budget: a
+** text value shaped YYYY-MM... among the column's first VALUE_LOOKUP_ROWS rows. */
+static int holds_dates(void *ctx, const char *table, const char *col) {
+    value_lookup_ctx *vc = ctx;
+    if (clock_now_s() > vc->deadline) return 0;
+    strbuf q;
+    strbuf_init(&q);
+    strbuf_puts(&q, "SELECT 1 FROM ");
+    put_column_scan(&q, table, col, VALUE_LOOKUP_ROWS);
+    strbuf_puts(&q, " WHERE typeof(v) = 'text' AND v GLOB '[12][0-9][0-9][0-9]-[01][0-9]*' LIMIT 1");
+    char *sql = strbuf_take(&q);
+    if (!sql) return 0;
+    sb_result r;
+    sa_err e = {{0}};
+    int found = sb_run(vc->sb, sql, &r, &e) == 0 && r.nrows > 0;
+    sb_result_free(&r);
+    free(sql);
+    return found;
+}
+
 /* Runs at->sql in the sandbox, first mending comparisons with a value their
 ** column does not hold, then a misspelt name of the schema up to three
 ** times; fills at->error or *r (and at->rows). */
@@ -237,6 +257,11 @@ static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, 
             free(at->sql);
             at->sql = mended;
             at->values_mended = n;
+        }
+        if ((mended = fix_year_dates(at->sql, names, holds_dates, &vc, &n))) {
+            free(at->sql);
+            at->sql = mended;
+            at->values_mended += n;
         }
     }
     sa_err serr = {{0}};
@@ -281,6 +306,27 @@ static char *statement_of(const char *reply) {
 static int outcome_rank(const agent_attempt *at) {
     if (at->rows < 0) return 0;
     return (at->steered ? 1 : 3) + (at->rows > 0);
+}
+
+/* Value linking (cv_link_values): the spans of the question the database
+** holds, and the columns holding them. */
+static void link_values(copy_vals *cv, const sc_schema *s, sandbox *sb, const char *question) {
+    char **spans;
+    unsigned char *held_by;
+    int n = sc_value_links(s, question, agent_values_held, sb, &spans, &held_by);
+    if (n < 0) return;
+    int ncols = 0, k = 0;
+    for (int t = 0; t < s->ntables; t++) ncols += s->tables[t].ncols;
+    const char **cols = malloc(((size_t)ncols + 1) * sizeof *cols);
+    ncols = 0;
+    for (int t = 0; cols && t < s->ntables; t++)
+        for (int c = 0; c < s->tables[t].ncols; c++, k++)
+            if (held_by[k]) cols[ncols++] = s->tables[t].cols[c].name;
+    if (cols) cv_link_values(cv, (const char *const *)spans, n, cols, ncols);
+    free(cols);
+    for (int i = 0; i < n; i++) free(spans[i]);
+    free(spans);
+    free(held_by);
 }
 
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
@@ -342,7 +388,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         cv = cv_new(m->tok, question, list, list ? n : 0);
         free(list);
         float bonus = agent_link_bonus(cfg);
-        if (cv && bonus > 0) cv_link_columns(cv, names, bonus);
+        if (cv && bonus > 0 && cv_link_columns(cv, names, bonus) >= 0 && sb) link_values(cv, names, sb, question);
     }
     sql_grammar *grammar = cfg->grammar && names ? sg_new(m->tok, names) : NULL;
     /* a model trained by `sqlassist train` writes only the plain style it learnt (sqlgrammar.h) */

@@ -1,7 +1,9 @@
 /*
 ** copyvals.h — decoding that copies the SQL's values from the question and
 ** its names from the schema, and leans toward the columns the question
-** names (schema linking, cv_link_columns).
+** names (schema linking, cv_link_columns), toward the values of the
+** question the database holds (cv_link_values), and away from key columns
+** in the SELECT list.
 **
 ** A small model trained on WikiSQL-style data (the bundled one) gets the
 ** shape of a query right long before it learns to copy a name from the
@@ -49,9 +51,20 @@ void cv_free(copy_vals *c);
 ** by the table's own name) take bonus on their logits wherever the reply
 ** starts a name that can only become one of them (cv_mask adds it). A small
 ** model reaches for a table's first column (its key) where the question
-** names another. Needs the names given to cv_new; returns how many names
-** were linked. */
+** names another. Where an item of the query's first SELECT list starts, a
+** token that can only become a key column loses the bonus, unless the
+** question says "id" ("Which product ..." wants its name). Needs the names
+** given to cv_new; returns how many names were linked. */
 int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus);
+
+/* Value linking, after cv_link_columns: spans[0..n_spans) are spans of the
+** question the database holds (sc_value_links), cols[0..n_cols) the columns
+** holding them. Where the reply writes a condition (after WHERE, AND, OR,
+** NOT), those columns count as linked too; where it writes a quoted value,
+** a token that keeps the value the start of a held span, or closes it at
+** one, gains the same bonus ('student' over 'Many' for "a student
+** membership"). Returns how many names were linked. */
+int cv_link_values(copy_vals *c, const char *const *spans, int n_spans, const char *const *cols, int n_cols);
 
 /* Starts a new reply whose text begins with prefix (may be ""). */
 void cv_reset(copy_vals *c, const char *prefix);

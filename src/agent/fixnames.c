@@ -212,17 +212,31 @@ static char *quote_literal(const char *v) {
     return strbuf_take(&b);
 }
 
-char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lookup, void *ctx, int *n_mended) {
-    *n_mended = 0;
-    if (!sql || !s || !lookup) return NULL;
-    /* the whole token list: queries are short */
+/* A query cut into tokens, and the tables it reads. */
+typedef struct parsed_sql {
+    sql_tok *tk;
+    size_t nt;
+    table_ref refs[FIX_MAX_REFS];
+    int nref;
+} parsed_sql;
+
+static void parsed_free(parsed_sql *ps) {
+    for (int r = 0; r < ps->nref; r++) free(ps->refs[r].name);
+    free(ps->tk);
+}
+
+/* Tokens of sql (queries are short: the whole list), then the tables it
+** reads: FROM/JOIN t [AS] a, and t [AS] a after a comma in a FROM list.
+** 0, or -1 when out of memory. */
+static int parse_sql(const char *sql, const sc_schema *s, parsed_sql *ps) {
+    memset(ps, 0, sizeof *ps);
     size_t cap = 64, nt = 0;
     sql_tok *tk = malloc(cap * sizeof *tk);
-    if (!tk) return NULL;
+    if (!tk) return -1;
     for (const char *p = sql;;) {
         if (nt == cap) {
             sql_tok *g = realloc(tk, 2 * cap * sizeof *tk);
-            if (!g) { free(tk); return NULL; }
+            if (!g) { free(tk); return -1; }
             tk = g;
             cap *= 2;
         }
@@ -230,12 +244,11 @@ char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lo
         if (tk[nt].kind == TK_END) break;
         nt++;
     }
-    /* the tables it reads: FROM/JOIN t [AS] a, and t [AS] a after a comma in a FROM list */
-    table_ref refs[FIX_MAX_REFS];
-    int nref = 0;
-    for (size_t i = 0; i + 1 < nt && nref < FIX_MAX_REFS; i++) {
+    ps->tk = tk;
+    ps->nt = nt;
+    for (size_t i = 0; i + 1 < nt && ps->nref < FIX_MAX_REFS; i++) {
         int after_from = tok_is(&tk[i], "FROM") || tok_is(&tk[i], "JOIN");
-        int after_comma = tk[i].kind == TK_OTHER && tk[i].p[0] == ',' && nref > 0;
+        int after_comma = tk[i].kind == TK_OTHER && tk[i].p[0] == ',' && ps->nref > 0;
         if (!(after_from || after_comma) || tk[i + 1].kind != TK_IDENT) continue;
         char *name = tok_text(&tk[i + 1]);
         const sc_table *t = name ? sc_find_table(s, name) : NULL;
@@ -246,8 +259,58 @@ char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lo
             char *alias = tok_text(&tk[j]);
             if (alias) { free(name); name = alias; }
         }
-        refs[nref++] = (table_ref){ name, t };
+        ps->refs[ps->nref++] = (table_ref){ name, t };
     }
+    return 0;
+}
+
+/* Is token i preceded by "q ." (a qualified column)? */
+static int qualified_at(const parsed_sql *ps, size_t i) {
+    const sql_tok *tk = ps->tk;
+    return i >= 2 && tk[i - 1].kind == TK_OTHER && tk[i - 1].p[0] == '.' && tk[i - 2].kind == TK_IDENT;
+}
+
+/* The table of the column named by token i (bare, or qualified by a table
+** or alias of the query), and its index there in *ci; NULL when no table of
+** the query has it, or several do. */
+static const sc_table *column_table(const parsed_sql *ps, size_t i, int *ci) {
+    int qualified = qualified_at(ps, i);
+    char *col = tok_text(&ps->tk[i]), *q = qualified ? tok_text(&ps->tk[i - 2]) : NULL;
+    const sc_table *t = NULL;
+    int ambiguous = 0;
+    for (int r = 0; col && r < ps->nref; r++) {
+        if (qualified ? (q && !strcasecmp(ps->refs[r].name, q)) : col_index(ps->refs[r].t, col) >= 0) {
+            if (t && t != ps->refs[r].t) ambiguous = 1;
+            t = ps->refs[r].t;
+        }
+    }
+    *ci = t && !ambiguous && col ? col_index(t, col) : -1;
+    free(col);
+    free(q);
+    return *ci >= 0 ? t : NULL;
+}
+
+/* sql with the edits ed[0..ned) made (they do not overlap); NULL when out of memory. */
+static char *apply_edits(const char *sql, edit *ed, int ned) {
+    qsort(ed, (size_t)ned, sizeof *ed, by_pos);
+    strbuf b;
+    strbuf_init(&b);
+    const char *p = sql;
+    for (int k = 0; k < ned; k++) {
+        strbuf_append(&b, p, (size_t)(ed[k].p - p));
+        strbuf_puts(&b, ed[k].text ? ed[k].text : "");
+        p = ed[k].p + ed[k].n;
+    }
+    strbuf_puts(&b, p);
+    return strbuf_take(&b);
+}
+
+char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lookup, void *ctx, int *n_mended) {
+    *n_mended = 0;
+    parsed_sql ps;
+    if (!sql || !s || !lookup || parse_sql(sql, s, &ps)) return NULL;
+    const sql_tok *tk = ps.tk;
+    size_t nt = ps.nt;
     edit ed[FIX_MAX_REFS];
     int ned = 0;
     /* [q .] col = 'text' */
@@ -255,17 +318,9 @@ char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lo
         if (tk[i].kind != TK_IDENT || tk[i + 2].kind != TK_STRING) continue;
         if (!(tk[i + 1].kind == TK_OTHER && ((tk[i + 1].n == 1 && tk[i + 1].p[0] == '=') || (tk[i + 1].n == 2 && tk[i + 1].p[0] == '='))))
             continue;
-        int qualified = i >= 2 && tk[i - 1].kind == TK_OTHER && tk[i - 1].p[0] == '.' && tk[i - 2].kind == TK_IDENT;
-        char *col = tok_text(&tk[i]), *q = qualified ? tok_text(&tk[i - 2]) : NULL, *text = tok_text(&tk[i + 2]);
-        const sc_table *t = NULL;
-        int ambiguous = 0;
-        for (int r = 0; col && r < nref; r++) {
-            if (qualified ? (q && !strcasecmp(refs[r].name, q)) : col_index(refs[r].t, col) >= 0) {
-                if (t && t != refs[r].t) ambiguous = 1;
-                t = refs[r].t;
-            }
-        }
-        int ci = t && !ambiguous ? col_index(t, col) : -1;
+        int ci;
+        const sc_table *t = column_table(&ps, i, &ci);
+        char *text = tok_text(&tk[i + 2]);
         char *stored = NULL;
         if (ci >= 0 && text && *text && lookup(ctx, t->name, t->cols[ci].name, text, &stored)) {
             if (strcmp(stored, text)) {               /* another case: the stored spelling */
@@ -296,27 +351,116 @@ char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lo
             }
             free(found_stored);
         }
-        free(col);
-        free(q);
         free(text);
     }
-    char *out = NULL;
-    if (ned) {
-        qsort(ed, (size_t)ned, sizeof *ed, by_pos);
+    char *out = ned ? apply_edits(sql, ed, ned) : NULL;
+    for (int k = 0; k < ned; k++) free(ed[k].text);
+    parsed_free(&ps);
+    if (!out) *n_mended = 0;
+    return out;
+}
+
+/* ---- a year compared with a date ------------------------------------------ */
+
+/* A comparison operator starting at token i (=, ==, !=, <>, <, >, <=, >=);
+** its token count, else 0. */
+static int comparison_at(const parsed_sql *ps, size_t i) {
+    if (i >= ps->nt || ps->tk[i].kind != TK_OTHER) return 0;
+    const sql_tok *t = &ps->tk[i];
+    if (t->n == 2) return t->p[0] == '=' || t->p[0] == '!' || t->p[0] == '<';
+    if (t->p[0] == '=') return 1;
+    if (t->p[0] != '<' && t->p[0] != '>') return 0;
+    return i + 1 < ps->nt && ps->tk[i + 1].kind == TK_OTHER && ps->tk[i + 1].n == 1 && ps->tk[i + 1].p[0] == '=' &&
+                   ps->tk[i + 1].p == t->p + 1
+               ? 2
+               : 1;
+}
+
+/* The year a token spells, 1000-2999, bare (2020) or quoted ('2020'); else 0. */
+static int year_at(const sql_tok *t) {
+    const char *p = t->p;
+    size_t n = t->n;
+    if (t->kind == TK_STRING) { p++; n -= 2; }
+    else if (t->kind != TK_OTHER) return 0;
+    if (n != 4 || (p[0] != '1' && p[0] != '2')) return 0;
+    int y = 0;
+    for (int k = 0; k < 4; k++) {
+        if (!isdigit((unsigned char)p[k])) return 0;
+        y = 10 * y + (p[k] - '0');
+    }
+    return y;
+}
+
+static char *year_literal(const sql_tok *t) {
+    char *o = malloc(7);
+    if (o) snprintf(o, 7, "'%.4s'", t->p + (t->kind == TK_STRING));
+    return o;
+}
+
+char *fix_year_dates(const char *sql, const sc_schema *s, fix_date_probe holds_dates, void *ctx, int *n_mended) {
+    *n_mended = 0;
+    parsed_sql ps;
+    if (!sql || !s || !holds_dates || parse_sql(sql, s, &ps)) return NULL;
+    const sql_tok *tk = ps.tk;
+    size_t nt = ps.nt;
+    edit ed[FIX_MAX_REFS];
+    int ned = 0;
+    for (size_t i = 0; i + 2 < nt && ned + 2 <= FIX_MAX_REFS; i++) {
+        if (tk[i].kind != TK_IDENT) continue;
+        /* strftime('%Y', [q .] col) op year: the year quoted (strftime gives
+        ** text, never equal to a number), and a column holding no dates
+        ** swapped for the one column of its table that does */
+        if (tok_is(&tk[i], "strftime") && i + 5 < nt && tk[i + 1].p[0] == '(' && tk[i + 2].kind == TK_STRING &&
+            tk[i + 2].n == 4 && !memcmp(tk[i + 2].p, "'%Y'", 4) && tk[i + 3].p[0] == ',') {
+            size_t c = i + 4;
+            if (c + 2 < nt && tk[c + 1].kind == TK_OTHER && tk[c + 1].p[0] == '.' && tk[c + 2].kind == TK_IDENT) c += 2;
+            if (c + 2 >= nt || tk[c].kind != TK_IDENT || tk[c + 1].p[0] != ')') continue;
+            int op = comparison_at(&ps, c + 2);
+            if (!op || c + 2 + (size_t)op >= nt || !year_at(&tk[c + 2 + op])) continue;
+            int ci, mended = 0;
+            const sc_table *t = column_table(&ps, c, &ci);
+            if (t && !holds_dates(ctx, t->name, t->cols[ci].name)) {
+                int found = -1, looked = 0;
+                for (int k = 0; k < t->ncols && looked < FIX_VALUE_MAX_COLS && found < 0; k++) {
+                    if (k == ci || sc_type_affinity(t->cols[k].decl_type) != 0) continue;
+                    looked++;
+                    if (holds_dates(ctx, t->name, t->cols[k].name)) found = k;
+                }
+                if (found >= 0) {
+                    strbuf b;
+                    strbuf_init(&b);
+                    strbuf_put_quoted(&b, t->cols[found].name, '"');
+                    ed[ned++] = (edit){ tk[c].p, tk[c].n, strbuf_take(&b) };
+                    mended = 1;
+                }
+            }
+            const sql_tok *y = &tk[c + 2 + op];
+            if (y->kind != TK_STRING) { ed[ned++] = (edit){ y->p, y->n, year_literal(y) }; mended = 1; }
+            *n_mended += mended;
+            i = c + 2 + (size_t)op;
+            continue;
+        }
+        /* [q .] col op year, col holding dates: strftime('%Y', [q .] col) op 'year' */
+        int op = comparison_at(&ps, i + 1);
+        if (!op || i + 1 + (size_t)op >= nt || !year_at(&tk[i + 1 + op])) continue;
+        int ci;
+        const sc_table *t = column_table(&ps, i, &ci);
+        if (!t || !holds_dates(ctx, t->name, t->cols[ci].name)) continue;
+        size_t first = qualified_at(&ps, i) ? i - 2 : i;
         strbuf b;
         strbuf_init(&b);
-        const char *p = sql;
-        for (int k = 0; k < ned; k++) {
-            strbuf_append(&b, p, (size_t)(ed[k].p - p));
-            strbuf_puts(&b, ed[k].text ? ed[k].text : "");
-            p = ed[k].p + ed[k].n;
-        }
-        strbuf_puts(&b, p);
-        out = strbuf_take(&b);
+        strbuf_puts(&b, "strftime('%Y', ");
+        strbuf_append(&b, tk[first].p, (size_t)(tk[i].p + tk[i].n - tk[first].p));
+        strbuf_puts(&b, ")");
+        ed[ned++] = (edit){ tk[first].p, (size_t)(tk[i].p + tk[i].n - tk[first].p), strbuf_take(&b) };
+        const sql_tok *y = &tk[i + 1 + op];
+        ed[ned++] = (edit){ y->p, y->n, year_literal(y) };
+        ++*n_mended;
+        i += 1 + (size_t)op;
     }
+    char *out = ned ? apply_edits(sql, ed, ned) : NULL;
     for (int k = 0; k < ned; k++) free(ed[k].text);
-    for (int r = 0; r < nref; r++) free(refs[r].name);
-    free(tk);
+    parsed_free(&ps);
     if (!out) *n_mended = 0;
     return out;
 }

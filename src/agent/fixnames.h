@@ -40,6 +40,25 @@ typedef int (*fix_value_lookup)(void *ctx, const char *table, const char *col, c
 #define FIX_VALUE_MAX_COLS 16
 char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lookup, void *ctx, int *n);
 
+/* Does table.col hold dates written as text ('2023-05-14', '2023-05-14
+** 10:00')? */
+typedef int (*fix_date_probe)(void *ctx, const char *table, const char *col);
+
+/* Mends a year compared with a date column, which SQLite compares as text
+** against a number ('2023-05-14' > 2020 is true for every date):
+**   - [q .] col op Y, with Y a year (1000-2999, bare or quoted) and op one of
+**     = == != <> < > <= >=, where col holds dates: strftime('%Y', [q .] col)
+**     op 'Y' ("hired after 2020": hire_date > 2020);
+**   - strftime('%Y', [q .] col) op Y: a bare Y is quoted (strftime gives
+**     text, never equal to a number), and a col holding no dates is
+**     replaced by the first text column of its table that does
+**     (strftime('%Y', email) for "signed up in 2022"): over a column of no
+**     dates the comparison is never true, and a table's first date is
+**     usually its own (order_date before shipped_date).
+** Returns a malloc'd mended copy and the number of comparisons mended in
+** *n, or NULL when nothing changed. */
+char *fix_year_dates(const char *sql, const sc_schema *s, fix_date_probe holds_dates, void *ctx, int *n);
+
 /* Case-insensitive Levenshtein distance (exposed for tests). */
 int fix_edit_distance(const char *a, const char *b);
 

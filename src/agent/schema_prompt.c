@@ -466,6 +466,39 @@ static int table_anchors(const sc_table *t, const qspans *sp, sc_values_fn held_
     return n;
 }
 
+int sc_value_links(const sc_schema *s, const char *question, sc_values_fn held_fn, void *ctx, char ***spans,
+                   unsigned char **held_by) {
+    int ncols = 0;
+    for (int t = 0; t < s->ntables; t++) ncols += s->tables[t].ncols;
+    qspans sp = {0};
+    unsigned char any[SC_ANCHOR_SPANS] = {0}, held[SC_ANCHOR_SPANS];
+    *spans = NULL;
+    *held_by = calloc((size_t)ncols + 1, 1);
+    if (!*held_by || question_spans(question, &sp) < 0) goto oom;
+    for (int t = 0, k = 0; t < s->ntables; t++)
+        for (int c = 0; c < s->tables[t].ncols; c++, k++) {
+            if (!sp.n || numeric_decl(s->tables[t].cols[c].decl_type)) continue;
+            memset(held, 0, sizeof held);
+            if (held_fn(ctx, s->tables[t].name, s->tables[t].cols[c].name, (const char *const *)sp.text, sp.n, held) < 0)
+                continue;
+            for (int i = 0; i < sp.n; i++)
+                if (held[i]) any[i] = (*held_by)[k] = 1;
+        }
+    int n = 0;
+    if (!(*spans = calloc((size_t)sp.n + 1, sizeof **spans))) goto oom;
+    for (int i = 0; i < sp.n; i++)
+        if (any[i]) { (*spans)[n++] = sp.text[i]; sp.text[i] = NULL; }
+    qspans_free(&sp);
+    return n;
+oom:
+    qspans_free(&sp);
+    free(*held_by);
+    free(*spans);
+    *held_by = NULL;
+    *spans = NULL;
+    return -1;
+}
+
 char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags, size_t budget,
                        sc_measure_fn measure, void *measure_ctx, sc_values_fn values, void *values_ctx,
                        sc_budget_report *report, sa_err *err) {

@@ -80,6 +80,16 @@ char *sc_render_budget(const sc_schema *s, const char *question, unsigned flags,
 
 void sc_budget_report_free(sc_budget_report *r);
 
+/* Value linking, for decoding (copyvals.h): the question's spans of 1–3
+** words that neither start nor end with a stop word and that some text
+** column of s holds (held_fn, as for the anchors). *spans receives the
+** distinct held spans (malloc'd, as the question spells them; free each and
+** the array), *held_by one flag per column, tables in order and columns in
+** schema order (malloc'd): 1 where the column holds one of them. Returns the
+** number of spans, or -1 when out of memory (nothing to free). */
+int sc_value_links(const sc_schema *s, const char *question, sc_values_fn held_fn, void *ctx, char ***spans,
+                   unsigned char **held_by);
+
 /* sql-create-context's own style, for models trained on it: one
 ** "CREATE TABLE t (col INTEGER, col VARCHAR)" per table, types reduced to
 ** INTEGER (numeric affinity) or VARCHAR, no constraints, no samples. */
