@@ -181,6 +181,18 @@ static void check_value_linking(void) {
           "closing elsewhere gains nothing");
     CHECK(value_logit(&s, q, held, 0, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del") == 0,
           "no spans given: no value bonus");
+    /* coverage: linked columns written and held values quoted */
+    const char *names[] = { "orders", "order_id", "order_date", "status", "ship_city" };
+    copy_vals *c = cv_new(tok, q, names, 5);
+    cv_link_columns(c, &s, 4.0f);
+    cv_link_values(c, held, 2, cols, 2);
+    cv_reset(c, "SELECT count(*) FROM orders WHERE status = 'delivered'");
+    CHECK(cv_coverage(c) == 2, "a linked column and a held value: coverage %d, want 2", cv_coverage(c));
+    cv_reset(c, "SELECT count(*) FROM orders WHERE order_date = 'Lyon' AND ship_city = 'to Lyon'");
+    CHECK(cv_coverage(c) == 2, "a held value, a linked column, a value not held: coverage %d, want 2", cv_coverage(c));
+    cv_reset(c, "SELECT count(*) FROM orders");
+    CHECK(cv_coverage(c) == 0, "nothing of the question: coverage %d", cv_coverage(c));
+    cv_free(c);
     best_piece = "Ġproduct";
 }
 

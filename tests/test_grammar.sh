@@ -150,9 +150,15 @@ rank = lambda t: 0 if t["outcome"] == "error" else (1 if t.get("steered") else 3
 if a["ok"]:
     assert chosen and chosen[0]["sql"] == a["sql"] and chosen[0]["outcome"] != "error", a
     assert rank(chosen[0]) == max(rank(t) for t in atts), atts
-    # the model's own query with rows stops the round
+    # among the best outcomes, the first of those using the most of the question (coverage: a
+    # model that copies values writes every candidate; without coverage, the first of the best)
+    cov = lambda t: t.get("coverage", 0)
+    top = [t for t in atts if rank(t) == rank(chosen[0])]
+    assert cov(chosen[0]) == max(cov(t) for t in top), atts
+    assert chosen[0] is next(t for t in top if cov(t) == cov(chosen[0])), atts
+    # the model's own query with rows stops the round, unless every candidate is ranked
     if rank(chosen[0]) == 4:
-        assert atts[-1] is chosen[0], atts
+        assert atts[-1] is chosen[0] or len(atts) == 3, atts
 else:
     assert all(t["outcome"] == "error" for t in atts), atts
 print(f"{len(atts)} candidates: " + ", ".join(t["outcome"] + (" (steered)" if t.get("steered") else "") for t in atts))

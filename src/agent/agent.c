@@ -336,7 +336,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     double t_start = clock_now_s();
     const model *m = cfg->m;
     int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 3;
-    int n_cand = cfg->candidates > 0 ? cfg->candidates : 1;
+    int n_cand = agent_candidates(cfg);
     int max_new = cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 256;
     int hist_budget = cfg->history_budget_tokens > 0 ? cfg->history_budget_tokens : 512;
     ans->question = strdup(question);
@@ -398,6 +398,10 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     size_t n_seen = 0;
     sb_result best_rows = {0};
     int done = 0, n_fail = 0;
+    /* With values copied, every candidate is written and the one using the
+    ** most of the question wins among the best outcomes (cv_coverage): the
+    ** greedy query often leaves out the column or value the question names. */
+    int rerank = n_cand > 1 && cv;
     for (int round = 0; round < max_attempts && !done && rc == 0; round++) {
         char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, n_fail);
         if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
@@ -441,6 +445,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             }
             gen_result res;
             int grc = generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err);
+            at->coverage = cv ? cv_coverage(cv) : 0;
             free(lookup);
             if (grc == 0 && res.n_ids > 0 && n_seen < (1u << 16)) {   /* later attempts: drafts from this one too */
                 int32_t *more = realloc(seen, (n_seen + (size_t)res.n_ids) * sizeof *more);
@@ -527,7 +532,9 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             ans->execute_ms += at->execute_ms;
             int idx = ans->n_attempts - 1;
             if (at->rows >= 0 && !at->duplicate &&
-                (ans->chosen < 0 || outcome_rank(at) > outcome_rank(&ans->attempts[ans->chosen]))) {
+                (ans->chosen < 0 || outcome_rank(at) > outcome_rank(&ans->attempts[ans->chosen]) ||
+                 (rerank && outcome_rank(at) == outcome_rank(&ans->attempts[ans->chosen]) &&
+                  at->coverage > ans->attempts[ans->chosen].coverage))) {
                 sb_result_free(&best_rows);
                 best_rows = r;
                 memset(&r, 0, sizeof r);
@@ -539,8 +546,9 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 done = 1;
                 break;
             }
-            if (at->rows > 0 && !at->steered) done = 1;
+            if (at->rows > 0 && !at->steered && !rerank) done = 1;
         }
+        if (rerank && ans->chosen >= 0 && outcome_rank(&ans->attempts[ans->chosen]) == 4) break;
         free(ids);
         free(prefix);
         if (rc || done) break;
@@ -761,6 +769,7 @@ json_t *agent_answer_json(const agent_answer *a) {
         json_object_set_new(x, "error", jstr(t->error));
         if (t->names_mended) json_object_set_new(x, "names_mended", json_integer(t->names_mended));
         if (t->values_mended) json_object_set_new(x, "values_mended", json_integer(t->values_mended));
+        if (t->coverage) json_object_set_new(x, "coverage", json_integer(t->coverage));
         json_object_set_new(x, "reply", jstr(t->raw));
         json_object_set_new(x, "prompt_tokens", json_integer(t->prompt_tokens));
         json_object_set_new(x, "cached_tokens", json_integer(t->cached_tokens));
@@ -831,6 +840,11 @@ float agent_link_bonus(const agent_config *cfg) {
         if (!*end && v >= 0 && v <= 100) return (float)v;
     }
     return AGENT_DEFAULT_LINK_BONUS;
+}
+
+int agent_candidates(const agent_config *cfg) {
+    if (cfg->candidates > 0) return cfg->candidates;
+    return cfg->copy_values ? AGENT_COPY_CANDIDATES : AGENT_DEFAULT_CANDIDATES;
 }
 
 int agent_draft(const agent_config *cfg) {

@@ -36,8 +36,8 @@ typedef struct agent_config {
     int copy_values;                  /* values of comparisons copied from the question (copyvals.h) */
     const sc_schema *schema;          /* sb's schema when the caller has it (NULL: read from sb when needed) */
     int grammar;                      /* constrain decoding to SQL valid on the schema (sqlgrammar.h) */
-    int candidates;                   /* queries written per round before repairing (0: 1); the first greedy,
-                                      ** the others sampled at candidate_temperature */
+    int candidates;                   /* queries written per round before repairing (0: agent_candidates); the
+                                      ** first greedy, the others sampled at candidate_temperature */
     float candidate_temperature;      /* 0: 0.7 */
     int draft;                        /* speculative decoding of the greedy attempts (gen_opts.draft): tokens
                                       ** drafted per step from the prompt and earlier attempts; the output is
@@ -70,6 +70,7 @@ typedef struct agent_attempt {
     int prompt_tokens, cached_tokens, generated_tokens;
     int drafted_tokens, accepted_tokens, verify_passes;   /* speculative decoding (gen_result) */
     int looped;             /* the reply repeated itself (agent_repeating_tail) and was closed there */
+    int coverage;           /* with --copy: cv_coverage of the reply (linked columns and held values it uses) */
     double prefill_ms, decode_ms, execute_ms;
 } agent_attempt;
 
@@ -108,7 +109,9 @@ void agent_conversation_keep_last(agent_conversation *c, int max);
 /* Answers `question` on the database behind sb, whose schema the prompt
 ** shows as `schema_text`. conv may be NULL. Each round writes up to
 ** cfg->candidates queries and runs them; it stops at the first that returns
-** rows, keeps the first that ran otherwise, and when none ran the next
+** rows (with copy_values: writes them all and keeps the one that uses the
+** most of the question, cv_coverage, among the best outcomes), keeps the
+** first that ran otherwise, and when none ran the next
 ** round shows the model its failed query and the error (agent_error_hint). Fills *ans (free it with
 ** agent_answer_free) and returns 0 — also when no attempt produced working
 ** SQL (ans->ok is false then); -1 only for engine failures. */
@@ -182,12 +185,19 @@ int agent_draft(const agent_config *cfg);
 ** AGENT_DEFAULT_LINK_BONUS. */
 float agent_link_bonus(const agent_config *cfg);
 
-/* Candidates per round when no --candidates is given. Chosen by measurement
-** (docs/agent.md): with the bundled model 4 candidates answered one question
-** more in 300-1000 and took 2.5-4 times as long. */
+/* Candidates per round when no --candidates is given: AGENT_COPY_CANDIDATES
+** where values are copied (--copy, the bundled model), ranked by how much of
+** the question each uses (docs/agent.md, "Candidates ranked by coverage":
+** Spider dev questions 200-499 42.0% -> 45.0%, three times the latency),
+** else AGENT_DEFAULT_CANDIDATES (the first that returns rows: with the
+** bundled model 4 such candidates answered one question more in 300-1000
+** and took 2.5-4 times as long). */
 #define AGENT_DEFAULT_CANDIDATES 1
-#define AGENT_DEFAULT_CANDIDATES_STR "1"
+#define AGENT_COPY_CANDIDATES 4
+#define AGENT_CANDIDATES_HELP "default 4 where values are copied (--copy), ranked by how much of the question each uses; else 1"
 #define AGENT_MAX_CANDIDATES 16
+/* Candidates per round for cfg: cfg->candidates when > 0, else as above. */
+int agent_candidates(const agent_config *cfg);
 
 /* --grammar on|off (NULL: on) into *grammar; prints a usage message and
 ** returns -1 on a bad value. (--candidates is a number from 1 to

@@ -50,6 +50,7 @@ struct copy_vals {
     int asks_id;           /* the question says id(s) or identifier(s) */
     char **held;           /* those spans, lower case */
     int n_held;
+    int held_written;      /* quoted values of this reply that are held spans */
     float link_bonus;      /* added to a token that starts only linked names */
     cv_state st;
 };
@@ -552,6 +553,8 @@ void cv_free(copy_vals *c) {
 
 /* Feeds one byte of the reply; a linked name it completes takes no more bonus. */
 static void push_byte(copy_vals *c, char ch) {
+    if (c->n_held && c->st.mode == CV_IN_VALUE && ch == c->st.quote && held_value(c, c->st.buf, c->st.len, 1))
+        c->held_written++;
     int wl = c->st.mode == CV_OUT ? c->st.word_len : 0;
     step(c, &c->st, ch);
     if (!c->used || wl == 0 || wl >= CV_WORD || (c->st.mode == CV_OUT && c->st.word_len > 0)) return;
@@ -561,6 +564,7 @@ static void push_byte(copy_vals *c, char ch) {
 
 void cv_reset(copy_vals *c, const char *prefix) {
     memset(&c->st, 0, sizeof c->st);
+    c->held_written = 0;
     if (c->used) memset(c->used, 0, (size_t)c->n_words);
     for (const char *p = prefix ? prefix : ""; *p; p++) push_byte(c, *p);
 }
@@ -570,6 +574,12 @@ void cv_push(copy_vals *c, int id) {
     const char *b = tok_token_data(c->tok, id, &n);
     if (!b || tok_is_special(c->tok, id)) return;
     for (size_t i = 0; i < n; i++) push_byte(c, b[i]);
+}
+
+int cv_coverage(const copy_vals *c) {
+    int n = c->held_written;
+    for (int i = 0; c->used && i < c->n_words; i++) n += c->used[i];
+    return n;
 }
 
 int cv_mask(copy_vals *c, float *logits, int n_vocab) {

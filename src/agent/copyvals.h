@@ -72,6 +72,11 @@ void cv_reset(copy_vals *c, const char *prefix);
 /* Records the bytes of a generated token. */
 void cv_push(copy_vals *c, int id);
 
+/* How much of the question the reply since cv_reset uses: the linked
+** columns it wrote (by name, or holding a value, in a condition) plus its
+** quoted values that are spans the database holds. Ranks candidates. */
+int cv_coverage(const copy_vals *c);
+
 /* Sets logits[id] to -INFINITY for every token that would break a copied
 ** value or name at this point, and adds the linking bonus where it applies.
 ** Returns the number of tokens masked. */

@@ -119,7 +119,7 @@ int cmd_ask(int argc, char **argv) {
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--link-bonus", NULL, 1, &link_flag, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
-        {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP ")"},
         {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--verbose", "-v", 0, NULL, &verbose, "on stderr: the SQL as it is generated, each attempt's error, tables left out of the prompt, timings"},
         LORA_CLI_OPTS(&lc),
@@ -138,7 +138,7 @@ int cmd_ask(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (cli_model_or_default(&model_path)) return 2;
     if (!db == !context) { fprintf(stderr, "sqlassist: give exactly one of --db or --context\nusage: %s\n", usage); return 2; }
-    long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0, n_thr = 0, n_cand = AGENT_DEFAULT_CANDIDATES, n_draft = 0;
+    long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0, n_thr = 0, n_cand = 0, n_draft = 0;
     double t_temp, link_bonus = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &n_att) || cli_int("--ctx", ctx, 256, 1 << 20, &n_ctx) ||
         cli_int("--samples", samples, 0, 20, &n_samples) || cli_int("-n", n_predict, 1, 8192, &n_pred) ||

@@ -73,7 +73,7 @@ int cmd_bench(int argc, char **argv) {
         {"--template", NULL, 1, &o.tpl, NULL, "prompt template file"},
         {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &o.grammar, NULL, "on or off: decode only SQL valid on the schema (default on)"},
-        {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR ")"},
+        {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP ")"},
         {"--link-bonus", NULL, 1, &o.link_bonus, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--draft", NULL, 1, &o.draft, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
@@ -89,7 +89,7 @@ int cmd_bench(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (!o.tasks_path) { fprintf(stderr, "sqlassist: --tasks is required\nusage: %s\n", usage); return 2; }
     if (cli_model_or_default(&o.model)) return 2;
-    long n_ctx = 4096, nth = 0, n_cand = AGENT_DEFAULT_CANDIDATES, n_draft = 0;
+    long n_ctx = 4096, nth = 0, n_cand = 0, n_draft = 0;
     double link_bonus = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &o.attempts) || cli_int("-n", n_predict, 1, 8192, &o.n_predict) ||
         cli_int("--concurrency", conc, 1, 64, &o.concurrency) || cli_int("--requests", tp_req, 1, 100000, &o.tp_requests) ||

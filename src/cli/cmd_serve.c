@@ -50,7 +50,7 @@ int cmd_serve(int argc, char **argv) {
         {"--template", NULL, 1, &tpl, NULL, "prompt template file with {{schema}} and {{question}}"},
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL valid on the schema (default on; /api/ask's \"grammar\" overrides)"},
-        {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the answer is the first that returns rows, the model's own queries before those the grammar finished (default " AGENT_DEFAULT_CANDIDATES_STR "; /api/ask's \"candidates\" overrides)"},
+        {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP "; /api/ask's \"candidates\" overrides)"},
         {"--link-bonus", NULL, 1, &link_flag, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; sets $SQLASSIST_LINK_BONUS; default " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; sets $SQLASSIST_DRAFT; default " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},

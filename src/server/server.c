@@ -156,7 +156,7 @@ int server_main(const server_config *cfg) {
         goto out;
     }
     if (agent_grammar_flag(cfg->grammar, &s->grammar)) goto out;
-    s->candidates = cfg->candidates > 0 ? cfg->candidates : AGENT_DEFAULT_CANDIDATES;
+    s->candidates = cfg->candidates > 0 ? cfg->candidates : 0;   /* 0: agent_candidates decides per model */
     /* every worker holds a slot while it answers */
     int n_slots = cfg->slots > n_workers ? cfg->slots : n_workers;
     if (!(s->pc = pc_new(s->m, n_slots, cfg->n_ctx, &err))) { slog_event("error", "%s", err.msg); goto out; }

@@ -67,7 +67,7 @@ typedef struct server_config {
     const char *template_file, *format;
     const char *copy_values;          /* --copy: on, off, auto/NULL */
     const char *grammar;              /* --grammar on/off (NULL: on) */
-    int candidates;                   /* --candidates N (0: AGENT_DEFAULT_CANDIDATES) */
+    int candidates;                   /* --candidates N (0: agent_candidates' default for the model) */
     int samples, max_attempts, n_predict;
     long max_rows, query_timeout_ms;
 } server_config;
