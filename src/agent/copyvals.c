@@ -48,7 +48,7 @@ struct copy_vals {
     unsigned char *key_col;      /* words[i] is a key column (last word id) of some table */
     unsigned char *plain_col;    /* words[i] is a column of some table that is not a key */
     int asks_id;           /* the question says id(s) or identifier(s) */
-    char **held;           /* those spans, lower case */
+    char **held;           /* spans of the question the database holds (cv_link_values), lower case */
     int n_held;
     int held_written;      /* quoted values of this reply that are held spans */
     float link_bonus;      /* added to a token that starts only linked names */
