@@ -548,11 +548,10 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             }
             if (at->rows > 0 && !at->steered && !rerank) done = 1;
         }
-        if (rerank && ans->chosen >= 0 && outcome_rank(&ans->attempts[ans->chosen]) == 4) break;
         free(ids);
         free(prefix);
         if (rc || done) break;
-        /* one of the model's own queries ran (no rows): that is the answer */
+        /* one of the model's own queries ran (with rows when every candidate is ranked): that is the answer */
         if (ans->chosen >= 0 && outcome_rank(&ans->attempts[ans->chosen]) >= 3) break;
         /* none ran as the model wrote it: the next round sees the first candidate's failure */
         agent_attempt *f0 = &ans->attempts[first_of_round];
