@@ -45,25 +45,10 @@ static int masked_count(const char *question, const char *prefix) {
 ** question names linked at bonus 4, when the model's own best token (logit
 ** 1, all others 0) is `best` (0 or 1: no bonus; -inf: masked). */
 static const char *best_piece = "Ġproduct";
+static float value_logit(const sc_schema *s, const char *question, const char *const *held, int n_held,
+                         const char *const *cols, int n_cols, const char *prefix, const char *piece, int *n_linked);
 static float linked_logit(const sc_schema *s, const char *question, const char *prefix, const char *piece, int *n_linked) {
-    const char *names[32];
-    int n = 0;
-    for (int t = 0; t < s->ntables; t++) {
-        names[n++] = s->tables[t].name;
-        for (int k = 0; k < s->tables[t].ncols; k++) names[n++] = s->tables[t].cols[k].name;
-    }
-    copy_vals *c = cv_new(tok, question, names, n);
-    int linked = cv_link_columns(c, s, 4.0f);
-    if (n_linked) *n_linked = linked;
-    cv_reset(c, prefix);
-    for (int i = 0; i < V; i++) logits[i] = 0;
-    int best = tok_lookup(tok, best_piece);
-    if (best >= 0) logits[best] = 1;
-    cv_mask(c, logits, V);
-    cv_free(c);
-    int id = tok_lookup(tok, piece);
-    if (id < 0 || best < 0) { CHECK_FAIL("no token '%s' or '%s'", piece, best_piece); return NAN; }
-    return logits[id];
+    return value_logit(s, question, NULL, 0, NULL, 0, prefix, piece, n_linked);
 }
 
 static void check_linking(void) {
@@ -122,10 +107,10 @@ static void check_linking(void) {
     best_piece = "Ġproduct";
 }
 
-/* Value linking: as linked_logit, with the spans `held` of the question
+/* Value linking: as linked_logit (which calls it with none), with the spans `held` of the question
 ** held by the columns `cols` (cv_link_values). */
 static float value_logit(const sc_schema *s, const char *question, const char *const *held, int n_held,
-                         const char *const *cols, int n_cols, const char *prefix, const char *piece) {
+                         const char *const *cols, int n_cols, const char *prefix, const char *piece, int *n_linked) {
     const char *names[32];
     int n = 0;
     for (int t = 0; t < s->ntables; t++) {
@@ -133,7 +118,8 @@ static float value_logit(const sc_schema *s, const char *question, const char *c
         for (int k = 0; k < s->tables[t].ncols; k++) names[n++] = s->tables[t].cols[k].name;
     }
     copy_vals *c = cv_new(tok, question, names, n);
-    cv_link_columns(c, s, 4.0f);
+    int linked = cv_link_columns(c, s, 4.0f);
+    if (n_linked) *n_linked = linked;
     cv_link_values(c, held, n_held, cols, n_cols);
     cv_reset(c, prefix);
     for (int i = 0; i < V; i++) logits[i] = 0;
@@ -153,33 +139,33 @@ static void check_value_linking(void) {
     const char *q = "How many orders were delivered to Lyon?";
     const char *held[] = { "delivered", "Lyon" }, *cols[] = { "status", "ship_city" };
     best_piece = "Ġorder";
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE", "Ġstatus") == 4.0f,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE", "Ġstatus", NULL) == 4.0f,
           "in a condition, a column holding a value of the question gains the bonus");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE", "Ġorder") == 1.0f,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE", "Ġorder", NULL) == 1.0f,
           "a column holding none gains nothing");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT", "Ġstatus") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT", "Ġstatus", NULL) == 0,
           "outside a condition a value does not link its column");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders GROUP BY", "Ġstatus") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders GROUP BY", "Ġstatus", NULL) == 0,
           "GROUP BY is not a condition");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered' AND", "Ġship") == 4.0f,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered' AND", "Ġship", NULL) == 4.0f,
           "AND opens a condition again");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered' AND", "Ġstatus") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered' AND", "Ġstatus", NULL) == 0,
           "a value-linked column once written gains nothing more");
-    CHECK(value_logit(&s, q, held, 2, cols, 0, "SELECT count(*) FROM orders WHERE", "Ġstatus") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 0, "SELECT count(*) FROM orders WHERE", "Ġstatus", NULL) == 0,
           "no columns given: nothing linked");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del") == 4.0f,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del", NULL) == 4.0f,
           "a value starting a held span gains the bonus");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "How") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "How", NULL) == 0,
           "a span of the question the database does not hold gains nothing");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "ly") == 4.0f,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "ly", NULL) == 4.0f,
           "held spans match in any case");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered", "'") == 4.0f,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered", "'", NULL) == 4.0f,
           "closing the value at a held span gains the bonus");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered", "Ġto") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'delivered", "Ġto", NULL) == 0,
           "running past a held span gains nothing");
-    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'orders", "'") == 0,
+    CHECK(value_logit(&s, q, held, 2, cols, 2, "SELECT count(*) FROM orders WHERE status = 'orders", "'", NULL) == 0,
           "closing elsewhere gains nothing");
-    CHECK(value_logit(&s, q, held, 0, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del") == 0,
+    CHECK(value_logit(&s, q, held, 0, cols, 2, "SELECT count(*) FROM orders WHERE status = '", "del", NULL) == 0,
           "no spans given: no value bonus");
     /* coverage: linked columns written and held values quoted */
     const char *names[] = { "orders", "order_id", "order_date", "status", "ship_city" };

@@ -305,6 +305,14 @@ static char *apply_edits(const char *sql, edit *ed, int ned) {
     return strbuf_take(&b);
 }
 
+/* A quoted SQL identifier of name. malloc'd. */
+static char *quote_name(const char *name) {
+    strbuf b;
+    strbuf_init(&b);
+    strbuf_put_quoted(&b, name, '"');
+    return strbuf_take(&b);
+}
+
 char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lookup, void *ctx, int *n_mended) {
     *n_mended = 0;
     parsed_sql ps;
@@ -341,10 +349,7 @@ char *fix_value_columns(const char *sql, const sc_schema *s, fix_value_lookup lo
                 free(st);
             }
             if (hits == 1) {
-                strbuf b;
-                strbuf_init(&b);
-                strbuf_put_quoted(&b, t->cols[found].name, '"');
-                ed[ned++] = (edit){ tk[i].p, tk[i].n, strbuf_take(&b) };
+                ed[ned++] = (edit){ tk[i].p, tk[i].n, quote_name(t->cols[found].name) };
                 if (strcmp(found_stored, text))
                     ed[ned++] = (edit){ tk[i + 2].p, tk[i + 2].n, quote_literal(found_stored) };
                 ++*n_mended;
@@ -427,10 +432,7 @@ char *fix_year_dates(const char *sql, const sc_schema *s, fix_date_probe holds_d
                     if (holds_dates(ctx, t->name, t->cols[k].name)) found = k;
                 }
                 if (found >= 0) {
-                    strbuf b;
-                    strbuf_init(&b);
-                    strbuf_put_quoted(&b, t->cols[found].name, '"');
-                    ed[ned++] = (edit){ tk[c].p, tk[c].n, strbuf_take(&b) };
+                    ed[ned++] = (edit){ tk[c].p, tk[c].n, quote_name(t->cols[found].name) };
                     mended = 1;
                 }
             }
