@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define CV_MAX 256   /* longest value followed; longer ones are left alone */
@@ -20,16 +21,29 @@ enum { CV_OUT, CV_AFTER_OP, CV_IN_VALUE, CV_IN_QUOTED_NAME, CV_IN_NUMBER };
 typedef struct cv_state {
     int mode;
     char quote;            /* CV_IN_VALUE / CV_IN_QUOTED_NAME: the closing quote */
-    char word[CV_WORD];    /* CV_OUT: the word being read, lower case */
-    char raw[CV_WORD];     /* CV_OUT: the same word as written */
     int word_len;          /* > CV_WORD: too long to follow */
-    char buf[CV_MAX];      /* CV_IN_VALUE / CV_IN_NUMBER: the value so far */
-    int len;
+    int len;               /* of buf */
     int cond;              /* the last clause word read opens a condition (WHERE, AND, OR, NOT) */
     int in_select;         /* between the first SELECT and its FROM */
     int item;              /* where an item of that SELECT list starts (after SELECT, DISTINCT, a comma, an alias's dot) */
     int seen_from;         /* a FROM was read: later SELECT lists (subqueries, EXCEPT) must match their use */
+    /* The buffers last: fork_state copies every member above and only the
+    ** used part of these (nothing reads past word_len or len). */
+    char word[CV_WORD];    /* CV_OUT: the word being read, lower case */
+    char raw[CV_WORD];     /* CV_OUT: the same word as written */
+    char buf[CV_MAX];      /* CV_IN_VALUE / CV_IN_NUMBER: the value so far */
 } cv_state;
+
+/* *d = *s as far as anything reads it: cv_mask tries every token of the
+** vocabulary from the current state, and copying the whole 400-byte state
+** for each was a few percent of a decode step. */
+static void fork_state(cv_state *d, const cv_state *s) {
+    memcpy(d, s, offsetof(cv_state, word));
+    size_t w = s->word_len < CV_WORD ? (size_t)s->word_len : CV_WORD;
+    memcpy(d->word, s->word, w);
+    memcpy(d->raw, s->raw, w);
+    memcpy(d->buf, s->buf, (size_t)s->len);
+}
 
 struct copy_vals {
     const tokenizer *tok;
@@ -436,7 +450,8 @@ static int starts_only_linked(const copy_vals *c, const char *w, int n, int cond
 ** *cond: whether that name stands in a condition, *item: whether it starts
 ** an item of the SELECT list. */
 static int token_starts_name(const copy_vals *c, const char *b, size_t n, char *w, int *cond, int *item) {
-    cv_state s = c->st;
+    cv_state s;
+    fork_state(&s, &c->st);
     int len = 0, started = 0;
     for (size_t i = 0; i < n; i++) {
         int before = s.mode == CV_OUT ? s.word_len : -1;
@@ -592,7 +607,8 @@ int cv_mask(copy_vals *c, float *logits, int n_vocab) {
         size_t n;
         const char *b = tok_token_data(c->tok, id, &n);
         if (!b || tok_is_special(c->tok, id) || isinf(logits[id])) continue;
-        cv_state s = c->st;
+        cv_state s;
+        fork_state(&s, &c->st);
         int ok = 1, wrote = 0, held = 0;   /* held: 1 closes the value at a held span, -1 elsewhere */
         for (size_t i = 0; i < n && ok; i++) {
             if (c->n_held && !held && s.mode == CV_IN_VALUE) {
