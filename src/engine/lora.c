@@ -786,16 +786,13 @@ void lora_apply(const lora_adapter *a, float scale, int layer, int target,
     assert(lm->rank <= LORA_MAX_RANK);
     float tmp[LORA_TMP_FLOATS];
     int chunk = LORA_TMP_FLOATS / lm->rank;
-    int par = tp && tp_size(tp) > 1;
     int n_blk = (lm->out + LORA_OUT_BLOCK - 1) / LORA_OUT_BLOCK;
     for (int t0 = 0; t0 < T; t0 += chunk) {
         int n = T - t0 < chunk ? T - t0 : chunk;
         apply_job j = { lm, x + (size_t)t0 * lm->in, tmp, out + (size_t)t0 * lm->out, n, scale * lm->s };
         long macs_a = (long)n * lm->rank * lm->in, macs_b = (long)n * lm->rank * lm->out;
-        if (par && macs_a >= LORA_PAR_MIN_MACS) tp_run(tp, lm->rank, apply_a, &j);
-        else apply_a(&j, 0, lm->rank, 0);
-        if (par && macs_b >= LORA_PAR_MIN_MACS) tp_run(tp, n_blk, apply_b, &j);
-        else apply_b(&j, 0, n_blk, 0);
+        tp_run_sized(tp, lm->rank, apply_a, &j, (double)macs_a, LORA_PAR_MIN_MACS);
+        tp_run_sized(tp, n_blk, apply_b, &j, (double)macs_b, LORA_PAR_MIN_MACS);
     }
 }
 

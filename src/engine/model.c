@@ -668,7 +668,7 @@ static void group_rows(void *ctx, int begin, int end, int ith) {
 }
 
 /* Products (and attention) of fewer multiply-adds than this run on the
-** calling thread alone. The pool's idle worker sleeps between jobs, and
+** calling thread alone (tp_run_sized). The pool's idle worker sleeps between jobs, and
 ** waking it costs tens of microseconds, more than it saves on such a
 ** product: the bundled model (hidden 256) decoded 576 tokens/s with every
 ** product split over 2 threads and 1,100 with products under 2^20 kept on
@@ -713,8 +713,7 @@ static void matmul_n(const model *m, matmul_job *jobs, int n, int per_token) {
     }
     double macs = 0;
     for (int k = 0; k < n; k++) macs += (double)jobs[k].w->rows * jobs[k].w->cols * jobs[k].T;
-    if (macs < PAR_MIN_MACS) group_rows(&g, 0, g.start[n], 0);
-    else tp_run(m->tp, g.start[n], group_rows, &g);
+    tp_run_sized(m->tp, g.start[n], group_rows, &g, macs, PAR_MIN_MACS);
     for (int k = 0; k < n; k++) { free(xq[k]); free(xa[k]); }
 }
 
@@ -836,12 +835,9 @@ static void forward_chunk(const model *m, infer_state *buf, const int32_t *token
             memcpy(vc + (size_t)rows.pos[t] * KV, s->v + (size_t)t * KV, (size_t)KV * 4);
         }
         attn_job aj = { m, s, rows, l, T };
-        {   /* QKᵀ and the weighted sum of V: 2·(positions)·D per query head */
-            double macs = 0;
-            for (int t = 0; t < T; t++) macs += 2.0 * (rows.pos[t] + 1) * c->n_head * D;
-            if (macs < PAR_MIN_MACS) attn_items(&aj, 0, T * c->n_head_kv, 0);
-            else tp_run(m->tp, T * c->n_head_kv, attn_items, &aj);
-        }
+        double attn_macs = 0;   /* QKᵀ and the weighted sum of V: 2·(positions)·D per query head */
+        for (int t = 0; t < T; t++) attn_macs += 2.0 * (rows.pos[t] + 1) * c->n_head * D;
+        tp_run_sized(m->tp, T * c->n_head_kv, attn_items, &aj, attn_macs, PAR_MIN_MACS);
         matmul(m, s->proj, s->att, &L->wo, NULL, T, per_token);
         if (any_lora) lora_rows(m, rows, T, l, LORA_O, s->att, C, s->proj, C);
         for (size_t i = 0; i < (size_t)T * C; i++) s->x[i] += s->proj[i];

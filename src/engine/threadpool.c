@@ -153,6 +153,14 @@ void tp_destroy(threadpool *tp) {
 
 int tp_size(const threadpool *tp) { return tp->n; }
 
+void tp_run_sized(threadpool *tp, int n, tp_fn fn, void *ctx, double work, double min_work) {
+    if (!tp || work < min_work) {
+        if (n > 0) fn(ctx, 0, n, 0);
+        return;
+    }
+    tp_run(tp, n, fn, ctx);
+}
+
 void tp_run(threadpool *tp, int n, tp_fn fn, void *ctx) {
     if (n <= 0) return;
     if (tp->n == 1 || n == 1) { fn(ctx, 0, n, 0); return; }
