@@ -28,8 +28,10 @@
 #   - decode speed at B=1 as a fraction of the memory-bandwidth limit: tokens/s
 #     x bytes of weights read per token (every tensor of the file; the tied
 #     151936-row embedding is read once per token as the output head) / the
-#     read bandwidth measured with ../shared/anchors/stream_bw.c (gcc -O2
-#     -fopenmp) at THREADS threads, before and after the engine runs (the
+#     read bandwidth measured with ../shared/anchors/stream_bw.c (gcc -O3
+#     -march=native -fopenmp, as the anchors' own figures; built with -O2
+#     it reads 20-30% less on Zen 5, which made decode look closer to the
+#     limit than it is) at THREADS threads, before and after the engine runs (the
 #     higher of the two is the limit).
 # Before each engine run it waits (up to IDLE_WAIT s) until the CPUs are idle,
 # and it records how much CPU other processes used during each run.
@@ -211,7 +213,7 @@ say "machine: $CPU, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- memory bandwidth ----
 : > "$RES"
-gcc -O2 -fopenmp -o "$WORK/stream_bw" "$ANCHORS/stream_bw.c" >> "$LOG" 2>&1 || die "cannot compile stream_bw.c"
+gcc -O3 -march=native -fopenmp -o "$WORK/stream_bw" "$ANCHORS/stream_bw.c" >> "$LOG" 2>&1 || die "cannot compile stream_bw.c"
 bandwidth() {   # bandwidth LABEL: read-only GB/s at $THREADS threads
     local v
     wait_idle

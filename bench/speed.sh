@@ -27,8 +27,10 @@
 #   - decode speed as a fraction of the memory-bandwidth limit: tg64 tokens/s
 #     x bytes of weights read per token (every tensor of the file; the tied
 #     151936-row embedding is read once per token as the output head) / the
-#     read bandwidth measured with ../shared/anchors/stream_bw.c (gcc -O2
-#     -fopenmp) at the same thread count, before and after the engine runs
+#     read bandwidth measured with ../shared/anchors/stream_bw.c (gcc -O3
+#     -march=native -fopenmp, as the anchors' own figures; built with -O2
+#     it reads 20-30% less on Zen 5, which made decode look closer to the
+#     limit than it is) at the same thread count, before and after the engine runs
 #     (the higher of the two is the limit);
 #   - peak resident memory of each engine process (/usr/bin/time -v) vs the
 #     GGUF size (llama.cpp's figure includes node, ~60 MB; PyTorch's the
@@ -236,7 +238,7 @@ say "sqlassist: $SQLASSIST (sha256 $SA_ID)"
 say "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- memory bandwidth ----
-gcc -O2 -fopenmp -o "$WORK/stream_bw" "$ANCHORS/stream_bw.c" >> "$LOG" 2>&1 || die "cannot compile stream_bw.c"
+gcc -O3 -march=native -fopenmp -o "$WORK/stream_bw" "$ANCHORS/stream_bw.c" >> "$LOG" 2>&1 || die "cannot compile stream_bw.c"
 declare -A BW
 bandwidth() {   # bandwidth LABEL: read-only GB/s per thread count
     local t v

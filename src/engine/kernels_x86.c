@@ -524,11 +524,15 @@ T256 static inline __attribute__((always_inline)) __m128i scales_mins_k4(const u
 ** Xeon (AMX) a prefetch this far ahead in the row stream lifted decode of
 ** the 1.5B shape (2 threads): VNNI q8_0 7.9 -> 11.2 tokens/s, q4_0 8.3 ->
 ** 17.2, Q4_K_M 9.2 -> 15.7; AVX2 q8_0 6.3 -> 10.6, q4_0 6.6 -> 14.1, Q4_K_M
-** 10.0 -> 18.9 (q8_0, 1.6 KB to 6 KB ahead all within 3%); on AMD Zen 5 it
-** was inside the noise. Block-at-a-time loops prefetch once per block or
-** block pair, super-block loops once per line; past a matrix's end it is a
-** harmless hint. */
-#define KERN_PREFETCH_AHEAD 2048
+** 10.0 -> 18.9 (q8_0, 1.6 KB to 6 KB ahead all within 3%). On AMD Zen 5
+** 2 KB was inside the noise, but 6 KB lifted decode again (alternating
+** bench-model -t 2 -p 1 -n 64 runs, medians of 3-4): q8_0 15.2 -> 20.4,
+** q4_0 21.1 -> 33.7, Q4_K_M 30.9 -> 35.8 tokens/s; 8 KB was level with 6 KB,
+** 12-16 KB and 4 KB below it, several rows in flight at once (4 streams)
+** far worse. Block-at-a-time loops prefetch once per block or block pair,
+** super-block loops once per line; past a matrix's end it is a harmless
+** hint. */
+#define KERN_PREFETCH_AHEAD 6144
 
 /* Prefetches the lines of the `bytes` at p, KERN_PREFETCH_AHEAD further on. */
 static inline __attribute__((always_inline)) void prefetch_ahead(const void *p, size_t bytes) {
