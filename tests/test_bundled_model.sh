@@ -88,4 +88,24 @@ grep -q "^### Schema:$" "$W/ask.log" && grep -q "^CREATE TABLE suppliers (suppli
     && ok "the bundled model is prompted in its own format (### Schema:, compact CREATE TABLE)" \
     || bad "the bundled model's prompt: $(head -3 "$W/ask.log")"
 
+# ---- 4. candidates written at once give the answers written one at a time --------
+# (agent_config.parallel_candidates: one thread per candidate, their decode steps
+# batched; each candidate keeps its own copy mask, grammar and sampling seed)
+for mode in on off; do
+    "$SQLASSIST" bench --tasks bench/everyday/shop.jsonl --db-dir bench/everyday/databases --no-server --limit 14 \
+        --candidates-at-once $mode --out "$W/at_once_$mode" > "$W/at_once_$mode.log" 2>&1 \
+        || bad "bench --candidates-at-once $mode: $(tail -2 "$W/at_once_$mode.log")"
+done
+if r=$($PY - "$W/at_once_on/results.jsonl" "$W/at_once_off/results.jsonl" <<'EOF'
+import json, sys
+on = [json.loads(l) for l in open(sys.argv[1])]
+off = [json.loads(l) for l in open(sys.argv[2])]
+assert len(on) == len(off) == 14, (len(on), len(off))
+diff = [(a["question"], a["sql"], b["sql"]) for a, b in zip(on, off) if a["sql"] != b["sql"] or a.get("rows") != b.get("rows")]
+assert not diff, diff
+assert sum(a["attempts"] for a in on) >= 4 * 14, "fewer attempts than 4 candidates per question"
+print(f"{len(on)} questions, the same SQL and rows, {sum(a['attempts'] for a in on)} candidates written")
+EOF
+); then ok "candidates at once = one at a time: $r"; else bad "candidates at once differ: $r"; fi
+
 finish

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
+#include <pthread.h>
 
+#include "../engine/batcher.h"
 #include "../engine/generate.h"
 #include "../engine/lora.h"
 #include "copyvals.h"
@@ -68,6 +70,7 @@ typedef struct gen_watch {
     int32_t *ids;           /* the reply's tokens so far, for agent_repeating_tail */
     int n_ids, cap_ids;
     int looped;
+    int quiet;              /* a candidate written beside others: on_token gets its text when it is done */
 } gen_watch;
 
 int agent_repeating_tail(const int32_t *ids, int n) {
@@ -89,7 +92,7 @@ int agent_repeating_tail(const int32_t *ids, int n) {
 static int watch_text(void *ud, const char *text, int len) {
     gen_watch *w = ud;
     strbuf_append(&w->text, text, (size_t)len);
-    if (w->cfg->on_token && w->cfg->on_token(w->cfg->ud, w->attempt, text, len)) { w->cancelled = 1; return 1; }
+    if (w->cfg->on_token && !w->quiet && w->cfg->on_token(w->cfg->ud, w->attempt, text, len)) { w->cancelled = 1; return 1; }
     if (!w->text.p) return 0;
     if (strstr(w->text.p, "```")) return 1;
     /* a ';' outside literals and comments ends the statement */
@@ -329,6 +332,100 @@ static void link_values(copy_vals *cv, const sc_schema *s, sandbox *sb, const ch
     free(held_by);
 }
 
+/* ---- writing candidates ---------------------------------------------------- */
+
+/* One candidate's generation, from taking a prefix-cache slot to giving it
+** back; filled in by the caller, then by write_candidate. */
+typedef struct cand_job {
+    const agent_config *cfg;
+    const char *key;            /* prefix-cache key (adapter and scale) */
+    const int32_t *ids;         /* the round's prompt */
+    size_t n_ids;
+    const char *prefix;         /* the reply's first words, already in the prompt */
+    copy_vals *cv;              /* this candidate's own (NULL: none) */
+    sql_grammar *g;             /* likewise */
+    gen_opts go;                /* callbacks and sampling; ud is set here */
+    int32_t *lookup;            /* go.lookup's ids (owned) */
+    int attempt;                /* 1-based, for on_token */
+    int live;                   /* on_token streams its text as it is written */
+    /* results */
+    gen_watch w;
+    gen_result res;
+    int grc, n_cached, coverage, complete, steered;
+    sa_err err;
+} cand_job;
+
+static void write_candidate(cand_job *j) {
+    const agent_config *cfg = j->cfg;
+    infer_state *st = pc_acquire(cfg->pc, j->key, j->ids, (int)j->n_ids, &j->n_cached);
+    infer_set_lora(st, cfg->lora, cfg->lora_scale);
+    j->w = (gen_watch){ .cfg = cfg, .cv = j->cv, .g = j->g, .attempt = j->attempt, .quiet = !j->live };
+    strbuf_init(&j->w.text);
+    strbuf_puts(&j->w.text, j->prefix);
+    if (j->cv) cv_reset(j->cv, j->prefix);
+    if (j->g) sg_reset(j->g, j->prefix);
+    j->go.ud = &j->w;
+    j->grc = generate(cfg->m, st, j->ids + j->n_cached, (int)j->n_ids - j->n_cached, &j->go, &j->res, &j->err);
+    j->coverage = j->cv ? cv_coverage(j->cv) : 0;
+    j->complete = j->g && sg_complete(j->g);
+    j->steered = j->g && sg_steered(j->g);
+    if (j->grc) { pc_release(cfg->pc, st, NULL, 0); return; }
+    /* the cache now holds the prompt and all generated ids but possibly the last */
+    int n_past = infer_n_past(st);
+    int32_t *held = malloc((j->n_ids + (size_t)j->res.n_ids) * sizeof *held);
+    if (held) {
+        memcpy(held, j->ids, j->n_ids * sizeof *held);
+        memcpy(held + j->n_ids, j->res.ids, (size_t)j->res.n_ids * sizeof *held);
+    }
+    pc_release(cfg->pc, st, held, held && n_past <= (int)j->n_ids + j->res.n_ids ? n_past : 0);
+    free(held);
+}
+
+static void cand_job_free(cand_job *j) {
+    strbuf_free(&j->w.text);
+    free(j->w.ids);
+    free(j->lookup);
+    gen_result_free(&j->res);
+    memset(j, 0, sizeof *j);
+}
+
+static void *write_candidate_thread(void *arg) {
+    write_candidate(arg);
+    return NULL;
+}
+
+/* Writes jobs[0..n) at once: the prompt is first computed into one slot (so
+** that every candidate copies its K/V rows from there instead of computing
+** them again), then each candidate is a thread of its own whose forward
+** calls go through batch; jobs[0] runs on the calling thread. A thread that
+** cannot be started is written afterwards on the calling thread. */
+static void write_candidates_at_once(const agent_config *cfg, struct batcher *batch, const char *key, const int32_t *ids,
+                                     size_t n_ids, cand_job *jobs, int n) {
+    int n_cached = 0;
+    infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
+    infer_set_lora(st, cfg->lora, cfg->lora_scale);
+    int held = n_cached;
+    if ((int)n_ids - 1 > n_cached) {
+        sa_err e = {{0}};
+        if (batcher_forward(batch, st, ids + n_cached, (int)n_ids - 1 - n_cached, LOGITS_NONE, 0, NULL, &e) == 0)
+            held = (int)n_ids - 1;
+        else held = 0;   /* the candidates meet the same error and report it */
+        batcher_idle(batch, st);
+    }
+    pc_release(cfg->pc, st, held ? ids : NULL, held && infer_n_past(st) == held ? held : 0);
+    pthread_t *th = calloc((size_t)n, sizeof *th);
+    unsigned char *started = calloc((size_t)n, 1);
+    for (int k = 1; k < n && th && started; k++)
+        started[k] = pthread_create(&th[k], NULL, write_candidate_thread, &jobs[k]) == 0;
+    write_candidate(&jobs[0]);
+    for (int k = 1; k < n; k++) {
+        if (th && started && started[k]) pthread_join(th[k], NULL);
+        else write_candidate(&jobs[k]);
+    }
+    free(th);
+    free(started);
+}
+
 int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, const char *schema_note,
               agent_conversation *conv, const char *question, agent_answer *ans, sa_err *err) {
     memset(ans, 0, sizeof *ans);
@@ -402,6 +499,33 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     ** most of the question wins among the best outcomes (cv_coverage): the
     ** greedy query often leaves out the column or value the question names. */
     int rerank = n_cand > 1 && cv;
+    /* Candidates written at once (cfg->parallel_candidates) each need their
+    ** own copy mask and grammar, and their forward calls a batcher: the
+    ** caller's, else one of this question's own. Without them: one at a time. */
+    copy_vals **cand_cv = NULL;
+    sql_grammar **cand_g = NULL;
+    struct batcher *batch = cfg->batch, *own_batch = NULL;
+    if (rerank && cfg->parallel_candidates) {
+        cand_cv = calloc((size_t)n_cand, sizeof *cand_cv);
+        cand_g = calloc((size_t)n_cand, sizeof *cand_g);
+        int ok = cand_cv && cand_g;
+        for (int c = 0; c < n_cand && ok; c++) {
+            ok = (cand_cv[c] = cv_clone(cv)) != NULL;
+            if (ok && grammar) {
+                ok = (cand_g[c] = sg_new(m->tok, names)) != NULL;
+                if (ok && cfg->tpl && cfg->tpl->kind == PROMPT_SCHEMA) sg_set_plain(cand_g[c]);
+            }
+        }
+        sa_err e = {{0}};
+        if (ok && !batch) ok = (batch = own_batch = batcher_new(m, AGENT_BATCH_LINGER_US, &e)) != NULL;
+        if (!ok) {
+            for (int c = 0; c < n_cand && cand_cv && cand_g; c++) { cv_free(cand_cv[c]); sg_free(cand_g[c]); }
+            free(cand_cv);
+            free(cand_g);
+            cand_cv = NULL;
+            cand_g = NULL;
+        }
+    }
     for (int round = 0; round < max_attempts && !done && rc == 0; round++) {
         char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, n_fail);
         if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
@@ -414,39 +538,57 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         char *prefix = strdup(reply_prefix(prompt));
         free(prompt);
         int first_of_round = ans->n_attempts;
-        for (int c = 0; c < n_cand && !done; c++) {
+        /* Candidates are written one at a time, or (parallel) all at once as
+        ** concurrent sequences whose decode steps share passes over the
+        ** weights; each is then run and ranked in candidate order either way,
+        ** so the answer is the same. */
+        int parallel = rerank && cfg->parallel_candidates && cand_cv && cand_g;
+        for (int c0 = 0; c0 < n_cand && !done && rc == 0;) {
+            int nw = parallel ? n_cand - c0 : 1;
+            cand_job *jobs = calloc((size_t)nw, sizeof *jobs);
+            if (!jobs) { rc = sa_fail(err, "out of memory"); break; }
+            for (int k = 0; k < nw; k++) {
+                int c = c0 + k;
+                cand_job *j = &jobs[k];
+                j->cfg = cfg;
+                j->key = key;
+                j->ids = ids;
+                j->n_ids = n_ids;
+                j->prefix = prefix ? prefix : "";
+                j->cv = parallel ? cand_cv[c] : cv;
+                j->g = parallel ? cand_g[c] : grammar;
+                j->attempt = ans->n_attempts + k + 1;
+                j->live = k == 0;   /* only the calling thread streams as it writes */
+                gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
+                                .on_logits = watch_logits, .batch = parallel ? batch : cfg->batch };
+                if (c > 0) {   /* later candidates: sampled */
+                    go.sp.temperature = cfg->candidate_temperature > 0 ? cfg->candidate_temperature : 0.7f;
+                    go.sp.top_p = 0.95f;
+                    go.sp.seed = cfg->sp.seed + 7919u * (uint64_t)c + 104729u * (uint64_t)round;
+                }
+                if (j->g) { go.allows = watch_allows; go.mask = watch_mask; }
+                if (draft > 0 && go.sp.temperature <= 0 && (j->lookup = malloc((n_seen + n_ids) * sizeof *j->lookup))) {
+                    if (n_seen) memcpy(j->lookup, seen, n_seen * sizeof *j->lookup);
+                    memcpy(j->lookup + n_seen, ids, n_ids * sizeof *j->lookup);
+                    go.draft = draft;
+                    go.lookup = j->lookup;
+                    go.n_lookup = (int)(n_seen + n_ids);
+                }
+                j->go = go;
+            }
+            if (parallel) write_candidates_at_once(cfg, batch, key, ids, n_ids, jobs, nw);
+            else write_candidate(&jobs[0]);
+            for (int k = 0; k < nw; k++) {
+            cand_job *j = &jobs[k];
+            if (done || rc) { cand_job_free(j); continue; }
             agent_attempt *at = &ans->attempts[ans->n_attempts++];
             at->round = round + 1;
-            at->candidate = c + 1;
+            at->candidate = c0 + k + 1;
             at->rows = -1;
-            int n_cached = 0;
-            infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
-            infer_set_lora(st, cfg->lora, cfg->lora_scale);
-            gen_watch w = { .cfg = cfg, .cv = cv, .g = grammar, .attempt = ans->n_attempts };
-            strbuf_init(&w.text);
-            strbuf_puts(&w.text, prefix ? prefix : "");
-            if (cv) cv_reset(cv, prefix ? prefix : "");
-            if (grammar) sg_reset(grammar, prefix ? prefix : "");
-            gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
-                            .on_logits = watch_logits, .ud = &w, .batch = cfg->batch };
-            if (c > 0) {   /* later candidates: sampled */
-                go.sp.temperature = cfg->candidate_temperature > 0 ? cfg->candidate_temperature : 0.7f;
-                go.sp.top_p = 0.95f;
-                go.sp.seed = cfg->sp.seed + 7919u * (uint64_t)c + 104729u * (uint64_t)round;
-            }
-            if (grammar) { go.allows = watch_allows; go.mask = watch_mask; }
-            int32_t *lookup = NULL;
-            if (draft > 0 && go.sp.temperature <= 0 && (lookup = malloc((n_seen + n_ids) * sizeof *lookup))) {
-                if (n_seen) memcpy(lookup, seen, n_seen * sizeof *lookup);
-                memcpy(lookup + n_seen, ids, n_ids * sizeof *lookup);
-                go.draft = draft;
-                go.lookup = lookup;
-                go.n_lookup = (int)(n_seen + n_ids);
-            }
-            gen_result res;
-            int grc = generate(m, st, ids + n_cached, (int)n_ids - n_cached, &go, &res, err);
-            at->coverage = cv ? cv_coverage(cv) : 0;
-            free(lookup);
+            gen_result res = j->res;
+            memset(&j->res, 0, sizeof j->res);
+            int grc = j->grc;
+            at->coverage = j->coverage;
             if (grc == 0 && res.n_ids > 0 && n_seen < (1u << 16)) {   /* later attempts: drafts from this one too */
                 int32_t *more = realloc(seen, (n_seen + (size_t)res.n_ids) * sizeof *more);
                 if (more) {
@@ -456,26 +598,18 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 }
             }
             if (grc) {
-                pc_release(cfg->pc, st, NULL, 0);
-                strbuf_free(&w.text);
-                free(w.ids);
+                if (err) *err = j->err;
+                cand_job_free(j);
+                gen_result_free(&res);
                 rc = -1;
-                break;
+                continue;
             }
-            /* the cache now holds the prompt and all generated ids but possibly the last */
-            int n_past = infer_n_past(st);
-            int32_t *held = malloc((n_ids + (size_t)res.n_ids) * sizeof *held);
-            if (held) {
-                memcpy(held, ids, n_ids * sizeof *held);
-                memcpy(held + n_ids, res.ids, (size_t)res.n_ids * sizeof *held);
-            }
-            pc_release(cfg->pc, st, held, held && n_past <= (int)n_ids + res.n_ids ? n_past : 0);
-            free(held);
-            strbuf_free(&w.text);
-            free(w.ids);
-            at->looped = w.looped;
+            if (!j->live && cfg->on_token && res.text && res.text[0] &&
+                cfg->on_token(cfg->ud, j->attempt, res.text, (int)strlen(res.text)))
+                j->w.cancelled = 1;
+            at->looped = j->w.looped;
             at->prompt_tokens = (int)n_ids;
-            at->cached_tokens = n_cached;
+            at->cached_tokens = j->n_cached;
             at->generated_tokens = res.n_ids;
             at->drafted_tokens = res.n_drafted;
             at->accepted_tokens = res.n_accepted;
@@ -488,6 +622,8 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             strbuf_puts(&reply, res.text ? res.text : "");
             at->raw = valid_utf8(strbuf_take(&reply));
             gen_result_free(&res);
+            int cancelled = j->w.cancelled, complete = j->complete, steered = j->steered;
+            cand_job_free(j);
             ans->prompt_tokens += at->prompt_tokens;
             ans->cached_tokens += at->cached_tokens;
             ans->generated_tokens += at->generated_tokens;
@@ -496,20 +632,19 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             ans->verify_passes += at->verify_passes;
             ans->prefill_ms += at->prefill_ms;
             ans->decode_ms += at->decode_ms;
-            if (w.cancelled) { ans->cancelled = true; done = 1; break; }
+            if (cancelled) { ans->cancelled = true; done = 1; continue; }
 
             /* Under the grammar the reply is the statement itself (blanks, a
             ** ';' and a closing fence aside): no heuristic cuts it (a blank
             ** line inside a literal is part of the value). A reply that is
             ** not a complete statement was cut off by the token budget (no
             ** way to end it was found): it is never run as if it were the query. */
-            int complete = grammar && sg_complete(grammar);
             at->sql = complete ? statement_of(at->raw ? at->raw : "") : prompt_extract_sql(at->raw ? at->raw : "");
-            if (!at->sql) { rc = sa_fail(err, "out of memory"); break; }
+            if (!at->sql) { rc = sa_fail(err, "out of memory"); continue; }
             at->cut_off = grammar && !complete && at->sql[0];
-            at->steered = grammar && sg_steered(grammar);
-            for (int k = first_of_round; k < ans->n_attempts - 1; k++)
-                if (ans->attempts[k].sql && !strcmp(ans->attempts[k].sql, at->sql)) at->duplicate = k + 1;
+            at->steered = steered;
+            for (int e = first_of_round; e < ans->n_attempts - 1; e++)
+                if (ans->attempts[e].sql && !strcmp(ans->attempts[e].sql, at->sql)) at->duplicate = e + 1;
             t0 = clock_now_s();
             sb_result r = {0};
             if (at->duplicate) {   /* same outcome as before: no need to run it again */
@@ -544,9 +679,12 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             if (cfg->on_attempt && cfg->on_attempt(cfg->ud, ans->n_attempts, at->sql, at->error)) {
                 ans->cancelled = true;
                 done = 1;
-                break;
+                continue;
             }
             if (at->rows > 0 && !at->steered && !rerank) done = 1;
+            }
+            free(jobs);
+            c0 += nw;
         }
         free(ids);
         free(prefix);
@@ -576,6 +714,10 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ans->sql = strdup(ans->attempts[ans->n_attempts - 1].sql);
     if (ans->ok && conv) agent_conversation_add(conv, question, ans->sql);
     sg_free(grammar);
+    for (int c = 0; c < n_cand && cand_cv && cand_g; c++) { cv_free(cand_cv[c]); sg_free(cand_g[c]); }
+    free(cand_cv);
+    free(cand_g);
+    batcher_free(own_batch);
     free(seen);
     cv_free(cv);
     sc_free(&own_names);
@@ -820,13 +962,20 @@ int agent_copy_values(const char *flag, const model *m) {
     return trained_here;
 }
 
-int agent_grammar_flag(const char *flag, int *grammar) {
+int agent_on_off(const char *option, const char *flag, int dflt, int *on) {
     if (flag && strcmp(flag, "on") && strcmp(flag, "off")) {
-        fprintf(stderr, "sqlassist: --grammar '%s': expected on or off\n", flag);
+        fprintf(stderr, "sqlassist: %s '%s': expected on or off\n", option, flag);
         return -1;
     }
-    *grammar = !flag || !strcmp(flag, "on");
+    *on = flag ? !strcmp(flag, "on") : dflt;
     return 0;
+}
+
+int agent_grammar_flag(const char *flag, int *grammar) { return agent_on_off("--grammar", flag, 1, grammar); }
+
+int agent_cache_slots(const agent_config *cfg, int min) {
+    int n = agent_candidates(cfg);
+    return cfg->parallel_candidates && cfg->copy_values && n > min ? n : min;
 }
 
 float agent_link_bonus(const agent_config *cfg) {

@@ -54,6 +54,13 @@ typedef struct agent_config {
     int (*cancelled)(void *ud);
     void *ud;
     struct batcher *batch;            /* continuous batching with other threads (gen_opts.batch); NULL: none */
+    int parallel_candidates;          /* when every candidate is written and ranked (copy_values, candidates > 1):
+                                      ** write a round's candidates at once, one thread each, their decode steps
+                                      ** sharing passes over the weights (through batch, else a batcher of the
+                                      ** question's own). The answer is the same; it is faster when the prefix
+                                      ** cache has a free slot per candidate. on_token then streams the first
+                                      ** candidate as it is written and each other one when it is done, and
+                                      ** cancelled is polled from those threads too. */
 } agent_config;
 
 typedef struct agent_attempt {
@@ -196,6 +203,11 @@ float agent_link_bonus(const agent_config *cfg);
 #define AGENT_COPY_CANDIDATES 4
 #define AGENT_CANDIDATES_HELP "default 4 where values are copied (--copy), ranked by how much of the question each uses; else 1"
 #define AGENT_MAX_CANDIDATES 16
+/* How long a decode pass of parallel candidates waits at least for those
+** still sampling their previous token (batcher_new): a step with the copy
+** mask and the grammar takes well under a millisecond on the bundled model. */
+#define AGENT_BATCH_LINGER_US 1000
+
 /* Candidates per round for cfg: cfg->candidates when > 0, else as above. */
 int agent_candidates(const agent_config *cfg);
 
@@ -203,6 +215,13 @@ int agent_candidates(const agent_config *cfg);
 ** returns -1 on a bad value. (--candidates is a number from 1 to
 ** AGENT_MAX_CANDIDATES, checked by the CLI's cli_int.) */
 int agent_grammar_flag(const char *flag, int *grammar);
+/* Any on|off option: flag (NULL: dflt) into *on; -1 and a usage message
+** naming option on a bad value. */
+int agent_on_off(const char *option, const char *flag, int dflt, int *on);
+
+/* Prefix-cache slots for a process that answers one question at a time with
+** cfg: at least min, and one per candidate when they are written at once. */
+int agent_cache_slots(const agent_config *cfg, int min);
 
 /* The whole answer as one JSON object, the rows included as
 ** sb_result_json gives them; the caller owns it, adds to it and writes it

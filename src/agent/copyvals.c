@@ -547,6 +547,53 @@ copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const 
     return c;
 }
 
+/* A copy of n bytes of p, or NULL when p is NULL; *ok cleared when out of memory. */
+static void *dup_bytes(const void *p, size_t n, int *ok) {
+    if (!p) return NULL;
+    void *d = malloc(n ? n : 1);
+    if (!d) { *ok = 0; return NULL; }
+    memcpy(d, p, n);
+    return d;
+}
+
+copy_vals *cv_clone(const copy_vals *c) {
+    copy_vals *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    *d = *c;
+    d->question = d->lower = d->digits = NULL;
+    d->words = d->spelled = d->held = NULL;
+    d->linked = d->used = d->schema_name = d->value_linked = d->key_col = d->plain_col = NULL;
+    d->n_words = d->n_held = 0;
+    int ok = 1;
+    d->question = dup_bytes(c->question, c->qlen + 1, &ok);
+    d->lower = dup_bytes(c->lower, c->qlen + 1, &ok);
+    d->digits = dup_bytes(c->digits, c->dlen + 1, &ok);
+    size_t nw = (size_t)c->n_words;
+    d->linked = dup_bytes(c->linked, nw, &ok);
+    d->used = dup_bytes(c->used, nw, &ok);
+    d->schema_name = dup_bytes(c->schema_name, nw, &ok);
+    d->value_linked = dup_bytes(c->value_linked, nw, &ok);
+    d->key_col = dup_bytes(c->key_col, nw, &ok);
+    d->plain_col = dup_bytes(c->plain_col, nw, &ok);
+    if (c->words && ok && (d->words = calloc(nw ? nw : 1, sizeof *d->words)) && (d->spelled = calloc(nw ? nw : 1, sizeof *d->spelled))) {
+        for (int i = 0; i < c->n_words && ok; i++) {
+            /* lower case, NUL, then the spelling (cv_new's layout) */
+            size_t wl = strlen(c->words[i]);
+            if (!(d->words[i] = dup_bytes(c->words[i], 2 * wl + 2, &ok))) break;
+            d->spelled[i] = d->words[i] + wl + 1;
+            d->n_words = i + 1;
+        }
+    } else if (c->words) ok = 0;
+    if (c->n_held && ok && (d->held = calloc((size_t)c->n_held, sizeof *d->held))) {
+        for (int i = 0; i < c->n_held && ok; i++) {
+            if (!(d->held[i] = dup_bytes(c->held[i], strlen(c->held[i]) + 1, &ok))) break;
+            d->n_held = i + 1;
+        }
+    } else if (c->n_held) ok = 0;
+    if (!ok) { cv_free(d); return NULL; }
+    return d;
+}
+
 void cv_free(copy_vals *c) {
     if (!c) return;
     free(c->question);

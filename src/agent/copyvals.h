@@ -45,6 +45,10 @@ typedef struct copy_vals copy_vals;
 ** memory (the caller then decodes without it). */
 copy_vals *cv_new(const tokenizer *tok, const char *question, const char *const *names, int n_names);
 void cv_free(copy_vals *c);
+/* An independent copy of c, links and reply state included (the tokenizer
+** stays shared): candidates written at once each need their own. NULL
+** when out of memory. */
+copy_vals *cv_clone(const copy_vals *c);
 
 /* Schema linking: the columns of schema whose words the question names
 ** ("unit price" -> unit_price, "hired" -> hire_date; never a key column, never

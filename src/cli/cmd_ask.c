@@ -96,7 +96,7 @@ int cmd_ask(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *context = NULL, *tpl_file = NULL, *format = NULL,
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
                *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL,
-               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL;
+               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL, *at_once_flag = NULL;
     int json = 0, csv = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
@@ -119,6 +119,7 @@ int cmd_ask(int argc, char **argv) {
         {"--copy", NULL, 1, &copy_vals, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--link-bonus", NULL, 1, &link_flag, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
+        {"--candidates-at-once", NULL, 1, &at_once_flag, NULL, "on or off: write a round's candidates at once, their decode steps sharing passes over the weights (same answers; default on)"},
         {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP ")"},
         {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--verbose", "-v", 0, NULL, &verbose, "on stderr: the SQL as it is generated, each attempt's error, tables left out of the prompt, timings"},
@@ -193,7 +194,10 @@ int cmd_ask(int argc, char **argv) {
     if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", copy_vals); rc = 2; goto out; }
     int grammar = 1;
     if (agent_grammar_flag(grammar_flag, &grammar)) { rc = 2; goto out; }
-    if (!(pc = pc_new(m, 1, (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
+    int at_once = 1;
+    if (agent_on_off("--candidates-at-once", at_once_flag, 1, &at_once)) { rc = 2; goto out; }
+    agent_config want = { .m = m, .copy_values = copy_values, .candidates = (int)n_cand, .parallel_candidates = at_once };
+    if (!(pc = pc_new(m, agent_cache_slots(&want, 1), (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     for (int i = 0; i < schema.ntables; i++)
         if (schema.tables[i].samples_error) {
@@ -210,7 +214,7 @@ int cmd_ask(int argc, char **argv) {
     ask_ctx actx = { .stream = verbose };
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values, .schema = &schema,
-        .grammar = grammar, .candidates = (int)n_cand,
+        .grammar = grammar, .candidates = (int)n_cand, .parallel_candidates = at_once,
         .draft = !draft_flag ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
         .link_bonus = !link_flag ? 0 : link_bonus > 0 ? (float)link_bonus : -1,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },

@@ -28,7 +28,7 @@
 #include "lora_cli.h"
 
 typedef struct bench_opts {
-    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft, *link_bonus;
+    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft, *link_bonus, *at_once;
     long attempts, n_predict, concurrency, limit, tp_requests;
     int no_server;
 } bench_opts;
@@ -74,6 +74,7 @@ int cmd_bench(int argc, char **argv) {
         {"--copy", NULL, 1, &o.copy_values, NULL, "on, off or auto: while decoding, copy values from the question and names from the schema (auto: on for models trained by sqlassist train)"},
         {"--grammar", NULL, 1, &o.grammar, NULL, "on or off: decode only SQL valid on the schema (default on)"},
         {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP ")"},
+        {"--candidates-at-once", NULL, 1, &o.at_once, NULL, "on or off: write a round's candidates at once, their decode steps sharing passes over the weights (same answers; default on)"},
         {"--link-bonus", NULL, 1, &o.link_bonus, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
         {"--draft", NULL, 1, &o.draft, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
@@ -113,19 +114,24 @@ int cmd_bench(int argc, char **argv) {
     model *m = model_load(o.model, &mo, &err);
     if (!m) { fprintf(stderr, "sqlassist: %s\n", err.msg); ev_tasks_free(&tasks); return 1; }
     int rc = lora_cli_setup(&lc, m);
-    prefix_cache *pc = rc ? NULL : pc_new(m, 2, (int)n_ctx, &err);
+    prefix_cache *pc = NULL;
     prompt_template tpl = {0};
-    if (!rc && !pc) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
     if (!rc && agent_template_init(&tpl, o.format, o.tpl, m, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 2; }
     int copy_values = rc ? 0 : agent_copy_values(o.copy_values, m);
     if (copy_values < 0) { fprintf(stderr, "sqlassist: --copy '%s': expected on, off or auto\n", o.copy_values); rc = 2; }
     int grammar = 1;
     if (!rc && agent_grammar_flag(o.grammar, &grammar)) rc = 2;
+    int at_once = 1;
+    if (!rc && agent_on_off("--candidates-at-once", o.at_once, 1, &at_once)) rc = 2;
+    if (!rc) {
+        agent_config want = { .m = m, .copy_values = copy_values, .candidates = (int)n_cand, .parallel_candidates = at_once };
+        if (!(pc = pc_new(m, agent_cache_slots(&want, 2), (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
+    }
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
 
     agent_config cfg = {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
-        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand,
+        .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand, .parallel_candidates = at_once,
         .draft = !o.draft ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
         .link_bonus = !o.link_bonus ? 0 : link_bonus > 0 ? (float)link_bonus : -1,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,

@@ -112,10 +112,12 @@ infer_state *pc_acquire(prefix_cache *pc, const char *adapter_key, const int32_t
     pc->stats.lookups++;
     if (best_len > 0) { pc->stats.hits++; pc->stats.tokens_reused += best_len; }
     snprintf(best->key, sizeof best->key, "%s", adapter_key);
+    /* under the lock: another acquire may look at this slot as a donor, and
+    ** must see only the prefix that stays put, not what its owner overwrites */
+    best->n_ids = best_len;
     pthread_mutex_unlock(&pc->mu);
     infer_truncate(best->st, best_len < infer_n_past(best->st) ? best_len : infer_n_past(best->st));
     assert(infer_n_past(best->st) == best_len);
-    best->n_ids = best_len;
     *n_cached = best_len;
     return best->st;
 }
