@@ -29,10 +29,10 @@
 #     x bytes of weights read per token (every tensor of the file; the tied
 #     151936-row embedding is read once per token as the output head) / the
 #     read bandwidth measured with ../shared/anchors/stream_bw.c (gcc -O3
-#     -march=native -fopenmp, as the anchors' own figures; built with -O2
-#     it reads 20-30% less on Zen 5, which made decode look closer to the
-#     limit than it is) at THREADS threads, before and after the engine runs (the
-#     higher of the two is the limit).
+#     -march=native -fopenmp, as ../shared/anchors/FIGURES.md measures it;
+#     on a shared host it swings from run to run, 30-60 GB/s on the Zen 5)
+#     at THREADS threads, before and after the engine runs (the higher of
+#     the two is the limit).
 # Before each engine run it waits (up to IDLE_WAIT s) until the CPUs are idle,
 # and it records how much CPU other processes used during each run.
 # A Markdown table ends the output and is written to bench/out/batched.md
