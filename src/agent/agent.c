@@ -526,6 +526,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             cand_g = NULL;
         }
     }
+    int parallel = cand_cv != NULL;
     for (int round = 0; round < max_attempts && !done && rc == 0; round++) {
         char *prompt = prompt_render(cfg->tpl, schema_text, hist, nh, question, fails, n_fail);
         if (!prompt) { rc = sa_fail(err, "out of memory"); break; }
@@ -542,7 +543,6 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ** concurrent sequences whose decode steps share passes over the
         ** weights; each is then run and ranked in candidate order either way,
         ** so the answer is the same. */
-        int parallel = rerank && cfg->parallel_candidates && cand_cv && cand_g;
         for (int c0 = 0; c0 < n_cand && !done && rc == 0;) {
             int nw = parallel ? n_cand - c0 : 1;
             cand_job *jobs = calloc((size_t)nw, sizeof *jobs);
@@ -579,109 +579,109 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             if (parallel) write_candidates_at_once(cfg, batch, key, ids, n_ids, jobs, nw);
             else write_candidate(&jobs[0]);
             for (int k = 0; k < nw; k++) {
-            cand_job *j = &jobs[k];
-            if (done || rc) { cand_job_free(j); continue; }
-            agent_attempt *at = &ans->attempts[ans->n_attempts++];
-            at->round = round + 1;
-            at->candidate = c0 + k + 1;
-            at->rows = -1;
-            gen_result res = j->res;
-            memset(&j->res, 0, sizeof j->res);
-            int grc = j->grc;
-            at->coverage = j->coverage;
-            if (grc == 0 && res.n_ids > 0 && n_seen < (1u << 16)) {   /* later attempts: drafts from this one too */
-                int32_t *more = realloc(seen, (n_seen + (size_t)res.n_ids) * sizeof *more);
-                if (more) {
-                    memcpy(more + n_seen, res.ids, (size_t)res.n_ids * sizeof *more);
-                    seen = more;
-                    n_seen += (size_t)res.n_ids;
+                cand_job *j = &jobs[k];
+                if (done || rc) { cand_job_free(j); continue; }
+                agent_attempt *at = &ans->attempts[ans->n_attempts++];
+                at->round = round + 1;
+                at->candidate = c0 + k + 1;
+                at->rows = -1;
+                gen_result res = j->res;
+                memset(&j->res, 0, sizeof j->res);
+                int grc = j->grc;
+                at->coverage = j->coverage;
+                if (grc == 0 && res.n_ids > 0 && n_seen < (1u << 16)) {   /* later attempts: drafts from this one too */
+                    int32_t *more = realloc(seen, (n_seen + (size_t)res.n_ids) * sizeof *more);
+                    if (more) {
+                        memcpy(more + n_seen, res.ids, (size_t)res.n_ids * sizeof *more);
+                        seen = more;
+                        n_seen += (size_t)res.n_ids;
+                    }
                 }
-            }
-            if (grc) {
-                if (err) *err = j->err;
-                cand_job_free(j);
+                if (grc) {
+                    if (err) *err = j->err;
+                    cand_job_free(j);
+                    gen_result_free(&res);
+                    rc = -1;
+                    continue;
+                }
+                if (!j->live && cfg->on_token && res.text && res.text[0] &&
+                    cfg->on_token(cfg->ud, j->attempt, res.text, (int)strlen(res.text)))
+                    j->w.cancelled = 1;
+                at->looped = j->w.looped;
+                at->prompt_tokens = (int)n_ids;
+                at->cached_tokens = j->n_cached;
+                at->generated_tokens = res.n_ids;
+                at->drafted_tokens = res.n_drafted;
+                at->accepted_tokens = res.n_accepted;
+                at->verify_passes = res.n_verify;
+                at->prefill_ms = res.prefill_s * 1000.0;
+                at->decode_ms = res.decode_s * 1000.0;
+                strbuf reply;
+                strbuf_init(&reply);
+                strbuf_puts(&reply, prefix ? prefix : "");
+                strbuf_puts(&reply, res.text ? res.text : "");
+                at->raw = valid_utf8(strbuf_take(&reply));
                 gen_result_free(&res);
-                rc = -1;
-                continue;
-            }
-            if (!j->live && cfg->on_token && res.text && res.text[0] &&
-                cfg->on_token(cfg->ud, j->attempt, res.text, (int)strlen(res.text)))
-                j->w.cancelled = 1;
-            at->looped = j->w.looped;
-            at->prompt_tokens = (int)n_ids;
-            at->cached_tokens = j->n_cached;
-            at->generated_tokens = res.n_ids;
-            at->drafted_tokens = res.n_drafted;
-            at->accepted_tokens = res.n_accepted;
-            at->verify_passes = res.n_verify;
-            at->prefill_ms = res.prefill_s * 1000.0;
-            at->decode_ms = res.decode_s * 1000.0;
-            strbuf reply;
-            strbuf_init(&reply);
-            strbuf_puts(&reply, prefix ? prefix : "");
-            strbuf_puts(&reply, res.text ? res.text : "");
-            at->raw = valid_utf8(strbuf_take(&reply));
-            gen_result_free(&res);
-            int cancelled = j->w.cancelled, complete = j->complete, steered = j->steered;
-            cand_job_free(j);
-            ans->prompt_tokens += at->prompt_tokens;
-            ans->cached_tokens += at->cached_tokens;
-            ans->generated_tokens += at->generated_tokens;
-            ans->drafted_tokens += at->drafted_tokens;
-            ans->accepted_tokens += at->accepted_tokens;
-            ans->verify_passes += at->verify_passes;
-            ans->prefill_ms += at->prefill_ms;
-            ans->decode_ms += at->decode_ms;
-            if (cancelled) { ans->cancelled = true; done = 1; continue; }
+                int cancelled = j->w.cancelled, complete = j->complete, steered = j->steered;
+                cand_job_free(j);
+                ans->prompt_tokens += at->prompt_tokens;
+                ans->cached_tokens += at->cached_tokens;
+                ans->generated_tokens += at->generated_tokens;
+                ans->drafted_tokens += at->drafted_tokens;
+                ans->accepted_tokens += at->accepted_tokens;
+                ans->verify_passes += at->verify_passes;
+                ans->prefill_ms += at->prefill_ms;
+                ans->decode_ms += at->decode_ms;
+                if (cancelled) { ans->cancelled = true; done = 1; continue; }
 
-            /* Under the grammar the reply is the statement itself (blanks, a
-            ** ';' and a closing fence aside): no heuristic cuts it (a blank
-            ** line inside a literal is part of the value). A reply that is
-            ** not a complete statement was cut off by the token budget (no
-            ** way to end it was found): it is never run as if it were the query. */
-            at->sql = complete ? statement_of(at->raw ? at->raw : "") : prompt_extract_sql(at->raw ? at->raw : "");
-            if (!at->sql) { rc = sa_fail(err, "out of memory"); continue; }
-            at->cut_off = grammar && !complete && at->sql[0];
-            at->steered = steered;
-            for (int e = first_of_round; e < ans->n_attempts - 1; e++)
-                if (ans->attempts[e].sql && !strcmp(ans->attempts[e].sql, at->sql)) at->duplicate = e + 1;
-            t0 = clock_now_s();
-            sb_result r = {0};
-            if (at->duplicate) {   /* same outcome as before: no need to run it again */
-                const agent_attempt *same = &ans->attempts[at->duplicate - 1];
-                at->rows = same->rows;
-                at->names_mended = same->names_mended;
-                at->values_mended = same->values_mended;
-                if (same->error) at->error = strdup(same->error);
-                free(at->sql);
-                at->sql = strdup(same->sql);
-            } else if (at->cut_off) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "the query was not finished within %d tokens", max_new);
-                at->error = strdup(msg);
-            } else {
-                if (!names) names = own_schema(sb, &own_names, &have_own);
-                run_attempt(sb, at, names, &r);
-            }
-            at->execute_ms = ms_since(t0);
-            ans->execute_ms += at->execute_ms;
-            int idx = ans->n_attempts - 1;
-            if (at->rows >= 0 && !at->duplicate &&
-                (ans->chosen < 0 || outcome_rank(at) > outcome_rank(&ans->attempts[ans->chosen]) ||
-                 (rerank && outcome_rank(at) == outcome_rank(&ans->attempts[ans->chosen]) &&
-                  at->coverage > ans->attempts[ans->chosen].coverage))) {
-                sb_result_free(&best_rows);
-                best_rows = r;
-                memset(&r, 0, sizeof r);
-                ans->chosen = idx;
-            }
-            sb_result_free(&r);
-            if (cfg->on_attempt && cfg->on_attempt(cfg->ud, ans->n_attempts, at->sql, at->error)) {
-                ans->cancelled = true;
-                done = 1;
-                continue;
-            }
-            if (at->rows > 0 && !at->steered && !rerank) done = 1;
+                /* Under the grammar the reply is the statement itself (blanks, a
+                ** ';' and a closing fence aside): no heuristic cuts it (a blank
+                ** line inside a literal is part of the value). A reply that is
+                ** not a complete statement was cut off by the token budget (no
+                ** way to end it was found): it is never run as if it were the query. */
+                at->sql = complete ? statement_of(at->raw ? at->raw : "") : prompt_extract_sql(at->raw ? at->raw : "");
+                if (!at->sql) { rc = sa_fail(err, "out of memory"); continue; }
+                at->cut_off = grammar && !complete && at->sql[0];
+                at->steered = steered;
+                for (int e = first_of_round; e < ans->n_attempts - 1; e++)
+                    if (ans->attempts[e].sql && !strcmp(ans->attempts[e].sql, at->sql)) at->duplicate = e + 1;
+                t0 = clock_now_s();
+                sb_result r = {0};
+                if (at->duplicate) {   /* same outcome as before: no need to run it again */
+                    const agent_attempt *same = &ans->attempts[at->duplicate - 1];
+                    at->rows = same->rows;
+                    at->names_mended = same->names_mended;
+                    at->values_mended = same->values_mended;
+                    if (same->error) at->error = strdup(same->error);
+                    free(at->sql);
+                    at->sql = strdup(same->sql);
+                } else if (at->cut_off) {
+                    char msg[160];
+                    snprintf(msg, sizeof msg, "the query was not finished within %d tokens", max_new);
+                    at->error = strdup(msg);
+                } else {
+                    if (!names) names = own_schema(sb, &own_names, &have_own);
+                    run_attempt(sb, at, names, &r);
+                }
+                at->execute_ms = ms_since(t0);
+                ans->execute_ms += at->execute_ms;
+                int idx = ans->n_attempts - 1;
+                if (at->rows >= 0 && !at->duplicate &&
+                    (ans->chosen < 0 || outcome_rank(at) > outcome_rank(&ans->attempts[ans->chosen]) ||
+                     (rerank && outcome_rank(at) == outcome_rank(&ans->attempts[ans->chosen]) &&
+                      at->coverage > ans->attempts[ans->chosen].coverage))) {
+                    sb_result_free(&best_rows);
+                    best_rows = r;
+                    memset(&r, 0, sizeof r);
+                    ans->chosen = idx;
+                }
+                sb_result_free(&r);
+                if (cfg->on_attempt && cfg->on_attempt(cfg->ud, ans->n_attempts, at->sql, at->error)) {
+                    ans->cancelled = true;
+                    done = 1;
+                    continue;
+                }
+                if (at->rows > 0 && !at->steered && !rerank) done = 1;
             }
             free(jobs);
             c0 += nw;
