@@ -229,5 +229,10 @@ kill $SPID 2>/dev/null; wait $SPID 2>/dev/null
 # flag errors are usage errors
 "$SQLASSIST" ask --db examples/shop.sqlite --grammar maybe "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--grammar maybe: exit 2" || bad "--grammar maybe: not a usage error"
 "$SQLASSIST" ask --db examples/shop.sqlite --candidates 0 "x" > /dev/null 2>&1; [ $? -eq 2 ] && ok "--candidates 0: exit 2" || bad "--candidates 0: not a usage error"
+for cmd in "ask --db examples/shop.sqlite x" "bench --tasks bench/everyday/shop.jsonl --no-server --out $W/bad"; do
+    $SQLASSIST $cmd --candidates-at-once maybe > /dev/null 2> "$W/at_once.err"
+    [ $? -eq 2 ] && grep -q "candidates-at-once 'maybe': expected on or off" "$W/at_once.err" \
+        && ok "${cmd%% *} --candidates-at-once maybe: exit 2, named" || bad "${cmd%% *} --candidates-at-once maybe: $(cat "$W/at_once.err")"
+done
 
 finish
