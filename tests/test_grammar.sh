@@ -19,7 +19,11 @@
 #      grammar on gives the same SQL as without it wherever the grammar
 #      accepts what the model wrote without it (100 WikiSQL dev questions),
 #      and --json and /api/ask list the candidates with their outcome (/api/ask
-#      takes grammar and candidates per request, 400 for bad values).
+#      takes grammar and candidates per request, 400 for bad values);
+#   4. --beam: a bad width is a usage error for ask, bench and serve; with
+#      --beam 4 a round holds the 4 plain candidates (the same SQL as with
+#      --beam 0) and then 4 beam replies, all valid under the grammar, and the
+#      server (beam rows through its batcher) lists the same candidates as ask.
 # Env: SQLASSIST, OUT, SHARED, BUILD (for build/tests/test_sqlgrammar), SAN.
 . "$(dirname "$0")/lib_test.sh" grammar
 CHECK="${BUILD:-build}/tests/test_sqlgrammar"
@@ -234,5 +238,44 @@ for cmd in "ask --db examples/shop.sqlite x" "bench --tasks bench/everyday/shop.
     [ $? -eq 2 ] && grep -q "candidates-at-once 'maybe': expected on or off" "$W/at_once.err" \
         && ok "${cmd%% *} --candidates-at-once maybe: exit 2, named" || bad "${cmd%% *} --candidates-at-once maybe: $(cat "$W/at_once.err")"
 done
+
+# --beam: the replies of a beam search join each round's candidates (engine/beam.h); 0 = off
+for cmd in "ask --db examples/shop.sqlite x" "bench --tasks bench/everyday/shop.jsonl --no-server --out $W/bad" "serve --db examples/shop.sqlite"; do
+    $SQLASSIST $cmd --beam 17 > /dev/null 2> "$W/beam.err"
+    [ $? -eq 2 ] && grep -q -- "--beam" "$W/beam.err" && ok "${cmd%% *} --beam 17: exit 2, named" || bad "${cmd%% *} --beam 17: $(cat "$W/beam.err")"
+done
+for b in 0 4; do
+    "$SQLASSIST" ask --db examples/shop.sqlite --json --beam $b "How many orders has each status?" > "$W/beam$b.json" 2> /dev/null
+done
+/usr/bin/python3 - "$W/beam0.json" "$W/beam4.json" <<'PY' && ok "--beam 4: 4 more candidates after the plain ones, all run; --beam 0: none" || bad "--beam candidates"
+import json, sys
+off, on = (json.load(open(p)) for p in sys.argv[1:])
+r0 = [a for a in off["attempts"] if a["round"] == 1]
+r1 = [a for a in on["attempts"] if a["round"] == 1]
+assert len(r0) == 4 and [a["candidate"] for a in r1] == list(range(1, 9)), (len(r0), [a["candidate"] for a in r1])
+assert [a["sql"] for a in r1[:4]] == [a["sql"] for a in r0], "the plain candidates are the same with and without the beam"
+assert all(a["outcome"] != "error" for a in r1[4:]), "every beam reply is valid SQL under the grammar"
+assert on["ok"] and any(a["chosen"] for a in r1)
+PY
+# the server's workers run the beam's rows through their batcher: the same candidates as ask
+"$SQLASSIST" serve --model "$MODEL" --db examples/shop.sqlite --port 0 --threads 2 --beam 4 2> "$W/serve-beam.log" &
+BPID=$!
+for _ in $(seq 300); do grep -q '"event":"ready"' "$W/serve-beam.log" 2>/dev/null && break; kill -0 $BPID 2>/dev/null || break; sleep 0.1; done
+BPORT=$(grep -o '"port":[0-9]*' "$W/serve-beam.log" | head -1 | cut -d: -f2)
+if [ -n "$BPORT" ] && r=$($PY - "$BPORT" "$W/beam4.json" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=120)
+c.request("POST", "/api/ask", json.dumps({"question": "How many orders has each status?"}), {"Content-Type": "application/json"})
+r = c.getresponse()
+a = json.loads(r.read())
+cli = json.load(open(sys.argv[2]))
+assert r.status == 200, (r.status, a)
+got = [t["sql"] for t in a["attempts"] if t["round"] == 1]
+want = [t["sql"] for t in cli["attempts"] if t["round"] == 1]
+assert got == want, (got, want)
+print(f"{len(got)} candidates, the same as ask --beam 4")
+PY
+); then ok "serve --beam 4: $r"; else bad "serve --beam 4: $r $(tail -3 "$W/serve-beam.log")"; fi
+kill $BPID 2>/dev/null; wait $BPID 2>/dev/null
 
 finish

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "../engine/batcher.h"
+#include "../engine/beam.h"
 #include "../engine/generate.h"
 #include "../engine/lora.h"
 #include "copyvals.h"
@@ -248,6 +249,20 @@ static int holds_dates(void *ctx, const char *table, const char *col) {
 /* Runs at->sql in the sandbox, first mending comparisons with a value their
 ** column does not hold, then a misspelt name of the schema up to three
 ** times; fills at->error or *r (and at->rows). */
+/* Records what a query that ran returned. One row of NULLs and zeros is
+** what an aggregate gives over no rows at all (count(x) or max(x) where
+** nothing matched): ranked as no rows, or any aggregate would beat a
+** plain query that found nothing. */
+static void ran(agent_attempt *at, const sb_result *r) {
+    at->rows = r->total_rows;
+    int empty = r->total_rows == 1 && r->nrows == 1 && r->ncols > 0;
+    for (int c = 0; empty && c < r->ncols; c++) {
+        const sb_value *v = &r->cells[c];
+        empty = v->type == SB_NULL || (v->type == SB_INTEGER && v->i == 0) || (v->type == SB_REAL && v->r == 0);
+    }
+    at->empty_aggregate = empty;
+}
+
 static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, sb_result *r) {
     memset(r, 0, sizeof *r);
     at->rows = -1;
@@ -268,7 +283,7 @@ static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, 
         }
     }
     sa_err serr = {{0}};
-    if (sb_run(sb, at->sql, r, &serr) == 0) { at->rows = r->total_rows; return; }
+    if (sb_run(sb, at->sql, r, &serr) == 0) { ran(at, r); return; }
     sb_result_free(r);
     at->error = strdup(serr.msg);
     for (int k = 0; k < 3 && at->error && names; k++) {
@@ -280,7 +295,7 @@ static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, 
         sa_err e2 = {{0}};
         free(at->error);
         at->error = NULL;
-        if (sb_run(sb, at->sql, r, &e2) == 0) { at->rows = r->total_rows; return; }
+        if (sb_run(sb, at->sql, r, &e2) == 0) { ran(at, r); return; }
         sb_result_free(r);
         at->error = strdup(e2.msg);
     }
@@ -305,10 +320,11 @@ static char *statement_of(const char *reply) {
 
 /* How good an outcome is: the model's own query with rows > its own query
 ** without rows > a query the grammar had to finish, with rows > without >
-** failed. A finished-for-it query runs but is seldom what was asked. */
+** failed. A finished-for-it query runs but is seldom what was asked. One
+** row of NULLs and zeros counts as no rows (ran). */
 static int outcome_rank(const agent_attempt *at) {
     if (at->rows < 0) return 0;
-    return (at->steered ? 1 : 3) + (at->rows > 0);
+    return (at->steered ? 1 : 3) + (at->rows > 0 && !at->empty_aggregate);
 }
 
 /* Value linking (cv_link_values): the spans of the question the database
@@ -389,6 +405,186 @@ static void cand_job_free(cand_job *j) {
     memset(j, 0, sizeof *j);
 }
 
+/* ---- candidates by beam search --------------------------------------------- */
+
+/* One reply's constraint state under beam search: its copy mask and
+** grammar, its text (for the end of the statement) and ids (for the loop
+** guard). A fork copies the mask and rebuilds the grammar by replaying the
+** ids, since the grammar cannot be copied. */
+typedef struct beam_watch {
+    const agent_config *cfg;
+    const sc_schema *names;
+    const char *prefix;
+    copy_vals *cv;
+    sql_grammar *g;
+    strbuf text;
+    int32_t *ids;
+    int n_ids, cap_ids;
+    int looped_at;          /* ids written when the loop guard closed the statement (0: never) */
+    int cancelled;
+} beam_watch;
+
+static void beam_watch_free(void *ud) {
+    beam_watch *w = ud;
+    if (!w) return;
+    cv_free(w->cv);
+    sg_free(w->g);
+    strbuf_free(&w->text);
+    free(w->ids);
+    free(w);
+}
+
+static sql_grammar *beam_grammar(const agent_config *cfg, const sc_schema *names, const char *prefix) {
+    sql_grammar *g = sg_new(cfg->m->tok, names);
+    if (g && cfg->tpl && cfg->tpl->kind == PROMPT_SCHEMA) sg_set_plain(g);
+    if (g) sg_reset(g, prefix);
+    return g;
+}
+
+/* A new reply's state: cv and g are taken (either may be NULL). */
+static beam_watch *beam_watch_new(const agent_config *cfg, const sc_schema *names, const char *prefix, copy_vals *cv,
+                                  sql_grammar *g) {
+    beam_watch *w = calloc(1, sizeof *w);
+    if (!w) { cv_free(cv); sg_free(g); return NULL; }
+    w->cfg = cfg;
+    w->names = names;
+    w->prefix = prefix;
+    w->cv = cv;
+    w->g = g;
+    strbuf_init(&w->text);
+    strbuf_puts(&w->text, prefix);
+    return w;
+}
+
+static void *beam_watch_fork(void *ud) {
+    const beam_watch *w = ud;
+    copy_vals *cv = w->cv ? cv_clone(w->cv) : NULL;
+    sql_grammar *g = w->g ? beam_grammar(w->cfg, w->names, w->prefix) : NULL;
+    if ((w->cv && !cv) || (w->g && !g)) { cv_free(cv); sg_free(g); return NULL; }
+    for (int i = 0; g && i < w->n_ids; i++) {
+        sg_push(g, w->ids[i]);
+        if (w->looped_at == i + 1) sg_finish(g);
+    }
+    beam_watch *f = beam_watch_new(w->cfg, w->names, w->prefix, cv, g);
+    if (!f) return NULL;
+    strbuf_free(&f->text);
+    strbuf_init(&f->text);
+    strbuf_append(&f->text, w->text.p ? w->text.p : "", w->text.len);
+    f->ids = w->n_ids ? malloc((size_t)w->n_ids * sizeof *f->ids) : NULL;
+    if (w->n_ids && !f->ids) { beam_watch_free(f); return NULL; }
+    if (w->n_ids) memcpy(f->ids, w->ids, (size_t)w->n_ids * sizeof *f->ids);
+    f->n_ids = f->cap_ids = w->n_ids;
+    f->looped_at = w->looped_at;
+    f->cancelled = w->cancelled;
+    return f;
+}
+
+static void beam_watch_logits(void *ud, float *logits, int n_vocab) {
+    beam_watch *w = ud;
+    if (w->cv) cv_mask(w->cv, logits, n_vocab);
+}
+
+static int beam_watch_mask(void *ud, float *logits, int n_vocab, int n_left) {
+    beam_watch *w = ud;
+    return w->g ? sg_mask(w->g, logits, n_vocab, n_left) : n_vocab;
+}
+
+/* As watch_token and watch_text together: 1 when the statement is done. */
+static int beam_watch_token(void *ud, int id) {
+    beam_watch *w = ud;
+    if (w->cv) cv_push(w->cv, id);
+    if (w->g) sg_push(w->g, id);
+    if (w->n_ids == w->cap_ids) {
+        int cap = w->cap_ids ? 2 * w->cap_ids : 64;
+        int32_t *more = realloc(w->ids, (size_t)cap * sizeof *more);
+        if (!more) return 1;
+        w->ids = more;
+        w->cap_ids = cap;
+    }
+    w->ids[w->n_ids++] = id;
+    if (!w->looped_at && agent_repeating_tail(w->ids, w->n_ids)) {
+        w->looped_at = w->n_ids;
+        if (!w->g) return 1;
+        sg_finish(w->g);
+    }
+    char piece[256];
+    int n = tok_token_bytes(w->cfg->m->tok, id, piece, sizeof piece);
+    if (n > 0) strbuf_append(&w->text, piece, (size_t)n);
+    if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
+    if (!w->text.p) return 0;
+    if (strstr(w->text.p, "```")) return 1;
+    return strchr(w->text.p, ';') && sqlite3_complete(w->text.p);
+}
+
+/* The round's candidates by beam search (cfg->beam replies): the prompt is
+** computed into a prefix-cache slot, the search runs from there, and each
+** hypothesis, best first, becomes a finished cand_job as write_candidate
+** leaves one. Returns how many jobs were filled (0 with err set on failure). */
+static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *names, const copy_vals *cv0,
+                                    int grammar, const char *key, const int32_t *ids, size_t n_ids, const char *prefix,
+                                    int max_new, int first_attempt, cand_job *jobs, sa_err *err) {
+    const model *m = cfg->m;
+    int n_cached = 0, filled = 0;
+    infer_state *st = pc_acquire(cfg->pc, key, ids, (int)n_ids, &n_cached);
+    infer_set_lora(st, cfg->lora, cfg->lora_scale);
+    float *logits = malloc((size_t)m->cfg.n_vocab * sizeof *logits);
+    double t0 = clock_now_s();
+    if (!logits) { sa_fail(err, "out of memory"); pc_release(cfg->pc, st, NULL, 0); return 0; }
+    if (cfg->batch ? batcher_forward(cfg->batch, st, ids + n_cached, (int)n_ids - n_cached, LOGITS_LAST, 0, logits, err)
+                   : model_forward(m, st, ids + n_cached, (int)n_ids - n_cached, LOGITS_LAST, logits, err)) {
+        if (cfg->batch) batcher_idle(cfg->batch, st);
+        free(logits);
+        pc_release(cfg->pc, st, NULL, 0);
+        return 0;
+    }
+    double prefill_s = clock_now_s() - t0;
+    copy_vals *cv = cv0 ? cv_clone(cv0) : NULL;
+    if (cv) cv_reset(cv, prefix);
+    sql_grammar *g = grammar ? beam_grammar(cfg, names, prefix) : NULL;
+    beam_watch *root = beam_watch_new(cfg, names, prefix, cv, g);
+    if (!root || (cv0 && !cv) || (grammar && !g)) {
+        beam_watch_free(root);
+        free(logits);
+        pc_release(cfg->pc, st, NULL, 0);
+        sa_fail(err, "out of memory");
+        return 0;
+    }
+    beam_opts bo = { .width = agent_beam(cfg), .n_predict = max_new, .fork = beam_watch_fork, .drop = beam_watch_free,
+                     .on_logits = beam_watch_logits, .mask = beam_watch_mask, .on_token = beam_watch_token,
+                     .ud = root, .batch = cfg->batch, .lora = cfg->lora,
+                     .lora_scale = cfg->lora_scale };
+    beam_result br;
+    int rc = beam_search(m, st, (int)n_ids, logits, &bo, &br, err);
+    free(logits);
+    pc_release(cfg->pc, st, ids, rc == 0 && infer_n_past(st) == (int)n_ids ? (int)n_ids : 0);
+    if (rc) return 0;
+    for (int h = 0; h < br.n; h++) {
+        cand_job *j = &jobs[filled++];
+        beam_watch *w = br.hyps[h].ud;
+        j->cfg = cfg;
+        j->attempt = first_attempt + h;
+        j->n_cached = n_cached;
+        j->res.ids = br.hyps[h].ids;
+        j->res.n_ids = br.hyps[h].n_ids;
+        br.hyps[h].ids = NULL;
+        j->res.text = tok_decode(m->tok, j->res.ids, (size_t)j->res.n_ids, 0);
+        j->res.n_prompt = h == 0 ? (int)n_ids - n_cached : 0;
+        j->res.prefill_s = h == 0 ? prefill_s : 0;
+        j->res.decode_s = h == 0 ? br.decode_s : 0;
+        j->res.stop = br.hyps[h].finished ? GEN_STOP_EOS : GEN_STOP_LENGTH;
+        strbuf_init(&j->w.text);
+        if (w) {
+            j->coverage = w->cv ? cv_coverage(w->cv) : 0;
+            j->complete = w->g && sg_complete(w->g);
+            j->steered = w->g && sg_steered(w->g);
+            j->w.looped = w->looped_at > 0;
+            j->w.cancelled = w->cancelled;
+        }
+    }
+    beam_result_free(&br, beam_watch_free);
+    return filled;
+}
+
 static void *write_candidate_thread(void *arg) {
     write_candidate(arg);
     return NULL;
@@ -433,7 +629,13 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     double t_start = clock_now_s();
     const model *m = cfg->m;
     int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 3;
-    int n_cand = agent_candidates(cfg);
+    int beam_w = agent_beam(cfg);
+    /* After the n_plain greedy/sampled candidates, a beam search writes
+    ** beam_w more in one search on this thread (its rows through the
+    ** caller's batcher when there is one). */
+    int use_beam = beam_w > 1;
+    int n_plain = agent_candidates(cfg);
+    int n_cand = n_plain + (use_beam ? beam_w : 0);
     int max_new = cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 256;
     int hist_budget = cfg->history_budget_tokens > 0 ? cfg->history_budget_tokens : 512;
     ans->question = strdup(question);
@@ -505,7 +707,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     copy_vals **cand_cv = NULL;
     sql_grammar **cand_g = NULL;
     struct batcher *batch = cfg->batch, *own_batch = NULL;
-    if (rerank && cfg->parallel_candidates) {
+    if (rerank && cfg->parallel_candidates && n_plain > 1) {
         cand_cv = calloc((size_t)n_cand, sizeof *cand_cv);
         cand_g = calloc((size_t)n_cand, sizeof *cand_g);
         int ok = cand_cv && cand_g;
@@ -544,10 +746,16 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ** weights; each is then run and ranked in candidate order either way,
         ** so the answer is the same. */
         for (int c0 = 0; c0 < n_cand && !done && rc == 0;) {
-            int nw = parallel ? n_cand - c0 : 1;
+            int by_beam = use_beam && c0 >= n_plain;
+            int nw = by_beam ? beam_w : parallel ? n_plain - c0 : 1;
             cand_job *jobs = calloc((size_t)nw, sizeof *jobs);
             if (!jobs) { rc = sa_fail(err, "out of memory"); break; }
-            for (int k = 0; k < nw; k++) {
+            if (by_beam) {
+                nw = write_candidates_by_beam(cfg, names, cv, grammar != NULL, key, ids, n_ids, prefix ? prefix : "",
+                                              max_new, ans->n_attempts + 1, jobs, err);
+                if (nw == 0) { free(jobs); rc = -1; break; }
+            }
+            for (int k = 0; k < nw && !by_beam; k++) {
                 int c = c0 + k;
                 cand_job *j = &jobs[k];
                 j->cfg = cfg;
@@ -576,7 +784,8 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 }
                 j->go = go;
             }
-            if (parallel) write_candidates_at_once(cfg, batch, key, ids, n_ids, jobs, nw);
+            if (by_beam) ;
+            else if (parallel) write_candidates_at_once(cfg, batch, key, ids, n_ids, jobs, nw);
             else write_candidate(&jobs[0]);
             for (int k = 0; k < nw; k++) {
                 cand_job *j = &jobs[k];
@@ -650,6 +859,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 if (at->duplicate) {   /* same outcome as before: no need to run it again */
                     const agent_attempt *same = &ans->attempts[at->duplicate - 1];
                     at->rows = same->rows;
+                    at->empty_aggregate = same->empty_aggregate;
                     at->names_mended = same->names_mended;
                     at->values_mended = same->values_mended;
                     if (same->error) at->error = strdup(same->error);
@@ -684,7 +894,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 if (at->rows > 0 && !at->steered && !rerank) done = 1;
             }
             free(jobs);
-            c0 += nw;
+            c0 += by_beam ? beam_w : nw;
         }
         free(ids);
         free(prefix);
@@ -988,6 +1198,13 @@ float agent_link_bonus(const agent_config *cfg) {
         if (!*end && v >= 0 && v <= 100) return (float)v;
     }
     return AGENT_DEFAULT_LINK_BONUS;
+}
+
+int agent_beam(const agent_config *cfg) {
+    if (cfg->beam < 0) return 0;
+    const char *e = getenv("SQLASSIST_BEAM");
+    int w = cfg->beam > 0 ? cfg->beam : e ? atoi(e) : 0;
+    return w > BEAM_MAX ? BEAM_MAX : w > 1 ? w : 0;
 }
 
 int agent_candidates(const agent_config *cfg) {

@@ -639,7 +639,7 @@ void cv_push(copy_vals *c, int id) {
 }
 
 int cv_coverage(const copy_vals *c) {
-    int n = c->held_written;
+    int n = c->held_written < c->n_held ? c->held_written : c->n_held;
     for (int i = 0; c->used && i < c->n_words; i++) n += c->used[i];
     return n;
 }
@@ -674,7 +674,7 @@ int cv_mask(copy_vals *c, float *logits, int n_vocab) {
     int masked = 0;
     for (int id = 0; id < n_vocab; id++)
         if (bad[id] == 1 && regular_kept) { logits[id] = -INFINITY; masked++; }
-        else if (bad[id] == 2) logits[id] += c->link_bonus;
+        else if (bad[id] == 2 && c->held_written < c->n_held) logits[id] += c->link_bonus;
     free(bad);
     if (c->linked) add_link_bonus(c, logits, n_vocab);
     return masked;

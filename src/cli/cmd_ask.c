@@ -96,7 +96,7 @@ int cmd_ask(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *context = NULL, *tpl_file = NULL, *format = NULL,
                *attempts = "3", *threads = NULL, *ctx = "4096", *samples = "0", *max_rows = NULL,
                *timeout = NULL, *n_predict = "256", *temp = "0", *seed = "0", *copy_vals = NULL,
-               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL, *at_once_flag = NULL;
+               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL, *at_once_flag = NULL, *beam_flag = NULL;
     int json = 0, csv = 0, verbose = 0;
     lora_cli lc = {0};
     cli_opt opts[] = {
@@ -121,6 +121,7 @@ int cmd_ask(int argc, char **argv) {
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL that is valid on the database's schema (default on)"},
         {"--candidates-at-once", NULL, 1, &at_once_flag, NULL, "on or off: write a round's candidates at once, their decode steps sharing passes over the weights (same answers; default on)"},
         {"--candidates", NULL, 1, &candidates, NULL, "queries written per round, the first greedy, the rest sampled; the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP ")"},
+        {"--beam", NULL, 1, &beam_flag, NULL, "beam width: each round's candidates also include the replies of a beam search this wide, ranked with them (0 = off; default $SQLASSIST_BEAM, else " AGENT_BEAM_HELP ")"},
         {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--verbose", "-v", 0, NULL, &verbose, "on stderr: the SQL as it is generated, each attempt's error, tables left out of the prompt, timings"},
         LORA_CLI_OPTS(&lc),
@@ -139,7 +140,7 @@ int cmd_ask(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (cli_model_or_default(&model_path)) return 2;
     if (!db == !context) { fprintf(stderr, "sqlassist: give exactly one of --db or --context\nusage: %s\n", usage); return 2; }
-    long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0, n_thr = 0, n_cand = 0, n_draft = 0;
+    long n_att, n_ctx, n_samples, n_pred, sd, rows = 0, tmo = 0, n_thr = 0, n_cand = 0, n_draft = 0, n_beam = 0;
     double t_temp, link_bonus = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &n_att) || cli_int("--ctx", ctx, 256, 1 << 20, &n_ctx) ||
         cli_int("--samples", samples, 0, 20, &n_samples) || cli_int("-n", n_predict, 1, 8192, &n_pred) ||
@@ -147,7 +148,7 @@ int cmd_ask(int argc, char **argv) {
         cli_int("--max-rows", max_rows, 1, 1000000, &rows) || cli_int("--timeout-ms", timeout, 1, 3600000, &tmo) ||
         cli_int("--threads", threads, 1, 1024, &n_thr) ||
         cli_int("--candidates", candidates, 1, AGENT_MAX_CANDIDATES, &n_cand) ||
-        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &n_draft) || cli_float("--link-bonus", link_flag, 0, 100, &link_bonus) ||
+        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &n_draft) || cli_int("--beam", beam_flag, 0, BEAM_MAX, &n_beam) || cli_float("--link-bonus", link_flag, 0, 100, &link_bonus) ||
         lora_cli_check(&lc))
         return 2;
     if (n_pos == 0 && !isatty(0)) {
@@ -196,7 +197,8 @@ int cmd_ask(int argc, char **argv) {
     if (agent_grammar_flag(grammar_flag, &grammar)) { rc = 2; goto out; }
     int at_once = 1;
     if (agent_on_off("--candidates-at-once", at_once_flag, 1, &at_once)) { rc = 2; goto out; }
-    agent_config want = { .m = m, .copy_values = copy_values, .candidates = (int)n_cand, .parallel_candidates = at_once };
+    agent_config want = { .m = m, .copy_values = copy_values, .candidates = (int)n_cand, .parallel_candidates = at_once,
+                          .beam = !beam_flag ? 0 : n_beam ? (int)n_beam : -1 };
     if (!(pc = pc_new(m, agent_cache_slots(&want, 1), (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     if (sc_introspect(sb, (int)n_samples, &schema, &err)) { fprintf(stderr, "sqlassist: %s\n", err.msg); goto out; }
     for (int i = 0; i < schema.ntables; i++)
@@ -216,6 +218,7 @@ int cmd_ask(int argc, char **argv) {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)n_att, .max_new_tokens = (int)n_pred, .copy_values = copy_values, .schema = &schema,
         .grammar = grammar, .candidates = (int)n_cand, .parallel_candidates = at_once,
         .draft = !draft_flag ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
+        .beam = !beam_flag ? 0 : n_beam ? (int)n_beam : -1,
         .link_bonus = !link_flag ? 0 : link_bonus > 0 ? (float)link_bonus : -1,
         .sp = { .temperature = (float)t_temp, .seed = (uint64_t)sd },
         .on_token = stream_token, .on_attempt = stream_attempt, .ud = &actx,

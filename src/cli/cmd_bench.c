@@ -28,7 +28,7 @@
 #include "lora_cli.h"
 
 typedef struct bench_opts {
-    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft, *link_bonus, *at_once;
+    const char *model, *tasks_path, *db_dir, *out_dir, *threads, *ctx, *format, *tpl, *copy_values, *grammar, *candidates, *draft, *link_bonus, *at_once, *beam;
     long attempts, n_predict, concurrency, limit, tp_requests;
     int no_server;
 } bench_opts;
@@ -40,7 +40,7 @@ static void load_test(const bench_opts *o, const lora_cli *lc, const char *self,
     snprintf(np_s, sizeof np_s, "%ld", o->n_predict);
     snprintf(thr_s, sizeof thr_s, "%d", threads);
     const char *pass[][2] = { {"--format", o->format}, {"--template", o->tpl}, {"--copy", o->copy_values},
-                              {"--grammar", o->grammar}, {"--candidates", o->candidates}, {"--draft", o->draft},
+                              {"--grammar", o->grammar}, {"--candidates", o->candidates}, {"--draft", o->draft}, {"--beam", o->beam},
                               {"--link-bonus", o->link_bonus} };
     enum { N_PASS = sizeof pass / sizeof *pass };
     /* the three fixed pairs, the adapters, the flags passed on, the terminating NULL */
@@ -76,6 +76,7 @@ int cmd_bench(int argc, char **argv) {
         {"--candidates", NULL, 1, &o.candidates, NULL, "queries per round; the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP ")"},
         {"--candidates-at-once", NULL, 1, &o.at_once, NULL, "on or off: write a round's candidates at once, their decode steps sharing passes over the weights (same answers; default on)"},
         {"--link-bonus", NULL, 1, &o.link_bonus, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; default $SQLASSIST_LINK_BONUS, else " AGENT_DEFAULT_LINK_BONUS_STR ")"},
+        {"--beam", NULL, 1, &o.beam, NULL, "beam width: each round's candidates also include the replies of a beam search this wide, ranked with them (0 = off; default $SQLASSIST_BEAM, else " AGENT_BEAM_HELP ")"},
         {"--draft", NULL, 1, &o.draft, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; default $SQLASSIST_DRAFT, else " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--threads", "-t", 1, &o.threads, NULL, "threads (default: all cores)"},
         {"--ctx", "-c", 1, &o.ctx, NULL, "context length (default 4096)"},
@@ -90,14 +91,14 @@ int cmd_bench(int argc, char **argv) {
     if (r == CLI_ERROR) return 2;
     if (!o.tasks_path) { fprintf(stderr, "sqlassist: --tasks is required\nusage: %s\n", usage); return 2; }
     if (cli_model_or_default(&o.model)) return 2;
-    long n_ctx = 4096, nth = 0, n_cand = 0, n_draft = 0;
+    long n_ctx = 4096, nth = 0, n_cand = 0, n_draft = 0, n_beam = 0;
     double link_bonus = 0;
     if (cli_int("--max-attempts", attempts, 1, 20, &o.attempts) || cli_int("-n", n_predict, 1, 8192, &o.n_predict) ||
         cli_int("--concurrency", conc, 1, 64, &o.concurrency) || cli_int("--requests", tp_req, 1, 100000, &o.tp_requests) ||
         cli_int("--limit", limit, 1, 1000000, &o.limit) || cli_int("--ctx", o.ctx, 256, 1 << 20, &n_ctx) ||
         cli_int("--threads", o.threads, 1, 1024, &nth) ||
         cli_int("--candidates", o.candidates, 1, AGENT_MAX_CANDIDATES, &n_cand) ||
-        cli_int("--draft", o.draft, 0, GEN_DRAFT_MAX, &n_draft) || cli_float("--link-bonus", o.link_bonus, 0, 100, &link_bonus) ||
+        cli_int("--draft", o.draft, 0, GEN_DRAFT_MAX, &n_draft) || cli_int("--beam", o.beam, 0, BEAM_MAX, &n_beam) || cli_float("--link-bonus", o.link_bonus, 0, 100, &link_bonus) ||
         lora_cli_check(&lc))
         return 2;
     char self[4096];
@@ -124,7 +125,8 @@ int cmd_bench(int argc, char **argv) {
     int at_once = 1;
     if (!rc && agent_on_off("--candidates-at-once", o.at_once, 1, &at_once)) rc = 2;
     if (!rc) {
-        agent_config want = { .m = m, .copy_values = copy_values, .candidates = (int)n_cand, .parallel_candidates = at_once };
+        agent_config want = { .m = m, .copy_values = copy_values, .candidates = (int)n_cand, .parallel_candidates = at_once,
+                              .beam = !o.beam ? 0 : n_beam ? (int)n_beam : -1 };
         if (!(pc = pc_new(m, agent_cache_slots(&want, 2), (int)n_ctx, &err))) { fprintf(stderr, "sqlassist: %s\n", err.msg); rc = 1; }
     }
     if (rc) { pc_free(pc); lora_cli_free(&lc); model_free(m); ev_tasks_free(&tasks); return rc; }
@@ -133,6 +135,7 @@ int cmd_bench(int argc, char **argv) {
         .m = m, .pc = pc, .tpl = &tpl, .max_attempts = (int)o.attempts, .max_new_tokens = (int)o.n_predict,
         .copy_values = copy_values, .grammar = grammar, .candidates = (int)n_cand, .parallel_candidates = at_once,
         .draft = !o.draft ? 0 : n_draft ? (int)n_draft : -1,   /* --draft 0: off; none: the default */
+        .beam = !o.beam ? 0 : n_beam ? (int)n_beam : -1,
         .link_bonus = !o.link_bonus ? 0 : link_bonus > 0 ? (float)link_bonus : -1,
         .lora = lc.use, .lora_scale = lc.use_scale, .adapter_name = lc.use ? lora_name(lc.use) : NULL,
     };

@@ -25,7 +25,7 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *db = NULL, *lora_dir = NULL, *host = "127.0.0.1", *port = "8080", *api_key = NULL,
                *threads = NULL, *ctx = "4096", *queue = "16", *slots = "2", *parallel = "4", *req_timeout = "120000",
                *max_body = "1048576", *cors = NULL, *max_conn = "256", *max_conn_client = "64", *tpl = NULL, *format = NULL, *copy_vals = NULL, *samples = "0",
-               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL,
+               *grammar_flag = NULL, *candidates = NULL, *draft_flag = NULL, *link_flag = NULL, *beam_flag = NULL,
                *attempts = "3", *n_predict = "256", *max_rows = NULL, *q_timeout = NULL;
     server_config cfg = {0};
     cli_opt opts[] = {
@@ -52,6 +52,7 @@ int cmd_serve(int argc, char **argv) {
         {"--grammar", NULL, 1, &grammar_flag, NULL, "on or off: decode only SQL valid on the schema (default on; /api/ask's \"grammar\" overrides)"},
         {"--candidates", NULL, 1, &candidates, NULL, "queries per round, the answer is the first that returns rows, the model's own queries before those the grammar finished (" AGENT_CANDIDATES_HELP "; /api/ask's \"candidates\" overrides)"},
         {"--link-bonus", NULL, 1, &link_flag, NULL, "logit bonus, with --copy, of a name that can only become a column the question names (0 = off; sets $SQLASSIST_LINK_BONUS; default " AGENT_DEFAULT_LINK_BONUS_STR ")"},
+        {"--beam", NULL, 1, &beam_flag, NULL, "beam width: each round's candidates also include the replies of a beam search this wide, ranked with them (0 = off; sets $SQLASSIST_BEAM; default " AGENT_BEAM_HELP ")"},
         {"--draft", NULL, 1, &draft_flag, NULL, "tokens drafted per step from the prompt for greedy decoding (speculative decoding, same output; 0 = off; sets $SQLASSIST_DRAFT; default " AGENT_DEFAULT_DRAFT_STR ")"},
         {"--format", NULL, 1, &format, NULL, "built-in template: chatml (default) or sql-create-context"},
         {"--samples", NULL, 1, &samples, NULL, "sample rows per table shown to the model (default 0)"},
@@ -77,7 +78,7 @@ int cmd_serve(int argc, char **argv) {
     long v_conn_client;
     long v_par;
     long v_port, v_ctx, v_queue, v_slots, v_tmo, v_body, v_conn, v_samples, v_att, v_pred, v_rows = 0, v_qt = 0, v_thr = 0;
-    long v_cand = 0, v_draft = 0;
+    long v_cand = 0, v_draft = 0, v_beam = 0;
     double v_link = 0;
     if (cli_int("--port", port, 0, 65535, &v_port) || cli_int("--ctx", ctx, 256, 1 << 20, &v_ctx) ||
         cli_int("--queue", queue, 1, 100000, &v_queue) || cli_int("--slots", slots, 1, 64, &v_slots) ||
@@ -89,9 +90,10 @@ int cmd_serve(int argc, char **argv) {
         cli_int("--n-predict", n_predict, 1, 8192, &v_pred) || cli_int("--threads", threads, 1, 1024, &v_thr) ||
         cli_int("--max-rows", max_rows, 1, 1000000, &v_rows) || cli_int("--timeout-ms", q_timeout, 1, 3600000, &v_qt) ||
         cli_int("--candidates", candidates, 1, AGENT_MAX_CANDIDATES, &v_cand) ||
-        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &v_draft) || cli_float("--link-bonus", link_flag, 0, 100, &v_link))
+        cli_int("--draft", draft_flag, 0, GEN_DRAFT_MAX, &v_draft) || cli_int("--beam", beam_flag, 0, BEAM_MAX, &v_beam) || cli_float("--link-bonus", link_flag, 0, 100, &v_link))
         return 2;
-    if (draft_flag) setenv("SQLASSIST_DRAFT", draft_flag, 1);   /* the workers' agent_draft reads it */
+    if (draft_flag) setenv("SQLASSIST_DRAFT", draft_flag, 1);
+    if (beam_flag) setenv("SQLASSIST_BEAM", beam_flag, 1);     /* and agent_beam reads this one */   /* the workers' agent_draft reads it */
     if (link_flag) setenv("SQLASSIST_LINK_BONUS", link_flag, 1);   /* and agent_link_bonus this */
     if (!api_key) api_key = getenv("SQLASSIST_API_KEY");
     if (api_key && !plain_token(api_key)) {

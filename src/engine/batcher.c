@@ -224,6 +224,38 @@ int batcher_forward(batcher *b, infer_state *s, const int32_t *tokens, int T, in
     return c.rc;
 }
 
+int batcher_forward_rows(batcher *b, infer_state *const *states, const int32_t *tokens, int B, float *logits,
+                         sa_err *err) {
+    if (B <= 0 || B > BATCHER_MAX_ROWS) return sa_fail(err, "%d rows for one decode step (1 to %d)", B, BATCHER_MAX_ROWS);
+    call c[BATCHER_MAX_ROWS];
+    sa_err errs[BATCHER_MAX_ROWS];
+    int V = b->m->cfg.n_vocab;
+    pthread_mutex_lock(&b->mu);
+    if (b->stopping) {
+        pthread_mutex_unlock(&b->mu);
+        return sa_fail(err, "the batcher is stopping");
+    }
+    call **tail = &b->head;
+    while (*tail) tail = &(*tail)->next;
+    for (int i = 0; i < B; i++) {
+        assert(!has_call(b, states[i]));
+        errs[i] = (sa_err){{0}};
+        c[i] = (call){ states[i], &tokens[i], 1, LOGITS_LAST, 0, logits + (size_t)i * V, &errs[i], 0, 0, 0, NULL };
+        *tail = &c[i];
+        tail = &c[i].next;
+        int member = 0;
+        for (int k = 0; k < b->n_members && !member; k++) member = b->members[k] == states[i];
+        if (!member && b->n_members < MAX_MEMBERS) b->members[b->n_members++] = states[i];
+    }
+    pthread_cond_signal(&b->work);
+    for (int i = 0; i < B; i++)
+        while (!c[i].finished) pthread_cond_wait(&b->done, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < B; i++)
+        if (c[i].rc) { *err = errs[i]; return -1; }
+    return 0;
+}
+
 void batcher_idle(batcher *b, infer_state *s) {
     pthread_mutex_lock(&b->mu);
     for (int i = 0; i < b->n_members; i++)

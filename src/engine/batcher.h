@@ -51,6 +51,13 @@ void batcher_free(batcher *b);
 int batcher_forward(batcher *b, infer_state *s, const int32_t *tokens, int T, int want, int exact, float *logits,
                     sa_err *err);
 
+/* One decode step for B sequences of one caller at once (beam search):
+** tokens[i] appended to states[i], logits [B][V], as B batcher_forward calls
+** of one token each made together. Blocks until all are done; -1 + err (the
+** first failing row's) when any failed. */
+int batcher_forward_rows(batcher *b, infer_state *const *states, const int32_t *tokens, int B, float *logits,
+                         sa_err *err);
+
 /* s takes no more steps for now (its generation ended): decode steps stop
 ** waiting for it. Its next batcher_forward makes it a member again. */
 void batcher_idle(batcher *b, infer_state *s);
