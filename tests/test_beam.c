@@ -12,6 +12,8 @@
 **     balanced (every constraint state made is freed exactly once);
 **   - the caller's cache is left holding the prompt only, and a second
 **     search from it gives the same hypotheses;
+**   - a context with room for 3 more tokens ends every reply there (no
+**     error), as generate stops at a full context;
 ** on the bundled model with a real schema prompt, and on a small random
 ** q8_0 model (the int8 batch path) when the test fixtures are there.
 */
@@ -179,6 +181,24 @@ int main(void) {
     size_t n = 0;
     if (tok_encode(m->tok, prompt, strlen(prompt), &ids, &n, &err)) { CHECK_FAIL("%s", err.msg); return check_done(); }
     run_suite(m, ids, (int)n, 48, "bundled");
+
+    /* a context with room for 3 more tokens: replies stop there, as generate stops */
+    infer_state *small = infer_new(m, (int)n + 3, &err);
+    float *last = malloc((size_t)m->cfg.n_vocab * sizeof *last);
+    if (!small || !last || model_forward(m, small, ids, (int)n, LOGITS_LAST, last, &err)) {
+        CHECK_FAIL("small context: %s", err.msg);
+        return check_done();
+    }
+    beam_opts os = { .width = 4, .n_predict = 48 };
+    beam_result rs;
+    int rc = beam_search(m, small, (int)n, last, &os, &rs, &err);
+    CHECK(rc == 0 && rs.n >= 1, "a nearly full context: %s", rc ? err.msg : "ok");
+    for (int h = 0; rc == 0 && h < rs.n; h++)
+        CHECK(rs.hyps[h].n_ids <= 3, "a nearly full context: hypothesis %d has %d tokens (room for 3)", h, rs.hyps[h].n_ids);
+    if (rc == 0) beam_result_free(&rs, NULL);
+    CHECK(infer_n_past(small) == (int)n, "a nearly full context: the cache holds the prompt after the search");
+    infer_free(small);
+    free(last);
     free(ids);
     model_free(m);
 

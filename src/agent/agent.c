@@ -519,7 +519,7 @@ static int beam_watch_token(void *ud, int id) {
 /* The round's candidates by beam search (cfg->beam replies): the prompt is
 ** computed into a prefix-cache slot, the search runs from there, and each
 ** hypothesis, best first, becomes a finished cand_job as write_candidate
-** leaves one. Returns how many jobs were filled (0 with err set on failure). */
+** leaves one. Returns how many jobs were filled (maybe 0), -1 + err on failure. */
 static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *names, const copy_vals *cv0,
                                     int grammar, const char *key, const int32_t *ids, size_t n_ids, const char *prefix,
                                     int max_new, int first_attempt, cand_job *jobs, sa_err *err) {
@@ -529,13 +529,13 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
     infer_set_lora(st, cfg->lora, cfg->lora_scale);
     float *logits = malloc((size_t)m->cfg.n_vocab * sizeof *logits);
     double t0 = clock_now_s();
-    if (!logits) { sa_fail(err, "out of memory"); pc_release(cfg->pc, st, NULL, 0); return 0; }
+    if (!logits) { sa_fail(err, "out of memory"); pc_release(cfg->pc, st, NULL, 0); return -1; }
     if (cfg->batch ? batcher_forward(cfg->batch, st, ids + n_cached, (int)n_ids - n_cached, LOGITS_LAST, 0, logits, err)
                    : model_forward(m, st, ids + n_cached, (int)n_ids - n_cached, LOGITS_LAST, logits, err)) {
         if (cfg->batch) batcher_idle(cfg->batch, st);
         free(logits);
         pc_release(cfg->pc, st, NULL, 0);
-        return 0;
+        return -1;
     }
     double prefill_s = clock_now_s() - t0;
     copy_vals *cv = cv0 ? cv_clone(cv0) : NULL;
@@ -547,7 +547,7 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
         free(logits);
         pc_release(cfg->pc, st, NULL, 0);
         sa_fail(err, "out of memory");
-        return 0;
+        return -1;
     }
     beam_opts bo = { .width = agent_beam(cfg), .n_predict = max_new, .fork = beam_watch_fork, .drop = beam_watch_free,
                      .on_logits = beam_watch_logits, .mask = beam_watch_mask, .on_token = beam_watch_token,
@@ -557,7 +557,7 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
     int rc = beam_search(m, st, (int)n_ids, logits, &bo, &br, err);
     free(logits);
     pc_release(cfg->pc, st, ids, rc == 0 && infer_n_past(st) == (int)n_ids ? (int)n_ids : 0);
-    if (rc) return 0;
+    if (rc) return -1;
     for (int h = 0; h < br.n; h++) {
         cand_job *j = &jobs[filled++];
         beam_watch *w = br.hyps[h].ud;
@@ -753,7 +753,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
             if (by_beam) {
                 nw = write_candidates_by_beam(cfg, names, cv, grammar != NULL, key, ids, n_ids, prefix ? prefix : "",
                                               max_new, ans->n_attempts + 1, jobs, err);
-                if (nw == 0) { free(jobs); rc = -1; break; }
+                if (nw < 0) { free(jobs); rc = -1; break; }
             }
             for (int k = 0; k < nw && !by_beam; k++) {
                 int c = c0 + k;

@@ -97,6 +97,13 @@ int beam_search(const model *m, infer_state *s, int n_keep, const float *last_lo
     memset(res, 0, sizeof *res);
     int V = m->cfg.n_vocab, W = o->width, NP = o->n_predict;
     assert(W >= 1 && W <= BEAM_MAX && NP >= 1 && infer_n_past(s) >= n_keep);
+    if (NP > infer_n_ctx(s) - n_keep) NP = infer_n_ctx(s) - n_keep;   /* as generate stops at a full context */
+    if (NP < 1) {
+        if (o->drop && o->ud) o->drop(o->ud);
+        infer_truncate(s, n_keep);
+        return sa_fail(err, "context full: %d cached tokens leave no room to generate (--ctx %d)", n_keep,
+                       infer_n_ctx(s));
+    }
     double t0 = clock_now_s();
     int eos = tok_eos_id(m->tok), im_end = tok_im_end_id(m->tok), endoftext = tok_lookup(m->tok, "<|endoftext|>");
     int n_ctx = n_keep + NP + 1;

@@ -69,7 +69,9 @@ typedef struct beam_result {
 ** last_logits the logits of its last position ([V], not changed). The first
 ** reply's constraint state is o->ud; every hypothesis ends with one of its
 ** own (forks of it). Stops when W replies are finished and no unfinished one
-** can still beat them, or at the budget. Leaves s holding its first
+** can still beat them, or at the budget (n_predict, or what s's context
+** leaves). No hypothesis at all (every reply refused by the constraints) is
+** not an error: res->n is 0 then. Leaves s holding its first
 ** n_keep positions (the prompt). Returns 0, or -1 + err (engine error, out
 ** of memory): then nothing is left to free. Free with beam_result_free. */
 int beam_search(const model *m, infer_state *s, int n_keep, const float *last_logits, const beam_opts *o,
