@@ -55,8 +55,7 @@ static int parity_token(void *ud, int id) {
 }
 
 /* Sum of log p(ids[i] | prompt, ids[<i]) (+ log p(end) when end >= 0), token by token. */
-static double rescore(const model *m, const int32_t *prompt, int np, const int32_t *ids, int n, int end,
-                      const beam_opts *o) {
+static double rescore(const model *m, const int32_t *prompt, int np, const int32_t *ids, int n, int end) {
     sa_err err;
     int V = m->cfg.n_vocab;
     infer_state *s = infer_new(m, np + n + 2, &err);
@@ -72,7 +71,6 @@ static double rescore(const model *m, const int32_t *prompt, int np, const int32
         sum += (double)lg[id] - (mx + log(z));
         if (i < n && model_forward(m, s, &ids[i], 1, LOGITS_LAST, lg, &err)) { CHECK_FAIL("rescore: %s", err.msg); break; }
     }
-    (void)o;
     free(lg);
     infer_free(s);
     return sum;
@@ -128,7 +126,7 @@ static void run_suite(const model *m, const int32_t *prompt, int np, int n_predi
         CHECK(r.n >= 1 && r.n <= 4, "%s: %d hypotheses", what, r.n);
         for (int h = 0; h < r.n; h++) {
             const beam_hyp *y = &r.hyps[h];
-            double want = rescore(m, prompt, np, y->ids, y->n_ids, y->finished ? eos : -1, &o);
+            double want = rescore(m, prompt, np, y->ids, y->n_ids, y->finished ? eos : -1);
             CHECK(fabs(want - y->logprob) < 1e-3 * (1 + fabs(want)), "%s%s: hypothesis %d scores %.5f, recomputed %.5f",
                   what, constrained ? " (constrained)" : "", h, y->logprob, want);
             if (h > 0 && y->finished == r.hyps[h - 1].finished)

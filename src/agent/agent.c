@@ -68,9 +68,9 @@ typedef struct gen_watch {
     int attempt;
     strbuf text;
     int cancelled;
-    int32_t *ids;           /* the reply's tokens so far, for agent_repeating_tail */
+    int32_t *ids;           /* the reply's tokens so far, for agent_repeating_tail (and beam forks) */
     int n_ids, cap_ids;
-    int looped;
+    int looped;             /* tokens written when the loop guard closed the statement (0: never) */
     int quiet;              /* a candidate written beside others: on_token gets its text when it is done */
 } gen_watch;
 
@@ -114,18 +114,16 @@ static int watch_token(void *ud, int id) {
     gen_watch *w = ud;
     if (w->cv) cv_push(w->cv, id);
     if (w->g) sg_push(w->g, id);
-    if (!w->looped) {
-        if (w->n_ids == w->cap_ids) {
-            int cap = w->cap_ids ? 2 * w->cap_ids : 64;
-            int32_t *more = realloc(w->ids, (size_t)cap * sizeof *more);
-            if (more) { w->ids = more; w->cap_ids = cap; }
-        }
-        if (w->n_ids < w->cap_ids) w->ids[w->n_ids++] = id;
-        if (agent_repeating_tail(w->ids, w->n_ids)) {
-            w->looped = 1;
-            if (!w->g) return 1;   /* without a grammar, the reply ends here */
-            sg_finish(w->g);
-        }
+    if (w->n_ids == w->cap_ids) {
+        int cap = w->cap_ids ? 2 * w->cap_ids : 64;
+        int32_t *more = realloc(w->ids, (size_t)cap * sizeof *more);
+        if (more) { w->ids = more; w->cap_ids = cap; }
+    }
+    if (w->n_ids < w->cap_ids) w->ids[w->n_ids++] = id;
+    if (!w->looped && agent_repeating_tail(w->ids, w->n_ids)) {
+        w->looped = w->n_ids;
+        if (!w->g) return 1;   /* without a grammar, the reply ends here */
+        sg_finish(w->g);
     }
     if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
     return 0;
@@ -246,9 +244,6 @@ static int holds_dates(void *ctx, const char *table, const char *col) {
     return found;
 }
 
-/* Runs at->sql in the sandbox, first mending comparisons with a value their
-** column does not hold, then a misspelt name of the schema up to three
-** times; fills at->error or *r (and at->rows). */
 /* Records what a query that ran returned. One row of NULLs and zeros is
 ** what an aggregate gives over no rows at all (count(x) or max(x) where
 ** nothing matched): ranked as no rows, or any aggregate would beat a
@@ -263,6 +258,9 @@ static void ran(agent_attempt *at, const sb_result *r) {
     at->empty_aggregate = empty;
 }
 
+/* Runs at->sql in the sandbox, first mending comparisons with a value their
+** column does not hold, then a misspelt name of the schema up to three
+** times; fills at->error or *r (and at->rows). */
 static void run_attempt(sandbox *sb, agent_attempt *at, const sc_schema *names, sb_result *r) {
     memset(r, 0, sizeof *r);
     at->rows = -1;
@@ -405,38 +403,38 @@ static void cand_job_free(cand_job *j) {
     memset(j, 0, sizeof *j);
 }
 
+/* A grammar over names for cfg's model: a model trained by `sqlassist train`
+** writes only the plain style it learnt (sqlgrammar.h). NULL: out of memory. */
+static sql_grammar *style_grammar(const agent_config *cfg, const sc_schema *names) {
+    sql_grammar *g = sg_new(cfg->m->tok, names);
+    if (g && cfg->tpl && cfg->tpl->kind == PROMPT_SCHEMA) sg_set_plain(g);
+    return g;
+}
+
 /* ---- candidates by beam search --------------------------------------------- */
 
-/* One reply's constraint state under beam search: its copy mask and
-** grammar, its text (for the end of the statement) and ids (for the loop
-** guard). A fork copies the mask and rebuilds the grammar by replaying the
-** ids, since the grammar cannot be copied. */
+/* One reply's constraint state under beam search: a gen_watch (first, so
+** that watch_logits and watch_mask take it as it is), plus what a fork needs
+** to rebuild the grammar, which cannot be copied: it replays the reply's
+** ids (closing the statement where the loop guard did). */
 typedef struct beam_watch {
-    const agent_config *cfg;
+    gen_watch w;
     const sc_schema *names;
     const char *prefix;
-    copy_vals *cv;
-    sql_grammar *g;
-    strbuf text;
-    int32_t *ids;
-    int n_ids, cap_ids;
-    int looped_at;          /* ids written when the loop guard closed the statement (0: never) */
-    int cancelled;
 } beam_watch;
 
 static void beam_watch_free(void *ud) {
-    beam_watch *w = ud;
-    if (!w) return;
-    cv_free(w->cv);
-    sg_free(w->g);
-    strbuf_free(&w->text);
-    free(w->ids);
-    free(w);
+    beam_watch *b = ud;
+    if (!b) return;
+    cv_free(b->w.cv);
+    sg_free(b->w.g);
+    strbuf_free(&b->w.text);
+    free(b->w.ids);
+    free(b);
 }
 
 static sql_grammar *beam_grammar(const agent_config *cfg, const sc_schema *names, const char *prefix) {
-    sql_grammar *g = sg_new(cfg->m->tok, names);
-    if (g && cfg->tpl && cfg->tpl->kind == PROMPT_SCHEMA) sg_set_plain(g);
+    sql_grammar *g = style_grammar(cfg, names);
     if (g) sg_reset(g, prefix);
     return g;
 }
@@ -444,76 +442,44 @@ static sql_grammar *beam_grammar(const agent_config *cfg, const sc_schema *names
 /* A new reply's state: cv and g are taken (either may be NULL). */
 static beam_watch *beam_watch_new(const agent_config *cfg, const sc_schema *names, const char *prefix, copy_vals *cv,
                                   sql_grammar *g) {
-    beam_watch *w = calloc(1, sizeof *w);
-    if (!w) { cv_free(cv); sg_free(g); return NULL; }
-    w->cfg = cfg;
-    w->names = names;
-    w->prefix = prefix;
-    w->cv = cv;
-    w->g = g;
-    strbuf_init(&w->text);
-    strbuf_puts(&w->text, prefix);
-    return w;
+    beam_watch *b = calloc(1, sizeof *b);
+    if (!b) { cv_free(cv); sg_free(g); return NULL; }
+    b->w = (gen_watch){ .cfg = cfg, .cv = cv, .g = g, .quiet = 1 };
+    b->names = names;
+    b->prefix = prefix;
+    strbuf_init(&b->w.text);
+    return b;
 }
 
 static void *beam_watch_fork(void *ud) {
-    const beam_watch *w = ud;
+    const beam_watch *b = ud;
+    const gen_watch *w = &b->w;
     copy_vals *cv = w->cv ? cv_clone(w->cv) : NULL;
-    sql_grammar *g = w->g ? beam_grammar(w->cfg, w->names, w->prefix) : NULL;
+    sql_grammar *g = w->g ? beam_grammar(w->cfg, b->names, b->prefix) : NULL;
     if ((w->cv && !cv) || (w->g && !g)) { cv_free(cv); sg_free(g); return NULL; }
     for (int i = 0; g && i < w->n_ids; i++) {
         sg_push(g, w->ids[i]);
-        if (w->looped_at == i + 1) sg_finish(g);
+        if (w->looped == i + 1) sg_finish(g);
     }
-    beam_watch *f = beam_watch_new(w->cfg, w->names, w->prefix, cv, g);
+    beam_watch *f = beam_watch_new(w->cfg, b->names, b->prefix, cv, g);
     if (!f) return NULL;
-    strbuf_free(&f->text);
-    strbuf_init(&f->text);
-    strbuf_append(&f->text, w->text.p ? w->text.p : "", w->text.len);
-    f->ids = w->n_ids ? malloc((size_t)w->n_ids * sizeof *f->ids) : NULL;
-    if (w->n_ids && !f->ids) { beam_watch_free(f); return NULL; }
-    if (w->n_ids) memcpy(f->ids, w->ids, (size_t)w->n_ids * sizeof *f->ids);
-    f->n_ids = f->cap_ids = w->n_ids;
-    f->looped_at = w->looped_at;
-    f->cancelled = w->cancelled;
+    strbuf_append(&f->w.text, w->text.p ? w->text.p : "", w->text.len);
+    f->w.ids = w->n_ids ? malloc((size_t)w->n_ids * sizeof *f->w.ids) : NULL;
+    if (w->n_ids && !f->w.ids) { beam_watch_free(f); return NULL; }
+    if (w->n_ids) memcpy(f->w.ids, w->ids, (size_t)w->n_ids * sizeof *f->w.ids);
+    f->w.n_ids = f->w.cap_ids = w->n_ids;
+    f->w.looped = w->looped;
+    f->w.cancelled = w->cancelled;
     return f;
 }
 
-static void beam_watch_logits(void *ud, float *logits, int n_vocab) {
-    beam_watch *w = ud;
-    if (w->cv) cv_mask(w->cv, logits, n_vocab);
-}
-
-static int beam_watch_mask(void *ud, float *logits, int n_vocab, int n_left) {
-    beam_watch *w = ud;
-    return w->g ? sg_mask(w->g, logits, n_vocab, n_left) : n_vocab;
-}
-
-/* As watch_token and watch_text together: 1 when the statement is done. */
+/* watch_token, then watch_text with the token's bytes: 1 when the statement is done. */
 static int beam_watch_token(void *ud, int id) {
-    beam_watch *w = ud;
-    if (w->cv) cv_push(w->cv, id);
-    if (w->g) sg_push(w->g, id);
-    if (w->n_ids == w->cap_ids) {
-        int cap = w->cap_ids ? 2 * w->cap_ids : 64;
-        int32_t *more = realloc(w->ids, (size_t)cap * sizeof *more);
-        if (!more) return 1;
-        w->ids = more;
-        w->cap_ids = cap;
-    }
-    w->ids[w->n_ids++] = id;
-    if (!w->looped_at && agent_repeating_tail(w->ids, w->n_ids)) {
-        w->looped_at = w->n_ids;
-        if (!w->g) return 1;
-        sg_finish(w->g);
-    }
+    gen_watch *w = &((beam_watch *)ud)->w;
+    if (watch_token(w, id)) return 1;
     char piece[256];
     int n = tok_token_bytes(w->cfg->m->tok, id, piece, sizeof piece);
-    if (n > 0) strbuf_append(&w->text, piece, (size_t)n);
-    if (w->cfg->cancelled && w->cfg->cancelled(w->cfg->ud)) { w->cancelled = 1; return 1; }
-    if (!w->text.p) return 0;
-    if (strstr(w->text.p, "```")) return 1;
-    return strchr(w->text.p, ';') && sqlite3_complete(w->text.p);
+    return watch_text(w, piece, n > 0 ? n : 0);
 }
 
 /* The round's candidates by beam search (cfg->beam replies): the prompt is
@@ -542,6 +508,7 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
     if (cv) cv_reset(cv, prefix);
     sql_grammar *g = grammar ? beam_grammar(cfg, names, prefix) : NULL;
     beam_watch *root = beam_watch_new(cfg, names, prefix, cv, g);
+    if (root) strbuf_puts(&root->w.text, prefix);
     if (!root || (cv0 && !cv) || (grammar && !g)) {
         beam_watch_free(root);
         free(logits);
@@ -550,7 +517,7 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
         return -1;
     }
     beam_opts bo = { .width = agent_beam(cfg), .n_predict = max_new, .fork = beam_watch_fork, .drop = beam_watch_free,
-                     .on_logits = beam_watch_logits, .mask = beam_watch_mask, .on_token = beam_watch_token,
+                     .on_logits = watch_logits, .mask = grammar ? watch_mask : NULL, .on_token = beam_watch_token,
                      .ud = root, .batch = cfg->batch, .lora = cfg->lora,
                      .lora_scale = cfg->lora_scale };
     beam_result br;
@@ -560,7 +527,7 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
     if (rc) return -1;
     for (int h = 0; h < br.n; h++) {
         cand_job *j = &jobs[filled++];
-        beam_watch *w = br.hyps[h].ud;
+        beam_watch *b = br.hyps[h].ud;
         j->cfg = cfg;
         j->attempt = first_attempt + h;
         j->n_cached = n_cached;
@@ -573,12 +540,12 @@ static int write_candidates_by_beam(const agent_config *cfg, const sc_schema *na
         j->res.decode_s = h == 0 ? br.decode_s : 0;
         j->res.stop = br.hyps[h].finished ? GEN_STOP_EOS : GEN_STOP_LENGTH;
         strbuf_init(&j->w.text);
-        if (w) {
-            j->coverage = w->cv ? cv_coverage(w->cv) : 0;
-            j->complete = w->g && sg_complete(w->g);
-            j->steered = w->g && sg_steered(w->g);
-            j->w.looped = w->looped_at > 0;
-            j->w.cancelled = w->cancelled;
+        if (b) {
+            j->coverage = b->w.cv ? cv_coverage(b->w.cv) : 0;
+            j->complete = b->w.g && sg_complete(b->w.g);
+            j->steered = b->w.g && sg_steered(b->w.g);
+            j->w.looped = b->w.looped;
+            j->w.cancelled = b->w.cancelled;
         }
     }
     beam_result_free(&br, beam_watch_free);
@@ -629,13 +596,12 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
     double t_start = clock_now_s();
     const model *m = cfg->m;
     int max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 3;
-    int beam_w = agent_beam(cfg);
     /* After the n_plain greedy/sampled candidates, a beam search writes
-    ** beam_w more in one search on this thread (its rows through the
-    ** caller's batcher when there is one). */
-    int use_beam = beam_w > 1;
+    ** beam_w more (0: none) in one search on this thread (its rows through
+    ** the caller's batcher when there is one). */
+    int beam_w = agent_beam(cfg);
     int n_plain = agent_candidates(cfg);
-    int n_cand = n_plain + (use_beam ? beam_w : 0);
+    int n_cand = n_plain + beam_w;
     int max_new = cfg->max_new_tokens > 0 ? cfg->max_new_tokens : 256;
     int hist_budget = cfg->history_budget_tokens > 0 ? cfg->history_budget_tokens : 512;
     ans->question = strdup(question);
@@ -689,9 +655,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         float bonus = agent_link_bonus(cfg);
         if (cv && bonus > 0 && cv_link_columns(cv, names, bonus) >= 0 && sb) link_values(cv, names, sb, question);
     }
-    sql_grammar *grammar = cfg->grammar && names ? sg_new(m->tok, names) : NULL;
-    /* a model trained by `sqlassist train` writes only the plain style it learnt (sqlgrammar.h) */
-    if (grammar && cfg->tpl && cfg->tpl->kind == PROMPT_SCHEMA) sg_set_plain(grammar);
+    sql_grammar *grammar = cfg->grammar && names ? style_grammar(cfg, names) : NULL;
     int draft = agent_draft(cfg);
     int32_t *seen = NULL;   /* speculative decoding looks drafts up in earlier attempts' ids, then the prompt */
     size_t n_seen = 0;
@@ -713,10 +677,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         int ok = cand_cv && cand_g;
         for (int c = 0; c < n_cand && ok; c++) {
             ok = (cand_cv[c] = cv_clone(cv)) != NULL;
-            if (ok && grammar) {
-                ok = (cand_g[c] = sg_new(m->tok, names)) != NULL;
-                if (ok && cfg->tpl && cfg->tpl->kind == PROMPT_SCHEMA) sg_set_plain(cand_g[c]);
-            }
+            if (ok && grammar) ok = (cand_g[c] = style_grammar(cfg, names)) != NULL;
         }
         sa_err e = {{0}};
         if (ok && !batch) ok = (batch = own_batch = batcher_new(m, AGENT_BATCH_LINGER_US, &e)) != NULL;
@@ -746,7 +707,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
         ** weights; each is then run and ranked in candidate order either way,
         ** so the answer is the same. */
         for (int c0 = 0; c0 < n_cand && !done && rc == 0;) {
-            int by_beam = use_beam && c0 >= n_plain;
+            int by_beam = c0 >= n_plain;
             int nw = by_beam ? beam_w : parallel ? n_plain - c0 : 1;
             cand_job *jobs = calloc((size_t)nw, sizeof *jobs);
             if (!jobs) { rc = sa_fail(err, "out of memory"); break; }
@@ -754,39 +715,39 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 nw = write_candidates_by_beam(cfg, names, cv, grammar != NULL, key, ids, n_ids, prefix ? prefix : "",
                                               max_new, ans->n_attempts + 1, jobs, err);
                 if (nw < 0) { free(jobs); rc = -1; break; }
-            }
-            for (int k = 0; k < nw && !by_beam; k++) {
-                int c = c0 + k;
-                cand_job *j = &jobs[k];
-                j->cfg = cfg;
-                j->key = key;
-                j->ids = ids;
-                j->n_ids = n_ids;
-                j->prefix = prefix ? prefix : "";
-                j->cv = parallel ? cand_cv[c] : cv;
-                j->g = parallel ? cand_g[c] : grammar;
-                j->attempt = ans->n_attempts + k + 1;
-                j->live = k == 0;   /* only the calling thread streams as it writes */
-                gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
-                                .on_logits = watch_logits, .batch = parallel ? batch : cfg->batch };
-                if (c > 0) {   /* later candidates: sampled */
-                    go.sp.temperature = cfg->candidate_temperature > 0 ? cfg->candidate_temperature : 0.7f;
-                    go.sp.top_p = 0.95f;
-                    go.sp.seed = cfg->sp.seed + 7919u * (uint64_t)c + 104729u * (uint64_t)round;
+            } else {
+                for (int k = 0; k < nw; k++) {
+                    int c = c0 + k;
+                    cand_job *j = &jobs[k];
+                    j->cfg = cfg;
+                    j->key = key;
+                    j->ids = ids;
+                    j->n_ids = n_ids;
+                    j->prefix = prefix ? prefix : "";
+                    j->cv = parallel ? cand_cv[c] : cv;
+                    j->g = parallel ? cand_g[c] : grammar;
+                    j->attempt = ans->n_attempts + k + 1;
+                    j->live = k == 0;   /* only the calling thread streams as it writes */
+                    gen_opts go = { .n_predict = max_new, .sp = cfg->sp, .on_text = watch_text, .on_token = watch_token,
+                                    .on_logits = watch_logits, .batch = parallel ? batch : cfg->batch };
+                    if (c > 0) {   /* later candidates: sampled */
+                        go.sp.temperature = cfg->candidate_temperature > 0 ? cfg->candidate_temperature : 0.7f;
+                        go.sp.top_p = 0.95f;
+                        go.sp.seed = cfg->sp.seed + 7919u * (uint64_t)c + 104729u * (uint64_t)round;
+                    }
+                    if (j->g) { go.allows = watch_allows; go.mask = watch_mask; }
+                    if (draft > 0 && go.sp.temperature <= 0 && (j->lookup = malloc((n_seen + n_ids) * sizeof *j->lookup))) {
+                        if (n_seen) memcpy(j->lookup, seen, n_seen * sizeof *j->lookup);
+                        memcpy(j->lookup + n_seen, ids, n_ids * sizeof *j->lookup);
+                        go.draft = draft;
+                        go.lookup = j->lookup;
+                        go.n_lookup = (int)(n_seen + n_ids);
+                    }
+                    j->go = go;
                 }
-                if (j->g) { go.allows = watch_allows; go.mask = watch_mask; }
-                if (draft > 0 && go.sp.temperature <= 0 && (j->lookup = malloc((n_seen + n_ids) * sizeof *j->lookup))) {
-                    if (n_seen) memcpy(j->lookup, seen, n_seen * sizeof *j->lookup);
-                    memcpy(j->lookup + n_seen, ids, n_ids * sizeof *j->lookup);
-                    go.draft = draft;
-                    go.lookup = j->lookup;
-                    go.n_lookup = (int)(n_seen + n_ids);
-                }
-                j->go = go;
+                if (parallel) write_candidates_at_once(cfg, batch, key, ids, n_ids, jobs, nw);
+                else write_candidate(&jobs[0]);
             }
-            if (by_beam) ;
-            else if (parallel) write_candidates_at_once(cfg, batch, key, ids, n_ids, jobs, nw);
-            else write_candidate(&jobs[0]);
             for (int k = 0; k < nw; k++) {
                 cand_job *j = &jobs[k];
                 if (done || rc) { cand_job_free(j); continue; }
@@ -816,7 +777,7 @@ int agent_ask(const agent_config *cfg, sandbox *sb, const char *schema_text, con
                 if (!j->live && cfg->on_token && res.text && res.text[0] &&
                     cfg->on_token(cfg->ud, j->attempt, res.text, (int)strlen(res.text)))
                     j->w.cancelled = 1;
-                at->looped = j->w.looped;
+                at->looped = j->w.looped > 0;
                 at->prompt_tokens = (int)n_ids;
                 at->cached_tokens = j->n_cached;
                 at->generated_tokens = res.n_ids;

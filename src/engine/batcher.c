@@ -202,22 +202,27 @@ void batcher_free(batcher *b) {
     free(b);
 }
 
+/* Queues c after the waiting calls; its state becomes a member (mu held). */
+static void enqueue(batcher *b, call *c) {
+    assert(!has_call(b, c->s));
+    call **tail = &b->head;
+    while (*tail) tail = &(*tail)->next;
+    *tail = c;
+    int member = 0;
+    for (int i = 0; i < b->n_members && !member; i++) member = b->members[i] == c->s;
+    if (!member && b->n_members < MAX_MEMBERS) b->members[b->n_members++] = c->s;
+}
+
 int batcher_forward(batcher *b, infer_state *s, const int32_t *tokens, int T, int want, int exact, float *logits,
                     sa_err *err) {
     if (T <= 0) return sa_fail(err, "no tokens to process");
     call c = { s, tokens, T, want, exact, logits, err, 0, 0, 0, NULL };
     pthread_mutex_lock(&b->mu);
-    assert(!has_call(b, s));
     if (b->stopping) {
         pthread_mutex_unlock(&b->mu);
         return sa_fail(err, "the batcher is stopping");
     }
-    call **tail = &b->head;
-    while (*tail) tail = &(*tail)->next;
-    *tail = &c;
-    int member = 0;
-    for (int i = 0; i < b->n_members && !member; i++) member = b->members[i] == s;
-    if (!member && b->n_members < MAX_MEMBERS) b->members[b->n_members++] = s;
+    enqueue(b, &c);
     pthread_cond_signal(&b->work);
     while (!c.finished) pthread_cond_wait(&b->done, &b->mu);
     pthread_mutex_unlock(&b->mu);
@@ -235,17 +240,10 @@ int batcher_forward_rows(batcher *b, infer_state *const *states, const int32_t *
         pthread_mutex_unlock(&b->mu);
         return sa_fail(err, "the batcher is stopping");
     }
-    call **tail = &b->head;
-    while (*tail) tail = &(*tail)->next;
     for (int i = 0; i < B; i++) {
-        assert(!has_call(b, states[i]));
         errs[i] = (sa_err){{0}};
         c[i] = (call){ states[i], &tokens[i], 1, LOGITS_LAST, 0, logits + (size_t)i * V, &errs[i], 0, 0, 0, NULL };
-        *tail = &c[i];
-        tail = &c[i].next;
-        int member = 0;
-        for (int k = 0; k < b->n_members && !member; k++) member = b->members[k] == states[i];
-        if (!member && b->n_members < MAX_MEMBERS) b->members[b->n_members++] = states[i];
+        enqueue(b, &c[i]);
     }
     pthread_cond_signal(&b->work);
     for (int i = 0; i < B; i++)

@@ -116,9 +116,9 @@ int beam_search(const model *m, infer_state *s, int n_keep, const float *last_lo
     float *rows = malloc((size_t)W * V * sizeof *rows);
     float *work = malloc((size_t)V * sizeof *work), *adj = malloc((size_t)V * sizeof *adj);
     cand *cands = malloc((size_t)W * W * sizeof *cands);
-    int32_t *toks = malloc((size_t)W * sizeof *toks);
+    int32_t toks[BEAM_MAX];
     infer_state *run[BEAM_MAX];
-    int ok = rows && work && adj && cands && toks;
+    int ok = rows && work && adj && cands;
     for (int b = 0; b < W && ok; b++) {
         act[b].ids = malloc((size_t)NP * sizeof *act[b].ids);
         next[b].ids = malloc((size_t)NP * sizeof *next[b].ids);
@@ -278,7 +278,6 @@ out:
     free(work);
     free(adj);
     free(cands);
-    free(toks);
     res->decode_s = clock_now_s() - t0;
     return rc;
 }
