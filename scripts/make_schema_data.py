@@ -293,6 +293,93 @@ def stage6(args):
         write_rows(args.out, 'train_schema6.jsonl', 'schema6_counts.json', rows, counts, 6)
 
 
+# Stage 8's rows: the training databases under other names
+# (scripts/make_variants.py: "customers"/"city" as "Clients"/"Town", other
+# word styles and abbreviations), so that the model reads names it has not
+# memorised: Spider train's questions with their gold queries rewritten to the
+# new names (kept only when the rewritten query returns what the original
+# returned on the original database; the questions keep their words, so they
+# no longer echo the schema's names), and new synthetic pairs on the variants
+# (seed 8). Rendered as stages 2-5 were (every table the budget keeps).
+def same_result(orig_db, orig_sql, new_db, new_sql):
+    try:
+        with sqlite3.connect('file:%s?mode=ro' % orig_db, uri=True) as a, \
+                sqlite3.connect('file:%s?mode=ro' % new_db, uri=True) as b:
+            ra = a.execute(orig_sql).fetchmany(2000)
+            rb = b.execute(new_sql).fetchmany(2000)
+    except sqlite3.Error:
+        return False
+    return sorted(map(repr, ra)) == sorted(map(repr, rb))
+
+
+def stage8(args):
+    """OUT/train_schema8.jsonl: Spider train and synthetic rows on renamed copies
+    of the training databases (OUT/variants) and as many rows of the stage-3 mix
+    (OUT/train_schema_mix.jsonl); counts in OUT/schema8_counts.json."""
+    import make_variants as mv
+    dev_dbs, dev_questions, never = held_out(args.data)
+    vdir = os.path.join(args.out, 'variants')
+    dbs = sorted(p for p in (os.path.join(args.data, 'spider/database', d, d + '.sqlite')
+                             for d in os.listdir(os.path.join(args.data, 'spider/database')) if d not in dev_dbs)
+                 if os.path.exists(p))
+    dbs += sorted(os.path.join(args.data, 'text2sql-data', f) for f in os.listdir(os.path.join(args.data, 'text2sql-data'))
+                  if f.endswith('.sqlite'))
+    dbs += [os.path.join(args.data, 'sample-db/Chinook_Sqlite.sqlite'),
+            os.path.join(args.data, 'sample-db/northwind/northwind.sqlite')]
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_variants.py'),
+                    '--out', vdir, '--seed', '8'] + dbs, check=True)
+    with open(os.path.join(vdir, 'renames.json')) as f:
+        renames = json.load(f)
+    variant_of = {os.path.basename(p).split('.')[0]: (p, os.path.join(vdir, os.path.basename(p).split('.')[0] + '.v8.sqlite'))
+                  for p in dbs}
+    counts = {'spider_variant_dropped': 0}
+    groups = []
+    sp = spider_rows(args.data, dev_dbs, dev_questions)
+    for d in sorted(sp):
+        if d not in variant_of or not os.path.exists(variant_of[d][1]):
+            continue
+        orig, var = variant_of[d]
+        items = []
+        for r in sp[d]:
+            new_sql = mv.rename_sql(r['answer'], renames.get(d, {}))
+            if same_result(orig, r['answer'], var, new_sql):
+                items.append(dict(r, answer=new_sql, source='spider_variant'))
+            else:
+                counts['spider_variant_dropped'] += 1
+        groups.append((var, items, False))
+    vdbs = sorted(v for _, v in variant_of.values() if os.path.exists(v))
+    out = os.path.join(args.out, 'synthetic8.jsonl')
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_synthetic.py'),
+                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '8'] + vdbs, check=True)
+    syn = {}
+    with open(out, encoding='utf-8') as f:
+        for line in f:
+            r = json.loads(line)
+            syn.setdefault(r['db_path'], []).append({'question': r['question'], 'answer': r['query'],
+                                                     'source': 'synthetic_variant'})
+    groups += [(p, syn[p], False) for p in sorted(syn)]
+    saved = args.spider_copies
+    args.spider_copies = 1
+    rows, c = render_groups(args, groups, never)
+    args.spider_copies = saved
+    counts.update(c)
+    with open(os.path.join(args.out, 'train_schema_mix.jsonl'), encoding='utf-8') as f:
+        mix = f.readlines()
+    # as many stage-3 rows as new ones, drawn at random: the new names weigh
+    # half, the old rows keep what the model knows
+    mix = random.Random(8).sample(mix, min(len(mix), len(rows)))
+    counts['mix'] = len(mix)
+    mix += [row_line(r) for r in rows]
+    random.Random(8).shuffle(mix)
+    with open(os.path.join(args.out, 'train_schema8.jsonl'), 'w', encoding='utf-8') as f:
+        f.writelines(mix)
+    counts['total'] = len(mix)
+    with open(os.path.join(args.out, 'schema8_counts.json'), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('data')
@@ -314,7 +401,14 @@ def main():
     ap.add_argument('--values', action='store_true',
                     help='with --stage6: value anchors in the rows rendered with --relevant (sqlassist schema '
                          '--values), written to OUT/train_schema7.jsonl and OUT/schema7_counts.json instead')
+    ap.add_argument('--stage8', action='store_true',
+                    help='only write OUT/train_schema8.jsonl (see stage8(); needs --tokens-of, OUT/train_schema_mix.jsonl)')
     args = ap.parse_args()
+    if args.stage8:
+        if not args.tokens_of:
+            ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
+        stage8(args)
+        return
     if args.stage6:
         if not args.tokens_of:
             ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')

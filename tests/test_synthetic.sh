@@ -8,12 +8,18 @@
 #      count something, and the same seed gives the same bytes (the data of
 #      models/make-bundled.sh is reproducible);
 #   3. a shape that does not exist, or a weight that is not a number, is
-#      refused with a message that names it.
+#      refused with a message that names it;
+#   4. scripts/make_variants.py (stage 8's renamed databases): each copy keeps
+#      every table's rows, its foreign keys still name tables and columns that
+#      exist, names are renamed, the same seed gives the same names, and
+#      Spider train's gold queries on college_1 (100 of them with joins),
+#      rewritten by rename_sql, return on the copy what the originals return
+#      on the original.
 # Env: OUT (tests/out), SHARED (shared data).
 . "$(dirname "$0")/lib_test.sh" synthetic
 DB1="$SHARED/data/sample-db/Chinook_Sqlite.sqlite"
 DB2="$SHARED/data/spider/database/concert_singer/concert_singer.sqlite"
-[ -f "$DB1" ] && [ -f "$DB2" ] || skip_all "no sample databases in $SHARED/data"
+[ -f "$DB1" ] && [ -f "$DB2" ] && [ -f "$SHARED/data/spider/database/college_1/college_1.sqlite" ] || skip_all "no sample databases in $SHARED/data"
 GEN="$PY scripts/make_synthetic.py"
 
 # ---- 1. plain lists --------------------------------------------------------------
@@ -73,4 +79,56 @@ for arg in "list_everything:2" "list_all:x"; do
         bad "--shapes $arg: message: $(echo "$msg" | tail -1)"
     fi
 done
+# ---- 4. renamed copies ------------------------------------------------------------------
+DB3="$SHARED/data/spider/database/college_1/college_1.sqlite"
+if $PY scripts/make_variants.py --out "$W/v1" --seed 8 "$DB1" "$DB3" 2> "$W/v1.log" &&
+   $PY scripts/make_variants.py --out "$W/v2" --seed 8 "$DB1" "$DB3" 2> "$W/v2.log"; then
+    cmp -s "$W/v1/renames.json" "$W/v2/renames.json" && ok "variants: same seed, same names" ||
+        bad "variants: same seed gave different names"
+    if r=$($PY - "$W/v1" "$DB1" "$DB3" "$SHARED/data/spider/train_spider.question_query_dbid.json" 2>&1 <<'EOF'
+import json, os, sqlite3, sys
+sys.path.insert(0, "scripts")
+import make_variants as mv
+vdir, dbs, train = sys.argv[1], sys.argv[2:4], sys.argv[4]
+renames = json.load(open(os.path.join(vdir, "renames.json")))
+renamed = 0
+for src in dbs:
+    db_id = os.path.basename(src).split(".")[0]
+    a = sqlite3.connect("file:" + src + "?mode=ro", uri=True)
+    b = sqlite3.connect(os.path.join(vdir, db_id + ".v8.sqlite"))
+    ta = sorted(r[0] for r in a.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    tb = {r[0].lower(): r[0] for r in b.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    m = renames[db_id]
+    renamed += len(m)
+    for t in ta:
+        nt = m.get(t.lower(), t)
+        assert nt.lower() in tb, f"{db_id}: table {t} -> {nt} missing"
+        na = a.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+        nb = b.execute(f'SELECT count(*) FROM "{nt}"').fetchone()[0]
+        assert na == nb, f"{db_id}.{t}: {na} rows, copy {nb}"
+    for t in tb.values():
+        for fk in b.execute(f'PRAGMA foreign_key_list("{t}")'):
+            assert fk[2].lower() in tb, f"{db_id}.{t}: reference to missing table {fk[2]}"
+            if fk[4]:
+                cols = {c[1].lower() for c in b.execute(f'PRAGMA table_info("{fk[2]}")')}
+                assert fk[4].lower() in cols, f"{db_id}.{t}: reference to missing column {fk[2]}.{fk[4]}"
+assert renamed >= 10, f"only {renamed} names renamed"
+src = dbs[1]
+qs = [e["query"] for e in json.load(open(train)) if e["db_id"] == "college_1"]
+a = sqlite3.connect("file:" + src + "?mode=ro", uri=True)
+b = sqlite3.connect(os.path.join(vdir, "college_1.v8.sqlite"))
+changed = 0
+for q in qs:
+    nq = mv.rename_sql(q, renames["college_1"])
+    changed += nq != q
+    want = sorted(map(repr, a.execute(q).fetchall()))
+    got = sorted(map(repr, b.execute(nq).fetchall()))
+    assert want == got, f"{q} -> {nq}: results differ"
+assert changed >= len(qs) // 2, f"only {changed} of {len(qs)} queries renamed"
+print(f"{renamed} names renamed; {len(qs)} gold queries ({changed} rewritten) give the same rows")
+EOF
+    ); then ok "variants: $r"; else bad "variants: $r"; fi
+else
+    bad "make_variants.py: $(tail -2 "$W/v1.log")"
+fi
 finish
