@@ -133,25 +133,36 @@ def spider_rows(data, dev_dbs, dev_questions):
     return by_db
 
 
-def synthetic_rows(args, data, dev_dbs, name='synthetic.jsonl', extra=()):
-    """Synthetic pairs (make_synthetic.py) on every training database: {db_path: rows}.
-    extra: more make_synthetic.py arguments (another seed, --shapes)."""
+def training_dbs(data, dev_dbs):
+    """The databases synthetic pairs are made on: the Spider train databases
+    (never one of dev_dbs), the text2sql-data databases, Chinook and Northwind."""
     dbs = sorted(p for p in (os.path.join(data, 'spider/database', d, d + '.sqlite')
                              for d in os.listdir(os.path.join(data, 'spider/database')) if d not in dev_dbs)
                  if os.path.exists(p))
     dbs += sorted(os.path.join(data, 'text2sql-data', f) for f in os.listdir(os.path.join(data, 'text2sql-data'))
                   if f.endswith('.sqlite'))
     dbs += [os.path.join(data, 'sample-db/Chinook_Sqlite.sqlite'), os.path.join(data, 'sample-db/northwind/northwind.sqlite')]
-    out = os.path.join(args.out, name)
+    return dbs
+
+
+def synthetic_rows(args, data, dev_dbs, name='synthetic.jsonl', extra=(), dbs=None, source='synthetic', cwd=None):
+    """Synthetic pairs (make_synthetic.py) on every training database, or on dbs:
+    {db_path: rows} of that source. extra: more make_synthetic.py arguments
+    (another seed, --shapes). cwd: dbs are file names in that directory, passed
+    as such (make_synthetic.py seeds each database by the path it is given, so
+    the pairs then do not depend on where the directory is)."""
+    if dbs is None:
+        dbs = training_dbs(data, dev_dbs)
+    out = os.path.abspath(os.path.join(args.out, name))
     subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_synthetic.py'),
-                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '1'] + list(extra) + dbs,
-                   check=True)
+                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '1'] + list(extra) + list(dbs),
+                   check=True, cwd=cwd)
     by_db = {}
     with open(out, encoding='utf-8') as f:
         for line in f:
             r = json.loads(line)
-            by_db.setdefault(r['db_path'], []).append(
-                {'question': r['question'], 'answer': r['query'], 'source': 'synthetic'})
+            path = os.path.join(cwd, r['db_path']) if cwd else r['db_path']
+            by_db.setdefault(path, []).append({'question': r['question'], 'answer': r['query'], 'source': source})
     return by_db
 
 
@@ -319,19 +330,13 @@ def stage8(args):
     import make_variants as mv
     dev_dbs, dev_questions, never = held_out(args.data)
     vdir = os.path.join(args.out, 'variants')
-    dbs = sorted(p for p in (os.path.join(args.data, 'spider/database', d, d + '.sqlite')
-                             for d in os.listdir(os.path.join(args.data, 'spider/database')) if d not in dev_dbs)
-                 if os.path.exists(p))
-    dbs += sorted(os.path.join(args.data, 'text2sql-data', f) for f in os.listdir(os.path.join(args.data, 'text2sql-data'))
-                  if f.endswith('.sqlite'))
-    dbs += [os.path.join(args.data, 'sample-db/Chinook_Sqlite.sqlite'),
-            os.path.join(args.data, 'sample-db/northwind/northwind.sqlite')]
+    dbs = training_dbs(args.data, dev_dbs)
     subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_variants.py'),
                     '--out', vdir, '--seed', '8'] + dbs, check=True)
     with open(os.path.join(vdir, 'renames.json')) as f:
         renames = json.load(f)
-    variant_of = {os.path.basename(p).split('.')[0]: (p, os.path.join(vdir, os.path.basename(p).split('.')[0] + '.v8.sqlite'))
-                  for p in dbs}
+    db_ids = {p: os.path.basename(p).split('.')[0] for p in dbs}
+    variant_of = {d: (p, os.path.join(vdir, d + '.v8.sqlite')) for p, d in db_ids.items()}
     counts = {'spider_variant_dropped': 0}
     groups = []
     sp = spider_rows(args.data, dev_dbs, dev_questions)
@@ -347,21 +352,11 @@ def stage8(args):
             else:
                 counts['spider_variant_dropped'] += 1
         groups.append((var, items, False))
-    vdbs = sorted(v for _, v in variant_of.values() if os.path.exists(v))
-    out = os.path.join(args.out, 'synthetic8.jsonl')
-    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'make_synthetic.py'),
-                    '--out', out, '--per-db', str(args.synthetic_per_db), '--seed', '8'] + vdbs, check=True)
-    syn = {}
-    with open(out, encoding='utf-8') as f:
-        for line in f:
-            r = json.loads(line)
-            syn.setdefault(r['db_path'], []).append({'question': r['question'], 'answer': r['query'],
-                                                     'source': 'synthetic_variant'})
+    vdbs = sorted(os.path.basename(v) for _, v in variant_of.values() if os.path.exists(v))
+    syn = synthetic_rows(args, args.data, dev_dbs, 'synthetic8.jsonl', ['--seed', '8'], dbs=vdbs,
+                         source='synthetic_variant', cwd=vdir)
     groups += [(p, syn[p], False) for p in sorted(syn)]
-    saved = args.spider_copies
-    args.spider_copies = 1
-    rows, c = render_groups(args, groups, never)
-    args.spider_copies = saved
+    rows, c = render_groups(args, groups, never)   # once each: only 'spider' rows take --spider-copies
     counts.update(c)
     with open(os.path.join(args.out, 'train_schema_mix.jsonl'), encoding='utf-8') as f:
         mix = f.readlines()

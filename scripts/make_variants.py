@@ -18,8 +18,9 @@ last word flips between singular and plural with probability 1/4; and each
 database is written in one style, drawn once: its own, snake_case or
 CamelCase. Renames go through ALTER TABLE ... RENAME (SQLite rewrites the
 foreign keys that name them); one SQLite refuses (a view or trigger that would
-break) is skipped. A new name that is an SQLite keyword, or that another table
-or column of the same table already has, is not used. Output: DIR/<db_id>.v<seed>.sqlite,
+break) is skipped. One old name (compared without case) gets one new name in
+every table, and a new name that is not a plain word, is an SQLite keyword or
+is a name the database already has is not used. Output: DIR/<db_id>.v<seed>.sqlite,
 one per input, and DIR/renames.json (old -> new per database). The same inputs
 and seed give the same files. Standard library only.
 """
