@@ -21,8 +21,9 @@ foreign keys that name them); one SQLite refuses (a view or trigger that would
 break) is skipped. One old name (compared without case) gets one new name in
 every table, and a new name that is not a plain word, is an SQLite keyword or
 is a name the database already has is not used. Output: DIR/<db_id>.v<seed>.sqlite,
-one per input, and DIR/renames.json (old -> new per database). The same inputs
-and seed give the same files. Standard library only.
+one per input, and DIR/renames.json (old -> new per database). An input that
+cannot be read as a database is skipped with a message naming it; when none is
+left the script exits non-zero. The same inputs and seed give the same files. Standard library only.
 """
 import argparse
 import hashlib
@@ -188,7 +189,7 @@ def main():
         dst = os.path.join(args.out, '%s.v%d.sqlite' % (db_id, args.seed))
         try:
             all_renames[db_id] = variant(src, dst, args.seed)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             print('%s: skipped (%s)' % (src, e), file=sys.stderr)
             if os.path.exists(dst):
                 os.remove(dst)
@@ -196,6 +197,8 @@ def main():
         json.dump(all_renames, f, indent=1, sort_keys=True)
     print('%d databases, %d names renamed -> %s' % (len(all_renames), sum(map(len, all_renames.values())),
                                                     args.out), file=sys.stderr)
+    if not all_renames:
+        sys.exit('make_variants.py: no database could be copied and renamed')
 
 
 if __name__ == '__main__':

@@ -14,7 +14,8 @@
 #      exist, names are renamed, the same seed gives the same names, and
 #      Spider train's gold queries on college_1 (100 of them with joins),
 #      rewritten by rename_sql, return on the copy what the originals return
-#      on the original.
+#      on the original; a file that is not a database is skipped with a message
+#      naming it, and with nothing left the script exits non-zero.
 # Env: OUT (tests/out), SHARED (shared data).
 . "$(dirname "$0")/lib_test.sh" synthetic
 DB1="$SHARED/data/sample-db/Chinook_Sqlite.sqlite"
@@ -130,5 +131,13 @@ EOF
     ); then ok "variants: $r"; else bad "variants: $r"; fi
 else
     bad "make_variants.py: $(tail -2 "$W/v1.log")"
+fi
+echo "not a database" > "$W/junk.sqlite"
+if msg=$($PY scripts/make_variants.py --out "$W/v3" "$W/junk.sqlite" 2>&1); then
+    bad "make_variants.py on a file that is not a database: exit 0 ($(echo "$msg" | tail -1))"
+elif echo "$msg" | grep -q "junk.sqlite: skipped" && echo "$msg" | grep -q "no database"; then
+    ok "make_variants.py refuses a file that is not a database: $(echo "$msg" | head -1)"
+else
+    bad "make_variants.py on a file that is not a database: $msg"
 fi
 finish
