@@ -23,6 +23,7 @@
 
 #include "engine/batcher.h"
 #include "engine/generate.h"
+#include "engine/kernels.h"
 #include "engine/lora.h"
 #include "engine/model.h"
 #include "check.h"
@@ -257,15 +258,23 @@ int main(void) {
     snprintf(path, sizeof path, "%s/models/m64/m64-f32.gguf", out);
     snprintf(ad1, sizeof ad1, "%s/adapters/m64/all-r8.gguf", out);
     snprintf(ad2, sizeof ad2, "%s/adapters/m64/mlp-r32-f16.gguf", out);
-    static const char *const dtypes[] = { NULL, "q8_0" };
-    for (int d = 0; d < 2; d++) {
+    /* f32; q8_0 converted at load (row-major); the q8_0 GGUF, read as 16-row panels where the CPU has them */
+    static const char *const dtypes[] = { NULL, "q8_0", NULL };
+    char qpath[512];
+    snprintf(qpath, sizeof qpath, "%s/models/m64/m64-q8_0.gguf", out);
+    for (int d = 0; d < 3; d++) {
         model_opts mo = { .dtype = dtypes[d] };
-        model *m = model_load(path, &mo, &err);
+        model *m = model_load(d == 2 ? qpath : path, &mo, &err);
         if (!m) { check_skip("%s (run tests/fixtures.sh)", err.msg); return check_done(); }
+        if (d == 2) {
+            const wmat *w = &m->layers[0].w_gate;
+            CHECK(!kern_x16_ok(w->type, w->rows, w->cols) == !w->x16, "m64 q8_0 file: panels %s where kern_x16_ok is %d",
+                  w->x16 ? "used" : "not used", kern_x16_ok(w->type, w->rows, w->cols));
+        }
         lora_adapter *a1 = lora_load(m, NULL, ad1, &err);
         lora_adapter *a2 = a1 ? lora_load(m, NULL, ad2, &err) : NULL;
         if (!a2) { check_skip("adapter: %s (run tests/fixtures.sh)", err.msg); return check_done(); }
-        const char *dt = dtypes[d] ? dtypes[d] : "f32";
+        const char *dt = d == 2 ? (m->layers[0].wq.x16 ? "q8_0 file, panels" : "q8_0 file") : dtypes[d] ? dtypes[d] : "f32";
         char what[96];
         /* all start together, different lengths and budgets, no adapters */
         seq_spec plain[5] = { { 5, 12, 0, NULL, 0 }, { 33, 20, 0, NULL, 0 }, { 17, 3, 0, NULL, 0 },

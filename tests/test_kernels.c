@@ -679,6 +679,114 @@ static void test_dot_act_n(const char *isa) {
     kernels_init(NULL);
 }
 
+/* The 16-row q8_0 panels (kern_x16_pack, kern_dot_act_x16; kernels.h):
+**  - every output equals, bit for bit, a scalar model of the documented
+**    order (per block the exact Σ q·w, then acc = fma(isum, d_w·d_x, acc),
+**    block after block), built here from the row-major rows;
+**  - each token's outputs are the same whether it comes alone or among T;
+**  - it stays within 1e-5 (relative to Σ|terms|) of the exact product in
+**    double, and of kern_dot_act on the row-major rows;
+**  - the int8 GEMM reads the panels to the same bits as the row-major rows
+**    (VNNI, and the emulated tiles where VNNI is present);
+**  - packing in two ranges of groups gives the same bytes as in one;
+**  - $SQLASSIST_X16=0 turns the panels off. */
+static void test_x16(void) {
+    kernels_init(NULL);
+    if (!kern_x16_ok(GGML_TYPE_Q8_0, 16, 64)) { check_skip_hw("x16 panels: no VNNI integer path on this CPU"); return; }
+    CHECK(!kern_x16_ok(GGML_TYPE_Q4_0, 16, 64) && !kern_x16_ok(GGML_TYPE_Q8_0, 24, 64) && !kern_x16_ok(GGML_TYPE_Q8_0, 16, 96),
+          "kern_x16_ok accepts a type or shape the panels do not serve");
+    setenv("SQLASSIST_X16", "0", 1);
+    kernels_init("avx512");
+    CHECK(!kern_x16_ok(GGML_TYPE_Q8_0, 16, 64), "SQLASSIST_X16=0 leaves the panels on");
+    unsetenv("SQLASSIST_X16");
+    kernels_init("avx512");
+    const int R_list[] = { 16, 48, 160 }, K_list[] = { 64, 320, 1536 }, T_list[] = { 1, 2, 3, 4, 5, 7, 8, 9, 17 };
+    int cases = 0, gemm_cases = 0;
+    for (size_t ri = 0; ri < 3; ri++)
+        for (size_t ki = 0; ki < 3; ki++) {
+            int R = R_list[ri], K = K_list[ki], nb = K / 32;
+            size_t rb = (size_t)nb * sizeof(block_q8_0), ab = kern_act_bytes(GGML_TYPE_Q8_0, K);
+            uint8_t *W = malloc(rb * R), *P = aligned_alloc(64, rb * R), *P2 = aligned_alloc(64, rb * R);
+            float *tmp = malloc((size_t)K * 4), *x = malloc((size_t)17 * K * 4);
+            for (int r = 0; r < R; r++) {
+                float sc = 0.01f + 2.0f * (float)((r * 7 + (int)ki) % 11);   /* scales differ by row and block */
+                for (int i = 0; i < K; i++) tmp[i] = frand() * sc * (1.0f + (float)((i / 32) % 5));
+                quantize_row_q8_0(tmp, (block_q8_0 *)(W + (size_t)r * rb), K);
+            }
+            kern_x16_pack(GGML_TYPE_Q8_0, W, rb, 0, R / 16, K, P);
+            kern_x16_pack(GGML_TYPE_Q8_0, W, rb, R / 32, R / 16, K, P2);
+            kern_x16_pack(GGML_TYPE_Q8_0, W, rb, 0, R / 32, K, P2);
+            CHECK(memcmp(P, P2, rb * R) == 0, "x16 R=%d K=%d: packing in two ranges differs", R, K);
+            uint8_t *act = aligned_alloc(64, ab * 17);
+            for (int i = 0; i < 17 * K; i++) x[i] = frand() * (1.0f + (float)(i % 97) / 10.0f);
+            for (int t = 0; t < 17; t++) kern_act_quantize(GGML_TYPE_Q8_0, x + (size_t)t * K, K, act + (size_t)t * ab);
+            float *out = malloc((size_t)17 * R * 4), *one = malloc((size_t)R * 4);
+            for (size_t xi = 0; xi < sizeof T_list / sizeof T_list[0]; xi++) {
+                int T = T_list[xi], bad_model = 0, bad_alone = 0, bad_err = 0;
+                double worst = 0;
+                for (int g = 0; g < R / 16; g++) kern_dot_act_x16(GGML_TYPE_Q8_0, P + (size_t)g * 16 * rb, act, ab, T, K, out + 16 * g, R);
+                for (int t = 0; t < T; t++) {
+                    const uint8_t *a = act + (size_t)t * ab;
+                    const int8_t *q = (const int8_t *)a;
+                    const float *d = (const float *)(a + KERN_ACT32_D(K));
+                    for (int g = 0; g < R / 16; g++) kern_dot_act_x16(GGML_TYPE_Q8_0, P + (size_t)g * 16 * rb, a, ab, 1, K, one + 16 * g, R);
+                    for (int r = 0; r < R; r++) {
+                        const block_q8_0 *wb = (const block_q8_0 *)(W + (size_t)r * rb);
+                        float acc = 0.0f;
+                        double exact = 0, mag = 0, mag_el = 0;   /* Σ|block terms|, Σ|element terms| */
+                        for (int b = 0; b < nb; b++) {
+                            int32_t is = 0, ia = 0;
+                            for (int k = 0; k < 32; k++) is += wb[b].qs[k] * q[32 * b + k], ia += abs(wb[b].qs[k] * q[32 * b + k]);
+                            mag_el += (double)ia * fabs(f16_to_f32(wb[b].d) * d[b]);
+                            float f = f16_to_f32(wb[b].d) * d[b];
+                            acc = fmaf((float)is, f, acc);
+                            exact += (double)is * f16_to_f32(wb[b].d) * d[b];
+                            mag += fabs((double)is * f16_to_f32(wb[b].d) * d[b]);
+                        }
+                        float got = out[(size_t)t * R + r];
+                        bad_model += memcmp(&acc, &got, 4) != 0;
+                        bad_alone += memcmp(&one[r], &got, 4) != 0;
+                        float ref = kern_dot_act(GGML_TYPE_Q8_0, W + (size_t)r * rb, a, K);
+                        /* kern_dot_act rounds each int32 lane (4 products) on its own: within
+                        ** a block those can cancel, so it is held to the element terms */
+                        double e = fmax(fabs(got - exact) / (mag + 1e-30), fabs((double)got - ref) / (mag_el + 1e-30));
+                        if (e > worst) worst = e;
+                        bad_err += !(e < 1e-5);
+                    }
+                }
+                CHECK(bad_model == 0, "x16 R=%d K=%d T=%d: %d outputs differ from the scalar model of the order", R, K, T, bad_model);
+                CHECK(bad_alone == 0, "x16 R=%d K=%d T=%d: %d outputs differ from the token alone", R, K, T, bad_alone);
+                CHECK(bad_err == 0, "x16 R=%d K=%d T=%d: %d outputs off the exact product (worst %g)", R, K, T, bad_err, worst);
+                cases++;
+                /* the GEMM from panels = the GEMM from rows, bit for bit */
+                static const char *const paths[] = { "vnni", "amx-emulated" };
+                for (int pi = 0; pi < 2; pi++) {
+                    if (kern_gemm_select(paths[pi]) != 0 || (pi == 1 && (K > 320 || T > 5))) continue;
+                    size_t gb = kern_gemm_prepare_bytes(GGML_TYPE_Q8_0, T, K);
+                    void *buf = aligned_alloc(64, gb);
+                    const kern_gemm_act *ga = kern_gemm_prepare(GGML_TYPE_Q8_0, x, T, K, buf);
+                    float *o1 = calloc((size_t)T * R, 4), *o2 = calloc((size_t)T * R, 4);
+                    float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
+                    kern_gemm_prepared(GGML_TYPE_Q8_0, W, rb, 0, R, ga, o1, R, scratch);
+                    kern_gemm_prepared_x16(GGML_TYPE_Q8_0, P, rb, 0, R, ga, o2, R, scratch);
+                    CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 gemm %s R=%d K=%d T=%d: panels and rows differ", paths[pi], R, K, T);
+                    if (R > 64) {      /* a range starting past the first 64 rows, as threads take them */
+                        memset(o2, 0, (size_t)T * R * 4);
+                        kern_gemm_prepared_x16(GGML_TYPE_Q8_0, P, rb, 64, R, ga, o2, R, scratch);
+                        kern_gemm_prepared_x16(GGML_TYPE_Q8_0, P, rb, 0, 64, ga, o2, R, scratch);
+                        CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 gemm %s R=%d K=%d T=%d: split rows differ", paths[pi], R, K, T);
+                    }
+                    free(o1); free(o2); free(scratch); free(buf);
+                    gemm_cases++;
+                }
+                kern_gemm_select(NULL);
+            }
+            free(W); free(P); free(P2); free(tmp); free(x); free(act); free(out); free(one);
+        }
+    printf("x16 panels: %d cases, %d gemm cases\n", cases, gemm_cases);
+    kernels_init(NULL);
+}
+
 /* $SQLASSIST_GEMM=f32 (f32 activations) also turns off the integer decode path. */
 static void test_dot_act_env(void) {
     const char *saved = getenv("SQLASSIST_GEMM");
@@ -869,6 +977,7 @@ int main(void) {
     test_dot_act_n("portable");
     test_dot_act_n("avx2");
     test_dot_act_n("avx512");
+    test_x16();
     test_attention_kernels("portable");
     test_attention_kernels("avx2");
     test_attention_kernels("avx512");

@@ -295,20 +295,24 @@ int main(void) {
     char ad_path[512];
     snprintf(path, sizeof path, "%s/models/m64/m64-f32.gguf", out);
     snprintf(ad_path, sizeof ad_path, "%s/adapters/m64/all-r8.gguf", out);
-    static const char *const dtypes[] = { NULL, "q8_0" };
-    int have_fixtures = access(path, R_OK) == 0 && access(ad_path, R_OK) == 0;
+    /* f32; q8_0 converted at load (row-major); the q8_0 GGUF, read as 16-row panels where the CPU has them */
+    static const char *const dtypes[] = { NULL, "q8_0", NULL };
+    char qpath[512];
+    snprintf(qpath, sizeof qpath, "%s/models/m64/m64-q8_0.gguf", out);
+    int have_fixtures = access(path, R_OK) == 0 && access(ad_path, R_OK) == 0 && access(qpath, R_OK) == 0;
     if (!have_fixtures) check_skip("no test model or adapter (%s, %s): tests/fixtures.sh makes them", path, ad_path);
-    for (int d = 0; have_fixtures && d < 2; d++) {
+    for (int d = 0; have_fixtures && d < 3; d++) {
         model_opts mo = { .dtype = dtypes[d] };
-        model *mf = model_load(path, &mo, &err);
+        model *mf = model_load(d == 2 ? qpath : path, &mo, &err);
         if (!mf) { CHECK_FAIL("%s", err.msg); return check_done(); }
         lora_adapter *ad = lora_load(mf, NULL, ad_path, &err);
         if (!ad) { CHECK_FAIL("adapter: %s", err.msg); return check_done(); }
         char what[64];
-        snprintf(what, sizeof what, "m64 %s + LoRA", dtypes[d] ? dtypes[d] : "f32");
+        snprintf(what, sizeof what, "m64 %s + LoRA",
+                 d == 2 ? (mf->layers[0].wq.x16 ? "q8_0 file, panels" : "q8_0 file") : dtypes[d] ? dtypes[d] : "f32");
         test_exact_forward(mf, ad, what);
         gen_suite(mf, ad, what, rep, NP, NULL);
-        if (d == 1) gen_suite(mf, NULL, "m64 q8_0", rep, NP, NULL);
+        if (d >= 1) gen_suite(mf, NULL, d == 2 ? "m64 q8_0 file" : "m64 q8_0", rep, NP, NULL);
         printf("%s: done (%.1f s)\n", what, clock_now_s() - t0);
         lora_release(ad);
         model_free(mf);

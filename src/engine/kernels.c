@@ -366,6 +366,7 @@ static dot_act_fn g_dot_act = kern_dot_act_portable;
 static act_quant_fn g_act_quant = kern_act_quantize_portable;
 static const char *g_act_isa = "portable";
 static int g_act_on = 1;
+static int g_x16_on = 1;
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -414,6 +415,8 @@ void kernels_init(const char *force) {
 #endif
     const char *gemm_env = getenv("SQLASSIST_GEMM");
     g_act_on = !(gemm_env && strcmp(gemm_env, "f32") == 0);
+    const char *x16_env = getenv("SQLASSIST_X16");
+    g_x16_on = !(x16_env && strcmp(x16_env, "0") == 0);
     /* the int8 GEMM needs AVX-512; an unavailable $SQLASSIST_GEMM keeps the fastest path */
     if (g_dot != kern_dot_avx512) kern_gemm_select("f32");
     else if (kern_gemm_select(gemm_env)) kern_gemm_select(NULL);
@@ -509,6 +512,16 @@ void kern_act_quantize(uint32_t type, const float *x, int n, void *act) { g_act_
 
 float kern_dot_act(uint32_t type, const void *row, const void *act, int n) {
     return g_dot_act(type, row, act, n);
+}
+
+int kern_x16_ok(uint32_t type, int rows, int cols) {
+    return g_x16_on && g_act_on && g_dot_act == kern_dot_act_vnni && type == GGML_TYPE_Q8_0 && rows > 0 && rows % 16 == 0 &&
+           cols > 0 && cols % 64 == 0;
+}
+
+void kern_dot_act_x16(uint32_t type, const void *grp, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
+    assert(g_dot_act == kern_dot_act_vnni);
+    kern_dot_act_x16_vnni(type, grp, act, stride, T, n, out, ostride);
 }
 
 void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {

@@ -30,6 +30,8 @@ void kern_dot_act_n_avx2(uint32_t type, const void *row, const void *act, size_t
                          size_t ostride);
 void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out,
                          size_t ostride);
+void kern_dot_act_x16_vnni(uint32_t type, const void *grp, const void *act, size_t stride, int T, int n, float *out,
+                           size_t ostride);
 /* kern_matvec, kern_outer_add, kern_exp_sub (kernels.h): portable and AVX-512. */
 void kern_matvec_portable(float *out, float s, const float *m, size_t ld, const float *x, int r, int n);
 void kern_matvec_avx512(float *out, float s, const float *m, size_t ld, const float *x, int r, int n);

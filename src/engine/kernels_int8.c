@@ -249,6 +249,32 @@ static INLINE short ld16(const uint8_t *p) {
     return v;
 }
 
+/* The 16 f16 scales of a 32-block of 16 rows (blk: row 0's block), without
+** a gather (slow on CPUs with the GDS mitigation). */
+T_I8 static INLINE __m256i scales16(const uint8_t *blk, size_t stride) {
+#define H(i) ld16(blk + (size_t)(i) * stride)
+    __m128i h0 = _mm_setr_epi16(H(0), H(1), H(2), H(3), H(4), H(5), H(6), H(7));
+    __m128i h1 = _mm_setr_epi16(H(8), H(9), H(10), H(11), H(12), H(13), H(14), H(15));
+#undef H
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1);
+}
+
+/* Writes a packed 32-block of 16 rows into the GEMM panel: its 8 lines
+** (P[j]: bytes 4j..4j+3 of each row, signed) at pw + 256·j, the 16 scales
+** as f32 to pd and, if corr, −128·Σw per row to pc. */
+T_I8 static INLINE void store16(const __m512i P[8], __m256i scales, uint8_t *pw, float *pd, int32_t *pc, int corr) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(pw + 256 * j), P[j]);
+    _mm512_store_ps(pd, _mm512_cvtph_ps(scales));
+    if (corr) {
+        __m512i s = _mm512_setzero_si512();
+        const __m512i k128 = _mm512_set1_epi8((char)0x80);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) s = _mm512_dpbusd_epi32(s, k128, P[j]);
+        _mm512_store_si512((__m512i *)pc, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+    }
+}
+
 /* Packs one 32-block of 16 rows: blk points at row 0's block (q8_0 or q4_0,
 ** f16 scale first), the rows `stride` bytes apart. Writes the 8 lines at
 ** pw + 256·j, 16 scales to pd and, if corr, 16 corrections to pc. */
@@ -272,28 +298,73 @@ T_I8 static void pack16(uint32_t type, const uint8_t *blk, size_t stride, uint8_
             P[4 + m] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(y[m], 4), lo), eight);
         }
     }
+    store16(P, scales16(blk, stride), pw, pd, pc, corr);
+}
+
+/* Packs one 32-block of a 16-row group held as kern_x16_pack panels (src:
+** the block's 8 lines, sc: its 16 f16 scales) into the GEMM panel, as
+** pack16 does from row-major rows. */
+T_I8 static void pack16_x16(const uint8_t *src, const uint8_t *sc, uint8_t *pw, float *pd, int32_t *pc, int corr) {
+    __m512i P[8];
+    const __m512i k128 = _mm512_set1_epi8((char)0x80);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(pw + 256 * j), P[j]);
-    /* the 16 f16 scales, without a gather (slow on CPUs with the GDS mitigation) */
-#define H(i) ld16(blk + (size_t)(i) * stride)
-    __m128i h0 = _mm_setr_epi16(H(0), H(1), H(2), H(3), H(4), H(5), H(6), H(7));
-    __m128i h1 = _mm_setr_epi16(H(8), H(9), H(10), H(11), H(12), H(13), H(14), H(15));
-#undef H
-    _mm512_store_ps(pd, _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(h0), h1, 1)));
-    if (corr) {
-        __m512i s = _mm512_setzero_si512();
-        const __m512i k128 = _mm512_set1_epi8((char)0x80);
+    for (int j = 0; j < 8; j++) P[j] = _mm512_xor_si512(_mm512_load_si512((const __m512i *)(src + 64 * j)), k128);
+    store16(P, _mm256_load_si256((const __m256i *)sc), pw, pd, pc, corr);
+}
+
+/* kern_x16_pack (kernels.h): q8_0 row groups into 16-row panels. */
+T_I8 void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, int g1, int cols, void *dst) {
+    assert(type == GGML_TYPE_Q8_0 && cols % 64 == 0 && ((uintptr_t)dst & 63) == 0);
+    (void)type;
+    const __m512i k128 = _mm512_set1_epi8((char)0x80);
+    int nb = cols / 32;
+    for (int g = g0; g < g1; g++) {
+        const uint8_t *rows = (const uint8_t *)w + (size_t)g * 16 * row_bytes;
+        uint8_t *o = (uint8_t *)dst + (size_t)g * 16 * row_bytes;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *blk = rows + (size_t)b * sizeof(block_q8_0);
+            uint8_t *pair = o + (size_t)(b / 2) * KERN_X16_PAIR_BYTES;
+            __m512i x[4], P[8];
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                load_rows16(blk + 2 + 16 * h, row_bytes, x);
+                transpose4_epi32(x, P + 4 * h);
+            }
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; j++) s = _mm512_dpbusd_epi32(s, k128, P[j]);
-        _mm512_store_si512((__m512i *)pc, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+            for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(pair + 512 * (b & 1) + 64 * j), _mm512_xor_si512(P[j], k128));
+            _mm256_store_si256((__m256i *)(pair + 1024 + 32 * (b & 1)), scales16(blk, row_bytes));
+        }
     }
 }
 
 /* Panel for rows [rb, rb + nr) (nr ≤ 64) and blocks [kb0, kb0 + nkb). */
+/* x16: w holds kern_x16_pack panels (whole 16-row groups, so nr is a
+** multiple of 16). */
 T_I8 static void pack_panel(uint32_t type, const uint8_t *w, size_t row_bytes, int rb, int nr, int kb0, int nkb,
-                            uint8_t *panel, int corr) {
+                            uint8_t *panel, int corr, int x16) {
     const size_t bb = type == GGML_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0);
     assert(nr >= 1 && nr <= 64 && nkb >= 1 && nkb <= KC_BLOCKS);
+    if (x16) {
+        assert(nr % 16 == 0 && rb % 16 == 0);
+        for (int g = 0; g < nr / 16; g++) {
+            const uint8_t *grp = w + (size_t)(rb + 16 * g) * row_bytes;
+            for (int b = 0; b < nkb; b++) {
+                int k = kb0 + b;
+                const uint8_t *pair = grp + (size_t)(k / 2) * KERN_X16_PAIR_BYTES;
+                uint8_t *pb = panel + (size_t)b * PANEL_BLOCK;
+                pack16_x16(pair + 512 * (k & 1), pair + 1024 + 32 * (k & 1), pb + PANEL_W + 64 * g,
+                           (float *)(pb + PANEL_D) + 16 * g, (int32_t *)(pb + PANEL_C) + 16 * g, corr);
+            }
+        }
+        for (int g = nr / 16; g < 4; g++)      /* rows past the end: zero weights and scales */
+            for (int b = 0; b < nkb; b++) {
+                uint8_t *pb = panel + (size_t)b * PANEL_BLOCK;
+                for (int j = 0; j < 8; j++) memset(pb + PANEL_W + 256 * j + 64 * g, 0, 64);
+                memset((float *)(pb + PANEL_D) + 16 * g, 0, 64);
+                memset((int32_t *)(pb + PANEL_C) + 16 * g, 0, 64);
+            }
+        return;
+    }
     for (int g = 0; g < 4; g++) {
         int valid = nr - 16 * g;
         const uint8_t *base = valid > 0 ? w + (size_t)(rb + 16 * g) * row_bytes + (size_t)kb0 * bb : NULL;
@@ -864,8 +935,22 @@ T_I8 static void kq_gemm(uint32_t type, const void *w, size_t row_bytes, int r0,
 #define SCRATCH_CBUF 2048
 _Static_assert(SCRATCH_PANEL + SCRATCH_CBUF + sizeof(amx_emu) <= KERN_GEMM_SCRATCH * sizeof(float), "KERN_GEMM_SCRATCH too small");
 
+static void gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
+                      float *out, int ldo, float *scratch, int x16);
+
 void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
                         float *out, int ldo, float *scratch) {
+    gemm_int8(type, w, row_bytes, r0, r1, xa, out, ldo, scratch, 0);
+}
+
+void kern_gemm_prepared_x16(uint32_t type, const void *x16, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
+                            float *out, int ldo, float *scratch) {
+    assert(type == GGML_TYPE_Q8_0 && r0 % 16 == 0 && (r1 % 16 == 0 || r1 == ldo));
+    gemm_int8(type, x16, row_bytes, r0, r1, xa, out, ldo, scratch, 1);
+}
+
+static void gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
+                      float *out, int ldo, float *scratch, int x16) {
     assert(((uintptr_t)scratch & 63) == 0 && r0 >= 0 && r0 <= r1 && ldo >= r1);
     if (kq_type(type)) {
         assert(g_path != PATH_F32 && xa->kq);
@@ -879,9 +964,13 @@ void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, 
     int amx = g_path == PATH_AMX || g_path == PATH_AMX_EMU, nb = xa->K / 32;
     const size_t bb = type == GGML_TYPE_Q8_0 ? sizeof(block_q8_0) : sizeof(block_q4_0);
     if (amx) tile_config(emu);
+    /* prefetch plans: row-major, `nrows` rows of `len` bytes; panels, 16-row
+    ** groups whose K-chunk of KC_BLOCKS blocks is one run of bytes */
+    const size_t pstride = x16 ? 16 * row_bytes : row_bytes, pblk = x16 ? KERN_X16_PAIR_BYTES / 2 : bb;
+#define PF_ROWS(n) (x16 ? ((n) + 15) / 16 : (n))
     if (r0 < r1) {      /* the first panel: all its lines requested at once rather than missed one by one */
-        prefetch_plan first = { (const uint8_t *)w + (size_t)r0 * row_bytes, row_bytes,
-                                (size_t)(nb < KC_BLOCKS ? nb : KC_BLOCKS) * bb, r1 - r0 < 64 ? r1 - r0 : 64 };
+        prefetch_plan first = { (const uint8_t *)w + (size_t)r0 * row_bytes, pstride,
+                                (size_t)(nb < KC_BLOCKS ? nb : KC_BLOCKS) * pblk, PF_ROWS(r1 - r0 < 64 ? r1 - r0 : 64) };
         prefetch_part(&first, 0, 1);
     }
     for (int rb = r0; rb < r1; rb += 64) {
@@ -893,21 +982,22 @@ void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, 
         }
         for (int kb0 = 0; kb0 < nb; kb0 += KC_BLOCKS) {
             int nkb = nb - kb0 < KC_BLOCKS ? nb - kb0 : KC_BLOCKS;
-            pack_panel(type, w, row_bytes, rb, nr, kb0, nkb, panel, !amx);
+            pack_panel(type, w, row_bytes, rb, nr, kb0, nkb, panel, !amx, x16);
             /* the next panel: the next K-chunk of these rows, else the first of the next rows */
-            prefetch_plan pf = { NULL, row_bytes, 0, 0 };
+            prefetch_plan pf = { NULL, pstride, 0, 0 };
             int nrb = kb0 + KC_BLOCKS < nb ? rb : rb + 64, nkb0 = kb0 + KC_BLOCKS < nb ? kb0 + KC_BLOCKS : 0;
             if (nrb < r1) {
                 int nnkb = nb - nkb0 < KC_BLOCKS ? nb - nkb0 : KC_BLOCKS;
-                pf.base = (const uint8_t *)w + (size_t)nrb * row_bytes + (size_t)nkb0 * bb;
-                pf.len = (size_t)nnkb * bb;
-                pf.nrows = r1 - nrb < 64 ? r1 - nrb : 64;
+                pf.base = (const uint8_t *)w + (size_t)nrb * row_bytes + (size_t)nkb0 * pblk;
+                pf.len = (size_t)nnkb * pblk;
+                pf.nrows = PF_ROWS(r1 - nrb < 64 ? r1 - nrb : 64);
             }
             if (amx) amx_panel(emu, panel, nkb, xa, kb0, out + rb, ldo, m, cbuf, &pf);
             else vnni_panel(panel, nkb, xa, kb0, out + rb, ldo, m, &pf);
         }
     }
     if (amx) tile_release(emu);
+#undef PF_ROWS
 }
 
 /* The AMX code was developed against the software model on a CPU without
@@ -952,6 +1042,9 @@ int kern_amx_bf16_available(void) { return 0; }
 const kern_gemm_act *kern_gemm_prepare(uint32_t type, const float *x, int T, int K, void *buf) { assert(0); return NULL; }
 void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
                         float *out, int ldo, float *scratch) { assert(0); }
+void kern_gemm_prepared_x16(uint32_t type, const void *x16, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
+                            float *out, int ldo, float *scratch) { assert(0); }
+void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, int g1, int cols, void *dst) { assert(0); }
 
 #endif
 

@@ -878,6 +878,7 @@ int lora_merge(model *m, const lora_adapter *a, float scale, sa_err *err) {
             w->type = GGML_TYPE_F32;
             w->row_bytes = (size_t)w->cols * sizeof(float);
             w->data = dst;
+            w->x16 = NULL;
         }
     }
     free(scratch);

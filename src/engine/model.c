@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "kernels.h"
@@ -28,7 +29,8 @@
 
 /* ---- storage helpers ----------------------------------------------------- */
 
-static void *own(model *m, size_t bytes) {
+/* A buffer of `bytes` aligned to `align` (a power of two ≥ 64), freed by model_free. */
+static void *own_aligned(model *m, size_t bytes, size_t align) {
     if (m->n_owned == m->cap_owned) {
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;
         void **p = realloc(m->owned, (size_t)cap * sizeof *p);
@@ -36,10 +38,12 @@ static void *own(model *m, size_t bytes) {
         m->owned = p;
         m->cap_owned = cap;
     }
-    void *b = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    void *b = aligned_alloc(align, (bytes + align - 1) / align * align);
     if (b) m->owned[m->n_owned++] = b;
     return b;
 }
+
+static void *own(model *m, size_t bytes) { return own_aligned(m, bytes, 64); }
 
 static size_t type_row_bytes(uint32_t type, int cols) {
     uint32_t be, bb;
@@ -424,6 +428,69 @@ static int convert_all(model *m, uint32_t type, sa_err *err) {
     return 0;
 }
 
+/* ---- 16-row panels --------------------------------------------------------- */
+
+typedef struct x16_job {
+    const wmat *w;
+    void *dst;
+} x16_job;
+
+static void x16_groups(void *ctx, int begin, int end, int ith) {
+    const x16_job *j = ctx;
+    kern_x16_pack(j->w->type, j->w->data, j->w->row_bytes, begin, end, j->w->cols, j->dst);
+}
+
+/* Repacks every product matrix the panel kernels serve (kernels.h,
+** kern_x16_ok) and hands the mmapped original's pages back to the kernel,
+** so the weights stay resident once: the products read only the panels,
+** and the rare reader of data (the token embedding of a tied output head,
+** an adapter merge) faults its rows in again from the file. Only weights
+** read in place from a GGUF mapping are repacked: a converted or copied
+** matrix would have to be kept twice. */
+/* Whether w is repacked: weights read in place from the GGUF mapping only. */
+static int x16_eligible(const model *m, const wmat *w) {
+    const gguf_file *g = m->gguf;
+    const uint8_t *d = w->data;
+    size_t bytes = w->row_bytes * (size_t)w->rows;
+    return g && g->mapped && kern_x16_ok(w->type, w->rows, w->cols) && d >= g->base && d + bytes <= g->base + g->size;
+}
+
+static int pack_x16(model *m, sa_err *err) {
+    wmat **mats = malloc((1 + 7 * (size_t)m->cfg.n_layer) * sizeof *mats);
+    if (!mats) return sa_fail(err, "out of memory");
+    int n = 0;
+    mats[n++] = &m->output;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        qwen2_layer *L = &m->layers[l];
+        wmat *lm[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (int i = 0; i < 7; i++) mats[n++] = lm[i];
+    }
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (x16_eligible(m, mats[i])) total += mats[i]->row_bytes * (size_t)mats[i]->rows;   /* 16 rows: a multiple of 64 */
+    if (!total) { free(mats); return 0; }
+    /* one buffer in 2 MB pages where the kernel gives them: a fault per 2 MB
+    ** rather than per 4 KB (the 1.5B shape's 1.5 GB took ~0.7 s more in 4 KB pages) */
+    const size_t huge = (size_t)2 << 20, rounded = (total + huge - 1) / huge * huge;
+    uint8_t *buf = own_aligned(m, rounded, huge);
+    if (!buf) { free(mats); return sa_fail(err, "%s: out of memory repacking the weights (%zu bytes)", m->path, total); }
+    if (!getenv("SQLASSIST_NO_THP")) madvise(buf, rounded, MADV_HUGEPAGE);
+    for (int i = 0; i < n; i++) {
+        wmat *w = mats[i];
+        if (!x16_eligible(m, w)) continue;
+        size_t bytes = w->row_bytes * (size_t)w->rows;
+        x16_job j = { w, buf };
+        tp_run_sized(m->tp, w->rows / 16, x16_groups, &j, (double)bytes, 1048576.0);
+        w->x16 = buf;
+        buf += bytes;
+        /* the whole pages inside the matrix: nothing else lives there */
+        uintptr_t a = ((uintptr_t)w->data + 4095) & ~(uintptr_t)4095, z = ((uintptr_t)w->data + bytes) & ~(uintptr_t)4095;
+        if (z > a) madvise((void *)a, z - a, MADV_DONTNEED);
+    }
+    free(mats);
+    return 0;
+}
+
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -460,6 +527,7 @@ model *model_load(const char *path, const model_opts *opts, sa_err *err) {
     if (!m->gemm_scratch) { sa_fail(err, "out of memory"); goto fail; }
     for (int i = 0; i < tp_size(m->tp); i++)
         if (!(m->gemm_scratch[i] = own(m, KERN_GEMM_SCRATCH * sizeof(float)))) { sa_fail(err, "out of memory"); goto fail; }
+    if (pack_x16(m, err)) goto fail;
     m->load_seconds = clock_now_s() - t0;
     return m;
 fail:
@@ -631,8 +699,20 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
         int r0 = begin * KERN_GEMM_ROWS, r1 = end * KERN_GEMM_ROWS < w->rows ? end * KERN_GEMM_ROWS : w->rows;
         for (int t = 0; t < j->T; t++)
             for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] = j->bias ? j->bias[r] : 0.0f;
-        if (j->xq) kern_gemm_prepared(w->type, w->data, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
+        if (j->xq && w->x16) kern_gemm_prepared_x16(w->type, w->x16, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
+        else if (j->xq) kern_gemm_prepared(w->type, w->data, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
         else kern_gemm(w->type, w->data, w->row_bytes, r0, r1, w->cols, j->x, j->T, j->out, w->rows, j->scratch[ith]);
+        return;
+    }
+    if (j->xa && w->x16) {     /* items are 16-row groups (see matmul_n) */
+        for (int g = begin; g < end; g++) {
+            float *o = j->out + 16 * (size_t)g;
+            kern_dot_act_x16(w->type, (const uint8_t *)w->x16 + (size_t)g * 16 * w->row_bytes, j->xa, j->xa_bytes, j->T, w->cols,
+                             o, (size_t)w->rows);
+            if (j->bias)
+                for (int t = 0; t < j->T; t++)
+                    for (int i = 0; i < 16; i++) o[(size_t)t * w->rows + i] += j->bias[16 * g + i];
+        }
         return;
     }
     for (int r = begin; r < end; r++) {
@@ -709,7 +789,8 @@ static void matmul_n(const model *m, matmul_job *jobs, int n, int per_token) {
             xq[k] = bytes ? aligned_alloc(64, bytes) : NULL;
             if (xq[k]) jobs[k].xq = kern_gemm_prepare(w->type, jobs[k].x, jobs[k].T, w->cols, xq[k]);
         }
-        g.start[k + 1] = g.start[k] + (gemm ? (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS : w->rows);
+        g.start[k + 1] = g.start[k] + (gemm ? (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS
+                                       : jobs[k].xa && w->x16 ? w->rows / 16 : w->rows);
     }
     double macs = 0;
     for (int k = 0; k < n; k++) macs += (double)jobs[k].w->rows * jobs[k].w->cols * jobs[k].T;

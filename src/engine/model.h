@@ -45,6 +45,8 @@ typedef struct wmat {
     int rows, cols;
     size_t row_bytes;
     const void *data;
+    const void *x16;     /* the same weights as 16-row panels (kern_x16_pack), which the
+                         ** products read instead, or NULL; data stays valid (mmapped) */
 } wmat;
 
 typedef struct qwen2_layer {
