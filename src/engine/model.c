@@ -483,9 +483,14 @@ static int pack_x16(model *m, sa_err *err) {
         tp_run_sized(m->tp, w->rows / 16, x16_groups, &j, (double)bytes, 1048576.0);
         w->x16 = buf;
         buf += bytes;
-        /* the whole pages inside the matrix: nothing else lives there */
+        /* the whole pages inside the matrix: nothing else lives there. A row read
+        ** again later (a tied head's token embeddings) comes back in a 4 KB page,
+        ** not the 2 MB of a file huge page (+160 MB resident in a server run) */
         uintptr_t a = ((uintptr_t)w->data + 4095) & ~(uintptr_t)4095, z = ((uintptr_t)w->data + bytes) & ~(uintptr_t)4095;
-        if (z > a) madvise((void *)a, z - a, MADV_DONTNEED);
+        if (z > a) {
+            madvise((void *)a, z - a, MADV_NOHUGEPAGE);
+            madvise((void *)a, z - a, MADV_DONTNEED);
+        }
     }
     free(mats);
     return 0;
