@@ -679,7 +679,7 @@ static void test_dot_act_n(const char *isa) {
     kernels_init(NULL);
 }
 
-/* The 16-row q8_0 panels (kern_x16_pack, kern_dot_act_x16; kernels.h):
+/* The 16-row q8_0 and q4_0 panels (kern_x16_pack, kern_dot_act_x16; kernels.h):
 **  - every output equals, bit for bit, a scalar model of the documented
 **    order (per block the exact Σ q·w, then acc = fma(isum, d_w·d_x, acc),
 **    block after block), built here from the row-major rows;
@@ -693,8 +693,9 @@ static void test_dot_act_n(const char *isa) {
 static void test_x16(void) {
     kernels_init(NULL);
     if (!kern_x16_ok(GGML_TYPE_Q8_0, 16, 64)) { check_skip_hw("x16 panels: no VNNI integer path on this CPU"); return; }
-    CHECK(!kern_x16_ok(GGML_TYPE_Q4_0, 16, 64) && !kern_x16_ok(GGML_TYPE_Q8_0, 24, 64) && !kern_x16_ok(GGML_TYPE_Q8_0, 16, 96),
-          "kern_x16_ok accepts a type or shape the panels do not serve");
+    CHECK(kern_x16_ok(GGML_TYPE_Q4_0, 16, 64) && !kern_x16_ok(GGML_TYPE_Q4_K, 16, 256) && !kern_x16_ok(GGML_TYPE_F16, 16, 64) &&
+          !kern_x16_ok(GGML_TYPE_Q8_0, 24, 64) && !kern_x16_ok(GGML_TYPE_Q8_0, 16, 96),
+          "kern_x16_ok refuses q4_0 or accepts a type or shape the panels do not serve");
     setenv("SQLASSIST_X16", "0", 1);
     kernels_init("avx512");
     CHECK(!kern_x16_ok(GGML_TYPE_Q8_0, 16, 64), "SQLASSIST_X16=0 leaves the panels on");
@@ -702,51 +703,63 @@ static void test_x16(void) {
     kernels_init("avx512");
     const int R_list[] = { 16, 48, 160 }, K_list[] = { 64, 320, 1536 }, T_list[] = { 1, 2, 3, 4, 5, 7, 8, 9, 17 };
     int cases = 0, gemm_cases = 0;
+    for (int ty = 0; ty < 2; ty++)
     for (size_t ri = 0; ri < 3; ri++)
         for (size_t ki = 0; ki < 3; ki++) {
+            const uint32_t TY = ty ? GGML_TYPE_Q4_0 : GGML_TYPE_Q8_0;
+            const char *tn = ggml_type_name(TY);
             int R = R_list[ri], K = K_list[ki], nb = K / 32;
-            size_t rb = (size_t)nb * sizeof(block_q8_0), ab = kern_act_bytes(GGML_TYPE_Q8_0, K);
+            size_t bb = ty ? sizeof(block_q4_0) : sizeof(block_q8_0), rb = (size_t)nb * bb, ab = kern_act_bytes(TY, K);
             uint8_t *W = malloc(rb * R), *P = aligned_alloc(64, rb * R), *P2 = aligned_alloc(64, rb * R);
             float *tmp = malloc((size_t)K * 4), *x = malloc((size_t)17 * K * 4);
             for (int r = 0; r < R; r++) {
                 float sc = 0.01f + 2.0f * (float)((r * 7 + (int)ki) % 11);   /* scales differ by row and block */
                 for (int i = 0; i < K; i++) tmp[i] = frand() * sc * (1.0f + (float)((i / 32) % 5));
-                quantize_row_q8_0(tmp, (block_q8_0 *)(W + (size_t)r * rb), K);
+                if (ty) quantize_row_q4_0(tmp, (block_q4_0 *)(W + (size_t)r * rb), K);
+                else quantize_row_q8_0(tmp, (block_q8_0 *)(W + (size_t)r * rb), K);
             }
-            kern_x16_pack(GGML_TYPE_Q8_0, W, rb, 0, R / 16, K, P);
-            kern_x16_pack(GGML_TYPE_Q8_0, W, rb, R / 32, R / 16, K, P2);
-            kern_x16_pack(GGML_TYPE_Q8_0, W, rb, 0, R / 32, K, P2);
-            CHECK(memcmp(P, P2, rb * R) == 0, "x16 R=%d K=%d: packing in two ranges differs", R, K);
+            kern_x16_pack(TY, W, rb, 0, R / 16, K, P);
+            kern_x16_pack(TY, W, rb, R / 32, R / 16, K, P2);
+            kern_x16_pack(TY, W, rb, 0, R / 32, K, P2);
+            CHECK(memcmp(P, P2, rb * R) == 0, "x16 %s R=%d K=%d: packing in two ranges differs", tn, R, K);
             uint8_t *act = aligned_alloc(64, ab * 17);
             for (int i = 0; i < 17 * K; i++) x[i] = frand() * (1.0f + (float)(i % 97) / 10.0f);
-            for (int t = 0; t < 17; t++) kern_act_quantize(GGML_TYPE_Q8_0, x + (size_t)t * K, K, act + (size_t)t * ab);
+            for (int t = 0; t < 17; t++) kern_act_quantize(TY, x + (size_t)t * K, K, act + (size_t)t * ab);
             float *out = malloc((size_t)17 * R * 4), *one = malloc((size_t)R * 4);
             for (size_t xi = 0; xi < sizeof T_list / sizeof T_list[0]; xi++) {
                 int T = T_list[xi], bad_model = 0, bad_alone = 0, bad_err = 0;
                 double worst = 0;
-                for (int g = 0; g < R / 16; g++) kern_dot_act_x16(GGML_TYPE_Q8_0, P + (size_t)g * 16 * rb, act, ab, T, K, out + 16 * g, R);
+                for (int g = 0; g < R / 16; g++) kern_dot_act_x16(TY, P + (size_t)g * 16 * rb, act, ab, T, K, out + 16 * g, R);
                 for (int t = 0; t < T; t++) {
                     const uint8_t *a = act + (size_t)t * ab;
                     const int8_t *q = (const int8_t *)a;
                     const float *d = (const float *)(a + KERN_ACT32_D(K));
-                    for (int g = 0; g < R / 16; g++) kern_dot_act_x16(GGML_TYPE_Q8_0, P + (size_t)g * 16 * rb, a, ab, 1, K, one + 16 * g, R);
+                    for (int g = 0; g < R / 16; g++) kern_dot_act_x16(TY, P + (size_t)g * 16 * rb, a, ab, 1, K, one + 16 * g, R);
                     for (int r = 0; r < R; r++) {
-                        const block_q8_0 *wb = (const block_q8_0 *)(W + (size_t)r * rb);
+                        const uint8_t *wr = W + (size_t)r * rb;
                         float acc = 0.0f;
                         double exact = 0, mag = 0, mag_el = 0;   /* Σ|block terms|, Σ|element terms| */
                         for (int b = 0; b < nb; b++) {
+                            /* the block's 32 weights as integers, decoded here from the bytes */
+                            const uint8_t *blk = wr + (size_t)b * bb;
+                            uint16_t dh;
+                            memcpy(&dh, blk, 2);
+                            int wv[32];
+                            for (int k = 0; k < 32; k++)
+                                wv[k] = ty ? (k < 16 ? (blk[2 + k] & 15) - 8 : (blk[2 + k - 16] >> 4) - 8) : (int8_t)blk[2 + k];
                             int32_t is = 0, ia = 0;
-                            for (int k = 0; k < 32; k++) is += wb[b].qs[k] * q[32 * b + k], ia += abs(wb[b].qs[k] * q[32 * b + k]);
-                            mag_el += (double)ia * fabs(f16_to_f32(wb[b].d) * d[b]);
-                            float f = f16_to_f32(wb[b].d) * d[b];
+                            for (int k = 0; k < 32; k++) is += wv[k] * q[32 * b + k], ia += abs(wv[k] * q[32 * b + k]);
+                            float dw = f16_to_f32(dh);
+                            mag_el += (double)ia * fabs(dw * d[b]);
+                            float f = dw * d[b];
                             acc = fmaf((float)is, f, acc);
-                            exact += (double)is * f16_to_f32(wb[b].d) * d[b];
-                            mag += fabs((double)is * f16_to_f32(wb[b].d) * d[b]);
+                            exact += (double)is * dw * d[b];
+                            mag += fabs((double)is * dw * d[b]);
                         }
                         float got = out[(size_t)t * R + r];
                         bad_model += memcmp(&acc, &got, 4) != 0;
                         bad_alone += memcmp(&one[r], &got, 4) != 0;
-                        float ref = kern_dot_act(GGML_TYPE_Q8_0, W + (size_t)r * rb, a, K);
+                        float ref = kern_dot_act(TY, W + (size_t)r * rb, a, K);
                         /* kern_dot_act rounds each int32 lane (4 products) on its own: within
                         ** a block those can cancel, so it is held to the element terms */
                         double e = fmax(fabs(got - exact) / (mag + 1e-30), fabs((double)got - ref) / (mag_el + 1e-30));
@@ -754,27 +767,27 @@ static void test_x16(void) {
                         bad_err += !(e < 1e-5);
                     }
                 }
-                CHECK(bad_model == 0, "x16 R=%d K=%d T=%d: %d outputs differ from the scalar model of the order", R, K, T, bad_model);
-                CHECK(bad_alone == 0, "x16 R=%d K=%d T=%d: %d outputs differ from the token alone", R, K, T, bad_alone);
-                CHECK(bad_err == 0, "x16 R=%d K=%d T=%d: %d outputs off the exact product (worst %g)", R, K, T, bad_err, worst);
+                CHECK(bad_model == 0, "x16 %s R=%d K=%d T=%d: %d outputs differ from the scalar model of the order", tn, R, K, T, bad_model);
+                CHECK(bad_alone == 0, "x16 %s R=%d K=%d T=%d: %d outputs differ from the token alone", tn, R, K, T, bad_alone);
+                CHECK(bad_err == 0, "x16 %s R=%d K=%d T=%d: %d outputs off the exact product (worst %g)", tn, R, K, T, bad_err, worst);
                 cases++;
                 /* the GEMM from panels = the GEMM from rows, bit for bit */
                 static const char *const paths[] = { "vnni", "amx-emulated" };
                 for (int pi = 0; pi < 2; pi++) {
                     if (kern_gemm_select(paths[pi]) != 0 || (pi == 1 && (K > 320 || T > 5))) continue;
-                    size_t gb = kern_gemm_prepare_bytes(GGML_TYPE_Q8_0, T, K);
+                    size_t gb = kern_gemm_prepare_bytes(TY, T, K);
                     void *buf = aligned_alloc(64, gb);
-                    const kern_gemm_act *ga = kern_gemm_prepare(GGML_TYPE_Q8_0, x, T, K, buf);
+                    const kern_gemm_act *ga = kern_gemm_prepare(TY, x, T, K, buf);
                     float *o1 = calloc((size_t)T * R, 4), *o2 = calloc((size_t)T * R, 4);
                     float *scratch = aligned_alloc(64, KERN_GEMM_SCRATCH * sizeof(float));
-                    kern_gemm_prepared(GGML_TYPE_Q8_0, W, rb, 0, R, ga, o1, R, scratch);
-                    kern_gemm_prepared_x16(GGML_TYPE_Q8_0, P, rb, 0, R, ga, o2, R, scratch);
-                    CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 gemm %s R=%d K=%d T=%d: panels and rows differ", paths[pi], R, K, T);
+                    kern_gemm_prepared(TY, W, rb, 0, R, ga, o1, R, scratch);
+                    kern_gemm_prepared_x16(TY, P, rb, 0, R, ga, o2, R, scratch);
+                    CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 %s gemm %s R=%d K=%d T=%d: panels and rows differ", tn, paths[pi], R, K, T);
                     if (R > 64) {      /* a range starting past the first 64 rows, as threads take them */
                         memset(o2, 0, (size_t)T * R * 4);
-                        kern_gemm_prepared_x16(GGML_TYPE_Q8_0, P, rb, 64, R, ga, o2, R, scratch);
-                        kern_gemm_prepared_x16(GGML_TYPE_Q8_0, P, rb, 0, 64, ga, o2, R, scratch);
-                        CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 gemm %s R=%d K=%d T=%d: split rows differ", paths[pi], R, K, T);
+                        kern_gemm_prepared_x16(TY, P, rb, 64, R, ga, o2, R, scratch);
+                        kern_gemm_prepared_x16(TY, P, rb, 0, 64, ga, o2, R, scratch);
+                        CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 %s gemm %s R=%d K=%d T=%d: split rows differ", tn, paths[pi], R, K, T);
                     }
                     free(o1); free(o2); free(scratch); free(buf);
                     gemm_cases++;

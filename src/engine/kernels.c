@@ -515,7 +515,8 @@ float kern_dot_act(uint32_t type, const void *row, const void *act, int n) {
 }
 
 int kern_x16_ok(uint32_t type, int rows, int cols) {
-    return g_x16_on && g_act_on && g_dot_act == kern_dot_act_vnni && type == GGML_TYPE_Q8_0 && rows > 0 && rows % 16 == 0 &&
+    return g_x16_on && g_act_on && g_dot_act == kern_dot_act_vnni && (type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) &&
+           rows > 0 && rows % 16 == 0 &&
            cols > 0 && cols % 64 == 0;
 }
 

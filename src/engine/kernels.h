@@ -176,31 +176,33 @@ float kern_dot_act(uint32_t type, const void *row, const void *act, int n);
 ** on AVX2, q4_K/q6_K rows per 2. */
 void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
 
-/* ---- 16-row panels (q8_0 decode with VNNI) ---------------------------------
-** The row-major q8_0 layout makes a one-row dot spend ~14 vector
-** instructions per 64 weights (each 32-block's scale applied to 8 int32
-** lanes) and ~4 more per extra token: batched decode and draft verification
-** were bound by arithmetic, not memory. A matrix whose rows are a multiple
-** of 16 and columns of 64 can be repacked once, at load, into groups of 16
-** rows in which int32 lane i is row i: per group and pair of 32-blocks
-** (b, b+1), KERN_X16_PAIR_BYTES bytes =
-**   16 lines of 64 bytes: line 8h + j holds bytes 4j..4j+3 of block b+h of
-**   rows 0..15 (four bytes per row), each byte w XOR 0x80 (w + 128,
-**   VPDPBUSD's unsigned operand);
-**   64 bytes: the 16 f16 scales of block b, then the 16 of block b+1.
-** A group of 16 rows of n values then takes 16·row_bytes bytes, as before
-** (no memory added), and the whole matrix is one forward stream. Per token
-** and block: VPDPBUSD of the lines with the token's int8 q broadcast,
-** seeded with −128·Σq (KERN_ACT32_S), which gives Σ q·w exactly; then the
-** int32 is scaled by d_w·d_x into one f32 accumulator per row, block after
-** block in order (the int8 GEMM's order, kernels_int8.c). One token costs
-** ~2.7 instructions per 64 weights, each further token ~1.6. */
-#define KERN_X16_PAIR_BYTES 1088
+/* ---- 16-row panels (q8_0 / q4_0 decode with VNNI) -------------------------
+** The row-major layout makes a one-row dot spend ~14 vector instructions
+** per 64 weights (each 32-block's scale applied to 8 int32 lanes) and ~4
+** more per extra token: batched decode and draft verification were bound by
+** arithmetic, not memory. A matrix whose rows are a multiple of 16 and
+** columns of 64 can be repacked once, at load, into groups of 16 rows in
+** which int32 lane i is row i. Per group and pair of 32-blocks (b, b+1),
+** KERN_X16_PAIR_BYTES(type) bytes = 32 blocks' worth:
+**   q8_0: 16 lines of 64 bytes, line 8h + j holding bytes 4j..4j+3 of
+**   block b+h of rows 0..15 (four bytes per row), each byte w XOR 0x80
+**   (w + 128, VPDPBUSD's unsigned operand);
+**   q4_0: 8 lines, line 4h + j holding bytes 4j..4j+3 of block b+h's
+**   packed nibbles (low: elements 4j.., high: 16 + 4j..) as stored;
+**   then 64 bytes: the 16 f16 scales of block b, then the 16 of block b+1.
+** A group of 16 rows then takes 16·row_bytes bytes, as before (no memory
+** added), and the whole matrix is one forward stream. Per token and block:
+** 8 VPDPBUSD of the (unpacked) lines with the token's int8 q broadcast, seeded
+** with −128·Σq (q8_0) or −8·Σq (q4_0; KERN_ACT32_S), which gives Σ q·w
+** exactly; then the int32 is scaled by d_w·d_x into one f32 accumulator per
+** row, block after block in order (the int8 GEMM's order, kernels_int8.c).
+** One token costs ~2.7 instructions per 64 weights, each further token ~1.6. */
+#define KERN_X16_PAIR_BYTES(type) ((type) == GGML_TYPE_Q8_0 ? 1088 : 576)
 /* 1 when kern_dot_act_x16 serves `type` matrices of rows × cols on this CPU
-** (q8_0, rows % 16 == 0, cols % 64 == 0, the VNNI integer path selected,
+** (q8_0 or q4_0, rows % 16 == 0, cols % 64 == 0, the VNNI integer path selected,
 ** and $SQLASSIST_X16 not "0"). */
 int kern_x16_ok(uint32_t type, int rows, int cols);
-/* Repacks row groups [g0, g1) (rows 16·g0 .. 16·g1) of a row-major matrix
+/* Repacks row groups [g0, g1) (rows 16·g0 .. 16·g1) of a row-major q8_0/q4_0 matrix
 ** w (row_bytes apart, cols values) into dst, the start of the whole
 ** matrix's panel buffer (64-byte aligned; group g at dst + g·16·row_bytes). */
 void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, int g1, int cols, void *dst);

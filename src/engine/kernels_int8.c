@@ -275,6 +275,18 @@ T_I8 static INLINE void store16(const __m512i P[8], __m256i scales, uint8_t *pw,
     }
 }
 
+/* q4_0's 4 lines of packed nibbles (transposed: dword j of 16 rows each) as
+** the 8 signed lines of the GEMM panel: low nibbles are elements 4j.., high
+** ones 16 + 4j.., both less the offset 8. */
+T_I8 static INLINE void unpack_q4_lines(const __m512i y[4], __m512i P[8]) {
+    const __m512i lo = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+#pragma GCC unroll 4
+    for (int m = 0; m < 4; m++) {
+        P[m] = _mm512_sub_epi8(_mm512_and_si512(y[m], lo), eight);
+        P[4 + m] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(y[m], 4), lo), eight);
+    }
+}
+
 /* Packs one 32-block of 16 rows: blk points at row 0's block (q8_0 or q4_0,
 ** f16 scale first), the rows `stride` bytes apart. Writes the 8 lines at
 ** pw + 256·j, 16 scales to pd and, if corr, 16 corrections to pc. */
@@ -289,50 +301,60 @@ T_I8 static void pack16(uint32_t type, const uint8_t *blk, size_t stride, uint8_
     } else {
         /* byte i of a q4_0 block: low nibble = element i, high = element i + 16 */
         __m512i y[4];
-        const __m512i lo = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
         load_rows16(blk + 2, stride, x);
         transpose4_epi32(x, y);
-#pragma GCC unroll 4
-        for (int m = 0; m < 4; m++) {
-            P[m] = _mm512_sub_epi8(_mm512_and_si512(y[m], lo), eight);
-            P[4 + m] = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(y[m], 4), lo), eight);
-        }
+        unpack_q4_lines(y, P);
     }
     store16(P, scales16(blk, stride), pw, pd, pc, corr);
 }
 
 /* Packs one 32-block of a 16-row group held as kern_x16_pack panels (src:
-** the block's 8 lines, sc: its 16 f16 scales) into the GEMM panel, as
-** pack16 does from row-major rows. */
-T_I8 static void pack16_x16(const uint8_t *src, const uint8_t *sc, uint8_t *pw, float *pd, int32_t *pc, int corr) {
+** the block's lines, sc: its 16 f16 scales) into the GEMM panel, as pack16
+** does from row-major rows. */
+T_I8 static void pack16_x16(uint32_t type, const uint8_t *src, const uint8_t *sc, uint8_t *pw, float *pd, int32_t *pc, int corr) {
     __m512i P[8];
-    const __m512i k128 = _mm512_set1_epi8((char)0x80);
+    if (type == GGML_TYPE_Q8_0) {
+        const __m512i k128 = _mm512_set1_epi8((char)0x80);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) P[j] = _mm512_xor_si512(_mm512_load_si512((const __m512i *)(src + 64 * j)), k128);
+        for (int j = 0; j < 8; j++) P[j] = _mm512_xor_si512(_mm512_load_si512((const __m512i *)(src + 64 * j)), k128);
+    } else {
+        __m512i y[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) y[j] = _mm512_load_si512((const __m512i *)(src + 64 * j));
+        unpack_q4_lines(y, P);
+    }
     store16(P, _mm256_load_si256((const __m256i *)sc), pw, pd, pc, corr);
 }
 
-/* kern_x16_pack (kernels.h): q8_0 row groups into 16-row panels. */
+/* kern_x16_pack (kernels.h): q8_0 / q4_0 row groups into 16-row panels. */
 T_I8 void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, int g1, int cols, void *dst) {
-    assert(type == GGML_TYPE_Q8_0 && cols % 64 == 0 && ((uintptr_t)dst & 63) == 0);
-    (void)type;
+    assert((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 64 == 0 && ((uintptr_t)dst & 63) == 0);
+    const int q8 = type == GGML_TYPE_Q8_0;
+    const size_t bb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0), lines = q8 ? 512 : 256;
     const __m512i k128 = _mm512_set1_epi8((char)0x80);
     int nb = cols / 32;
     for (int g = g0; g < g1; g++) {
         const uint8_t *rows = (const uint8_t *)w + (size_t)g * 16 * row_bytes;
         uint8_t *o = (uint8_t *)dst + (size_t)g * 16 * row_bytes;
         for (int b = 0; b < nb; b++) {
-            const uint8_t *blk = rows + (size_t)b * sizeof(block_q8_0);
-            uint8_t *pair = o + (size_t)(b / 2) * KERN_X16_PAIR_BYTES;
+            const uint8_t *blk = rows + (size_t)b * bb;
+            uint8_t *pair = o + (size_t)(b / 2) * KERN_X16_PAIR_BYTES(type), *dl = pair + lines * (b & 1);
             __m512i x[4], P[8];
+            if (q8) {
 #pragma GCC unroll 2
-            for (int h = 0; h < 2; h++) {
-                load_rows16(blk + 2 + 16 * h, row_bytes, x);
-                transpose4_epi32(x, P + 4 * h);
-            }
+                for (int h = 0; h < 2; h++) {
+                    load_rows16(blk + 2 + 16 * h, row_bytes, x);
+                    transpose4_epi32(x, P + 4 * h);
+                }
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(pair + 512 * (b & 1) + 64 * j), _mm512_xor_si512(P[j], k128));
-            _mm256_store_si256((__m256i *)(pair + 1024 + 32 * (b & 1)), scales16(blk, row_bytes));
+                for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(dl + 64 * j), _mm512_xor_si512(P[j], k128));
+            } else {
+                load_rows16(blk + 2, row_bytes, x);
+                transpose4_epi32(x, P);
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) _mm512_store_si512((__m512i *)(dl + 64 * j), P[j]);
+            }
+            _mm256_store_si256((__m256i *)(pair + 2 * lines + 32 * (b & 1)), scales16(blk, row_bytes));
         }
     }
 }
@@ -350,9 +372,10 @@ T_I8 static void pack_panel(uint32_t type, const uint8_t *w, size_t row_bytes, i
             const uint8_t *grp = w + (size_t)(rb + 16 * g) * row_bytes;
             for (int b = 0; b < nkb; b++) {
                 int k = kb0 + b;
-                const uint8_t *pair = grp + (size_t)(k / 2) * KERN_X16_PAIR_BYTES;
+                const size_t lines = type == GGML_TYPE_Q8_0 ? 512 : 256;
+                const uint8_t *pair = grp + (size_t)(k / 2) * KERN_X16_PAIR_BYTES(type);
                 uint8_t *pb = panel + (size_t)b * PANEL_BLOCK;
-                pack16_x16(pair + 512 * (k & 1), pair + 1024 + 32 * (k & 1), pb + PANEL_W + 64 * g,
+                pack16_x16(type, pair + lines * (k & 1), pair + 2 * lines + 32 * (k & 1), pb + PANEL_W + 64 * g,
                            (float *)(pb + PANEL_D) + 16 * g, (int32_t *)(pb + PANEL_C) + 16 * g, corr);
             }
         }
@@ -945,7 +968,7 @@ void kern_gemm_prepared(uint32_t type, const void *w, size_t row_bytes, int r0, 
 
 void kern_gemm_prepared_x16(uint32_t type, const void *x16, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,
                             float *out, int ldo, float *scratch) {
-    assert(type == GGML_TYPE_Q8_0 && r0 % 16 == 0 && (r1 % 16 == 0 || r1 == ldo));
+    assert((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && r0 % 16 == 0 && (r1 % 16 == 0 || r1 == ldo));
     gemm_int8(type, x16, row_bytes, r0, r1, xa, out, ldo, scratch, 1);
 }
 
@@ -966,7 +989,7 @@ static void gemm_int8(uint32_t type, const void *w, size_t row_bytes, int r0, in
     if (amx) tile_config(emu);
     /* prefetch plans: row-major, `nrows` rows of `len` bytes; panels, 16-row
     ** groups whose K-chunk of KC_BLOCKS blocks is one run of bytes */
-    const size_t pstride = x16 ? 16 * row_bytes : row_bytes, pblk = x16 ? KERN_X16_PAIR_BYTES / 2 : bb;
+    const size_t pstride = x16 ? 16 * row_bytes : row_bytes, pblk = x16 ? KERN_X16_PAIR_BYTES(type) / 2 : bb;
 #define PF_ROWS(n) (x16 ? ((n) + 15) / 16 : (n))
     if (r0 < r1) {      /* the first panel: all its lines requested at once rather than missed one by one */
         prefetch_plan first = { (const uint8_t *)w + (size_t)r0 * row_bytes, pstride,

@@ -533,10 +533,10 @@ T256 static inline __attribute__((always_inline)) __m128i scales_mins_k4(const u
 ** super-block loops once per line; past a matrix's end it is a harmless
 ** hint. */
 #define KERN_PREFETCH_AHEAD 6144
-/* The 16-row panels (kern_dot_act_x16) are one stream per thread; two block
-** pairs ahead measured best on the Zen 5 (1088 B per pair; 2, 4 and 8 pairs
-** within the noise of each other, one stream of 16 rows at a time). */
-#define X16_PREFETCH_AHEAD (2 * KERN_X16_PAIR_BYTES)
+/* The 16-row panels (kern_dot_act_x16) are one stream per thread; two q8_0
+** block pairs ahead measured best on the Zen 5 (1, 2, 4 and 8 pairs of 1088 B
+** within the noise of each other). */
+#define X16_PREFETCH_AHEAD 2176
 
 /* Prefetches the lines of the `bytes` at p, KERN_PREFETCH_AHEAD further on. */
 static inline __attribute__((always_inline)) void prefetch_ahead(const void *p, size_t bytes) {
@@ -825,13 +825,14 @@ T_VNNI void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act,
     for (; t < T; t++) out[(size_t)t * ostride] = kern_dot_act_vnni(type, row, a + (size_t)t * stride, n);
 }
 
-/* kern_dot_act_x16 (kernels.h) for q8_0: NT tokens against one 16-row group.
-** Per block, the 8 lines are loaded once; each token then takes 8 VPDPBUSD
-** with its q broadcast 4 bytes at a time, from a seed of −128·Σq, and one
-** conversion, multiply and FMA for all 16 rows. Each token's lanes see the
-** same operations in the same order whatever NT is. */
-T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_x16_nt(int NT, const uint8_t *grp, const uint8_t *act,
-                                                                          size_t stride, int n, float *out, size_t ostride) {
+/* kern_dot_act_x16 (kernels.h): NT tokens against one 16-row group of q8_0
+** (Q4 = 0) or q4_0 (Q4 = 1) panels. Per block, the 8 lines are loaded (q4_0:
+** 4 lines, their nibbles split into 8) once; each token then takes 8
+** VPDPBUSD with its q broadcast 4 bytes at a time, from a seed of −128·Σq
+** (−8·Σq), and one conversion, multiply and FMA for all 16 rows. Each
+** token's lanes see the same operations in the same order whatever NT is. */
+T_VNNI static inline __attribute__((always_inline)) void dot_x16_nt(int NT, int Q4, const uint8_t *grp, const uint8_t *act,
+                                                                     size_t stride, int n, float *out, size_t ostride) {
     const int8_t *q[8];
     const float *d[8];
     const int32_t *s[8];
@@ -843,26 +844,36 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_x16_nt(int NT,
         s[t] = (const int32_t *)(act + (size_t)t * stride + KERN_ACT32_S(n));
         acc[t] = _mm512_setzero_ps();
     }
+    const int pair_bytes = Q4 ? 576 : 1088, block_lines = Q4 ? 256 : 512, seed_mul = Q4 ? -8 : -128;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
     int npair = n / 64;
     for (int p = 0; p < npair; p++) {
-        const uint8_t *o = grp + (size_t)p * KERN_X16_PAIR_BYTES;
-        /* the stream is one forward run: all 17 lines of the pair this far ahead */
-        for (int l = 0; l < KERN_X16_PAIR_BYTES / 64; l++) _mm_prefetch((const char *)o + X16_PREFETCH_AHEAD + 64 * l, _MM_HINT_T0);
+        const uint8_t *o = grp + (size_t)p * pair_bytes;
+        /* the stream is one forward run: all lines of the pair this far ahead */
+        for (int l = 0; l < pair_bytes / 64; l++) _mm_prefetch((const char *)o + X16_PREFETCH_AHEAD + 64 * l, _MM_HINT_T0);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             int b = 2 * p + h;
             __m512i L[8];
+            if (Q4) {
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    __m512i raw = _mm512_load_si512((const __m512i *)(o + block_lines * h + 64 * j));
+                    L[j] = _mm512_and_si512(raw, m4);
+                    L[4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                }
+            } else {
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; j++) {
-                L[j] = _mm512_load_si512((const __m512i *)(o + 512 * h + 64 * j));
-                __asm__("" : "+v"(L[j]));     /* one load per line, not one per token */
+                for (int j = 0; j < 8; j++) L[j] = _mm512_load_si512((const __m512i *)(o + block_lines * h + 64 * j));
             }
-            __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(o + 1024 + 32 * h)));
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) __asm__("" : "+v"(L[j]));     /* one load or unpack per line, not one per token */
+            __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(o + 2 * block_lines + 32 * h)));
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
                 int32_t qw[8];
                 memcpy(qw, q[t] + 32 * b, 32);
-                __m512i is = _mm512_set1_epi32(-128 * s[t][b]);
+                __m512i is = _mm512_set1_epi32(seed_mul * s[t][b]);
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++) is = _mm512_dpbusd_epi32(is, L[j], _mm512_set1_epi32(qw[j]));
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw, _mm512_set1_ps(d[t][b])), acc[t]);
@@ -875,18 +886,19 @@ T_VNNI static inline __attribute__((always_inline)) void dot_q8_0_x16_nt(int NT,
 
 T_VNNI void kern_dot_act_x16_vnni(uint32_t type, const void *grp, const void *act, size_t stride, int T, int n, float *out,
                                   size_t ostride) {
-    assert(type == GGML_TYPE_Q8_0 && n % 64 == 0);
-    (void)type;
+    assert((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && n % 64 == 0);
+    const int q4 = type == GGML_TYPE_Q4_0;
     const uint8_t *a = act;
     for (int t = 0; t < T;) {
         int nt = T - t >= 8 ? 8 : T - t;
         const uint8_t *at = a + (size_t)t * stride;
         float *ot = out + (size_t)t * ostride;
-        switch (nt) {    /* constant NT per call: the accumulators stay in registers */
-#define X16_CASE(k) case k: dot_q8_0_x16_nt(k, grp, at, stride, n, ot, ostride); break;
+        switch (nt) {    /* constant NT and type per call: the accumulators stay in registers */
+#define X16_CASE(k) case k: { if (q4) dot_x16_nt(k, 1, grp, at, stride, n, ot, ostride); \
+                              else dot_x16_nt(k, 0, grp, at, stride, n, ot, ostride); } break;
         X16_CASE(8) X16_CASE(7) X16_CASE(6) X16_CASE(5) X16_CASE(4) X16_CASE(3) X16_CASE(2)
 #undef X16_CASE
-        default: dot_q8_0_x16_nt(1, grp, at, stride, n, ot, ostride); break;
+        default: if (q4) dot_x16_nt(1, 1, grp, at, stride, n, ot, ostride); else dot_x16_nt(1, 0, grp, at, stride, n, ot, ostride); break;
         }
         t += nt;
     }
