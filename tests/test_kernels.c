@@ -688,7 +688,8 @@ static void test_dot_act_n(const char *isa) {
 **    double, and of kern_dot_act on the row-major rows;
 **  - the int8 GEMM reads the panels to the same bits as the row-major rows
 **    (VNNI, and the emulated tiles where VNNI is present);
-**  - packing in two ranges of groups gives the same bytes as in one;
+**  - packing in two ranges of groups gives the same bytes as in one, and
+**    kern_x16_row reads every row back byte for byte;
 **  - $SQLASSIST_X16=0 turns the panels off. */
 static void test_x16(void) {
     kernels_init(NULL);
@@ -722,6 +723,12 @@ static void test_x16(void) {
             kern_x16_pack(TY, W, rb, R / 32, R / 16, K, P2);
             kern_x16_pack(TY, W, rb, 0, R / 32, K, P2);
             CHECK(memcmp(P, P2, rb * R) == 0, "x16 %s R=%d K=%d: packing in two ranges differs", tn, R, K);
+            int bad_rows = 0;
+            for (int r = 0; r < R; r++) {
+                kern_x16_row(TY, P, rb, r, K, P2);
+                bad_rows += memcmp(P2, W + (size_t)r * rb, rb) != 0;
+            }
+            CHECK(bad_rows == 0, "x16 %s R=%d K=%d: %d rows read back from the panels differ from the rows", tn, R, K, bad_rows);
             uint8_t *act = aligned_alloc(64, ab * 17);
             for (int i = 0; i < 17 * K; i++) x[i] = frand() * (1.0f + (float)(i % 97) / 10.0f);
             for (int t = 0; t < 17; t++) kern_act_quantize(TY, x + (size_t)t * K, K, act + (size_t)t * ab);

@@ -520,6 +520,20 @@ int kern_x16_ok(uint32_t type, int rows, int cols) {
            cols > 0 && cols % 64 == 0;
 }
 
+void kern_x16_row(uint32_t type, const void *x16, size_t row_bytes, int r, int cols, void *out) {
+    assert((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && r >= 0 && cols % 64 == 0);
+    const int q8 = type == GGML_TYPE_Q8_0, nq = q8 ? 32 : 16, i = r % 16;
+    const size_t bb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0), lines = q8 ? 512 : 256;
+    const uint8_t *grp = (const uint8_t *)x16 + (size_t)(r / 16) * 16 * row_bytes, flip = q8 ? 0x80 : 0;
+    uint8_t *o = out;
+    for (int b = 0; b < cols / 32; b++) {
+        const uint8_t *pair = grp + (size_t)(b / 2) * KERN_X16_PAIR_BYTES(type), *ln = pair + lines * (size_t)(b & 1);
+        uint8_t *blk = o + (size_t)b * bb;
+        memcpy(blk, pair + 2 * lines + 32 * (size_t)(b & 1) + 2 * (size_t)i, 2);      /* f16 scale */
+        for (int k = 0; k < nq; k++) blk[2 + k] = ln[64 * (k / 4) + 4 * i + k % 4] ^ flip;
+    }
+}
+
 void kern_dot_act_x16(uint32_t type, const void *grp, const void *act, size_t stride, int T, int n, float *out, size_t ostride) {
     assert(g_dot_act == kern_dot_act_vnni);
     kern_dot_act_x16_vnni(type, grp, act, stride, T, n, out, ostride);

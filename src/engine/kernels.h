@@ -211,6 +211,9 @@ void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, int g
 ** (batched decode and verification stay bit for bit one-token decoding);
 ** within kern_dot_act's bounds of the exact product. */
 void kern_dot_act_x16(uint32_t type, const void *grp, const void *act, size_t stride, int T, int n, float *out, size_t ostride);
+/* Row r of a matrix held as 16-row panels, written back in its row-major
+** form (row_bytes bytes at out: the very bytes kern_x16_pack read). */
+void kern_x16_row(uint32_t type, const void *x16, size_t row_bytes, int r, int cols, void *out);
 /* kern_gemm_prepared on a matrix held as 16-row panels (row_bytes: its
 ** row-major row size). */
 void kern_gemm_prepared_x16(uint32_t type, const void *x16, size_t row_bytes, int r0, int r1, const kern_gemm_act *xa,

@@ -482,6 +482,7 @@ static int pack_x16(model *m, sa_err *err) {
         x16_job j = { w, buf };
         tp_run_sized(m->tp, w->rows / 16, x16_groups, &j, (double)bytes, 1048576.0);
         w->x16 = buf;
+        if (w == &m->output && m->tok_embd.data == w->data) m->tok_embd.x16 = buf;   /* tied: lookups read the panels */
         buf += bytes;
         /* the whole pages inside the matrix: nothing else lives there. A row read
         ** again later (a tied head's token embeddings) comes back in a 4 KB page,
@@ -683,6 +684,10 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int n, fl
     }
 }
 
+/* Whether w's products read its 16-row panels: made at load, and still
+** served by the kernels selected now. */
+static int has_x16(const wmat *w) { return w->x16 && kern_x16_ok(w->type, w->rows, w->cols); }
+
 typedef struct matmul_job {
     const wmat *w;
     const float *x;      /* [T][cols] */
@@ -704,12 +709,12 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
         int r0 = begin * KERN_GEMM_ROWS, r1 = end * KERN_GEMM_ROWS < w->rows ? end * KERN_GEMM_ROWS : w->rows;
         for (int t = 0; t < j->T; t++)
             for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] = j->bias ? j->bias[r] : 0.0f;
-        if (j->xq && w->x16) kern_gemm_prepared_x16(w->type, w->x16, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
+        if (j->xq && has_x16(w)) kern_gemm_prepared_x16(w->type, w->x16, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
         else if (j->xq) kern_gemm_prepared(w->type, w->data, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
         else kern_gemm(w->type, w->data, w->row_bytes, r0, r1, w->cols, j->x, j->T, j->out, w->rows, j->scratch[ith]);
         return;
     }
-    if (j->xa && w->x16) {     /* items are 16-row groups (see matmul_n) */
+    if (j->xa && has_x16(w)) {     /* items are 16-row groups (see matmul_n) */
         for (int g = begin; g < end; g++) {
             float *o = j->out + 16 * (size_t)g;
             kern_dot_act_x16(w->type, (const uint8_t *)w->x16 + (size_t)g * 16 * w->row_bytes, j->xa, j->xa_bytes, j->T, w->cols,
@@ -795,7 +800,7 @@ static void matmul_n(const model *m, matmul_job *jobs, int n, int per_token) {
             if (xq[k]) jobs[k].xq = kern_gemm_prepare(w->type, jobs[k].x, jobs[k].T, w->cols, xq[k]);
         }
         g.start[k + 1] = g.start[k] + (gemm ? (w->rows + KERN_GEMM_ROWS - 1) / KERN_GEMM_ROWS
-                                       : jobs[k].xa && w->x16 ? w->rows / 16 : w->rows);
+                                       : jobs[k].xa && has_x16(w) ? w->rows / 16 : w->rows);
     }
     double macs = 0;
     for (int k = 0; k < n; k++) macs += (double)jobs[k].w->rows * jobs[k].w->cols * jobs[k].T;
@@ -896,9 +901,17 @@ static void forward_chunk(const model *m, infer_state *buf, const int32_t *token
     infer_state *s = buf;
     int any_lora = 0;
     for (int t = 0; t < T; t++) any_lora |= rows.seq[t]->lora != NULL;
-    for (int t = 0; t < T; t++)
-        kern_dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-                         s->x + (size_t)t * C, C);
+    const wmat *E = &m->tok_embd;
+    uint8_t *erow = E->x16 ? malloc(E->row_bytes) : NULL;   /* a tied head's panels: a row back in its own form */
+    for (int t = 0; t < T; t++) {
+        const uint8_t *row = (const uint8_t *)E->data + (size_t)tokens[t] * E->row_bytes;
+        if (erow) {
+            kern_x16_row(E->type, E->x16, E->row_bytes, tokens[t], C, erow);
+            row = erow;
+        }
+        kern_dequant_row(E->type, row, s->x + (size_t)t * C, C);
+    }
+    free(erow);
     rope_table(s->rope_cs, T, rows.pos, D, c->rope_theta);
     for (int l = 0; l < c->n_layer; l++) {
         const qwen2_layer *L = &m->layers[l];
