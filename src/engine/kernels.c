@@ -523,7 +523,7 @@ int kern_x16_ok(uint32_t type, int rows, int cols) {
 void kern_x16_row(uint32_t type, const void *x16, size_t row_bytes, int r, int cols, void *out) {
     assert((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && r >= 0 && cols % 64 == 0);
     const int q8 = type == GGML_TYPE_Q8_0, nq = q8 ? 32 : 16, i = r % 16;
-    const size_t bb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0), lines = q8 ? 512 : 256;
+    const size_t bb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0), lines = KERN_X16_LINE_BYTES(type);
     const uint8_t *grp = (const uint8_t *)x16 + (size_t)(r / 16) * 16 * row_bytes, flip = q8 ? 0x80 : 0;
     uint8_t *o = out;
     for (int b = 0; b < cols / 32; b++) {

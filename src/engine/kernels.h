@@ -197,7 +197,8 @@ void kern_dot_act_n(uint32_t type, const void *row, const void *act, size_t stri
 ** exactly; then the int32 is scaled by d_w·d_x into one f32 accumulator per
 ** row, block after block in order (the int8 GEMM's order, kernels_int8.c).
 ** One token costs ~2.7 instructions per 64 weights, each further token ~1.6. */
-#define KERN_X16_PAIR_BYTES(type) ((type) == GGML_TYPE_Q8_0 ? 1088 : 576)
+#define KERN_X16_LINE_BYTES(type) ((type) == GGML_TYPE_Q8_0 ? 512 : 256)   /* one block's lines */
+#define KERN_X16_PAIR_BYTES(type) (2 * KERN_X16_LINE_BYTES(type) + 64)
 /* 1 when kern_dot_act_x16 serves `type` matrices of rows × cols on this CPU
 ** (q8_0 or q4_0, rows % 16 == 0, cols % 64 == 0, the VNNI integer path selected,
 ** and $SQLASSIST_X16 not "0"). */

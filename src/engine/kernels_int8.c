@@ -287,22 +287,28 @@ T_I8 static INLINE void unpack_q4_lines(const __m512i y[4], __m512i P[8]) {
     }
 }
 
+/* A 32-block of 16 rows (blk: row 0's block, q8_0 or q4_0, the rows
+** `stride` bytes apart) as lines: Y[j] holds bytes 4j..4j+3 of each row's
+** quants, rows in order; 8 lines for q8_0, 4 of packed nibbles for q4_0. */
+T_I8 static INLINE void load_lines16(uint32_t type, const uint8_t *blk, size_t stride, __m512i Y[8]) {
+    __m512i x[4];
+    int halves = type == GGML_TYPE_Q8_0 ? 2 : 1;
+    for (int h = 0; h < halves; h++) {
+        load_rows16(blk + 2 + 16 * h, stride, x);
+        transpose4_epi32(x, Y + 4 * h);
+    }
+}
+
 /* Packs one 32-block of 16 rows: blk points at row 0's block (q8_0 or q4_0,
 ** f16 scale first), the rows `stride` bytes apart. Writes the 8 lines at
 ** pw + 256·j, 16 scales to pd and, if corr, 16 corrections to pc. */
 T_I8 static void pack16(uint32_t type, const uint8_t *blk, size_t stride, uint8_t *pw, float *pd, int32_t *pc, int corr) {
-    __m512i P[8], x[4];
-    if (type == GGML_TYPE_Q8_0) {
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; h++) {
-            load_rows16(blk + 2 + 16 * h, stride, x);
-            transpose4_epi32(x, P + 4 * h);
-        }
-    } else {
+    __m512i P[8];
+    if (type == GGML_TYPE_Q8_0) load_lines16(type, blk, stride, P);
+    else {
         /* byte i of a q4_0 block: low nibble = element i, high = element i + 16 */
-        __m512i y[4];
-        load_rows16(blk + 2, stride, x);
-        transpose4_epi32(x, y);
+        __m512i y[8];
+        load_lines16(type, blk, stride, y);
         unpack_q4_lines(y, P);
     }
     store16(P, scales16(blk, stride), pw, pd, pc, corr);
@@ -329,9 +335,10 @@ T_I8 static void pack16_x16(uint32_t type, const uint8_t *src, const uint8_t *sc
 /* kern_x16_pack (kernels.h): q8_0 / q4_0 row groups into 16-row panels. */
 T_I8 void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, int g1, int cols, void *dst) {
     assert((type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0) && cols % 64 == 0 && ((uintptr_t)dst & 63) == 0);
-    const int q8 = type == GGML_TYPE_Q8_0;
-    const size_t bb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0), lines = q8 ? 512 : 256;
-    const __m512i k128 = _mm512_set1_epi8((char)0x80);
+    const int q8 = type == GGML_TYPE_Q8_0, nlines = q8 ? 8 : 4;
+    const size_t bb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0), lines = KERN_X16_LINE_BYTES(type);
+    /* q8_0 bytes become w + 128 (VPDPBUSD's unsigned operand); q4_0 nibbles stay as stored */
+    const __m512i flip = _mm512_set1_epi8(q8 ? (char)0x80 : 0);
     int nb = cols / 32;
     for (int g = g0; g < g1; g++) {
         const uint8_t *rows = (const uint8_t *)w + (size_t)g * 16 * row_bytes;
@@ -339,21 +346,9 @@ T_I8 void kern_x16_pack(uint32_t type, const void *w, size_t row_bytes, int g0, 
         for (int b = 0; b < nb; b++) {
             const uint8_t *blk = rows + (size_t)b * bb;
             uint8_t *pair = o + (size_t)(b / 2) * KERN_X16_PAIR_BYTES(type), *dl = pair + lines * (b & 1);
-            __m512i x[4], P[8];
-            if (q8) {
-#pragma GCC unroll 2
-                for (int h = 0; h < 2; h++) {
-                    load_rows16(blk + 2 + 16 * h, row_bytes, x);
-                    transpose4_epi32(x, P + 4 * h);
-                }
-#pragma GCC unroll 8
-                for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(dl + 64 * j), _mm512_xor_si512(P[j], k128));
-            } else {
-                load_rows16(blk + 2, row_bytes, x);
-                transpose4_epi32(x, P);
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++) _mm512_store_si512((__m512i *)(dl + 64 * j), P[j]);
-            }
+            __m512i Y[8];
+            load_lines16(type, blk, row_bytes, Y);
+            for (int j = 0; j < nlines; j++) _mm512_store_si512((__m512i *)(dl + 64 * j), _mm512_xor_si512(Y[j], flip));
             _mm256_store_si256((__m256i *)(pair + 2 * lines + 32 * (b & 1)), scales16(blk, row_bytes));
         }
     }
@@ -372,7 +367,7 @@ T_I8 static void pack_panel(uint32_t type, const uint8_t *w, size_t row_bytes, i
             const uint8_t *grp = w + (size_t)(rb + 16 * g) * row_bytes;
             for (int b = 0; b < nkb; b++) {
                 int k = kb0 + b;
-                const size_t lines = type == GGML_TYPE_Q8_0 ? 512 : 256;
+                const size_t lines = KERN_X16_LINE_BYTES(type);
                 const uint8_t *pair = grp + (size_t)(k / 2) * KERN_X16_PAIR_BYTES(type);
                 uint8_t *pb = panel + (size_t)b * PANEL_BLOCK;
                 pack16_x16(type, pair + lines * (k & 1), pair + 2 * lines + 32 * (k & 1), pb + PANEL_W + 64 * g,

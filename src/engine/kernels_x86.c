@@ -536,7 +536,7 @@ T256 static inline __attribute__((always_inline)) __m128i scales_mins_k4(const u
 /* The 16-row panels (kern_dot_act_x16) are one stream per thread; two q8_0
 ** block pairs ahead measured best on the Zen 5 (1, 2, 4 and 8 pairs of 1088 B
 ** within the noise of each other). */
-#define X16_PREFETCH_AHEAD 2176
+#define X16_PREFETCH_AHEAD (2 * KERN_X16_PAIR_BYTES(GGML_TYPE_Q8_0))
 
 /* Prefetches the lines of the `bytes` at p, KERN_PREFETCH_AHEAD further on. */
 static inline __attribute__((always_inline)) void prefetch_ahead(const void *p, size_t bytes) {
@@ -844,7 +844,8 @@ T_VNNI static inline __attribute__((always_inline)) void dot_x16_nt(int NT, int 
         s[t] = (const int32_t *)(act + (size_t)t * stride + KERN_ACT32_S(n));
         acc[t] = _mm512_setzero_ps();
     }
-    const int pair_bytes = Q4 ? 576 : 1088, block_lines = Q4 ? 256 : 512, seed_mul = Q4 ? -8 : -128;
+    const uint32_t type = Q4 ? GGML_TYPE_Q4_0 : GGML_TYPE_Q8_0;
+    const int pair_bytes = KERN_X16_PAIR_BYTES(type), block_lines = KERN_X16_LINE_BYTES(type), seed_mul = Q4 ? -8 : -128;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     int npair = n / 64;
     for (int p = 0; p < npair; p++) {

@@ -428,6 +428,15 @@ static int convert_all(model *m, uint32_t type, sa_err *err) {
     return 0;
 }
 
+/* Products (and attention) of fewer multiply-adds than this run on the
+** calling thread alone (tp_run_sized). The pool's idle worker sleeps between jobs, and
+** waking it costs tens of microseconds, more than it saves on such a
+** product: the bundled model (hidden 256) decoded 576 tokens/s with every
+** product split over 2 threads and 1,100 with products under 2^20 kept on
+** one (bench-model -n 64, 2 threads), while the Qwen2.5-1.5B shape, whose
+** every product is larger, is unchanged. Rows are the same either way. */
+#define PAR_MIN_MACS 1048576.0
+
 /* ---- 16-row panels --------------------------------------------------------- */
 
 typedef struct x16_job {
@@ -440,13 +449,6 @@ static void x16_groups(void *ctx, int begin, int end, int ith) {
     kern_x16_pack(j->w->type, j->w->data, j->w->row_bytes, begin, end, j->w->cols, j->dst);
 }
 
-/* Repacks every product matrix the panel kernels serve (kernels.h,
-** kern_x16_ok) and hands the mmapped original's pages back to the kernel,
-** so the weights stay resident once: the products read only the panels,
-** and the rare reader of data (the token embedding of a tied output head,
-** an adapter merge) faults its rows in again from the file. Only weights
-** read in place from a GGUF mapping are repacked: a converted or copied
-** matrix would have to be kept twice. */
 /* Whether w is repacked: weights read in place from the GGUF mapping only. */
 static int x16_eligible(const model *m, const wmat *w) {
     const gguf_file *g = m->gguf;
@@ -455,6 +457,13 @@ static int x16_eligible(const model *m, const wmat *w) {
     return g && g->mapped && kern_x16_ok(w->type, w->rows, w->cols) && d >= g->base && d + bytes <= g->base + g->size;
 }
 
+/* Repacks every product matrix the panel kernels serve (kernels.h,
+** kern_x16_ok) and hands the mmapped original's pages back to the kernel,
+** so the weights stay resident once: the products read only the panels,
+** a tied head's token embeddings are read back from them (kern_x16_row),
+** and the rare reader of data (an adapter merge) faults its rows in again
+** from the file. Only weights read in place from a GGUF mapping are
+** repacked: a converted or copied matrix would have to be kept twice. */
 static int pack_x16(model *m, sa_err *err) {
     wmat **mats = malloc((1 + 7 * (size_t)m->cfg.n_layer) * sizeof *mats);
     if (!mats) return sa_fail(err, "out of memory");
@@ -480,7 +489,7 @@ static int pack_x16(model *m, sa_err *err) {
         if (!x16_eligible(m, w)) continue;
         size_t bytes = w->row_bytes * (size_t)w->rows;
         x16_job j = { w, buf };
-        tp_run_sized(m->tp, w->rows / 16, x16_groups, &j, (double)bytes, 1048576.0);
+        tp_run_sized(m->tp, w->rows / 16, x16_groups, &j, (double)bytes, PAR_MIN_MACS);   /* bytes as work */
         w->x16 = buf;
         if (w == &m->output && m->tok_embd.data == w->data) m->tok_embd.x16 = buf;   /* tied: lookups read the panels */
         buf += bytes;
@@ -756,15 +765,6 @@ static void group_rows(void *ctx, int begin, int end, int ith) {
         if (b < e) matmul_rows((void *)&g->jobs[k], b - g->start[k], e - g->start[k], ith);
     }
 }
-
-/* Products (and attention) of fewer multiply-adds than this run on the
-** calling thread alone (tp_run_sized). The pool's idle worker sleeps between jobs, and
-** waking it costs tens of microseconds, more than it saves on such a
-** product: the bundled model (hidden 256) decoded 576 tokens/s with every
-** product split over 2 threads and 1,100 with products under 2^20 kept on
-** one (bench-model -n 64, 2 threads), while the Qwen2.5-1.5B shape, whose
-** every product is larger, is unchanged. Rows are the same either way. */
-#define PAR_MIN_MACS 1048576.0
 
 /* per_token: no GEMM whatever T is, so that each token's outputs are bit for
 ** bit those of a one-token product (see model_forward_exact). */
