@@ -127,9 +127,11 @@ static void *batcher_main(void *arg) {
         if (any_decode && b->linger_us > 0 && members_missing(b) > 0) {
             /* the other sequences are sampling their next token: a moment's
             ** wait lets this pass serve them too. The wait grows with the
-            ** pass (a tenth of it): a large model's sequences sample over a
-            ** larger vocabulary, and a row more is worth more there. */
-            long us = (long)(b->pass_s * 1e5);
+            ** pass (BATCHER_LINGER_PART of it): a large model's sequences
+            ** sample over a larger vocabulary, with grammar masks on the
+            ** cores the pass has just left, and a row that misses a pass
+            ** costs its sequence a whole pass more. */
+            long us = (long)(b->pass_s * BATCHER_LINGER_PART * 1e6);
             struct timespec ts = clock_deadline_us(us > b->linger_us ? us : b->linger_us);
             while (!b->stopping && members_missing(b) > 0)
                 if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT) break;
@@ -141,21 +143,29 @@ static void *batcher_main(void *arg) {
             else if (!prompt) prompt = c;
         }
         pthread_mutex_unlock(&b->mu);
-        double t0 = clock_now_s();
-        int ran = n ? run_decode(b, rows, n) : 0;
-        double pass = clock_now_s() - t0;
+        if (n) {
+            double t0 = clock_now_s();
+            int ran = run_decode(b, rows, n);
+            double pass = clock_now_s() - t0;
+            /* The decode rows' callers go on at once: they sample their next
+            ** token while the prompt chunk below runs, so the next pass finds
+            ** them all waiting instead of running without those late. */
+            pthread_mutex_lock(&b->mu);
+            if (ran) {
+                b->pass_s = b->st.steps ? 0.8 * b->pass_s + 0.2 * pass : pass;
+                b->st.steps++;
+                b->st.rows += ran;
+                if (ran > b->st.max_rows) b->st.max_rows = ran;
+            }
+            for (int i = 0; i < n; i++) { unlink_call(b, rows[i]); rows[i]->finished = 1; }
+            pthread_cond_broadcast(&b->done);
+            pthread_mutex_unlock(&b->mu);
+        }
         int prompt_done = prompt ? run_chunk(b, prompt) : 0;
         pthread_mutex_lock(&b->mu);
-        if (ran) {
-            b->pass_s = b->st.steps ? 0.8 * b->pass_s + 0.2 * pass : pass;
-            b->st.steps++;
-            b->st.rows += ran;
-            if (ran > b->st.max_rows) b->st.max_rows = ran;
-        }
         b->st.chunks += prompt != NULL;
-        for (int i = 0; i < n; i++) { unlink_call(b, rows[i]); rows[i]->finished = 1; }
         if (prompt_done) { unlink_call(b, prompt); prompt->finished = 1; }
-        if (n || prompt_done) pthread_cond_broadcast(&b->done);
+        if (prompt_done) pthread_cond_broadcast(&b->done);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;

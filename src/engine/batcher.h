@@ -8,9 +8,10 @@
 ** thread (the only one that runs the model, so the model's thread pool is
 ** never shared) repeatedly:
 **   - gathers the one-token decode steps waiting, from every sequence in a
-**     generation (it waits a short linger, at most a tenth of a pass, for
-**     sequences still sampling their previous token), and runs them as one
-**     model_forward_batch: B rows, one read of the weights;
+**     generation (it waits a short linger, at most BATCHER_LINGER_PART of a
+**     pass, for sequences still sampling their previous token), and runs
+**     them as one model_forward_batch: B rows, one read of the weights; their
+**     callers go on at once;
 **   - then advances one waiting prompt by one chunk of at most
 **     BATCHER_CHUNK tokens, so a long prompt never stalls the others for
 **     long; a draft verification (model_forward_exact) runs whole.
@@ -34,12 +35,18 @@ typedef struct batcher batcher;
 
 /* Prompt tokens one chunk of a prompt advances by between decode steps. */
 #define BATCHER_CHUNK 64
+/* How much of a recent decode pass a step may wait for the sequences of the
+** batch still sampling. On the Qwen2.5-1.5B shape (q8_0, 2 threads) a
+** tenth made every other pass run without the sequences still masking
+** (1.9 rows a pass at 4 requests); a third gives 3.5 (README, continuous
+** batching). */
+#define BATCHER_LINGER_PART 0.3
 /* Most sequences one decode step takes (more wait for the next step). */
 #define BATCHER_MAX_ROWS 64
 
 /* Starts the batcher's thread. linger_us: how long a decode step waits at
 ** least for sequences of the batch that have not sent their next token yet
-** (it waits up to a tenth of a recent decode pass when that is longer; 0:
+** (it waits up to BATCHER_LINGER_PART of a recent decode pass when that is longer; 0:
 ** never wait, run with whatever is waiting). */
 batcher *batcher_new(const model *m, int linger_us, sa_err *err);
 /* Stops the thread; no call may be in flight. NULL is a no-op. */

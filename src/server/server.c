@@ -32,7 +32,7 @@
 /* How long a running job may go on after SIGTERM before it is cancelled. */
 #define SHUTDOWN_GRACE_S 10.0
 /* How long a decode pass waits at least for workers still sampling their
-** previous token (batcher_new; longer passes wait up to a tenth of a pass):
+** previous token (batcher_new; longer passes wait up to BATCHER_LINGER_PART of one):
 ** a sampling step with the grammar takes well under a millisecond, a decode
 ** pass of the bundled model about one. */
 #define BATCH_LINGER_US 1000
