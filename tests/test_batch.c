@@ -209,12 +209,72 @@ static void test_chunked_prompt(const model *m, const char *what) {
     free(b);
 }
 
+/* Prompt chunks of several sequences in one pass (model_forward_prompts):
+** every sequence's last logits and cache as model_forward alone leaves them,
+** adapters and sequences already holding a prefix included; bad arguments
+** refused without touching a cache. */
+static void test_prompts_together(const model *m, const lora_adapter *a1, const lora_adapter *a2, const char *what) {
+    enum { N = 4 };
+    sa_err err;
+    int V = m->cfg.n_vocab;
+    const int pre[N] = { 0, 13, 0, 40 }, len[N] = { 64, 4, 37, 9 }, want[N] = { LOGITS_LAST, LOGITS_LAST, LOGITS_NONE, LOGITS_LAST };
+    const lora_adapter *ads[N] = { NULL, a1, a2, a1 };
+    infer_state *alone[N], *together[N];
+    int32_t *ids[N];
+    float *la[N], *lt[N];
+    for (int i = 0; i < N; i++) {
+        ids[i] = malloc((size_t)(pre[i] + len[i] + 1) * sizeof *ids[i]);
+        for (int t = 0; t <= pre[i] + len[i]; t++) ids[i][t] = (int32_t)((t * 37 + i * 101 + 3) % (V - 1));
+        alone[i] = infer_new(m, 256, &err);
+        together[i] = infer_new(m, 256, &err);
+        infer_set_lora(alone[i], ads[i], 0.9f);
+        infer_set_lora(together[i], ads[i], 0.9f);
+        la[i] = calloc((size_t)V, sizeof *la[i]);
+        lt[i] = calloc((size_t)V, sizeof *lt[i]);
+        if (pre[i]) {
+            model_forward(m, alone[i], ids[i], pre[i], LOGITS_NONE, la[i], &err);
+            model_forward(m, together[i], ids[i], pre[i], LOGITS_NONE, lt[i], &err);
+        }
+        CHECK(model_forward(m, alone[i], ids[i] + pre[i], len[i], want[i], la[i], &err) == 0, "%s: alone: %s", what, err.msg);
+    }
+    const int32_t *toks[N];
+    for (int i = 0; i < N; i++) toks[i] = ids[i] + pre[i];
+    CHECK(model_forward_prompts(m, together, toks, len, want, N, lt, &err) == 0, "%s: prompts together: %s", what, err.msg);
+    for (int i = 0; i < N; i++) {
+        CHECK(infer_n_past(together[i]) == pre[i] + len[i], "%s: sequence %d holds %d", what, i, infer_n_past(together[i]));
+        if (want[i] == LOGITS_LAST)
+            CHECK(memcmp(la[i], lt[i], (size_t)V * sizeof *la[i]) == 0, "%s: sequence %d's last logits differ from alone", what, i);
+        /* the caches: the next token's logits */
+        model_forward(m, alone[i], ids[i] + pre[i] + len[i], 1, LOGITS_LAST, la[i], &err);
+        model_forward(m, together[i], ids[i] + pre[i] + len[i], 1, LOGITS_LAST, lt[i], &err);
+        CHECK(memcmp(la[i], lt[i], (size_t)V * sizeof *la[i]) == 0, "%s: sequence %d's cache differs from alone", what, i);
+    }
+    /* refused: too short a chunk, a repeated state, logits of every token */
+    int short_len[2] = { 8, MODEL_GEMM_MIN_ROWS - 1 }, two_want[2] = { LOGITS_LAST, LOGITS_LAST }, all_want[2] = { LOGITS_ALL, LOGITS_NONE };
+    infer_state *same[2] = { together[0], together[0] };
+    int before = infer_n_past(together[0]);
+    CHECK(model_forward_prompts(m, together, toks, short_len, two_want, 2, lt, &err) != 0 && strstr(err.msg, "at least"),
+          "%s: a chunk shorter than the GEMM's: %s", what, err.msg);
+    CHECK(model_forward_prompts(m, same, toks, len, two_want, 2, lt, &err) != 0 && strstr(err.msg, "same state"),
+          "%s: a repeated state: %s", what, err.msg);
+    CHECK(model_forward_prompts(m, together, toks, len, all_want, 2, lt, &err) != 0, "%s: logits of every token accepted", what);
+    CHECK(infer_n_past(together[0]) == before, "%s: a refused call moved a cache", what);
+    for (int i = 0; i < N; i++) {
+        infer_free(alone[i]);
+        infer_free(together[i]);
+        free(ids[i]);
+        free(la[i]);
+        free(lt[i]);
+    }
+}
+
 static void test_batcher(const model *m, const lora_adapter *a1, const lora_adapter *a2, const char *what) {
     enum { NJ = 6 };
     gen_job alone[NJ], together[NJ];
     const int prompts[NJ] = { 150, 20, 90, 3, 200, 47 }, predicts[NJ] = { 30, 40, 12, 25, 18, 33 };
     const int drafts[NJ] = { 0, 0, 4, 0, 0, 3 };
     const lora_adapter *ads[NJ] = { NULL, a1, NULL, a2, a1, NULL };
+    long joined = 0;
     for (int k = 0; k < 2; k++) {
         long linger = k == 0 ? 50000 : 0;
         sa_err err;
@@ -245,9 +305,12 @@ static void test_batcher(const model *m, const lora_adapter *a1, const lora_adap
         CHECK(differ == 0, "%s (linger %ld us): %d of %d threads got another answer than alone", what, linger, differ, NJ);
         if (k == 0) CHECK(st.max_rows > 1, "%s: no decode pass served more than one sequence", what);
         CHECK(st.chunks >= 5, "%s: prompts were not chunked (%ld chunks)", what, st.chunks);
-        printf("%s, batcher linger %ld us: %d threads as alone; %ld decode passes, %.2f rows per pass (max %d), %ld prompt chunks\n",
-               what, linger, NJ, st.steps, st.steps ? (double)st.rows / st.steps : 0.0, st.max_rows, st.chunks);
+        joined += st.joined;
+        printf("%s, batcher linger %ld us: %d threads as alone; %ld decode passes, %.2f rows per pass (max %d), %ld prompt chunks"
+               " (%ld of them sharing a pass)\n",
+               what, linger, NJ, st.steps, st.steps ? (double)st.rows / st.steps : 0.0, st.max_rows, st.chunks, st.joined);
     }
+    CHECK(joined > 0, "%s: no prompt chunks shared a pass", what);
 }
 
 int main(void) {
@@ -290,6 +353,7 @@ int main(void) {
         if (d == 0) test_errors(m);
         snprintf(what, sizeof what, "m64 %s", dt);
         test_chunked_prompt(m, what);
+        test_prompts_together(m, a1, a2, what);
         test_batcher(m, a1, a2, what);
         lora_release(a2);
         lora_release(a1);

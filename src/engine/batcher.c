@@ -116,6 +116,46 @@ static int run_chunk(batcher *b, call *c) {
     return last;
 }
 
+/* The tokens c's next chunk takes. */
+static int chunk_len(const call *c) { return c->T - c->fed < BATCHER_CHUNK ? c->T - c->fed : BATCHER_CHUNK; }
+
+/* Can c's next chunk share a pass with other prompts' (model_forward_prompts)?
+** Not a verification, not logits of every token, and long enough to take the
+** GEMM alone too. */
+static int joinable(const call *c) {
+    return !is_decode(c) && !c->exact && c->want != LOGITS_ALL && chunk_len(c) >= MODEL_GEMM_MIN_ROWS;
+}
+
+/* Advances prompts[0..n) (joinable, n >= 2) by one chunk each in one pass;
+** sets done[i] when prompts[i] is complete. */
+static void run_chunks(batcher *b, call **prompts, int n, int *done) {
+    infer_state *states[BATCHER_JOIN_PROMPTS];
+    const int32_t *toks[BATCHER_JOIN_PROMPTS];
+    int T[BATCHER_JOIN_PROMPTS], want[BATCHER_JOIN_PROMPTS];
+    float *lg[BATCHER_JOIN_PROMPTS];
+    for (int i = 0; i < n; i++) {
+        call *c = prompts[i];
+        T[i] = chunk_len(c);
+        int last = c->fed + T[i] == c->T;
+        states[i] = c->s;
+        toks[i] = c->tokens + c->fed;
+        want[i] = last ? c->want : LOGITS_NONE;
+        lg[i] = c->logits;
+    }
+    sa_err e = {{0}};
+    int rc = model_forward_prompts(b->m, states, toks, T, want, n, lg, &e);
+    for (int i = 0; i < n; i++) {
+        call *c = prompts[i];
+        if (rc) {
+            c->rc = sa_fail(c->err, "%s", e.msg);
+            done[i] = 1;
+            continue;
+        }
+        c->fed += T[i];
+        done[i] = c->fed == c->T;
+    }
+}
+
 static void *batcher_main(void *arg) {
     batcher *b = arg;
     pthread_mutex_lock(&b->mu);
@@ -136,12 +176,18 @@ static void *batcher_main(void *arg) {
             while (!b->stopping && members_missing(b) > 0)
                 if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT) break;
         }
-        call *rows[BATCHER_MAX_ROWS], *prompt = NULL;
-        int n = 0;
+        call *rows[BATCHER_MAX_ROWS], *prompt = NULL, *join[BATCHER_JOIN_PROMPTS];
+        int n = 0, n_join = 0, join_tokens = 0;
         for (call *c = b->head; c; c = c->next) {
             if (is_decode(c)) { if (n < BATCHER_MAX_ROWS) rows[n++] = c; }
             else if (!prompt) prompt = c;
         }
+        /* the first prompt's chunk and the others' that can go with it, oldest first */
+        for (call *c = prompt; c && prompt && joinable(prompt); c = c->next)
+            if (joinable(c) && n_join < BATCHER_JOIN_PROMPTS && join_tokens + chunk_len(c) <= BATCHER_JOIN_TOKENS) {
+                join[n_join++] = c;
+                join_tokens += chunk_len(c);
+            }
         pthread_mutex_unlock(&b->mu);
         if (n) {
             double t0 = clock_now_s();
@@ -161,11 +207,21 @@ static void *batcher_main(void *arg) {
             pthread_cond_broadcast(&b->done);
             pthread_mutex_unlock(&b->mu);
         }
-        int prompt_done = prompt ? run_chunk(b, prompt) : 0;
+        int done[BATCHER_JOIN_PROMPTS] = {0};
+        int joined = n_join >= 2;
+        if (joined) run_chunks(b, join, n_join, done);
+        else if (prompt) {
+            join[0] = prompt;
+            n_join = 1;
+            done[0] = run_chunk(b, prompt);
+        }
         pthread_mutex_lock(&b->mu);
-        b->st.chunks += prompt != NULL;
-        if (prompt_done) { unlink_call(b, prompt); prompt->finished = 1; }
-        if (prompt_done) pthread_cond_broadcast(&b->done);
+        b->st.chunks += n_join;
+        if (joined) b->st.joined += n_join;
+        int any = 0;
+        for (int i = 0; i < n_join; i++)
+            if (done[i]) { unlink_call(b, join[i]); join[i]->finished = 1; any = 1; }
+        if (any) pthread_cond_broadcast(&b->done);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;

@@ -14,7 +14,9 @@
 **     callers go on at once;
 **   - then advances one waiting prompt by one chunk of at most
 **     BATCHER_CHUNK tokens, so a long prompt never stalls the others for
-**     long; a draft verification (model_forward_exact) runs whole.
+**     long — together with the other waiting prompts' chunks, in one
+**     model_forward_prompts pass, where each would take the GEMM alone too;
+**     a draft verification (model_forward_exact) runs whole.
 ** Sequences join whenever their first call arrives and leave with
 ** batcher_idle. Each result is bit for bit what the caller's own
 ** model_forward / model_forward_exact call would have given (see
@@ -41,6 +43,11 @@ typedef struct batcher batcher;
 ** (1.9 rows a pass at 4 requests); a third gives 3.5 (README, continuous
 ** batching). */
 #define BATCHER_LINGER_PART 0.3
+/* Most prompts whose chunks share one pass, and their tokens together: one
+** weight read for several requests' prompts, whose GEMM is bound by
+** arithmetic, not by reading the weights, at these sizes. */
+#define BATCHER_JOIN_PROMPTS 8
+#define BATCHER_JOIN_TOKENS 256
 /* Most sequences one decode step takes (more wait for the next step). */
 #define BATCHER_MAX_ROWS 64
 
@@ -73,6 +80,7 @@ typedef struct batcher_stats {
     long steps;            /* decode passes */
     long rows;             /* decode rows in them (rows / steps: the mean batch) */
     long chunks;           /* prompt chunks and draft verifications */
+    long joined;           /* prompt chunks run in a pass with other prompts' */
     int max_rows;          /* largest decode pass */
 } batcher_stats;
 batcher_stats batcher_get_stats(batcher *b);

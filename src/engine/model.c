@@ -770,7 +770,7 @@ static void group_rows(void *ctx, int begin, int end, int ith) {
 ** bit those of a one-token product (see model_forward_exact). */
 static void matmul_n(const model *m, matmul_job *jobs, int n, int per_token) {
     assert(n >= 1 && n <= MAX_GROUP);
-    int gemm = !per_token && jobs[0].T >= 4 && kern_has_gemm();
+    int gemm = !per_token && jobs[0].T >= MODEL_GEMM_MIN_ROWS && kern_has_gemm();
     void *xq[MAX_GROUP] = {0}, *xa[MAX_GROUP] = {0};
     mm_group g = { jobs, n, {0} };
     for (int k = 0; k < n; k++) {
@@ -1017,5 +1017,64 @@ int model_forward_batch(const model *m, infer_state *const *states, const int32_
     for (int b = 0; b < B; b++) states[b]->n_past++;
     rmsnorm(buf->xn, buf->x, m->out_norm, B, c->n_embd, c->rms_eps);
     matmul(m, logits, buf->xn, &m->output, NULL, B, 1);
+    return 0;
+}
+
+int model_forward_prompts(const model *m, infer_state *const *states, const int32_t *const *tokens, const int *T,
+                          const int *want, int n, float *const *logits, sa_err *err) {
+    const qwen2_config *c = &m->cfg;
+    if (n <= 0) return sa_fail(err, "no sequences to run");
+    int total = 0, n_want = 0;
+    for (int i = 0; i < n; i++) {
+        if (states[i]->m != m) return sa_fail(err, "sequence %d belongs to another model", i);
+        for (int k = 0; k < i; k++)
+            if (states[k] == states[i]) return sa_fail(err, "sequences %d and %d are the same state", k, i);
+        if (T[i] < MODEL_GEMM_MIN_ROWS) return sa_fail(err, "sequence %d: %d tokens (at least %d)", i, T[i], MODEL_GEMM_MIN_ROWS);
+        if (want[i] != LOGITS_NONE && want[i] != LOGITS_LAST) return sa_fail(err, "sequence %d: logits of every token", i);
+        if (states[i]->per_token) return sa_fail(err, "sequence %d: verifying drafts", i);
+        if (states[i]->n_past + T[i] > states[i]->n_ctx)
+            return sa_fail(err, "sequence %d: context full: %d cached + %d new tokens exceed --ctx %d", i, states[i]->n_past, T[i],
+                           states[i]->n_ctx);
+        for (int t = 0; t < T[i]; t++)
+            if (tokens[i][t] < 0 || tokens[i][t] >= c->n_vocab)
+                return sa_fail(err, "sequence %d: token id %d at position %d is out of range [0, %d)", i, tokens[i][t], t, c->n_vocab);
+        total += T[i];
+        n_want += want[i] == LOGITS_LAST;
+    }
+    if (total > MAX_BATCH) return sa_fail(err, "%d prompt tokens in one pass (at most %d)", total, MAX_BATCH);
+    infer_state *seq[MAX_BATCH];   /* row r: its sequence and position */
+    int pos[MAX_BATCH];
+    int32_t ids[MAX_BATCH];
+    for (int i = 0, r = 0; i < n; i++)
+        for (int t = 0; t < T[i]; t++, r++) {
+            seq[r] = states[i];
+            pos[r] = states[i]->n_past + t;
+            ids[r] = tokens[i][t];
+        }
+    infer_state *buf = states[0];
+    int C = c->n_embd;
+    forward_chunk(m, buf, ids, total, (chunk_rows){ seq, pos }, 0);
+    /* The last rows of those wanting logits, gathered: the head takes the
+    ** one-token products (per_token), as a one-row model_forward does. */
+    float *last = n_want ? malloc((size_t)n_want * C * sizeof *last) : NULL;
+    float *lg = n_want ? malloc((size_t)n_want * c->n_vocab * sizeof *lg) : NULL;
+    if (n_want && (!last || !lg)) {
+        free(last);
+        free(lg);
+        for (int i = 0; i < n; i++) states[i]->n_past += T[i];
+        return sa_fail(err, "out of memory for %d rows of logits", n_want);
+    }
+    for (int i = 0, r = 0, k = 0; i < n; r += T[i], i++) {
+        states[i]->n_past += T[i];
+        if (want[i] == LOGITS_LAST) memcpy(last + (size_t)k++ * C, buf->x + (size_t)(r + T[i] - 1) * C, (size_t)C * sizeof *last);
+    }
+    if (n_want) {
+        rmsnorm(buf->xn, last, m->out_norm, n_want, C, c->rms_eps);
+        matmul(m, lg, buf->xn, &m->output, NULL, n_want, 1);
+        for (int i = 0, k = 0; i < n; i++)
+            if (want[i] == LOGITS_LAST) memcpy(logits[i], lg + (size_t)k++ * c->n_vocab, (size_t)c->n_vocab * sizeof *lg);
+    }
+    free(last);
+    free(lg);
     return 0;
 }

@@ -155,4 +155,21 @@ int model_forward_exact(const model *m, infer_state *s, const int32_t *tokens, i
 int model_forward_batch(const model *m, infer_state *const *states, const int32_t *tokens, int B, float *logits,
                         sa_err *err);
 
+/* Prompt tokens with the batched GEMM only from this many rows of a pass on
+** (fewer take the one-token products). */
+#define MODEL_GEMM_MIN_ROWS 4
+
+/* Prompt chunks of n distinct sequences in one pass: tokens[i][0..T[i]) are
+** appended to states[i] at its own positions, attending to its own cache,
+** under its own adapter; logits[i] receives [V] for its last token when
+** want[i] is LOGITS_LAST (LOGITS_NONE: nothing). Each weight row is read
+** once for all of them. Every T[i] must be at least MODEL_GEMM_MIN_ROWS and
+** their sum at most 256, so that each chunk takes the GEMM as it would
+** alone: row for row each result is bit for bit what model_forward(m,
+** states[i], tokens[i], T[i], want[i], logits[i]) would give (the GEMM's
+** rows do not depend on one another). The activations use states[0]'s
+** scratch. Fails without touching any cache on a bad argument. */
+int model_forward_prompts(const model *m, infer_state *const *states, const int32_t *const *tokens, const int *T,
+                          const int *want, int n, float *const *logits, sa_err *err);
+
 #endif
