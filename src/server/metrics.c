@@ -222,6 +222,8 @@ char *metrics_render(metrics *mx, const mx_gauges *g) {
         strbuf_printf(&b, "sqlassist_batch_decode_rows_total %ld\n", g->batch.rows);
         head(&b, "sqlassist_batch_prompt_chunks_total", "counter", "Prompt chunks and draft verifications run between decode passes.");
         strbuf_printf(&b, "sqlassist_batch_prompt_chunks_total %ld\n", g->batch.chunks);
+        head(&b, "sqlassist_batch_prompt_chunks_joined_total", "counter", "Prompt chunks run in one pass with other requests' prompt chunks.");
+        strbuf_printf(&b, "sqlassist_batch_prompt_chunks_joined_total %ld\n", g->batch.joined);
         head(&b, "sqlassist_batch_max_rows", "gauge", "The largest decode pass so far.");
         strbuf_printf(&b, "sqlassist_batch_max_rows %d\n", g->batch.max_rows);
     }
