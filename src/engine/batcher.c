@@ -96,6 +96,15 @@ static int run_decode(batcher *b, call **rows, int n) {
     return B;
 }
 
+/* The tokens c's next chunk takes. */
+static int chunk_len(const call *c) { return c->T - c->fed < BATCHER_CHUNK ? c->T - c->fed : BATCHER_CHUNK; }
+
+/* The logits c's next chunk of n tokens asks for: the caller's at its last
+** chunk (every chunk's with LOGITS_ALL), none before. */
+static int chunk_want(const call *c, int n) {
+    return c->want == LOGITS_ALL ? LOGITS_ALL : c->fed + n == c->T ? c->want : LOGITS_NONE;
+}
+
 /* Advances a prompt by one chunk (a draft verification runs whole);
 ** returns 1 when the call is complete. */
 static int run_chunk(batcher *b, call *c) {
@@ -104,9 +113,7 @@ static int run_chunk(batcher *b, call *c) {
         c->rc = model_forward_exact(m, c->s, c->tokens, c->T, c->logits, c->err);
         return 1;
     }
-    int n = c->T - c->fed < BATCHER_CHUNK ? c->T - c->fed : BATCHER_CHUNK;
-    int last = c->fed + n == c->T;
-    int want = c->want == LOGITS_ALL ? LOGITS_ALL : last ? c->want : LOGITS_NONE;
+    int n = chunk_len(c), last = c->fed + n == c->T, want = chunk_want(c, n);
     float *lg = c->want == LOGITS_ALL ? c->logits + (size_t)c->fed * m->cfg.n_vocab : c->logits;
     if (model_forward(m, c->s, c->tokens + c->fed, n, want, lg, c->err)) {
         c->rc = -1;
@@ -115,9 +122,6 @@ static int run_chunk(batcher *b, call *c) {
     c->fed += n;
     return last;
 }
-
-/* The tokens c's next chunk takes. */
-static int chunk_len(const call *c) { return c->T - c->fed < BATCHER_CHUNK ? c->T - c->fed : BATCHER_CHUNK; }
 
 /* Can c's next chunk share a pass with other prompts' (model_forward_prompts)?
 ** Not a verification, not logits of every token, and long enough to take the
@@ -136,10 +140,9 @@ static void run_chunks(batcher *b, call **prompts, int n, int *done) {
     for (int i = 0; i < n; i++) {
         call *c = prompts[i];
         T[i] = chunk_len(c);
-        int last = c->fed + T[i] == c->T;
         states[i] = c->s;
         toks[i] = c->tokens + c->fed;
-        want[i] = last ? c->want : LOGITS_NONE;
+        want[i] = chunk_want(c, T[i]);
         lg[i] = c->logits;
     }
     sa_err e = {{0}};
@@ -183,11 +186,12 @@ static void *batcher_main(void *arg) {
             else if (!prompt) prompt = c;
         }
         /* the first prompt's chunk and the others' that can go with it, oldest first */
-        for (call *c = prompt; c && prompt && joinable(prompt); c = c->next)
-            if (joinable(c) && n_join < BATCHER_JOIN_PROMPTS && join_tokens + chunk_len(c) <= BATCHER_JOIN_TOKENS) {
-                join[n_join++] = c;
-                join_tokens += chunk_len(c);
-            }
+        if (prompt && joinable(prompt))
+            for (call *c = prompt; c; c = c->next)
+                if (joinable(c) && n_join < BATCHER_JOIN_PROMPTS && join_tokens + chunk_len(c) <= BATCHER_JOIN_TOKENS) {
+                    join[n_join++] = c;
+                    join_tokens += chunk_len(c);
+                }
         pthread_mutex_unlock(&b->mu);
         if (n) {
             double t0 = clock_now_s();

@@ -1051,30 +1051,24 @@ int model_forward_prompts(const model *m, infer_state *const *states, const int3
             pos[r] = states[i]->n_past + t;
             ids[r] = tokens[i][t];
         }
+    float *lg = n_want ? malloc((size_t)n_want * c->n_vocab * sizeof *lg) : NULL;   /* [n_want][V] */
+    if (n_want && !lg) return sa_fail(err, "out of memory for %d rows of logits", n_want);
     infer_state *buf = states[0];
     int C = c->n_embd;
     forward_chunk(m, buf, ids, total, (chunk_rows){ seq, pos }, 0);
-    /* The last rows of those wanting logits, gathered: the head takes the
-    ** one-token products (per_token), as a one-row model_forward does. */
-    float *last = n_want ? malloc((size_t)n_want * C * sizeof *last) : NULL;
-    float *lg = n_want ? malloc((size_t)n_want * c->n_vocab * sizeof *lg) : NULL;
-    if (n_want && (!last || !lg)) {
-        free(last);
-        free(lg);
-        for (int i = 0; i < n; i++) states[i]->n_past += T[i];
-        return sa_fail(err, "out of memory for %d rows of logits", n_want);
-    }
+    /* The last rows of those wanting logits, normed into consecutive rows of
+    ** xn: the head takes the one-token products (per_token), as a one-row
+    ** model_forward does. */
     for (int i = 0, r = 0, k = 0; i < n; r += T[i], i++) {
         states[i]->n_past += T[i];
-        if (want[i] == LOGITS_LAST) memcpy(last + (size_t)k++ * C, buf->x + (size_t)(r + T[i] - 1) * C, (size_t)C * sizeof *last);
+        if (want[i] == LOGITS_LAST)
+            rmsnorm(buf->xn + (size_t)k++ * C, buf->x + (size_t)(r + T[i] - 1) * C, m->out_norm, 1, C, c->rms_eps);
     }
     if (n_want) {
-        rmsnorm(buf->xn, last, m->out_norm, n_want, C, c->rms_eps);
         matmul(m, lg, buf->xn, &m->output, NULL, n_want, 1);
         for (int i = 0, k = 0; i < n; i++)
             if (want[i] == LOGITS_LAST) memcpy(logits[i], lg + (size_t)k++ * c->n_vocab, (size_t)c->n_vocab * sizeof *lg);
     }
-    free(last);
     free(lg);
     return 0;
 }
