@@ -8,8 +8,10 @@
 #   * WikiSQL test with all columns: every column known for each table, in
 #     shuffled order (the layout that gives nothing away; "wikisql-test-allcols");
 #   * WikiSQL dev, the same;
-#   * the everyday sets of bench/everyday: shop (examples/shop.sqlite) and
-#     library (a database built for the test; no model trained on either);
+#   * the everyday sets of bench/everyday: shop (examples/shop.sqlite),
+#     library and clinic (databases built for the test; no model trained on
+#     any of them; clinic was written after the training data of stage 9, as a
+#     check of wording learnt from the other two);
 #   * Spider dev, on its real databases (full schemas, joins, nesting);
 #     "spider-dev-200-499" (only when named in SETS): questions 200-499, the set
 #     the agent's settings were chosen on;
@@ -22,7 +24,7 @@
 #
 # Env: SQLASSIST (./sqlassist), MODEL (models/sqlassist-sql.gguf),
 # SHARED (../shared), OUT (runs/bundled-eval), THREADS (default: all cores), LIMIT (questions per set; all),
-# SETS (default "everyday-shop everyday-library spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite"; two runs with
+# SETS (default "everyday-shop everyday-library everyday-clinic spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite"; two runs with
 # different SETS may share OUT and run side by side).
 set -eu
 cd "$(dirname "$0")/.."
@@ -53,10 +55,11 @@ if s.get("throughput_by_concurrency"):
           f" peak RSS {s['peak_rss_mb']:.0f} MB")
 PY
 }
-for set in ${SETS:-everyday-shop everyday-library spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite}; do
+for set in ${SETS:-everyday-shop everyday-library everyday-clinic spider-dev kaggledbqa wikisql-test-allcols wikisql-test wikisql-dev suite}; do
     case $set in
     everyday-shop) run everyday-shop bench/everyday/shop.jsonl --db-dir bench/everyday/databases --no-server ;;
     everyday-library) run everyday-library bench/everyday/library.jsonl --db-dir bench/everyday/databases --no-server ;;
+    everyday-clinic) run everyday-clinic bench/everyday/clinic.jsonl --db-dir bench/everyday/databases --no-server ;;
     wikisql-test-allcols) run wikisql-test-allcols "$OUT/data/wikisql_test_allcols.jsonl" --no-server ;;
     wikisql-test) run wikisql-test "$OUT/data/wikisql_test.jsonl" --no-server ;;
     wikisql-dev) run wikisql-dev "$OUT/data/wikisql_dev.jsonl" --no-server ;;

@@ -261,6 +261,35 @@ def stage5(args):
     print(json.dumps(counts, sort_keys=True))
 
 
+# Stage 9's rows: everyday wording (make_synthetic.py --natural, seed 9: the
+# verbs of date columns, "more than 500 pages", IS NULL, two dates compared,
+# words around the question that change nothing) on the same training
+# databases, rendered as stages 2-5 were, beside the rows of stage 5 (the
+# stage-3 mix and the plain lists: without the lists a fine-tune forgets them
+# and answers "List the company names of the suppliers." with one supplier).
+def stage9(args):
+    """OUT/train_schema9.jsonl: the rows of stage 5 (OUT/train_schema_mix5.jsonl)
+    plus new --natural synthetic rows (OUT/synthetic9.jsonl), each twice; counts
+    in OUT/schema9_counts.json."""
+    dev_dbs, _, never = held_out(args.data)
+    syn = synthetic_rows(args, args.data, dev_dbs, 'synthetic9.jsonl', ['--seed', '9', '--natural'])
+    extra = []
+    for path in sorted(syn):
+        items = [r for r in syn[path] if norm_q(r['question']) not in never]
+        extra += [dict(r, source='synthetic_natural') for r in render(args, path, items)]
+    with open(os.path.join(args.out, 'train_schema_mix5.jsonl'), encoding='utf-8') as f:
+        mix = f.readlines()
+    mix += [row_line(r) for r in extra] * 2
+    random.Random(9).shuffle(mix)
+    with open(os.path.join(args.out, 'train_schema9.jsonl'), 'w', encoding='utf-8') as f:
+        f.writelines(mix)
+    counts = {'mix': len(mix) - 2 * len(extra), 'synthetic_natural': 2 * len(extra), 'total': len(mix)}
+    with open(os.path.join(args.out, 'schema9_counts.json'), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 # Stage 6's rows: the schemas rendered as the agent now prompts the model
 # (SC_RENDER_RELEVANT: the tables the question names and those joining them,
 # all that fit when none is named), where stages 2-5 saw every table the budget
@@ -398,7 +427,14 @@ def main():
                          '--values), written to OUT/train_schema7.jsonl and OUT/schema7_counts.json instead')
     ap.add_argument('--stage8', action='store_true',
                     help='only write OUT/train_schema8.jsonl (see stage8(); needs --tokens-of, OUT/train_schema_mix.jsonl)')
+    ap.add_argument('--stage9', action='store_true',
+                    help='only write OUT/train_schema9.jsonl (see stage9(); needs --tokens-of, OUT/train_schema_mix5.jsonl)')
     args = ap.parse_args()
+    if args.stage9:
+        if not args.tokens_of:
+            ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')
+        stage9(args)
+        return
     if args.stage8:
         if not args.tokens_of:
             ap.error('--tokens-of is required (the model whose tokenizer measures the budget)')

@@ -118,6 +118,46 @@ OP_WORDS = {
     '>=': ['at least', 'greater than or equal to', 'no less than'],
     '<=': ['at most', 'less than or equal to', 'no more than'],
 }
+# --natural: the words people use where the templates above spell out a
+# column. Past participles of the verbs that name a date or year column
+# (published_year: "books published before 1950"), the ones a row does itself
+# (members join) apart from those done to it (books are published), and the
+# verbs of event tables (a loan: a book is borrowed, a member borrows).
+PARTICIPLES = {
+    'birth': 'born', 'born': 'born', 'release': 'released', 'hire': 'hired', 'build': 'built',
+    'built': 'built', 'start': 'started', 'end': 'ended', 'open': 'opened', 'join': 'joined',
+    'publish': 'published', 'publication': 'published', 'found': 'founded', 'foundation': 'founded',
+    'create': 'created', 'creation': 'created', 'register': 'registered', 'registration': 'registered',
+    'establish': 'established', 'launch': 'launched', 'issue': 'issued', 'sign': 'signed',
+    'return': 'returned', 'order': 'ordered', 'ship': 'shipped', 'shipping': 'shipped', 'pay': 'paid',
+    'payment': 'paid', 'make': 'made', 'produce': 'produced', 'production': 'produced',
+    'record': 'recorded', 'complete': 'completed', 'completion': 'completed', 'enroll': 'enrolled',
+    'enrollment': 'enrolled', 'close': 'closed', 'death': 'died', 'die': 'died', 'arrival': 'arrived',
+    'arrive': 'arrived', 'departure': 'departed', 'depart': 'departed', 'retire': 'retired',
+    'retirement': 'retired', 'delivery': 'delivered', 'deliver': 'delivered', 'graduation': 'graduated',
+    'graduate': 'graduated', 'purchase': 'purchased', 'sale': 'sold', 'sell': 'sold',
+    'update': 'updated', 'marriage': 'married', 'checkout': 'checked out', 'check': 'checked',
+    'invoice': 'invoiced', 'visit': 'visited', 'booking': 'booked', 'book': 'booked',
+}
+ACTIVE_PARTICIPLES = frozenset('joined enrolled arrived departed retired died graduated started ended'.split())
+# an event table's noun: (what happened to the thing, what the person did)
+EVENT_VERBS = {
+    'loan': ('borrowed', 'borrowed'), 'borrowing': ('borrowed', 'borrowed'), 'order': ('ordered', 'ordered'),
+    'rental': ('rented', 'rented'), 'booking': ('booked', 'booked'), 'reservation': ('reserved', 'reserved'),
+    'purchase': ('bought', 'bought'), 'sale': ('sold', 'bought'), 'review': ('reviewed', 'reviewed'),
+    'rating': ('rated', 'rated'), 'visit': ('visited', 'visited'), 'enrollment': ('taken', 'enrolled in'),
+    'registration': ('registered', 'registered for'), 'transaction': ('used', 'made'),
+    'checkout': ('checked out', 'checked out'), 'appointment': ('booked', 'booked'),
+    'delivery': ('delivered', 'received'), 'shipment': ('shipped', 'received'), 'invoice': ('invoiced', 'paid'),
+    'payment': ('paid', 'paid'), 'play': ('played', 'played'), 'view': ('viewed', 'viewed'),
+    'subscription': ('subscribed to', 'subscribed to'), 'vote': ('voted for', 'voted'),
+}
+PERSON_WORDS = frozenset('''member customer client student employee user person people author patron
+guest passenger player driver staff teacher professor doctor patient writer artist singer actor director
+manager owner reader buyer seller visitor worker instructor pilot captain coach host participant
+candidate applicant tenant resident volunteer donor subscriber'''.split())
+NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten']
+GENERIC_PLACES = ['database', 'database', 'system', 'records', 'data']
 AGG_WORDS = {
     'avg': ['average', 'mean', 'average'], 'sum': ['total'],
     'min': ['minimum', 'lowest', 'smallest'], 'max': ['maximum', 'highest', 'largest'],
@@ -546,6 +586,8 @@ class Gen:
         self.qtimeout = qtimeout
         self.cache = {}
         self.qstyle = 0.0     # how text values are quoted in the current question
+        self.natural = False  # --natural: also the phrasings of NATURAL below
+        self.domain = []      # the database's own noun ('library' for library.sqlite), if any
 
     # ---- small helpers
 
@@ -556,6 +598,61 @@ class Gen:
     def pick(self, *opts):
         """One of the arguments at random."""
         return self.rng.choice(opts)
+
+    # ---- --natural: everyday wording (never drawn without --natural, so the
+    # same seed gives earlier stages the same rows)
+
+    def nat(self, p):
+        """With --natural, true with probability p; without it, false (and no draw)."""
+        return self.natural and self.rng.random() < p
+
+    def place(self):
+        """What a question calls the whole database: 'the library', 'the database'."""
+        if self.domain and self.rng.random() < 0.5:
+            return ' '.join(self.domain)
+        return self.choice(GENERIC_PLACES)
+
+    def participle(self, c):
+        """(participle, passive) for a date or year column named by a verb
+        (published_year: ('published', True); joined_date: ('joined', False)), or None."""
+        if not (c.kind == 'date' or {'year', 'date'} & set(c.words)):
+            return None
+        for w in c.words:
+            if w in ('year', 'date', 'day', 'time', 'on', 'at', 'of', 'the'):
+                continue
+            part = PARTICIPLES.get(w) or (w if w.endswith('ed') and len(w) > 4 else None)
+            if part:
+                return part, part not in ACTIVE_PARTICIPLES
+        return None
+
+    def count_noun(self, c):
+        """'pages' for pages or num_pages: a measure counting things, named by their plural."""
+        ws = [w for w in c.words if w not in ('number', 'num', 'no', 'count', 'total', 'of')]
+        if c.measure and len(ws) == 1 and looks_plural(ws[0]) and ws[0] not in SUM_WORDS - {'points', 'goals', 'wins', 'votes', 'copies', 'units'}:
+            return ws[0]
+        return None
+
+    def is_person(self, t):
+        """Whether the rows of t are people (members, customers, authors)."""
+        return t.sing.split()[-1] in PERSON_WORDS if t.sing else False
+
+    def event_verbs(self, t):
+        """(done to the thing, done by the person) for an event table (loans: borrowed), or None."""
+        return EVENT_VERBS.get(t.sing.split()[-1]) if t.sing else None
+
+    def fill(self, q):
+        """A question with everyday words around it that change nothing in its answer."""
+        r = self.rng.random()
+        if r < 0.4 and q[-1] in '?.':
+            return q[:-1] + self.pick(f' in the {self.place()}', f' in our {self.place()}',
+                                      f' in the {self.place()}', ' please') + q[-1]
+        if r < 0.7 and q.split()[0] in ('Show', 'List', 'Find', 'Give', 'Count', 'Return', 'Name'):
+            lead = self.pick('Please ', 'Can you ', 'Could you ', 'I want to ')
+            q = lead + q[0].lower() + q[1:]
+            return q[:-1] + '?' if lead in ('Can you ', 'Could you ') else q
+        if q.startswith('What ') and q.endswith('?'):
+            return self.pick('Tell me ', 'I would like to know ') + q[0].lower() + q[1:-1] + '.'
+        return q
 
     def run(self, sql, n=1):
         """The first n rows of a query, or None on error or timeout."""
@@ -620,6 +717,19 @@ class Gen:
         """A comparison on a numeric column, with ways to say it."""
         p, val = self.cp(c, t), num_text(v)
         sql = f'{ref} {op} {val}'
+        if self.nat(0.6):
+            pp, noun = self.participle(c), self.count_noun(c)
+            if pp and 'year' in c.words:
+                part, passive = pp
+                w = {'>': 'after', '<': 'before', '>=': 'in or after', '<=': 'in or before'}[op]
+                if passive:
+                    return Cond(sql, [f'{part} {w} {val}', f'that were {part} {w} {val}'], [f'were {part} {w} {val}'], c)
+                return Cond(sql, [f'who {part} {w} {val}', f'that {part} {w} {val}'], [f'{part} {w} {val}'], c)
+            if noun:
+                w = self.choice({'>': ['more than', 'over'], '<': ['fewer than', 'less than', 'under'],
+                                 '>=': ['at least'], '<=': ['at most', 'no more than']}[op])
+                return Cond(sql, [f'with {w} {val} {noun}', f'that have {w} {val} {noun}', f'having {w} {val} {noun}'],
+                            [f'have {w} {val} {noun}'], c)
         if c.words == ['age'] and op in ('>', '<'):
             adj = 'older' if op == '>' else 'younger'
             return Cond(sql, [f'{adj} than {val}', f'whose age is {self.choice(OP_WORDS[op])} {val}'],
@@ -695,6 +805,12 @@ class Gen:
                       f'How many {P} do we have?', f'What is the total number of {P}?',
                       f'Find the number of {P}.', f'Count the number of {P}.',
                       f'How many {P} are in the database?')
+        if self.nat(0.5):
+            D = self.place()
+            q = self.pick(f'How many {P} does the {D} have?', f'How many {P} are in the {D}?',
+                          f'How many {P} do we have in total?', f'How many {P} are there in total?',
+                          f'What is the total number of {P} in the {D}?', f'How many {P} are listed?',
+                          f'How many {P} does our {D} have?', f'Count all {P}.')
         return Cand(q, f'SELECT count(*) FROM {qi(t.name)}', 'count')
 
     def count_where(self, t, cond):
@@ -786,8 +902,19 @@ class Gen:
             if 'birth' in c.words:
                 sup = 'youngest' if desc else 'oldest'
             hi = f'with the {"latest" if desc else "earliest"} {p}'
+            pp = self.participle(c)
+            if pp and c.n_nonnull == t.n_rows and self.nat(0.6):   # NULLs sort first: "returned first" would be wrong
+                part, passive = pp
+                was = 'was ' if passive else ''
+                hi = self.pick(f'{part} most recently', f'that {was}{part} most recently', f'{part} last') if desc else \
+                    self.pick(f'{part} first', f'that {was}{part} first', f'{part} earliest')
+                if passive and part != 'born':
+                    sup = sup or ('newest' if desc else 'oldest')
             return sup, hi
         hi = f'with the {self.choice(["highest", "largest", "greatest"] if desc else ["lowest", "smallest"])} {p}'
+        noun = self.count_noun(c)
+        if noun and self.nat(0.6):
+            hi = f'with the {"most" if desc else "fewest"} {noun}'
         return sup, hi
 
     def ordered_table(self):
@@ -893,6 +1020,20 @@ class Gen:
                     sup = SUPERLATIVES[w][0 if fn == 'max' else 1]
             if sup and not tail:
                 qs.append(f'What is the {p} of the {sup} {t.sing}?')
+        if self.nat(0.6):
+            pp, noun, S = self.participle(c), self.count_noun(c), t.sing
+            if pp and pp[1] and fn in ('min', 'max') and not tail:
+                part, first = pp[0], fn == 'min'
+                if 'year' in c.words:
+                    qs = [f'In which year was the {"oldest" if first else "newest"} {S} {part}?',
+                          f'In what year was the {"first" if first else "most recent"} {S} {part}?']
+                else:
+                    qs = [f'When was the {"first" if first else "most recent"} {S} {part}?',
+                          f'When was the {"earliest" if first else "latest"} {S} {part}?']
+            elif noun:
+                qs = [f'What is the {fw} number of {noun} of the {P}{tail}?', f'What is the {fw} number of {noun} of {P}{tail}?']
+                if fn == 'avg':
+                    qs.append(f'How many {noun} do {P}{tail} have on average?')
         return self.choice(qs)
 
     def s_agg(self):
@@ -954,6 +1095,10 @@ class Gen:
                       f'For each {G}, count the {P}.', f'Count the number of {P} for each {G}.',
                       f'How many {P} does each {G} have?', f'Show the number of {P} in each {G}.',
                       f'List each {G} together with the number of {P}.')
+        if self.nat(0.4):
+            q = self.pick(f'How many {P} are there in each {G}?', f'How many {P} are in each {G}?',
+                          f'What is the number of {P} per {G}?', f'How many {P} per {G}?',
+                          f'Give the number of {P} for every {G}.')
         return Cand(q, f'SELECT {qi(g.name)}, count(*) FROM {qi(t.name)} GROUP BY {qi(g.name)}', 'any')
 
     def s_group_agg(self):
@@ -984,6 +1129,9 @@ class Gen:
             q = self.pick(f'Which {G} has the most {P}?', f'What is the most common {G} among {P}?',
                           f'Which {G} is the most common for {P}?', f'Find the {G} with the largest number of {P}.',
                           f'Which {G} appears most often among the {P}?', f'What is the most frequent {G} of {P}?')
+            if g.words and g.words[-1] in PLACE_WORDS and self.nat(0.5):
+                q = self.pick(f'Which {G} do most {P} come from?', f'In which {G} are most {P}?',
+                              f'Which {G} do most of the {P} {"live in" if self.is_person(t) else "come from"}?')
             d = 'DESC'
         else:
             q = self.pick(f'Which {G} has the fewest {P}?', f'What is the least common {G} among {P}?',
@@ -1003,8 +1151,10 @@ class Gen:
 
     def count_phrase(self, op, n, S, P):
         """'more than 3 orders' / 'at least 2 orders' / 'more than one order'."""
+        if n <= 10 and self.nat(0.4):
+            n = NUMBER_WORDS[n]
         if op == '>':
-            return f'more than one {S}' if n == 1 else f'more than {n} {P}'
+            return f'more than one {S}' if n in (1, 'one') else f'more than {n} {P}'
         return f'at least {n} {P}'
 
     def s_having(self):
@@ -1194,6 +1344,9 @@ class Gen:
         if fk.parent.label_is_name:
             q = self.pick(f'How many {CP} does the {R} {val} have?', f'How many {CP} belong to the {R} named {val}?',
                           f'Count the {CP} of the {R} {val}.', f'What is the number of {CP} whose {R} is {val}?')
+            if self.nat(0.4):
+                q = self.pick(f'How many {CP} does {val} have?', f'How many {CP} does the {val} {self.pick("hold", "have")}?',
+                              f'How many {CP} are there for {val}?', f'How many {CP} does {val} hold?')
         else:
             q = self.pick(f'How many {CP} have a {R} whose {p} is {val}?', f'Count the {CP} whose {R} has {p} {val}.')
         return Cand(q, f'SELECT count(*) FROM {frm} WHERE {pa}{qi(pl.name)} = {lit(v)}', 'count')
@@ -1228,6 +1381,15 @@ class Gen:
                   f'Give me the {p} of the {R} with the most {CP}.']
             if fk.parent.label_is_name:
                 qs += [f'Which {R} has the most {CP}?', f'Which {R} has the greatest number of {CP}?']
+            ev = self.event_verbs(fk.child)
+            if ev and self.nat(0.6):
+                if self.is_person(fk.parent):
+                    qs = [f'Which {R} has {ev[1]} the most?', f'What is the {p} of the {R} who {ev[1]} the most?',
+                          f'Who has {ev[1]} the most times? Give the {p}.']
+                else:
+                    qs = [f'Which {R} has been {ev[0]} the most times? Give its {p}.',
+                          f'What is the {p} of the {R} {ev[0]} most often?',
+                          f'Which {R} was {ev[0]} the most?']
             d = 'DESC'
         else:
             qs = [f'What is the {p} of the {R} with the fewest {CP}?']
@@ -1290,6 +1452,14 @@ class Gen:
               f'Find the {X} of the {PP} that have no {CP}.', f'What are the {X} of {PP} with no {CP}?']
         if fk.parent.label_is_name:
             qs.append(f'Which {PP} have no {CP}?')
+        ev = self.event_verbs(C)
+        if ev and self.nat(0.7):
+            if self.is_person(P):
+                qs = [f'List the {X} of {PP} who have never {ev[1]} anything.', f'Which {PP} have never {ev[1]} anything? Give their {X}.',
+                      f'Show the {X} of the {PP} who never {ev[1]} anything.']
+            else:
+                qs = [f'Which {PP} have never been {ev[0]}? List their {X}.', f'List the {X} of {PP} that have never been {ev[0]}.',
+                      f'Find the {X} of the {PP} that were never {ev[0]}.']
         sql = (f'SELECT {qi(pl.name)} FROM {qi(P.name)} WHERE {qi(fk.pcol.name)} NOT IN '
                f'(SELECT {qi(fk.ccol.name)} FROM {qi(C.name)})')
         return Cand(self.choice(qs), sql, 'any')
@@ -1309,6 +1479,56 @@ class Gen:
         sql = f'SELECT {qi(pl.name)} FROM {qi(P.name)} EXCEPT SELECT {pa}{qi(pl.name)} FROM {frm}'
         return Cand(self.choice(qs), sql, 'any')
 
+    # ---- shapes of --natural only
+
+    def s_null(self):
+        """Rows without (or with) a value: col IS NULL / IS NOT NULL."""
+        ok = lambda t: lambda c: (not c.pk and not c.fk and c.kind in ('date', 'text', 'num')
+                                  and 0 < c.n_nonnull < t.n_rows)
+        t = self.choice(self.tables_with(lambda t: self.cols(t, ok(t))))
+        if t is None:
+            return None
+        c = self.choice(self.cols(t, ok(t)))
+        p, pp = self.cp(c, t), self.participle(c)
+        if self.rng.random() < 0.7:
+            mods = [f'with no {p}', f'without {a_(p)}', f'whose {p} is missing', f'whose {p} is not known']
+            pred = [f'have no {p}', f'do not have {a_(p)}']
+            if pp and pp[1]:
+                mods += [f'that have not been {pp[0]} yet', f'not yet {pp[0]}', f'that are still not {pp[0]}'] * 2
+                pred += [f'have not been {pp[0]} yet', f'are not {pp[0]} yet'] * 2
+            cond = Cond(f'{qi(c.name)} IS NULL', mods, pred, c)
+        else:
+            mods, pred = [f'with {a_(p)}', f'whose {p} is known', f'that have {a_(p)}'], [f'have {a_(p)}']
+            if pp and pp[1]:
+                mods += [f'that have been {pp[0]}', f'already {pp[0]}']
+                pred += [f'have been {pp[0]}', f'were already {pp[0]}']
+            cond = Cond(f'{qi(c.name)} IS NOT NULL', mods, pred, c)
+        if self.rng.random() < 0.4:
+            return self.count_where(t, cond)
+        return self.list_with(t, cond)
+
+    def s_col_compare(self):
+        """Two dates (or years) of one row compared: col1 > col2."""
+        kinds = (lambda c: c.kind == 'date', lambda c: c.kind == 'num' and 'year' in c.words)
+        ok = lambda t: [k for k in kinds if len(self.cols(t, k)) >= 2]
+        t = self.choice(self.tables_with(ok))
+        if t is None:
+            return None
+        c1, c2 = self.rng.sample(self.cols(t, self.choice(ok(t))), 2)
+        op = self.pick('>', '<')
+        w, er = ('after', 'later') if op == '>' else ('before', 'earlier')
+        p1, p2, pp = self.cp(c1, t), self.cp(c2, t), self.participle(c1)
+        mods = [f'whose {p1} is {w} their {p2}', f'whose {p1} is {er} than their {p2}',
+                f'with {a_(p1)} {w} the {p2}']
+        pred = [f'have {a_(p1)} {er} than their {p2}', f'have {a_(p1)} {w} their {p2}']
+        if pp and pp[1]:
+            mods += [f'{pp[0]} {w} their {p2}', f'that were {pp[0]} {w} their {p2}']
+            pred += [f'were {pp[0]} {w} their {p2}'] * 2
+        cond = Cond(f'{qi(c1.name)} {op} {qi(c2.name)}', mods, pred, c1)
+        if self.rng.random() < 0.5:
+            return self.count_where(t, cond)
+        return self.list_with(t, cond)
+
 
 # (name, weight): how often each shape is tried, relative to the others.
 SHAPES = [
@@ -1319,6 +1539,9 @@ SHAPES = [
     ('join_having', 2), ('join_parent_where', 4), ('not_in', 3), ('except', 2),
     ('date_year', 4), ('date_group', 2), ('like', 4), ('between', 3), ('and_or', 5),
 ]
+
+# --natural adds these to SHAPES.
+NATURAL_SHAPES = [('null', 3), ('col_compare', 2)]
 
 
 def parse_shapes(text):
@@ -1380,6 +1603,8 @@ def generate(gen, per_db, deadline, note, shapes=SHAPES):
             dead.add(s)
             continue
         q = cand and polish(cand.question)
+        if q and gen.nat(0.15):
+            q = polish(gen.fill(q))
         ok = (cand is not None and q not in seen_q
               and seen_sql[cand.query] < 2 and check(gen, cand))
         if not ok:
@@ -1415,6 +1640,9 @@ def process_db(path, args, note):
         return []
     rng = random.Random(stable_seed(args.seed, path))
     gen = Gen(conn, timer, tables, fks, rng, args.query_timeout)
+    if args.natural:
+        gen.natural = True
+        gen.domain = [w for w in words(db_id_of(path)) if w.isalpha()][:2]
     try:
         rows = generate(gen, args.per_db, deadline, note, args.shapes)
     finally:
@@ -1434,8 +1662,13 @@ def main(argv=None):
     ap.add_argument('--query-timeout', type=float, default=1.0, help='seconds per query (default 1)')
     ap.add_argument('--shapes', type=parse_shapes, default=SHAPES,
                     help="shapes and weights, e.g. 'list_all:6,list_where:3' (default: SHAPES)")
+    ap.add_argument('--natural', action='store_true',
+                    help='everyday wording too (verbs of date columns, "more than 500 pages", IS NULL, '
+                         'two dates compared, words around the question); adds NATURAL_SHAPES to the default shapes')
     ap.add_argument('dbs', nargs='+', metavar='DB.sqlite')
     args = ap.parse_args(argv)
+    if args.natural and args.shapes is SHAPES:
+        args.shapes = SHAPES + NATURAL_SHAPES
     shapes, per_db = Counter(), []
     with open(args.out, 'w', encoding='utf-8') as f:
         for path in sorted(set(args.dbs)):

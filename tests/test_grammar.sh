@@ -5,7 +5,7 @@
 #      ../shared lacks three of the databases, whose queries are counted as
 #      not checked: SPIDER_ABSENT below),
 #      of WikiSQL dev and test in both layouts (scripts/make_train_data.py),
-#      of the sql-create-context rows and of bench/everyday (shop, library) is
+#      of the sql-create-context rows and of bench/everyday (shop, library, clinic) is
 #      accepted as complete, except queries SQLite itself refuses (each printed);
 #      and in the plain style of sg_set_plain, all of them but a few Spider
 #      queries (at most the counts measured: the bundled model's style is
@@ -57,7 +57,7 @@ gold sql-create-context --jsonl "$SHARED/data/sql-create-context/sql_create_cont
 gold spider-train-plain --plain --max-refused 40 --absent $SPIDER_ABSENT --gold "$SP/train_gold.sql" "$SP/database"
 gold spider-dev-plain --plain --max-refused 8 --absent $SPIDER_ABSENT --gold "$SP/dev_gold.sql" "$SP/database"
 gold wikisql-plain --plain --jsonl "$W/data/wikisql_dev.jsonl" --jsonl "$W/data/wikisql_test_allcols.jsonl"
-for set in shop library; do
+for set in shop library clinic; do
     $PY -c "
 import json, sys
 for l in open(sys.argv[1]):

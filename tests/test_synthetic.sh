@@ -7,6 +7,9 @@
 #   2. the default shapes: every query runs and returns a row, count pairs
 #      count something, and the same seed gives the same bytes (the data of
 #      models/make-bundled.sh is reproducible);
+#   2b. --natural (stage 9): the everyday wordings and shapes appear on a
+#      database with verb-named dates, NULLs and an event table, every query
+#      answers, and none of them appears without --natural;
 #   3. a shape that does not exist, or a weight that is not a number, is
 #      refused with a message that names it;
 #   4. scripts/make_variants.py (stage 8's renamed databases): each copy keeps
@@ -68,6 +71,40 @@ EOF
     ); then ok "default shapes: $r"; else bad "default shapes: $r"; fi
 else
     bad "make_synthetic.py: $(tail -2 "$W/a.log")"
+fi
+
+# ---- 2b. --natural (stage 9): everyday wording, the same answers ------------------
+# On the library database of bench/everyday (dates and years named by verbs,
+# loans still out, an event table): the new shapes and wordings are there,
+# every query answers, and without --natural nothing of them appears.
+LIB=bench/everyday/databases/library/library.sqlite
+if $GEN --natural --out "$W/n.jsonl" --per-db 300 --seed 9 "$LIB" 2> "$W/n.log" &&
+   $GEN --out "$W/p.jsonl" --per-db 300 --seed 9 "$LIB" 2> "$W/p.log"; then
+    if r=$($PY - "$W/n.jsonl" "$W/p.jsonl" 2>&1 <<'EOF2'
+import json, re, sqlite3, sys
+nat = [json.loads(l) for l in open(sys.argv[1])]
+plain = [json.loads(l) for l in open(sys.argv[2])]
+for r in nat:
+    db = sqlite3.connect("file:" + r["db_path"] + "?mode=ro", uri=True)
+    assert db.execute(r["query"]).fetchone() is not None, f"no rows: {r['query']}"
+def has(rows, q_re, sql_re):
+    return [r for r in rows if re.search(q_re, r["question"]) and re.search(sql_re, r["query"])]
+checks = {
+    "IS NULL": (r"not (been )?\w+ yet|no |without|missing|not known", r" IS NULL"),
+    "two dates compared": (r"(after|before|later|earlier).* their ", r"\b\w+_date [<>] \w+_date\b"),
+    "a year named by its verb": (r"\b(published|born|opened|joined) (before|after|in)\b", r"_year [<>]=? \d{4}"),
+    "a count noun": (r"\b(more than|over|fewer than|less than|under|at least|at most|the most|the fewest) (\d+ )?pages\b", r"\bpages\b"),
+    "an event verb": (r"never been borrowed|never borrowed|borrowed the most", r"\bloans\b"),
+}
+for name, (q, s) in checks.items():
+    assert has(nat, q, s), f"--natural: no {name}"
+    assert not has(plain, q, s) or name in ("a count noun",), f"without --natural: {name} appeared"
+assert not [r for r in plain if r["shape"] in ("null", "col_compare")], "natural shapes without --natural"
+print(f"{len(nat)} pairs, every query answers; " + ", ".join(f"{n} {len(has(nat, *c))}" for n, c in checks.items()))
+EOF2
+    ); then ok "--natural: $r"; else bad "--natural: $r"; fi
+else
+    bad "make_synthetic.py --natural: $(tail -2 "$W/n.log")"
 fi
 
 # ---- 3. bad --shapes ----------------------------------------------------------------
