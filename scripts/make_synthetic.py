@@ -628,6 +628,7 @@ class Gen:
     def count_noun(self, c):
         """'pages' for pages or num_pages: a measure counting things, named by their plural."""
         ws = [w for w in c.words if w not in ('number', 'num', 'no', 'count', 'total', 'of')]
+        # amounts summed (fees, sales, hours) are not counted things, except these plurals
         if c.measure and len(ws) == 1 and looks_plural(ws[0]) and ws[0] not in SUM_WORDS - {'points', 'goals', 'wins', 'votes', 'copies', 'units'}:
             return ws[0]
         return None
