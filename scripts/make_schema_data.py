@@ -237,28 +237,36 @@ def remix(out, synthetic_copies, wikisql_rows, seed=3):
 LIST_SHAPES = 'list_all:6,list_where:3,join_list:2,count_all:1'
 
 
+def add_synthetic(args, base, name, extra, source, seed, out, counts_name):
+    """OUT/out: the rows of OUT/base plus new synthetic rows (make_synthetic.py
+    with the extra arguments, written to OUT/name, on the training databases,
+    never Spider dev or examples/), rendered as stages 2-5 were, each twice,
+    shuffled with seed; counts (key source for the new rows) in OUT/counts_name."""
+    dev_dbs, _, never = held_out(args.data)
+    syn = synthetic_rows(args, args.data, dev_dbs, name, extra)
+    rows = []
+    for path in sorted(syn):
+        items = [r for r in syn[path] if norm_q(r['question']) not in never]
+        rows += [dict(r, source=source) for r in render(args, path, items)]
+    with open(os.path.join(args.out, base), encoding='utf-8') as f:
+        mix = f.readlines()
+    mix += [row_line(r) for r in rows] * 2
+    random.Random(seed).shuffle(mix)
+    with open(os.path.join(args.out, out), 'w', encoding='utf-8') as f:
+        f.writelines(mix)
+    counts = {'mix': len(mix) - 2 * len(rows), source: 2 * len(rows), 'total': len(mix)}
+    with open(os.path.join(args.out, counts_name), 'w') as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+        f.write('\n')
+    print(json.dumps(counts, sort_keys=True))
+
+
 def stage5(args):
     """OUT/train_schema_mix5.jsonl: the stage-3 mix (OUT/train_schema_mix.jsonl)
     plus new synthetic plain-list rows (OUT/synthetic_lists.jsonl, seed 5, on the
     same training databases, never Spider dev or examples/), each twice."""
-    dev_dbs, _, never = held_out(args.data)
-    syn = synthetic_rows(args, args.data, dev_dbs, 'synthetic_lists.jsonl',
-                         ['--seed', '5', '--shapes', LIST_SHAPES])
-    extra = []
-    for path in sorted(syn):
-        items = [r for r in syn[path] if norm_q(r['question']) not in never]
-        extra += [dict(r, source='synthetic_lists') for r in render(args, path, items)]
-    with open(os.path.join(args.out, 'train_schema_mix.jsonl'), encoding='utf-8') as f:
-        mix = f.readlines()
-    mix += [row_line(r) for r in extra] * 2
-    random.Random(5).shuffle(mix)
-    with open(os.path.join(args.out, 'train_schema_mix5.jsonl'), 'w', encoding='utf-8') as f:
-        f.writelines(mix)
-    counts = {'mix': len(mix) - 2 * len(extra), 'synthetic_lists': 2 * len(extra), 'total': len(mix)}
-    with open(os.path.join(args.out, 'schema_mix5_counts.json'), 'w') as f:
-        json.dump(counts, f, indent=1, sort_keys=True)
-        f.write('\n')
-    print(json.dumps(counts, sort_keys=True))
+    add_synthetic(args, 'train_schema_mix.jsonl', 'synthetic_lists.jsonl', ['--seed', '5', '--shapes', LIST_SHAPES],
+                  'synthetic_lists', 5, 'train_schema_mix5.jsonl', 'schema_mix5_counts.json')
 
 
 # Stage 9's rows: everyday wording (make_synthetic.py --natural, seed 9: the
@@ -271,23 +279,8 @@ def stage9(args):
     """OUT/train_schema9.jsonl: the rows of stage 5 (OUT/train_schema_mix5.jsonl)
     plus new --natural synthetic rows (OUT/synthetic9.jsonl), each twice; counts
     in OUT/schema9_counts.json."""
-    dev_dbs, _, never = held_out(args.data)
-    syn = synthetic_rows(args, args.data, dev_dbs, 'synthetic9.jsonl', ['--seed', '9', '--natural'])
-    extra = []
-    for path in sorted(syn):
-        items = [r for r in syn[path] if norm_q(r['question']) not in never]
-        extra += [dict(r, source='synthetic_natural') for r in render(args, path, items)]
-    with open(os.path.join(args.out, 'train_schema_mix5.jsonl'), encoding='utf-8') as f:
-        mix = f.readlines()
-    mix += [row_line(r) for r in extra] * 2
-    random.Random(9).shuffle(mix)
-    with open(os.path.join(args.out, 'train_schema9.jsonl'), 'w', encoding='utf-8') as f:
-        f.writelines(mix)
-    counts = {'mix': len(mix) - 2 * len(extra), 'synthetic_natural': 2 * len(extra), 'total': len(mix)}
-    with open(os.path.join(args.out, 'schema9_counts.json'), 'w') as f:
-        json.dump(counts, f, indent=1, sort_keys=True)
-        f.write('\n')
-    print(json.dumps(counts, sort_keys=True))
+    add_synthetic(args, 'train_schema_mix5.jsonl', 'synthetic9.jsonl', ['--seed', '9', '--natural'],
+                  'synthetic_natural', 9, 'train_schema9.jsonl', 'schema9_counts.json')
 
 
 # Stage 6's rows: the schemas rendered as the agent now prompts the model

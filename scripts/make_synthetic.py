@@ -156,6 +156,8 @@ PERSON_WORDS = frozenset('''member customer client student employee user person 
 guest passenger player driver staff teacher professor doctor patient writer artist singer actor director
 manager owner reader buyer seller visitor worker instructor pilot captain coach host participant
 candidate applicant tenant resident volunteer donor subscriber'''.split())
+# Amounts summed (fees, sales, hours) are not counted things; these plurals are.
+NOT_COUNT_NOUNS = SUM_WORDS - {'points', 'goals', 'wins', 'votes', 'copies', 'units'}
 NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten']
 GENERIC_PLACES = ['database', 'database', 'system', 'records', 'data']
 AGG_WORDS = {
@@ -417,6 +419,7 @@ class Table:
         ws = table_words(name)
         self.sing = phrase_singular(ws)
         self.plur = phrase_plural(ws)
+        self.noun = self.sing.split()[-1] if self.sing else ''    # 'loan' for book_loans
         self.n_rows = 0
         self.label = None
 
@@ -628,18 +631,17 @@ class Gen:
     def count_noun(self, c):
         """'pages' for pages or num_pages: a measure counting things, named by their plural."""
         ws = [w for w in c.words if w not in ('number', 'num', 'no', 'count', 'total', 'of')]
-        # amounts summed (fees, sales, hours) are not counted things, except these plurals
-        if c.measure and len(ws) == 1 and looks_plural(ws[0]) and ws[0] not in SUM_WORDS - {'points', 'goals', 'wins', 'votes', 'copies', 'units'}:
+        if c.measure and len(ws) == 1 and looks_plural(ws[0]) and ws[0] not in NOT_COUNT_NOUNS:
             return ws[0]
         return None
 
     def is_person(self, t):
         """Whether the rows of t are people (members, customers, authors)."""
-        return t.sing.split()[-1] in PERSON_WORDS if t.sing else False
+        return t.noun in PERSON_WORDS
 
     def event_verbs(self, t):
         """(done to the thing, done by the person) for an event table (loans: borrowed), or None."""
-        return EVENT_VERBS.get(t.sing.split()[-1]) if t.sing else None
+        return EVENT_VERBS.get(t.noun)
 
     def fill(self, q):
         """A question with everyday words around it that change nothing in its answer."""
