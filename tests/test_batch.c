@@ -321,14 +321,18 @@ int main(void) {
     snprintf(path, sizeof path, "%s/models/m64/m64-f32.gguf", out);
     snprintf(ad1, sizeof ad1, "%s/adapters/m64/all-r8.gguf", out);
     snprintf(ad2, sizeof ad2, "%s/adapters/m64/mlp-r32-f16.gguf", out);
-    /* f32; q8_0 converted at load (row-major); the q8_0 GGUF, read as 16-row panels where the CPU has them */
-    static const char *const dtypes[] = { NULL, "q8_0", NULL };
+    /* f32; q8_0 converted at load (row-major); the q8_0 GGUF, read as 16-row panels where the CPU has them;
+    ** the same with the pool held through each pass (tp_hold, as for large models) */
+    static const char *const dtypes[] = { NULL, "q8_0", NULL, NULL };
     char qpath[512];
     snprintf(qpath, sizeof qpath, "%s/models/m64/m64-q8_0.gguf", out);
-    for (int d = 0; d < 3; d++) {
+    for (int d = 0; d < 4; d++) {
         model_opts mo = { .dtype = dtypes[d] };
-        model *m = model_load(d == 2 ? qpath : path, &mo, &err);
+        if (d == 3) setenv("SQLASSIST_HOLD", "1", 1);
+        model *m = model_load(d >= 2 ? qpath : path, &mo, &err);
+        unsetenv("SQLASSIST_HOLD");
         if (!m) { check_skip("%s (run tests/fixtures.sh)", err.msg); return check_done(); }
+        CHECK_EQ(m->hold_pool, d == 3, "pool held through passes");
         if (d == 2) {
             const wmat *w = &m->layers[0].w_gate;
             CHECK(!kern_x16_ok(w->type, w->rows, w->cols) == !w->x16, "m64 q8_0 file: panels %s where kern_x16_ok is %d",
@@ -337,7 +341,8 @@ int main(void) {
         lora_adapter *a1 = lora_load(m, NULL, ad1, &err);
         lora_adapter *a2 = a1 ? lora_load(m, NULL, ad2, &err) : NULL;
         if (!a2) { check_skip("adapter: %s (run tests/fixtures.sh)", err.msg); return check_done(); }
-        const char *dt = d == 2 ? (m->layers[0].wq.x16 ? "q8_0 file, panels" : "q8_0 file") : dtypes[d] ? dtypes[d] : "f32";
+        const char *dt = d == 3 ? "q8_0 file, pool held" : d == 2 ? (m->layers[0].wq.x16 ? "q8_0 file, panels" : "q8_0 file")
+                       : dtypes[d] ? dtypes[d] : "f32";
         char what[96];
         /* all start together, different lengths and budgets, no adapters */
         seq_spec plain[5] = { { 5, 12, 0, NULL, 0 }, { 33, 20, 0, NULL, 0 }, { 17, 3, 0, NULL, 0 },

@@ -176,8 +176,10 @@ static void *batcher_main(void *arg) {
             ** costs its sequence a whole pass more. */
             long us = (long)(b->pass_s * BATCHER_LINGER_PART * 1e6);
             struct timespec ts = clock_deadline_us(us > b->linger_us ? us : b->linger_us);
+            double w0 = clock_now_s();
             while (!b->stopping && members_missing(b) > 0)
                 if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT) break;
+            b->st.linger_s += clock_now_s() - w0;
         }
         call *rows[BATCHER_MAX_ROWS], *prompt = NULL, *join[BATCHER_JOIN_PROMPTS];
         int n = 0, n_join = 0, join_tokens = 0;
@@ -201,6 +203,7 @@ static void *batcher_main(void *arg) {
             ** token while the prompt chunk below runs, so the next pass finds
             ** them all waiting instead of running without those late. */
             pthread_mutex_lock(&b->mu);
+            b->st.decode_s += pass;
             if (ran) {
                 b->pass_s = b->st.steps ? 0.8 * b->pass_s + 0.2 * pass : pass;
                 b->st.steps++;
@@ -213,13 +216,16 @@ static void *batcher_main(void *arg) {
         }
         int done[BATCHER_JOIN_PROMPTS] = {0};
         int joined = n_join >= 2;
+        double p0 = clock_now_s();
         if (joined) run_chunks(b, join, n_join, done);
         else if (prompt) {
             join[0] = prompt;
             n_join = 1;
             done[0] = run_chunk(b, prompt);
         }
+        double prompt_pass = clock_now_s() - p0;
         pthread_mutex_lock(&b->mu);
+        if (n_join) b->st.prompt_s += prompt_pass;
         b->st.chunks += n_join;
         if (joined) b->st.joined += n_join;
         int any = 0;

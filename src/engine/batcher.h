@@ -82,6 +82,9 @@ typedef struct batcher_stats {
     long chunks;           /* prompt chunks and draft verifications */
     long joined;           /* prompt chunks run in a pass with other prompts' */
     int max_rows;          /* largest decode pass */
+    double decode_s;       /* seconds in decode passes */
+    double prompt_s;       /* seconds in prompt chunks and draft verifications */
+    double linger_s;       /* seconds a decode step waited for sequences still sampling */
 } batcher_stats;
 batcher_stats batcher_get_stats(batcher *b);
 

@@ -825,6 +825,9 @@ T_VNNI void kern_dot_act_n_vnni(uint32_t type, const void *row, const void *act,
     for (; t < T; t++) out[(size_t)t * ostride] = kern_dot_act_vnni(type, row, a + (size_t)t * stride, n);
 }
 
+/* Four bytes of a token's quantized activations, read where they lie. */
+typedef int32_t x16_word __attribute__((may_alias, aligned(4)));
+
 /* kern_dot_act_x16 (kernels.h): NT tokens against one 16-row group of q8_0
 ** (Q4 = 0) or q4_0 (Q4 = 1) panels. Per block, the 8 lines are loaded (q4_0:
 ** 4 lines, their nibbles split into 8) once; each token then takes 8
@@ -872,8 +875,9 @@ T_VNNI static inline __attribute__((always_inline)) void dot_x16_nt(int NT, int 
             __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(o + 2 * block_lines + 32 * h)));
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
-                int32_t qw[8];
-                memcpy(qw, q[t] + 32 * b, 32);
+                /* read in place, so that each broadcast is the VPDPBUSD's own
+                ** memory operand ({1to16}), not a move through a general register */
+                const x16_word *qw = (const x16_word *)(q[t] + 32 * b);
                 __m512i is = _mm512_set1_epi32(seed_mul * s[t][b]);
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++) is = _mm512_dpbusd_epi32(is, L[j], _mm512_set1_epi32(qw[j]));

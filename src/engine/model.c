@@ -437,6 +437,17 @@ static int convert_all(model *m, uint32_t type, sa_err *err) {
 ** every product is larger, is unchanged. Rows are the same either way. */
 #define PAR_MIN_MACS 1048576.0
 
+/* Models with at least this many multiply-adds per token keep the pool's
+** worker spinning through each forward pass (tp_hold) instead of letting it
+** sleep between products: nearly every product of such a model is split,
+** and on a virtual machine each wake-up of a halted core costs more than a
+** small product. Decode of the Qwen2.5-1.5B shape (q8_0, 2 threads, the
+** 2-core EPYC VM): README, "Decode toward the memory limit". Smaller models
+** (the bundled one: ~10M) run most products on the calling thread, and a
+** spinning worker would take the core their grammar masks use.
+** $SQLASSIST_HOLD=1 or 0 overrides the choice. */
+#define HOLD_POOL_MACS 1e8
+
 /* ---- 16-row panels --------------------------------------------------------- */
 
 typedef struct x16_job {
@@ -543,6 +554,14 @@ model *model_load(const char *path, const model_opts *opts, sa_err *err) {
     for (int i = 0; i < tp_size(m->tp); i++)
         if (!(m->gemm_scratch[i] = own(m, KERN_GEMM_SCRATCH * sizeof(float)))) { sa_fail(err, "out of memory"); goto fail; }
     if (pack_x16(m, err)) goto fail;
+    {
+        const qwen2_config *c = &m->cfg;
+        double kv = (double)c->n_head_kv * c->head_dim, C = c->n_embd;
+        double per_layer = C * C * 2 + 2 * C * kv + 3 * C * c->n_ff;
+        m->hold_pool = per_layer * c->n_layer + C * c->n_vocab >= HOLD_POOL_MACS;
+        const char *hold = getenv("SQLASSIST_HOLD");      /* "1" / "0": always / never (A/B runs, tests) */
+        if (hold && *hold) m->hold_pool = strcmp(hold, "0") != 0;
+    }
     m->load_seconds = clock_now_s() - t0;
     return m;
 fail:
@@ -959,6 +978,10 @@ static void forward_chunk(const model *m, infer_state *buf, const int32_t *token
     }
 }
 
+/* Holds m's pool for one forward pass where that pays (hold_pool). */
+static void pass_begin(const model *m) { if (m->hold_pool) tp_hold(m->tp, 1); }
+static void pass_end(const model *m) { if (m->hold_pool) tp_hold(m->tp, 0); }
+
 int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, int want, float *logits, sa_err *err) {
     const qwen2_config *c = &m->cfg;
     if (T <= 0) return sa_fail(err, "no tokens to process");
@@ -971,6 +994,7 @@ int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, 
     infer_state *seq[MAX_BATCH];
     int pos[MAX_BATCH];
     for (int t = 0; t < MAX_BATCH; t++) seq[t] = s;
+    pass_begin(m);
     for (int done = 0; done < T;) {
         int n = T - done < MAX_BATCH ? T - done : MAX_BATCH;
         for (int t = 0; t < n; t++) pos[t] = s->n_past + t;
@@ -985,6 +1009,7 @@ int model_forward(const model *m, infer_state *s, const int32_t *tokens, int T, 
         }
         done += n;
     }
+    pass_end(m);
     return 0;
 }
 
@@ -1013,10 +1038,12 @@ int model_forward_batch(const model *m, infer_state *const *states, const int32_
         pos[b] = states[b]->n_past;
     }
     infer_state *buf = states[0];
+    pass_begin(m);
     forward_chunk(m, buf, tokens, B, (chunk_rows){ states, pos }, 1);
     for (int b = 0; b < B; b++) states[b]->n_past++;
     rmsnorm(buf->xn, buf->x, m->out_norm, B, c->n_embd, c->rms_eps);
     matmul(m, logits, buf->xn, &m->output, NULL, B, 1);
+    pass_end(m);
     return 0;
 }
 
@@ -1055,6 +1082,7 @@ int model_forward_prompts(const model *m, infer_state *const *states, const int3
     if (n_want && !lg) return sa_fail(err, "out of memory for %d rows of logits", n_want);
     infer_state *buf = states[0];
     int C = c->n_embd;
+    pass_begin(m);
     forward_chunk(m, buf, ids, total, (chunk_rows){ seq, pos }, 0);
     /* The last rows of those wanting logits, normed into consecutive rows of
     ** xn: the head takes the one-token products (per_token), as a one-row
@@ -1069,6 +1097,7 @@ int model_forward_prompts(const model *m, infer_state *const *states, const int3
         for (int i = 0, k = 0; i < n; i++)
             if (want[i] == LOGITS_LAST) memcpy(logits[i], lg + (size_t)k++ * c->n_vocab, (size_t)c->n_vocab * sizeof *lg);
     }
+    pass_end(m);
     free(lg);
     return 0;
 }

@@ -71,6 +71,7 @@ typedef struct model {
     qwen2_layer *layers;                 /* [L] */
     tokenizer *tok;
     threadpool *tp;
+    int hold_pool;                       /* tp_hold the pool for each forward pass (HOLD_POOL_MACS) */
     float **gemm_scratch;                /* [threads][KERN_GEMM_SCRATCH] */
     char *path;
     char source[16];                     /* "gguf" or "hf" */

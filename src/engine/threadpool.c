@@ -9,9 +9,11 @@
 ** otherwise idle machine 30 µs of spinning makes decode about 10% faster;
 ** on a shared machine the spinning steals the core another thread needs
 ** (17% slower with one competing process), so it is off by default. Either
-** way an idle pool sleeps. The caller waits for the last range by spinning
-** on an atomic count of unfinished shares, since the other threads are
-** working at that moment, not waiting.
+** way an idle pool sleeps. Within a held burst (tp_hold: the engine holds
+** the pool for a forward pass of a large model) workers spin between jobs,
+** for at most TP_HOLD_SPIN_NS without one. The caller waits for the last
+** range by spinning on an atomic count of unfinished shares, since the
+** other threads are working at that moment, not waiting.
 */
 #include "threadpool.h"
 
@@ -32,6 +34,10 @@
 
 
 #define WAIT_SPIN_NS 20000LL  /* the caller's spin for the last share before sleeping */
+/* The longest a held pool's threads spin with nothing to do: longer than any
+** gap between two products of a forward pass, short enough that a caller
+** holding the pool while it does something else wastes little. */
+#define TP_HOLD_SPIN_NS 2000000LL
 
 struct threadpool {
     int n;                       /* total threads including the caller */
@@ -43,6 +49,7 @@ struct threadpool {
     atomic_int pending;          /* worker shares of the current job not yet done */
     atomic_int sleepers;         /* workers blocked (or about to block) on `wake` */
     atomic_int quit;
+    atomic_int held;             /* tp_hold nesting: workers spin between jobs while > 0 */
     long long spin_ns;           /* how long a worker spins for the next job before sleeping */
     /* the posted job: written before `generation` is bumped (release), read after it is seen (acquire) */
     tp_fn fn;
@@ -62,13 +69,13 @@ typedef struct { threadpool *tp; int ith; } worker_arg;
 /* Waits until the generation differs from `seen` (or quit); returns it. */
 static unsigned long wait_for_job(threadpool *tp, unsigned long seen) {
     long long start = 0;
-    for (unsigned spins = 0; tp->spin_ns > 0; spins++) {
+    for (unsigned spins = 0; tp->spin_ns > 0 || atomic_load_explicit(&tp->held, memory_order_relaxed) > 0; spins++) {
         unsigned long g = atomic_load_explicit(&tp->generation, memory_order_acquire);
         if (g != seen || atomic_load(&tp->quit)) return g;
         if ((spins & 63) == 0) {
-            long long t = clock_now_ns();
+            long long t = clock_now_ns(), limit = atomic_load_explicit(&tp->held, memory_order_relaxed) > 0 ? TP_HOLD_SPIN_NS : tp->spin_ns;
             if (!start) start = t;
-            else if (t - start > tp->spin_ns) break;
+            else if (t - start > limit) break;
         }
         CPU_RELAX();
     }
@@ -121,6 +128,7 @@ threadpool *tp_create(int n_threads) {
     atomic_init(&tp->pending, 0);
     atomic_init(&tp->sleepers, 0);
     atomic_init(&tp->quit, 0);
+    atomic_init(&tp->held, 0);
     tp->threads = calloc((size_t)n_threads, sizeof *tp->threads);
     if (!tp->threads) { free(tp); return NULL; }
     for (int i = 1; i < n_threads; i++) {
@@ -153,6 +161,13 @@ void tp_destroy(threadpool *tp) {
 
 int tp_size(const threadpool *tp) { return tp->n; }
 
+void tp_hold(threadpool *tp, int on) {
+    if (!tp || tp->n == 1) return;
+    int was = atomic_fetch_add(&tp->held, on ? 1 : -1);
+    assert(on || was > 0);
+    (void)was;
+}
+
 void tp_run_sized(threadpool *tp, int n, tp_fn fn, void *ctx, double work, double min_work) {
     if (!tp || work < min_work) {
         if (n > 0) fn(ctx, 0, n, 0);
@@ -179,9 +194,9 @@ void tp_run(threadpool *tp, int n, tp_fn fn, void *ctx) {
     /* The other shares usually finish within microseconds of ours; if not
     ** (a worker was descheduled), stop spinning and sleep until the last
     ** one signals, so a busy machine gets the core back. */
-    long long start = clock_now_ns();
+    long long start = clock_now_ns(), limit = atomic_load_explicit(&tp->held, memory_order_relaxed) > 0 ? TP_HOLD_SPIN_NS : WAIT_SPIN_NS;
     for (unsigned spins = 1; atomic_load_explicit(&tp->pending, memory_order_acquire) > 0; spins++) {
-        if ((spins & 63) == 0 && clock_now_ns() - start > WAIT_SPIN_NS) {
+        if ((spins & 63) == 0 && clock_now_ns() - start > limit) {
             pthread_mutex_lock(&tp->mu);
             atomic_store(&tp->main_waiting, 1);
             while (atomic_load(&tp->pending) > 0) pthread_cond_wait(&tp->done, &tp->mu);

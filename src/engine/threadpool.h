@@ -3,7 +3,8 @@
 **
 ** Owns: the threads. tp_run() splits [0, n) into one contiguous range per
 ** thread (the caller's thread takes part) and returns when all are done.
-** Idle workers sleep on a condition variable: no spinning between calls.
+** Idle workers sleep on a condition variable: no spinning between calls,
+** except while the caller holds the pool (tp_hold) for a burst of jobs.
 ** One tp_run at a time per pool (callers serialize; the engine does).
 */
 #ifndef SA_THREADPOOL_H
@@ -23,6 +24,15 @@ void tp_run(threadpool *tp, int n, tp_fn fn, void *ctx);
 ** worker costs tens of microseconds, more than splitting a small job saves.
 ** Each caller measures its own min_work. */
 void tp_run_sized(threadpool *tp, int n, tp_fn fn, void *ctx, double work, double min_work);
+
+/* tp_hold(tp, 1) before a burst of jobs that follow each other closely (a
+** forward pass: hundreds of products microseconds apart), tp_hold(tp, 0)
+** after it: in between, a worker that finishes a job spins for the next
+** one instead of sleeping (up to TP_HOLD_SPIN_NS without a job, then it
+** sleeps anyway), and the caller spins for the last share as long. Waking
+** a sleeping thread costs tens of microseconds, far more on a virtual
+** machine, where the idle core halts. Calls nest; NULL is a no-op. */
+void tp_hold(threadpool *tp, int on);
 
 /* Number of online CPUs (at least 1). */
 int tp_default_threads(void);
