@@ -82,8 +82,27 @@ static void check_linking(void) {
           "play is not player: only status linked (%d)", n);
     CHECK(linked_logit(&s, "How many employees were hired after 2020?", "SELECT count(*) FROM employees WHERE", "Ġhire", &n) == 4.0f &&
               n == 1, "'hired' links hire_date (%d linked)", n);
-    CHECK(linked_logit(&s, "What is the first name of employee 3?", "SELECT", "Ġfirst", &n) == 4.0f && n == 2,
-          "camelCase firstName linked by 'first name', product_name by 'name' (%d linked)", n);
+    CHECK(linked_logit(&s, "What is the first name of employee 3?", "SELECT", "Ġfirst", &n) == 4.0f && n == 1,
+          "camelCase firstName linked by 'first name'; not product_name: the question names employees, not products (%d linked)", n);
+    CHECK(linked_logit(&s, "What is the first name of number 3?", "SELECT", "Ġfirst", &n) == 4.0f && n == 2,
+          "naming no table, 'name' links firstName and product_name (%d linked)", n);
+    {   /* a word linking a column of a table the question names links no column of the others */
+        sc_column dep[] = { {"department_id"}, {"name"}, {"floor"} };
+        sc_column pat[] = { {"patient_id"}, {"first_name"}, {"last_name"}, {"city"} };
+        sc_table t2[] = { {.name = "departments", .cols = dep, .ncols = 3}, {.name = "patients", .cols = pat, .ncols = 4} };
+        sc_schema s2 = { .tables = t2, .ntables = 2 };
+        best_piece = "Ġcity";
+        CHECK(linked_logit(&s2, "List the names of all departments.", "SELECT", "Ġname", &n) == 4.0f && n == 1,
+              "'names of all departments': departments.name alone (%d linked)", n);
+        CHECK(linked_logit(&s2, "List the names of all departments.", "SELECT", "Ġfirst", NULL) == 0,
+              "patients.first_name, of a table the question does not name, gains nothing");
+        CHECK(linked_logit(&s2, "List the names of all patients.", "SELECT", "Ġfirst", &n) == 4.0f && n == 2,
+              "'names of all patients': first_name and last_name (%d linked), not departments.name", n);
+        CHECK(linked_logit(&s2, "Which patients live on the first floor?", "SELECT", "Ġfirst", &n) == 4.0f && n == 2,
+              "first_name (patients, named) by 'first', and departments.floor by 'floor', which no column of a named "
+              "table takes (%d linked)", n);
+        best_piece = "Ġproduct";
+    }
     CHECK(linked_logit(&s, "What is the product id of the cheapest product?", "SELECT", "Ġproduct", &n) == 1 && n == 0,
           "a key column is never linked (%d linked)", n);
     /* the SELECT list leans away from keys unless the question asks for an id */
@@ -180,6 +199,46 @@ static void check_value_linking(void) {
     CHECK(cv_coverage(c) == 0, "nothing of the question: coverage %d", cv_coverage(c));
     cv_free(c);
     best_piece = "Ġproduct";
+}
+
+/* With the database holding rows (cv_hold_values): is `piece` allowed after `prefix`,
+** the spans `held` of the question held by column `col` of table t (cols a, status, city)? */
+static int held_allowed(const char *question, const char *const *held, int n_held, const char *prefix, const char *piece) {
+    sc_column cols[] = { {"a_id"}, {"status"}, {"city"} };
+    sc_table tables[] = { {.name = "t", .cols = cols, .ncols = 3} };
+    sc_schema s = { .tables = tables, .ntables = 1 };
+    const char *names[] = { "t", "a_id", "status", "city" };
+    const char *held_cols[] = { "status" };
+    int id = tok_lookup(tok, piece);
+    if (id < 0) { CHECK_FAIL("no token '%s'", piece); return -1; }
+    copy_vals *c = cv_new(tok, question, names, 4);
+    cv_link_columns(c, &s, 4.0f);
+    cv_link_values(c, held, n_held, held_cols, n_held ? 1 : 0);
+    cv_hold_values(c);
+    cv_reset(c, prefix);
+    for (int i = 0; i < V; i++) logits[i] = 0;
+    cv_mask(c, logits, V);
+    cv_free(c);
+    return !isinf(logits[id]);
+}
+
+static void check_held_values(void) {
+    const char *q = "How many orders were delivered to the Lyon office?";
+    const char *held[] = { "delivered" };
+    CHECK(held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE status = '", "del") == 1, "a held span may be written");
+    CHECK(held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE status = '", "Ly") == 0,
+          "a span of the question the database does not hold may not");
+    CHECK(held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE status = 'delivered", "'") == 1, "closed at the held span");
+    CHECK(held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE status = 'deliver", "'") == 0, "not closed inside it");
+    CHECK(held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE status != '", "del") == 1 &&
+              held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE status <> '", "Ly") == 0,
+          "!= and <> are equalities too");
+    CHECK(held_allowed(q, held, 1, "SELECT count(*) FROM t WHERE city < '", "Ly") == 1,
+          "an order comparison (<) keeps every span of the question (dates, names in order)");
+    CHECK(held_allowed(q, NULL, 0, "SELECT count(*) FROM t WHERE status =", "Ġ'") == 0,
+          "no held span at all: no quoted value after =");
+    CHECK(held_allowed(q, NULL, 0, "SELECT count(*) FROM t WHERE status =", "Ġstatus") == 1, "a name may follow instead");
+    CHECK(allowed(q, "SELECT count(*) FROM t WHERE status = '", "Ly") == 1, "without cv_hold_values any span of the question may be written");
 }
 
 int main(void) {
@@ -306,6 +365,7 @@ int main(void) {
 
     check_linking();
     check_value_linking();
+    check_held_values();
 
     free(logits);
     tok_free(tok);

@@ -325,8 +325,29 @@ static int outcome_rank(const agent_attempt *at) {
     return (at->steered ? 1 : 3) + (at->rows > 0 && !at->empty_aggregate);
 }
 
+/* Does some table of s hold a row? */
+static int has_rows(sandbox *sb, const sc_schema *s) {
+    for (int t = 0; t < s->ntables; t++) {
+        strbuf q;
+        strbuf_init(&q);
+        strbuf_puts(&q, "SELECT 1 FROM ");
+        strbuf_put_quoted(&q, s->tables[t].name, '"');
+        strbuf_puts(&q, " LIMIT 1");
+        char *sql = strbuf_take(&q);
+        if (!sql) return 0;
+        sb_result r;
+        sa_err e = {{0}};
+        int rc = sb_run(sb, sql, &r, &e), found = rc == 0 && r.nrows > 0;
+        if (rc == 0) sb_result_free(&r);
+        free(sql);
+        if (found) return 1;
+    }
+    return 0;
+}
+
 /* Value linking (cv_link_values): the spans of the question the database
-** holds, and the columns holding them. */
+** holds, and the columns holding them; values held to them where the
+** database has rows (cv_hold_values). */
 static void link_values(copy_vals *cv, const sc_schema *s, sandbox *sb, const char *question) {
     char **spans;
     unsigned char *held_by;
@@ -340,6 +361,7 @@ static void link_values(copy_vals *cv, const sc_schema *s, sandbox *sb, const ch
         for (int c = 0; c < s->tables[t].ncols; c++, k++)
             if (held_by[k]) cols[ncols++] = s->tables[t].cols[c].name;
     if (cols) cv_link_values(cv, (const char *const *)spans, n, cols, ncols);
+    if (cols && (n > 0 || has_rows(sb, s))) cv_hold_values(cv);
     free(cols);
     for (int i = 0; i < n; i++) free(spans[i]);
     free(spans);
@@ -946,8 +968,9 @@ int agent_values_held(void *sb, const char *table, const char *col, const char *
                       unsigned char *held) {
     if (n <= 0) return 0;
     /* SELECT column1 FROM (VALUES (0, 'text'), ...) WHERE lower(column2) IN
-    ** (SELECT lower(v) FROM scan WHERE typeof(v) = 'text'): the indexes of
-    ** the texts held, compared as SQLite's lower() folds (ASCII letters) */
+    ** (SELECT lower(trim(v)) FROM scan WHERE typeof(v) = 'text'): the indexes
+    ** of the texts held, compared as SQLite's lower() folds (ASCII letters)
+    ** and without the blanks some data keeps around a value ('Aberdeen ') */
     strbuf q;
     strbuf_init(&q);
     strbuf_puts(&q, "SELECT column1 FROM (VALUES ");
@@ -956,7 +979,7 @@ int agent_values_held(void *sb, const char *table, const char *col, const char *
         strbuf_put_quoted(&q, texts[i], '\'');
         strbuf_puts(&q, ")");
     }
-    strbuf_puts(&q, ") WHERE lower(column2) IN (SELECT lower(v) FROM ");
+    strbuf_puts(&q, ") WHERE lower(column2) IN (SELECT lower(trim(v)) FROM ");
     put_column_scan(&q, table, col, AGENT_ANCHOR_ROWS);
     strbuf_puts(&q, " WHERE typeof(v) = 'text')");
     char *sql = strbuf_take(&q);

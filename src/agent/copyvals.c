@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define CV_MAX 256   /* longest value followed; longer ones are left alone */
@@ -27,6 +28,8 @@ typedef struct cv_state {
     int in_select;         /* between the first SELECT and its FROM */
     int item;              /* where an item of that SELECT list starts (after SELECT, DISTINCT, a comma, an alias's dot) */
     int seen_from;         /* a FROM was read: later SELECT lists (subqueries, EXCEPT) must match their use */
+    int op_order;          /* the operator being read is <, >, <= or >= (not an equality) */
+    int held_only;         /* the value being read must be a span the database holds (cv_hold_values) */
     /* The buffers last: fork_state copies every member above and only the
     ** used part of these (nothing reads past word_len or len). */
     char word[CV_WORD];    /* CV_OUT: the word being read, lower case */
@@ -65,6 +68,7 @@ struct copy_vals {
     char **held;           /* spans of the question the database holds (cv_link_values), lower case */
     int n_held;
     int held_written;      /* quoted values of this reply that are held spans */
+    int hold_values;       /* cv_hold_values: values compared for equality must be held spans */
     float link_bonus;      /* added to a token that starts only linked names */
     cv_state st;
 };
@@ -198,6 +202,8 @@ static void select_item(cv_state *s, const char *w, int n) {
     if (n == 4 && !memcmp(w, "from", 4)) s->in_select = 0, s->seen_from = 1;
 }
 
+static int held_value(const copy_vals *c, const char *buf, int len, int whole);
+
 /* Feeds one byte; returns 0 when it breaks a copied value. */
 static int step(const copy_vals *c, cv_state *s, char ch) {
     unsigned char u = (unsigned char)ch;
@@ -206,12 +212,14 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
         if (ch == s->quote) {
             if (s->len == 0) return 0;            /* an empty value copies nothing */
             if (!value_span(c, s, 1)) return 0;
+            if (s->held_only && !held_value(c, s->buf, s->len, 1)) return 0;
             s->mode = CV_OUT;
             s->word_len = 0;
             return 1;
         }
         if (s->len >= CV_MAX) { s->mode = CV_IN_QUOTED_NAME; return 1; }
         s->buf[s->len++] = ch;
+        if (s->held_only && !held_value(c, s->buf, s->len, 0)) return 0;
         return value_span(c, s, 0);
     case CV_IN_QUOTED_NAME:
         if (ch == s->quote) { s->mode = CV_OUT; s->word_len = 0; }
@@ -227,8 +235,13 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
         s->word_len = 0;
         return step(c, s, ch);
     case CV_AFTER_OP:
-        if (ch == ' ' || ch == '=' || ch == '>') return 1;   /* "= ", "<=", ">=", "<>" */
-        if (ch == '\'' || ch == '"') { s->mode = CV_IN_VALUE; s->quote = ch; s->len = 0; return 1; }
+        if (ch == '>' && s->op_order) { s->op_order = 0; return 1; }   /* "<>" */
+        if (ch == ' ' || ch == '=' || ch == '>') return 1;   /* "= ", "<=", ">=" */
+        if (ch == '\'' || ch == '"') {
+            s->held_only = c->hold_values && !s->op_order;
+            if (s->held_only && !c->n_held) return 0;   /* no span of the question is held: no value to compare with */
+            s->mode = CV_IN_VALUE; s->quote = ch; s->len = 0; return 1;
+        }
         if (isdigit(u)) { s->mode = CV_IN_NUMBER; s->len = 0; return step(c, s, ch); }
         if (ch == '-') return 1;                               /* a sign */
         s->mode = CV_OUT;
@@ -252,11 +265,11 @@ static int step(const copy_vals *c, cv_state *s, char ch) {
                 select_item(s, s->word, n);
             }
             if (!ok) return 0;
-            if (like) { s->mode = CV_AFTER_OP; return step(c, s, ch); }
+            if (like) { s->mode = CV_AFTER_OP; s->op_order = 0; return step(c, s, ch); }
         }
         if (ch == ',' && s->in_select) s->item = 1;
         else if (ch != ' ' && ch != '.' && !isalpha(u) && ch != '_') s->item = 0;
-        if (ch == '=' || ch == '<' || ch == '>' || ch == '!') { s->mode = CV_AFTER_OP; return 1; }
+        if (ch == '=' || ch == '<' || ch == '>' || ch == '!') { s->mode = CV_AFTER_OP; s->op_order = ch == '<' || ch == '>'; return 1; }
         if (ch == '"' || ch == '`' || ch == '[') {
             s->mode = CV_IN_QUOTED_NAME;
             s->quote = ch == '[' ? ']' : ch;
@@ -313,20 +326,33 @@ static int filler_word(const char *w) {
     return 0;
 }
 
-/* Does the question (its words qw[0..nq)) name column col of a table
-** called table? Some word of the column other than filler and the table's
-** own name must be a word of the question; a key column (last word "id")
-** is never linked: a question rarely asks for one. */
-static int column_named(const char *col, const char *table, char qw[][CV_WORD], int nq) {
+/* Which words of the question (qw[0..nq), at most 64) name column col of a
+** table called table: bit k for qw[k]. Some word of the column other than
+** filler and the table's own name must be a word of the question; a key
+** column (last word "id") is never linked: a question rarely asks for one. */
+static uint64_t column_named(const char *col, const char *table, char qw[][CV_WORD], int nq) {
     char cw[CV_LINK_WORDS][CV_WORD], tw[CV_LINK_WORDS][CV_WORD];
     int nc = name_words(col, cw), nt = name_words(table, tw);
+    uint64_t via = 0;
     if (nc == 0 || !strcmp(cw[nc - 1], "id") || !strcmp(cw[nc - 1], "ids")) return 0;
     for (int i = 0; i < nc; i++) {
         if (filler_word(cw[i])) continue;
         int own = 0;
         for (int k = 0; k < nt && !own; k++) own = same_word(cw[i], tw[k]);
         if (own) continue;
-        for (int k = 0; k < nq; k++) if (same_word(cw[i], qw[k])) return 1;
+        for (int k = 0; k < nq && k < 64; k++) if (same_word(cw[i], qw[k])) via |= (uint64_t)1 << k;
+    }
+    return via;
+}
+
+/* Does the question name the table: is some word of its name (not filler)
+** a word of the question? */
+static int table_named(const char *table, char qw[][CV_WORD], int nq) {
+    char tw[CV_LINK_WORDS][CV_WORD];
+    int nt = name_words(table, tw);
+    for (int i = 0; i < nt; i++) {
+        if (filler_word(tw[i])) continue;
+        for (int k = 0; k < nq; k++) if (same_word(tw[i], qw[k])) return 1;
     }
     return 0;
 }
@@ -391,13 +417,24 @@ int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus) {
     for (int t = 0; t < schema->ntables; t++)
         for (int k = -1; k < schema->tables[t].ncols; k++)
             mark_name(c, c->schema_name, k < 0 ? schema->tables[t].name : schema->tables[t].cols[k].name);
-    int n = 0;
+    /* A word that names a column of a table the question names links only
+    ** such columns: "the names of all departments" is departments.name, not
+    ** the first_name of patients, which the question does not name. */
+    uint64_t in_named = 0;
     for (int t = 0; t < schema->ntables; t++)
+        if (table_named(schema->tables[t].name, qw, nq))
+            for (int k = 0; k < schema->tables[t].ncols; k++)
+                in_named |= column_named(schema->tables[t].cols[k].name, schema->tables[t].name, qw, nq);
+    int n = 0;
+    for (int t = 0; t < schema->ntables; t++) {
+        int named = table_named(schema->tables[t].name, qw, nq);
         for (int k = 0; k < schema->tables[t].ncols; k++) {
             const char *col = schema->tables[t].cols[k].name;
-            if (!column_named(col, schema->tables[t].name, qw, nq)) continue;
-            n += mark_name(c, c->linked, col);
+            uint64_t via = column_named(col, schema->tables[t].name, qw, nq);
+            if (!named) via &= ~in_named;
+            if (via) n += mark_name(c, c->linked, col);
         }
+    }
     c->link_bonus = bonus;
     return n;
 }
@@ -411,6 +448,8 @@ static int held_value(const copy_vals *c, const char *buf, int len, int whole) {
     }
     return 0;
 }
+
+void cv_hold_values(copy_vals *c) { c->hold_values = 1; }
 
 int cv_link_values(copy_vals *c, const char *const *spans, int n_spans, const char *const *cols, int n_cols) {
     if (!c->linked) return 0;

@@ -2,8 +2,8 @@
 ** copyvals.h — decoding that copies the SQL's values from the question and
 ** its names from the schema, and leans toward the columns the question
 ** names (schema linking, cv_link_columns), toward the values of the
-** question the database holds (cv_link_values), and away from key columns
-** in the SELECT list.
+** question the database holds (cv_link_values; on a database with rows,
+** only those: cv_hold_values), and away from key columns in the SELECT list.
 **
 ** A small model trained on WikiSQL-style data (the bundled one) gets the
 ** shape of a query right long before it learns to copy a name from the
@@ -52,7 +52,10 @@ copy_vals *cv_clone(const copy_vals *c);
 
 /* Schema linking: the columns of schema whose words the question names
 ** ("unit price" -> unit_price, "hired" -> hire_date; never a key column, never
-** by the table's own name) take bonus on their logits wherever the reply
+** by the table's own name; a word that names a column of a table the
+** question names links no column of the other tables: "the names of all
+** departments" is departments.name, not patients.first_name) take bonus
+** on their logits wherever the reply
 ** starts a name that can only become one of them (cv_mask adds it). A small
 ** model reaches for a table's first column (its key) where the question
 ** names another. Where an item of the query's first SELECT list starts, a
@@ -69,6 +72,15 @@ int cv_link_columns(copy_vals *c, const sc_schema *schema, float bonus);
 ** one, gains the same bonus ('student' over 'Many' for "a student
 ** membership"). Returns how many names were linked. */
 int cv_link_values(copy_vals *c, const char *const *spans, int n_spans, const char *const *cols, int n_cols);
+
+/* The database holds rows: from now on a quoted value compared for equality
+** (=, !=, <>, LIKE; not <, >) must be one of the held spans of
+** cv_link_values, whole, and where the question has none no such value can
+** be opened. A comparison with a word of the question that no row holds
+** ("author_id = 'Library'", "city = 'Clinic'") finds nothing on such a
+** database; a database without rows (built from a CREATE TABLE context)
+** holds no span, so the agent calls this only when some table has a row. */
+void cv_hold_values(copy_vals *c);
 
 /* Starts a new reply whose text begins with prefix (may be ""). */
 void cv_reset(copy_vals *c, const char *prefix);
