@@ -875,8 +875,8 @@ T_VNNI static inline __attribute__((always_inline)) void dot_x16_nt(int NT, int 
             __m512 dw = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(o + 2 * block_lines + 32 * h)));
 #pragma GCC unroll 8
             for (int t = 0; t < NT; t++) {
-                /* read in place, so that each broadcast is the VPDPBUSD's own
-                ** memory operand ({1to16}), not a move through a general register */
+                /* read in place: each broadcast is one load (VPBROADCASTD from
+                ** memory), not a move through a general register and a shuffle */
                 const x16_word *qw = (const x16_word *)(q[t] + 32 * b);
                 __m512i is = _mm512_set1_epi32(seed_mul * s[t][b]);
 #pragma GCC unroll 8

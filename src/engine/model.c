@@ -442,7 +442,7 @@ static int convert_all(model *m, uint32_t type, sa_err *err) {
 ** sleep between products: nearly every product of such a model is split,
 ** and on a virtual machine each wake-up of a halted core costs more than a
 ** small product. Decode of the Qwen2.5-1.5B shape (q8_0, 2 threads, the
-** 2-core EPYC VM): README, "Decode toward the memory limit". Smaller models
+** 2-core EPYC VM): README, "The pool held through each pass". Smaller models
 ** (the bundled one: ~10M) run most products on the calling thread, and a
 ** spinning worker would take the core their grammar masks use.
 ** $SQLASSIST_HOLD=1 or 0 overrides the choice. */
