@@ -20,26 +20,28 @@ if ! make BUILD="$W/build" OPT="-O1 -g -fsanitize=thread" LDSAN=-fsanitize=threa
     die "ThreadSanitizer build: $(grep -m1 -E 'error' "$W/make.log")"
 fi
 ok "built with -fsanitize=thread"
-TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$W/build/tests/test_threadpool" > "$W/threadpool.log" 2>&1
-rc=$?
-if grep -q "ThreadSanitizer" "$W/threadpool.log"; then
-    bad "thread pool: ThreadSanitizer: $(grep -m1 -A3 'WARNING: ThreadSanitizer' "$W/threadpool.log" | tr '\n' ' ')"
-elif [ $rc -ne 0 ]; then
-    bad "thread pool test under ThreadSanitizer failed (exit $rc): $(tail -2 "$W/threadpool.log")"
-else
-    ok "thread pool (idle, held, nested holds): no data race"
-fi
+# under_tsan WHAT LOG NEED OK_MESSAGE COMMAND...: runs COMMAND under
+# ThreadSanitizer (output in LOG); WHAT fails on a race report, a non-zero
+# exit, or (NEED not empty) an empty or missing file NEED.
+under_tsan() {
+    local what=$1 log=$2 need=$3 okmsg=$4 rc
+    shift 4
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$@" > "$log" 2>&1
+    rc=$?
+    if grep -q "ThreadSanitizer" "$log"; then
+        bad "$what: ThreadSanitizer: $(grep -m1 -A3 'WARNING: ThreadSanitizer' "$log" | tr '\n' ' ')"
+    elif [ $rc -ne 0 ] || { [ -n "$need" ] && [ ! -s "$need" ]; }; then
+        bad "$what under ThreadSanitizer failed (exit $rc): $(tail -2 "$log")"
+    else
+        ok "$okmsg"
+    fi
+}
+under_tsan "thread pool" "$W/threadpool.log" "" "thread pool (idle, held, nested holds): no data race" \
+    "$W/build/tests/test_threadpool"
 for set in shop library; do
     hold=0; [ $set = library ] && hold=1
-    SQLASSIST_HOLD=$hold TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$W/build/sqlassist" bench --model "$MODEL" --tasks bench/everyday/$set.jsonl \
-        --db-dir bench/everyday/databases --no-server --limit 8 --candidates-at-once on --out "$W/$set" > "$W/$set.log" 2>&1
-    rc=$?
-    if grep -q "ThreadSanitizer" "$W/$set.log"; then
-        bad "$set: ThreadSanitizer: $(grep -m1 -A3 'WARNING: ThreadSanitizer' "$W/$set.log" | tr '\n' ' ')"
-    elif [ $rc -ne 0 ] || [ ! -s "$W/$set/results.jsonl" ]; then
-        bad "$set: bench under ThreadSanitizer failed (exit $rc): $(tail -2 "$W/$set.log")"
-    else
-        ok "$set: 8 questions, candidates written at once, no data race"
-    fi
+    under_tsan "$set: bench" "$W/$set.log" "$W/$set/results.jsonl" "$set: 8 questions, candidates written at once, no data race" \
+        env SQLASSIST_HOLD=$hold "$W/build/sqlassist" bench --model "$MODEL" --tasks bench/everyday/$set.jsonl \
+        --db-dir bench/everyday/databases --no-server --limit 8 --candidates-at-once on --out "$W/$set"
 done
 finish
