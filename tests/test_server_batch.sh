@@ -24,7 +24,7 @@ trap 'kill -9 $pid_one $pid_many 2>/dev/null' EXIT
 grep -q '"parallel":4' "$W/many.log" && ok "--parallel 4 reported at start" || bad "--parallel in the ready event"
 
 sub "batched answers against alone" timeout 600 $PY - "$port_one" "$port_many" <<'PYEOF'
-import json, sys, threading, urllib.request
+import json, sys, threading, time, urllib.request
 P1, PN = int(sys.argv[1]), int(sys.argv[2])
 fail = 0
 def check(name, cond, detail=""):
@@ -69,6 +69,7 @@ def key(path, r):
 
 alone = [key(p, post(P1, p, b)[1]) for p, b in reqs]
 before = metrics(PN)
+t_rounds = time.monotonic()
 got = [None] * len(reqs)
 def run(i):
     try:
@@ -84,6 +85,11 @@ for rnd in range(2):
     check(f"round {rnd + 1}: {len(reqs)} requests at once, each answer equal to the --parallel 1 answer",
           not differ, [(reqs[i][1], alone[i][:300], (got[i] or "")[:300]) for i in differ[:2]])
 after = metrics(PN)
+wall = time.monotonic() - t_rounds
+phase = {k: after.get(f'sqlassist_batch_seconds_total{{phase="{k}"}}', -1) - before.get(f'sqlassist_batch_seconds_total{{phase="{k}"}}', 0)
+         for k in ("decode", "prompt", "linger")}
+check("/metrics: the batcher's seconds by phase grew (decode and prompt passes ran) and fit in the rounds' wall time",
+      phase["decode"] > 0 and phase["prompt"] > 0 and phase["linger"] >= 0 and sum(phase.values()) <= wall, (phase, wall))
 passes = after["sqlassist_batch_decode_passes_total"] - before.get("sqlassist_batch_decode_passes_total", 0)
 rows = after["sqlassist_batch_decode_rows_total"] - before.get("sqlassist_batch_decode_rows_total", 0)
 check("decode passes were shared (more rows than passes, a pass of 2+ rows)",
