@@ -217,7 +217,10 @@ static void test_prompts_together(const model *m, const lora_adapter *a1, const 
     enum { N = 4 };
     sa_err err;
     int V = m->cfg.n_vocab;
-    const int pre[N] = { 0, 13, 0, 40 }, len[N] = { 64, 4, 37, 9 }, want[N] = { LOGITS_LAST, LOGITS_LAST, LOGITS_NONE, LOGITS_LAST };
+    /* where the model's rows are exact, one-token steps (decode rows) go with the prompts */
+    int exact = model_rows_exact(m);
+    const int pre[N] = { 0, 13, 0, 40 }, want[N] = { LOGITS_LAST, LOGITS_LAST, LOGITS_NONE, LOGITS_LAST };
+    const int len[N] = { 64, exact ? 1 : 4, 37, exact ? 2 : 9 };
     const lora_adapter *ads[N] = { NULL, a1, a2, a1 };
     infer_state *alone[N], *together[N];
     int32_t *ids[N];
@@ -253,8 +256,14 @@ static void test_prompts_together(const model *m, const lora_adapter *a1, const 
     int short_len[2] = { 8, MODEL_GEMM_MIN_ROWS - 1 }, two_want[2] = { LOGITS_LAST, LOGITS_LAST }, all_want[2] = { LOGITS_ALL, LOGITS_NONE };
     infer_state *same[2] = { together[0], together[0] };
     int before = infer_n_past(together[0]);
-    CHECK(model_forward_prompts(m, together, toks, short_len, two_want, 2, lt, &err) != 0 && strstr(err.msg, "at least"),
-          "%s: a chunk shorter than the GEMM's: %s", what, err.msg);
+    if (!exact)
+        CHECK(model_forward_prompts(m, together, toks, short_len, two_want, 2, lt, &err) != 0 && strstr(err.msg, "at least"),
+              "%s: a chunk shorter than the GEMM's: %s", what, err.msg);
+    else {
+        int none[2] = { 8, 0 };
+        CHECK(model_forward_prompts(m, together, toks, none, two_want, 2, lt, &err) != 0 && strstr(err.msg, "at least"),
+              "%s: a chunk of no tokens: %s", what, err.msg);
+    }
     CHECK(model_forward_prompts(m, same, toks, len, two_want, 2, lt, &err) != 0 && strstr(err.msg, "same state"),
           "%s: a repeated state: %s", what, err.msg);
     CHECK(model_forward_prompts(m, together, toks, len, all_want, 2, lt, &err) != 0, "%s: logits of every token accepted", what);
@@ -271,10 +280,10 @@ static void test_prompts_together(const model *m, const lora_adapter *a1, const 
 static void test_batcher(const model *m, const lora_adapter *a1, const lora_adapter *a2, const char *what) {
     enum { NJ = 6 };
     gen_job alone[NJ], together[NJ];
-    const int prompts[NJ] = { 150, 20, 90, 3, 200, 47 }, predicts[NJ] = { 30, 40, 12, 25, 18, 33 };
+    const int prompts[NJ] = { 150, 20, 90, 3, 450, 47 }, predicts[NJ] = { 30, 40, 12, 25, 18, 33 };
     const int drafts[NJ] = { 0, 0, 4, 0, 0, 3 };
     const lora_adapter *ads[NJ] = { NULL, a1, NULL, a2, a1, NULL };
-    long joined = 0;
+    long joined = 0, fused = 0;
     for (int k = 0; k < 2; k++) {
         long linger = k == 0 ? 50000 : 0;
         sa_err err;
@@ -304,13 +313,17 @@ static void test_batcher(const model *m, const lora_adapter *a1, const lora_adap
         }
         CHECK(differ == 0, "%s (linger %ld us): %d of %d threads got another answer than alone", what, linger, differ, NJ);
         if (k == 0) CHECK(st.max_rows > 1, "%s: no decode pass served more than one sequence", what);
+        if (!model_rows_exact(m)) CHECK(st.fused == 0, "%s: %ld fused passes where the rows are not exact", what, st.fused);
+        fused += st.fused;
         CHECK(st.chunks >= 5, "%s: prompts were not chunked (%ld chunks)", what, st.chunks);
         joined += st.joined;
         printf("%s, batcher linger %ld us: %d threads as alone; %ld decode passes, %.2f rows per pass (max %d), %ld prompt chunks"
-               " (%ld of them sharing a pass)\n",
-               what, linger, NJ, st.steps, st.steps ? (double)st.rows / st.steps : 0.0, st.max_rows, st.chunks, st.joined);
+               " (%ld of them sharing a pass), %ld passes of both\n",
+               what, linger, NJ, st.steps, st.steps ? (double)st.rows / st.steps : 0.0, st.max_rows, st.chunks, st.joined, st.fused);
     }
     CHECK(joined > 0, "%s: no prompt chunks shared a pass", what);
+    /* the 450-token prompt's later chunks run while the others decode */
+    if (model_rows_exact(m)) CHECK(fused > 0, "%s: no decode rows rode in a prompt pass", what);
 }
 
 int main(void) {

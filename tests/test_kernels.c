@@ -790,6 +790,10 @@ static void test_x16(void) {
                     kern_gemm_prepared(TY, W, rb, 0, R, ga, o1, R, scratch);
                     kern_gemm_prepared_x16(TY, P, rb, 0, R, ga, o2, R, scratch);
                     CHECK(memcmp(o1, o2, (size_t)T * R * 4) == 0, "x16 %s gemm %s R=%d K=%d T=%d: panels and rows differ", tn, paths[pi], R, K, T);
+                    /* and each token's row = its one-token dot (out above): decode rows
+                    ** may share a prompt's GEMM pass (model_rows_exact) */
+                    CHECK(memcmp(out, o2, (size_t)T * R * 4) == 0, "x16 %s gemm %s R=%d K=%d T=%d: the GEMM differs from the dots", tn,
+                          paths[pi], R, K, T);
                     if (R > 64) {      /* a range starting past the first 64 rows, as threads take them */
                         memset(o2, 0, (size_t)T * R * 4);
                         kern_gemm_prepared_x16(TY, P, rb, 64, R, ga, o2, R, scratch);

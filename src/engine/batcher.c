@@ -39,6 +39,7 @@ struct batcher {
     int stopping, started;
     long linger_us;
     double pass_s;                      /* moving average of a decode pass's seconds */
+    int fuse;                           /* model_rows_exact: decode rows ride in prompt passes */
     float *logits;                      /* [BATCHER_MAX_ROWS][V] */
     batcher_stats st;
 };
@@ -64,6 +65,23 @@ static void unlink_call(batcher *b, call *c) {
     assert(0);
 }
 
+/* Fails c (rc, err) when its next n tokens from c->fed do not fit its
+** context or hold an id out of range, so that a pass shared with others
+** never fails for one call's sake; returns 1 then. */
+static int call_fails(batcher *b, call *c, int n) {
+    int V = b->m->cfg.n_vocab;
+    if (infer_n_past(c->s) + n > infer_n_ctx(c->s)) {
+        c->rc = sa_fail(c->err, "context full: %d cached + %d new tokens exceed --ctx %d", infer_n_past(c->s), n, infer_n_ctx(c->s));
+        return 1;
+    }
+    for (int t = 0; t < n; t++)
+        if (c->tokens[c->fed + t] < 0 || c->tokens[c->fed + t] >= V) {
+            c->rc = sa_fail(c->err, "token id %d at position %d is out of range [0, %d)", c->tokens[c->fed + t], c->fed + t, V);
+            return 1;
+        }
+    return 0;
+}
+
 /* Runs the decode rows: each row is checked alone (a full context or a bad
 ** id fails that call only), the rest go through one model_forward_batch.
 ** Returns the rows that ran. */
@@ -75,15 +93,10 @@ static int run_decode(batcher *b, call **rows, int n) {
     call *ok[BATCHER_MAX_ROWS];
     for (int i = 0; i < n; i++) {
         call *c = rows[i];
-        if (infer_n_past(c->s) + 1 > infer_n_ctx(c->s))
-            c->rc = sa_fail(c->err, "context full: %d cached + 1 new token exceed --ctx %d", infer_n_past(c->s), infer_n_ctx(c->s));
-        else if (c->tokens[0] < 0 || c->tokens[0] >= V)
-            c->rc = sa_fail(c->err, "token id %d at position 0 is out of range [0, %d)", c->tokens[0], V);
-        else {
-            states[B] = c->s;
-            toks[B] = c->tokens[0];
-            ok[B++] = c;
-        }
+        if (call_fails(b, c, 1)) continue;
+        states[B] = c->s;
+        toks[B] = c->tokens[0];
+        ok[B++] = c;
     }
     if (!B) return 0;
     sa_err e = {{0}};
@@ -125,9 +138,58 @@ static int run_chunk(batcher *b, call *c) {
 
 /* Can c's next chunk share a pass with other prompts' (model_forward_prompts)?
 ** Not a verification, not logits of every token, and long enough to take the
-** GEMM alone too. */
-static int joinable(const call *c) {
-    return !is_decode(c) && !c->exact && c->want != LOGITS_ALL && chunk_len(c) >= MODEL_GEMM_MIN_ROWS;
+** GEMM alone too (any length where the model's rows are exact). */
+static int joinable(const batcher *b, const call *c) {
+    return !is_decode(c) && !c->exact && c->want != LOGITS_ALL && (b->fuse || chunk_len(c) >= MODEL_GEMM_MIN_ROWS);
+}
+
+/* One pass for the decode rows and the prompts' chunks together (b->fuse):
+** the rows read the weights once with the prompts instead of in a pass of
+** their own. Calls that cannot run fail alone first (call_fails). Sets
+** done[i] when prompts[i] is complete; returns the decode rows that ran. */
+static int run_fused(batcher *b, call **rows, int n, call **prompts, int n_prompts, int *done) {
+    enum { MAX = BATCHER_MAX_ROWS + BATCHER_JOIN_PROMPTS };
+    infer_state *states[MAX];
+    const int32_t *toks[MAX];
+    int T[MAX], want[MAX];
+    float *lg[MAX];
+    call *ran[MAX];
+    int k = 0, n_rows = 0;
+    for (int i = 0; i < n; i++) {
+        call *c = rows[i];
+        if (call_fails(b, c, 1)) continue;
+        states[k] = c->s;
+        toks[k] = c->tokens;
+        T[k] = 1;
+        want[k] = c->want == LOGITS_NONE ? LOGITS_NONE : LOGITS_LAST;   /* one token: ALL is its last */
+        lg[k] = c->logits;
+        ran[k++] = c;
+        n_rows++;
+    }
+    for (int i = 0; i < n_prompts; i++) {
+        call *c = prompts[i];
+        int len = chunk_len(c);
+        if (call_fails(b, c, len)) { done[i] = 1; continue; }
+        states[k] = c->s;
+        toks[k] = c->tokens + c->fed;
+        T[k] = len;
+        want[k] = chunk_want(c, len);
+        lg[k] = c->logits;
+        ran[k++] = c;
+    }
+    if (!k) return 0;
+    sa_err e = {{0}};
+    if (model_forward_prompts(b->m, states, toks, T, want, k, lg, &e)) {
+        for (int i = 0; i < k; i++) ran[i]->rc = sa_fail(ran[i]->err, "%s", e.msg);
+        for (int i = 0; i < n_prompts; i++) done[i] = 1;
+        return 0;
+    }
+    for (int i = 0; i < n_prompts; i++)
+        if (!done[i]) {
+            prompts[i]->fed += chunk_len(prompts[i]);
+            done[i] = prompts[i]->fed == prompts[i]->T;
+        }
+    return n_rows;
 }
 
 /* Advances prompts[0..n) (joinable, n >= 2) by one chunk each in one pass;
@@ -165,9 +227,14 @@ static void *batcher_main(void *arg) {
     for (;;) {
         while (!b->head && !b->stopping) pthread_cond_wait(&b->work, &b->mu);
         if (!b->head) break;
-        int any_decode = 0;
-        for (call *c = b->head; c; c = c->next) any_decode |= is_decode(c);
-        if (any_decode && b->linger_us > 0 && members_missing(b) > 0) {
+        int any_decode = 0, any_prompt = 0;
+        for (call *c = b->head; c; c = c->next) {
+            any_decode |= is_decode(c);
+            any_prompt |= !is_decode(c);
+        }
+        /* a prompt waits too where decode rows ride in its pass: the rows
+        ** of the sequences sampling now would otherwise wait for it */
+        if ((any_decode || (b->fuse && any_prompt)) && b->linger_us > 0 && members_missing(b) > 0) {
             /* the other sequences are sampling their next token: a moment's
             ** wait lets this pass serve them too. The wait grows with the
             ** pass (BATCHER_LINGER_PART of it): a large model's sequences
@@ -187,14 +254,38 @@ static void *batcher_main(void *arg) {
             if (is_decode(c)) { if (n < BATCHER_MAX_ROWS) rows[n++] = c; }
             else if (!prompt) prompt = c;
         }
-        /* the first prompt's chunk and the others' that can go with it, oldest first */
-        if (prompt && joinable(prompt))
+        /* the first prompt's chunk and the others' that can go with it, oldest
+        ** first (with the decode rows too where the model fuses them) */
+        int fused = b->fuse && n > 0 && prompt && joinable(b, prompt);
+        int budget = BATCHER_JOIN_TOKENS - (fused ? n : 0);
+        if (prompt && joinable(b, prompt))
             for (call *c = prompt; c; c = c->next)
-                if (joinable(c) && n_join < BATCHER_JOIN_PROMPTS && join_tokens + chunk_len(c) <= BATCHER_JOIN_TOKENS) {
+                if (joinable(b, c) && n_join < BATCHER_JOIN_PROMPTS && join_tokens + chunk_len(c) <= budget) {
                     join[n_join++] = c;
                     join_tokens += chunk_len(c);
                 }
         pthread_mutex_unlock(&b->mu);
+        if (fused) {
+            int done[BATCHER_JOIN_PROMPTS] = {0};
+            double t0 = clock_now_s();
+            int ran = run_fused(b, rows, n, join, n_join, done);
+            double pass = clock_now_s() - t0;
+            pthread_mutex_lock(&b->mu);
+            b->st.fused_s += pass;
+            b->st.fused++;
+            if (ran) {
+                b->st.steps++;
+                b->st.rows += ran;
+                if (ran > b->st.max_rows) b->st.max_rows = ran;
+            }
+            b->st.chunks += n_join;
+            if (n_join >= 2) b->st.joined += n_join;
+            for (int i = 0; i < n; i++) { unlink_call(b, rows[i]); rows[i]->finished = 1; }
+            for (int i = 0; i < n_join; i++)
+                if (done[i]) { unlink_call(b, join[i]); join[i]->finished = 1; }
+            pthread_cond_broadcast(&b->done);
+            continue;
+        }
         if (n) {
             double t0 = clock_now_s();
             int ran = run_decode(b, rows, n);
@@ -247,6 +338,8 @@ batcher *batcher_new(const model *m, int linger_us, sa_err *err) {
     }
     b->m = m;
     b->linger_us = linger_us > 0 ? linger_us : 0;
+    const char *fuse = getenv("SQLASSIST_FUSE");
+    b->fuse = model_rows_exact(m) && !(fuse && strcmp(fuse, "0") == 0);
     pthread_mutex_init(&b->mu, NULL);
     clock_cond_init(&b->work);
     pthread_cond_init(&b->done, NULL);

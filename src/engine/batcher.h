@@ -17,6 +17,11 @@
 **     long — together with the other waiting prompts' chunks, in one
 **     model_forward_prompts pass, where each would take the GEMM alone too;
 **     a draft verification (model_forward_exact) runs whole.
+** Where the model's rows are exact (model_rows_exact: q8_0 / q4_0 panels on
+** VNNI) the decode rows and the prompt chunks go through one
+** model_forward_prompts pass instead of two: the decode rows then cost the
+** prompt pass a few GEMM rows, not a read of all the weights of their own.
+** $SQLASSIST_FUSE=0 keeps the two passes (for comparisons).
 ** Sequences join whenever their first call arrives and leave with
 ** batcher_idle. Each result is bit for bit what the caller's own
 ** model_forward / model_forward_exact call would have given (see
@@ -85,6 +90,8 @@ typedef struct batcher_stats {
     double decode_s;       /* seconds in decode passes */
     double prompt_s;       /* seconds in prompt chunks and draft verifications */
     double linger_s;       /* seconds a decode step waited for sequences still sampling */
+    long fused;            /* passes that ran decode rows and prompt chunks together */
+    double fused_s;        /* seconds in those passes */
 } batcher_stats;
 batcher_stats batcher_get_stats(batcher *b);
 

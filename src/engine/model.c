@@ -716,6 +716,17 @@ static void rmsnorm(float *out, const float *x, const float *w, int T, int n, fl
 ** served by the kernels selected now. */
 static int has_x16(const wmat *w) { return w->x16 && kern_x16_ok(w->type, w->rows, w->cols); }
 
+int model_rows_exact(const model *m) {
+    if (!kern_has_gemm()) return 0;
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        const qwen2_layer *L = &m->layers[l];
+        const wmat *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            if (!has_x16(ws[i])) return 0;
+    }
+    return 1;
+}
+
 typedef struct matmul_job {
     const wmat *w;
     const float *x;      /* [T][cols] */
@@ -736,10 +747,16 @@ static void matmul_rows(void *ctx, int begin, int end, int ith) {
         /* rows are handed out in blocks of KERN_GEMM_ROWS (see matmul) */
         int r0 = begin * KERN_GEMM_ROWS, r1 = end * KERN_GEMM_ROWS < w->rows ? end * KERN_GEMM_ROWS : w->rows;
         for (int t = 0; t < j->T; t++)
-            for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] = j->bias ? j->bias[r] : 0.0f;
+            for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] = 0.0f;
         if (j->xq && has_x16(w)) kern_gemm_prepared_x16(w->type, w->x16, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
         else if (j->xq) kern_gemm_prepared(w->type, w->data, w->row_bytes, r0, r1, j->xq, j->out, w->rows, j->scratch[ith]);
         else kern_gemm(w->type, w->data, w->row_bytes, r0, r1, w->cols, j->x, j->T, j->out, w->rows, j->scratch[ith]);
+        /* the bias after the product, as the one-token paths add it: from
+        ** panels each row is then bit for bit its one-token value
+        ** (model_rows_exact) */
+        if (j->bias)
+            for (int t = 0; t < j->T; t++)
+                for (int r = r0; r < r1; r++) j->out[(size_t)t * w->rows + r] += j->bias[r];
         return;
     }
     if (j->xa && has_x16(w)) {     /* items are 16-row groups (see matmul_n) */
@@ -785,11 +802,24 @@ static void group_rows(void *ctx, int begin, int end, int ith) {
     }
 }
 
+/* Below this many tokens, products whose matrices are all 16-row panels
+** take the panels' own multi-token dots rather than the VNNI GEMM, which
+** first repacks every panel it reads: on the Qwen2.5-1.5B shape (q8_0, 2
+** threads, Zen 5) a 4-token pass took 72-96 ms through the dots against
+** 130-142 ms through the GEMM, 16 tokens 178-200 against 206-217, and 24
+** were level. The two give the same bits (kern_dot_act_x16), so the choice
+** is speed only. With AMX tiles the GEMM takes every T >= MODEL_GEMM_MIN_ROWS. */
+#define X16_GEMM_MIN_ROWS 24
+
 /* per_token: no GEMM whatever T is, so that each token's outputs are bit for
 ** bit those of a one-token product (see model_forward_exact). */
 static void matmul_n(const model *m, matmul_job *jobs, int n, int per_token) {
     assert(n >= 1 && n <= MAX_GROUP);
-    int gemm = !per_token && jobs[0].T >= MODEL_GEMM_MIN_ROWS && kern_has_gemm();
+    int all_x16 = 1;
+    for (int k = 0; k < n; k++) all_x16 &= has_x16(jobs[k].w);
+    int min_rows = all_x16 && jobs[0].T < X16_GEMM_MIN_ROWS && strcmp(kern_gemm_name(), "vnni") == 0 ? X16_GEMM_MIN_ROWS
+                                                                                                      : MODEL_GEMM_MIN_ROWS;
+    int gemm = !per_token && jobs[0].T >= min_rows && kern_has_gemm();
     void *xq[MAX_GROUP] = {0}, *xa[MAX_GROUP] = {0};
     mm_group g = { jobs, n, {0} };
     for (int k = 0; k < n; k++) {
@@ -1051,12 +1081,13 @@ int model_forward_prompts(const model *m, infer_state *const *states, const int3
                           const int *want, int n, float *const *logits, sa_err *err) {
     const qwen2_config *c = &m->cfg;
     if (n <= 0) return sa_fail(err, "no sequences to run");
-    int total = 0, n_want = 0;
+    int total = 0, n_want = 0, exact = model_rows_exact(m);
     for (int i = 0; i < n; i++) {
         if (states[i]->m != m) return sa_fail(err, "sequence %d belongs to another model", i);
         for (int k = 0; k < i; k++)
             if (states[k] == states[i]) return sa_fail(err, "sequences %d and %d are the same state", k, i);
-        if (T[i] < MODEL_GEMM_MIN_ROWS) return sa_fail(err, "sequence %d: %d tokens (at least %d)", i, T[i], MODEL_GEMM_MIN_ROWS);
+        if (T[i] < (exact ? 1 : MODEL_GEMM_MIN_ROWS))
+            return sa_fail(err, "sequence %d: %d tokens (at least %d)", i, T[i], exact ? 1 : MODEL_GEMM_MIN_ROWS);
         if (want[i] != LOGITS_NONE && want[i] != LOGITS_LAST) return sa_fail(err, "sequence %d: logits of every token", i);
         if (states[i]->per_token) return sa_fail(err, "sequence %d: verifying drafts", i);
         if (states[i]->n_past + T[i] > states[i]->n_ctx)

@@ -160,11 +160,22 @@ int model_forward_batch(const model *m, infer_state *const *states, const int32_
 ** (fewer take the one-token products). */
 #define MODEL_GEMM_MIN_ROWS 4
 
+/* 1 when a product's rows do not depend on how many rows share it: every
+** layer matrix is read from 16-row panels (q8_0 / q4_0 on VNNI), whose
+** batched GEMM gives each row bit for bit its one-token product
+** (kernels.h, "16-row panels"; the bias is added after the product on
+** every path). Then prompt chunks of any length and one-token decode rows
+** can share a model_forward_prompts pass and each still gets exactly what
+** it would alone. 0 otherwise (f32/f16/k-quant weights, CPUs without
+** VNNI, $SQLASSIST_X16=0). */
+int model_rows_exact(const model *m);
+
 /* Prompt chunks of n distinct sequences in one pass: tokens[i][0..T[i]) are
 ** appended to states[i] at its own positions, attending to its own cache,
 ** under its own adapter; logits[i] receives [V] for its last token when
 ** want[i] is LOGITS_LAST (LOGITS_NONE: nothing). Each weight row is read
-** once for all of them. Every T[i] must be at least MODEL_GEMM_MIN_ROWS and
+** once for all of them. Every T[i] must be at least MODEL_GEMM_MIN_ROWS
+** (any T[i] >= 1 where model_rows_exact: a one-token decode step too) and
 ** their sum at most 256, so that each chunk takes the GEMM as it would
 ** alone: row for row each result is bit for bit what model_forward(m,
 ** states[i], tokens[i], T[i], want[i], logits[i]) would give (the GEMM's

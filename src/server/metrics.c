@@ -226,10 +226,13 @@ char *metrics_render(metrics *mx, const mx_gauges *g) {
         strbuf_printf(&b, "sqlassist_batch_prompt_chunks_joined_total %ld\n", g->batch.joined);
         head(&b, "sqlassist_batch_max_rows", "gauge", "The largest decode pass so far.");
         strbuf_printf(&b, "sqlassist_batch_max_rows %d\n", g->batch.max_rows);
-        head(&b, "sqlassist_batch_seconds_total", "counter", "Seconds the batcher's thread spent: in decode passes, in prompt chunks (and draft verifications), waiting for sequences still sampling.");
+        head(&b, "sqlassist_batch_seconds_total", "counter", "Seconds the batcher's thread spent: in decode passes, in prompt chunks (and draft verifications), waiting for sequences still sampling, in passes of decode rows and prompt chunks together.");
         strbuf_printf(&b, "sqlassist_batch_seconds_total{phase=\"decode\"} %.6f\n", g->batch.decode_s);
         strbuf_printf(&b, "sqlassist_batch_seconds_total{phase=\"prompt\"} %.6f\n", g->batch.prompt_s);
         strbuf_printf(&b, "sqlassist_batch_seconds_total{phase=\"linger\"} %.6f\n", g->batch.linger_s);
+        strbuf_printf(&b, "sqlassist_batch_seconds_total{phase=\"fused\"} %.6f\n", g->batch.fused_s);
+        head(&b, "sqlassist_batch_fused_passes_total", "counter", "Passes that ran decode rows and prompt chunks together (counted among the decode passes too).");
+        strbuf_printf(&b, "sqlassist_batch_fused_passes_total %ld\n", g->batch.fused);
     }
     head(&b, "sqlassist_model_load_seconds", "gauge", "Time taken to load the model.");
     strbuf_printf(&b, "sqlassist_model_load_seconds %.3f\n", g->model_load_seconds);
