@@ -5,14 +5,19 @@
 # of several rows), and every answer is exactly the one a --parallel 1
 # server gives the same request alone: the SQL of every attempt, the rows,
 # the chat completion text. The bundled model on examples/shop.sqlite, grammar
-# on and off, drafts on for some requests. Loopback only.
+# on and off, drafts on for some requests; then the same as q8_0, whose
+# panels let decode rows ride in prompt passes where the CPU has VNNI
+# (/metrics: sqlassist_batch_fused_passes_total). Loopback only.
 . "$(dirname "$0")/lib_test.sh" server-batch
 BUNDLED=${BUNDLED:-models/sqlassist-sql.gguf}
 [ -f "$BUNDLED" ] || die "missing $BUNDLED"
+"$SQLASSIST" quantize "$BUNDLED" "$W/bundled-q8_0.gguf" --type q8_0 > "$W/quantize.log" 2>&1 || { cat "$W/quantize.log"; die "quantize"; }
 
+for MODEL in "$BUNDLED" "$W/bundled-q8_0.gguf"; do
+echo "== $MODEL"
 start() {  # NAME ARGS...
     local name=$1; shift
-    "$SQLASSIST" serve --model "$BUNDLED" --db examples/shop.sqlite --port 0 --threads 2 "$@" 2> "$W/$name.log" &
+    "$SQLASSIST" serve --model "$MODEL" --db examples/shop.sqlite --port 0 --threads 2 "$@" 2> "$W/$name.log" &
     eval "pid_$name=$!"
     for _ in $(seq 600); do grep -q '"event":"ready"' "$W/$name.log" && break; sleep 0.1; done
     grep -q '"event":"ready"' "$W/$name.log" || { cat "$W/$name.log"; die "server $name did not start"; }
@@ -23,9 +28,13 @@ start many --parallel 4 --queue 32
 trap 'kill -9 $pid_one $pid_many 2>/dev/null' EXIT
 grep -q '"parallel":4' "$W/many.log" && ok "--parallel 4 reported at start" || bad "--parallel in the ready event"
 
-sub "batched answers against alone" timeout 600 $PY - "$port_one" "$port_many" <<'PYEOF'
+# fused passes expected: the q8_0 copy on a CPU with AVX-512 VNNI (its panels), no override
+expect=0
+[ "$MODEL" != "$BUNDLED" ] && grep -qw avx512_vnni /proc/cpuinfo && [ "${SQLASSIST_X16:-1}" != 0 ] &&
+    [ "${SQLASSIST_FUSE:-1}" != 0 ] && [ "${SQLASSIST_GEMM:-}" != f32 ] && expect=1
+sub "batched answers against alone" timeout 600 $PY - "$port_one" "$port_many" "$expect" <<'PYEOF'
 import json, sys, threading, time, urllib.request
-P1, PN = int(sys.argv[1]), int(sys.argv[2])
+P1, PN, expect_fused = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 fail = 0
 def check(name, cond, detail=""):
     global fail
@@ -87,9 +96,10 @@ for rnd in range(2):
 after = metrics(PN)
 wall = time.monotonic() - t_rounds
 phase = {k: after.get(f'sqlassist_batch_seconds_total{{phase="{k}"}}', -1) - before.get(f'sqlassist_batch_seconds_total{{phase="{k}"}}', 0)
-         for k in ("decode", "prompt", "linger")}
-check("/metrics: the batcher's seconds by phase grew (decode and prompt passes ran) and fit in the rounds' wall time",
-      phase["decode"] > 0 and phase["prompt"] > 0 and phase["linger"] >= 0 and sum(phase.values()) <= wall, (phase, wall))
+         for k in ("decode", "prompt", "linger", "fused")}
+check("/metrics: the batcher's seconds by phase grew (decode and prompt passes ran, alone or together) and fit in the rounds' wall time",
+      phase["decode"] > 0 and phase["prompt"] + phase["fused"] > 0 and phase["linger"] >= 0 and phase["fused"] >= 0
+      and sum(phase.values()) <= wall, (phase, wall))
 passes = after["sqlassist_batch_decode_passes_total"] - before.get("sqlassist_batch_decode_passes_total", 0)
 rows = after["sqlassist_batch_decode_rows_total"] - before.get("sqlassist_batch_decode_rows_total", 0)
 check("decode passes were shared (more rows than passes, a pass of 2+ rows)",
@@ -97,6 +107,13 @@ check("decode passes were shared (more rows than passes, a pass of 2+ rows)",
 check("/metrics: 4 workers", after.get("sqlassist_workers") == 4, after.get("sqlassist_workers"))
 print(f"batching: {int(passes)} decode passes for {int(rows)} rows ({rows / max(passes, 1):.2f} per pass)")
 check("--parallel 1 has no batcher", "sqlassist_batch_decode_passes_total" not in metrics(P1))
+fused = after.get("sqlassist_batch_fused_passes_total", -1) - before.get("sqlassist_batch_fused_passes_total", 0)
+print(f"passes of decode rows and prompt chunks together: {int(fused)}")
+if expect_fused:
+    check("decode rows rode in prompt passes (q8_0 panels)", fused > 0, fused)
+else:
+    check("/metrics: no passes of decode rows and prompt chunks together where the rows are not exact (or not on this CPU)",
+          fused == 0, fused)
 sys.exit(fail)
 PYEOF
 
@@ -108,4 +125,5 @@ for name in one many; do
     [ $rc -eq 0 ] && ok "server $name exits 0 on SIGTERM" || bad "server $name exit status $rc"
 done
 trap - EXIT
+done
 finish

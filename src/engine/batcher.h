@@ -22,6 +22,8 @@
 ** model_forward_prompts pass instead of two: the decode rows then cost the
 ** prompt pass a few GEMM rows, not a read of all the weights of their own.
 ** $SQLASSIST_FUSE=0 keeps the two passes (for comparisons).
+** A prompt waiting there also waits the linger for the sequences still
+** sampling, whose rows would otherwise wait for its pass.
 ** Sequences join whenever their first call arrives and leave with
 ** batcher_idle. Each result is bit for bit what the caller's own
 ** model_forward / model_forward_exact call would have given (see
