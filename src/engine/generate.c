@@ -52,9 +52,13 @@ static long find_stop(const char *text, size_t from, const gen_opts *o) {
 ** else a sample of the allowed ones; -1 when none is allowed. Modifies logits. */
 static int pick_constrained(const gen_opts *o, sampler *smp, float *logits, int V, int n_left) {
     if (o->sp.temperature <= 0) {
-        for (int tries = 0; tries < 16; tries++) {
-            int id = argmax(logits, V);
-            if (isinf(logits[id]) && logits[id] < 0) return -1;
+        /* the 16 best in turn, from one pass over the logits (top_ids gives
+        ** the ids argmax would find one after another) */
+        enum { TRIES = 16 };
+        int best[TRIES], scan = isnan(logits[0]), n = scan ? 0 : top_ids(logits, V, TRIES, best);
+        for (int tries = 0; tries < TRIES; tries++) {
+            int id = scan ? argmax(logits, V) : tries < n ? best[tries] : -1;
+            if (id < 0 || (isinf(logits[id]) && logits[id] < 0)) return -1;
             if (o->allows(o->ud, id, n_left)) return id;
             logits[id] = -INFINITY;
         }
@@ -62,7 +66,7 @@ static int pick_constrained(const gen_opts *o, sampler *smp, float *logits, int 
     if (o->mask(o->ud, logits, V, n_left) <= 0) return -1;
     int id = argmax(logits, V);
     if (isinf(logits[id]) && logits[id] < 0) return -1;   /* only tokens on_logits removed are allowed */
-    return sampler_sample(smp, logits);
+    return o->sp.temperature <= 0 ? id : sampler_sample(smp, logits);   /* greedy: that argmax */
 }
 
 int gen_draft(const int32_t *hist, int n, int min_ngram, int k, int32_t *out) {

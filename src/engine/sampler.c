@@ -5,6 +5,7 @@
 */
 #include "sampler.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -43,11 +44,52 @@ void sampler_free(sampler *s) {
     free(s);
 }
 
-int argmax(const float *v, int n) {
+/* The plain scan: each step waits for the load of v[best] the step before
+** chose (~7 cycles a value); kept for a NaN first value, which the two
+** passes below would not keep as the scan does. */
+static int argmax_scan(const float *v, int n) {
     int best = 0;
     for (int i = 1; i < n; i++)
         if (v[i] > v[best]) best = i;
     return best;
+}
+
+enum { LANES = 16 };
+
+int argmax(const float *v, int n) {
+    if (n < LANES || isnan(v[0])) return argmax_scan(v, n);
+    /* the largest value in LANES running maxima that do not wait on one
+    ** another (NaN never wins a comparison, as in the scan), then the first
+    ** index holding it: the scan's answer at a fraction of a cycle a value */
+    float m[LANES];
+    for (int j = 0; j < LANES; j++) m[j] = v[0];
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) m[j] = v[i + j] > m[j] ? v[i + j] : m[j];
+    for (; i < n; i++) m[0] = v[i] > m[0] ? v[i] : m[0];
+    float best = m[0];
+    for (int j = 1; j < LANES; j++) best = m[j] > best ? m[j] : best;
+    for (i = 0; v[i] != best; i++) {}
+    return i;
+}
+
+int top_ids(const float *v, int n, int k, int *ids) {
+    assert(k >= 1 && !isnan(v[0]));
+    int have = 0;
+    float floor = -INFINITY;   /* a value must beat this to enter: the k-th best once k are held */
+    for (int i = 0; i < n; i++) {
+        if (!(v[i] > floor)) continue;
+        /* after the held values greater or equal: equal ones came first */
+        int at = have < k ? have : k - 1;
+        while (at > 0 && v[ids[at - 1]] < v[i]) {
+            ids[at] = ids[at - 1];
+            at--;
+        }
+        ids[at] = i;
+        if (have < k) have++;
+        if (have == k) floor = v[ids[k - 1]];
+    }
+    return have;
 }
 
 static int by_p_desc(const void *a, const void *b) {

@@ -26,5 +26,11 @@ void sampler_free(sampler *s);
 int sampler_sample(sampler *s, const float *logits);
 /* Index of the largest value (the first one on ties). */
 int argmax(const float *v, int n);
+/* The k best indices of v[0..n) greater than -INFINITY, best first, the
+** lower index first on ties: the ids that argmax, then argmax again with
+** each found id's value set to -INFINITY, would give in turn. Returns how
+** many (< k when fewer values exceed -INFINITY). One pass over v. v[0] must
+** not be NaN (argmax would then keep index 0). */
+int top_ids(const float *v, int n, int k, int *ids);
 
 #endif
