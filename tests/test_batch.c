@@ -10,10 +10,14 @@
 **     so that the 4-token integer kernels and their remainders all run);
 **   - the bundled model as q8_0 with four sequences on real prompts;
 **   - bad calls fail with a message and leave every cache as it was;
+**   - model_forward_prompts: prompt chunks of several sequences in one pass,
+**     and where the model's rows are exact (q8_0 panels on VNNI) one-token
+**     steps among them, each as model_forward alone leaves it;
 **   - the batcher: generate() from several threads at once (prompts longer
 **     than a chunk, different adapters, drafts on and off) gives each
 **     thread the ids, text and stop reason it gets alone, and the decode
-**     steps were in fact shared (more than one row per pass).
+**     steps were in fact shared (more than one row per pass) and, where the
+**     rows are exact, rode in prompt passes.
 */
 #include <stdio.h>
 #include <stdlib.h>
