@@ -225,7 +225,7 @@ static void test_prompts_together(const model *m, const lora_adapter *a1, const 
     int exact = model_rows_exact(m);
     const int pre[N] = { 0, 13, 0, 40 }, want[N] = { LOGITS_LAST, LOGITS_LAST, LOGITS_NONE, LOGITS_LAST };
     const int len[N] = { 64, exact ? 1 : 4, 37, exact ? 2 : 9 };
-    const lora_adapter *ads[N] = { NULL, a1, a2, a1 };
+    const lora_adapter *ads[N] = { NULL, a1, a1, a2 };   /* 1 and 2 adjacent under one adapter: one lora_apply over both */
     infer_state *alone[N], *together[N];
     int32_t *ids[N];
     float *la[N], *lt[N];
