@@ -143,10 +143,12 @@ static int joinable(const batcher *b, const call *c) {
     return !is_decode(c) && !c->exact && c->want != LOGITS_ALL && (b->fuse || chunk_len(c) >= MODEL_GEMM_MIN_ROWS);
 }
 
-/* One pass for the decode rows and the prompts' chunks together (b->fuse):
-** the rows read the weights once with the prompts instead of in a pass of
-** their own. Calls that cannot run fail alone first (call_fails). Sets
-** done[i] when prompts[i] is complete; returns the decode rows that ran. */
+/* Advances prompts[0..n_prompts) (joinable) by one chunk each in one
+** model_forward_prompts pass, with the decode rows[0..n) as one-token
+** chunks where the model fuses them (b->fuse; n = 0 otherwise): the rows
+** then read the weights once with the prompts instead of in a pass of their
+** own. Calls that cannot run fail alone first (call_fails). Sets done[i]
+** when prompts[i] is complete; returns the decode rows that ran. */
 static int run_fused(batcher *b, call **rows, int n, call **prompts, int n_prompts, int *done) {
     enum { MAX = BATCHER_MAX_ROWS + BATCHER_JOIN_PROMPTS };
     infer_state *states[MAX];
@@ -190,35 +192,6 @@ static int run_fused(batcher *b, call **rows, int n, call **prompts, int n_promp
             done[i] = prompts[i]->fed == prompts[i]->T;
         }
     return n_rows;
-}
-
-/* Advances prompts[0..n) (joinable, n >= 2) by one chunk each in one pass;
-** sets done[i] when prompts[i] is complete. */
-static void run_chunks(batcher *b, call **prompts, int n, int *done) {
-    infer_state *states[BATCHER_JOIN_PROMPTS];
-    const int32_t *toks[BATCHER_JOIN_PROMPTS];
-    int T[BATCHER_JOIN_PROMPTS], want[BATCHER_JOIN_PROMPTS];
-    float *lg[BATCHER_JOIN_PROMPTS];
-    for (int i = 0; i < n; i++) {
-        call *c = prompts[i];
-        T[i] = chunk_len(c);
-        states[i] = c->s;
-        toks[i] = c->tokens + c->fed;
-        want[i] = chunk_want(c, T[i]);
-        lg[i] = c->logits;
-    }
-    sa_err e = {{0}};
-    int rc = model_forward_prompts(b->m, states, toks, T, want, n, lg, &e);
-    for (int i = 0; i < n; i++) {
-        call *c = prompts[i];
-        if (rc) {
-            c->rc = sa_fail(c->err, "%s", e.msg);
-            done[i] = 1;
-            continue;
-        }
-        c->fed += T[i];
-        done[i] = c->fed == c->T;
-    }
 }
 
 static void *batcher_main(void *arg) {
@@ -308,7 +281,7 @@ static void *batcher_main(void *arg) {
         int done[BATCHER_JOIN_PROMPTS] = {0};
         int joined = n_join >= 2;
         double p0 = clock_now_s();
-        if (joined) run_chunks(b, join, n_join, done);
+        if (joined) run_fused(b, NULL, 0, join, n_join, done);
         else if (prompt) {
             join[0] = prompt;
             n_join = 1;
